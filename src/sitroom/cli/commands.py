@@ -1,0 +1,170 @@
+"""The commands. Each parses options, calls a service, and prints."""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.progress import BarColumn, DownloadColumn, Progress, TimeRemainingColumn
+from rich.table import Table
+
+from sitroom.cli.app import app, console, err_console, print_json, runtime
+from sitroom.db import current_revision, head_revision, upgrade
+from sitroom.errors import SitroomError
+from sitroom.places.service import load_places
+from sitroom.surveillance.imports import Importer, ImportSummary
+from sitroom.surveillance.service import load_elements, value_history
+
+db_app = typer.Typer(help="Database schema: upgrade and inspect migrations.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+
+PeriodOpt = Annotated[
+    str | None, typer.Option("--period", help="Period (YYYY-MM-DD): the date whose cut-off closes it.")
+]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
+
+
+def parse_date(text: str, what: str = "period") -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise SitroomError(f"{what} {text!r} is not a date (YYYY-MM-DD)") from None
+
+
+@db_app.command("upgrade")
+def db_upgrade(ctx: typer.Context, revision: str = "head") -> None:
+    """Apply the database migrations (the database is created if missing)."""
+    from sitroom.db import create_db_engine
+
+    engine = create_db_engine(runtime(ctx).settings.database_url)
+    upgrade(engine, revision)
+    console.print(f"database at revision {current_revision(engine)}")
+
+
+@db_app.command("current")
+def db_current(ctx: typer.Context) -> None:
+    """Show the database's migration revision and the newest one."""
+    from sitroom.db import create_db_engine
+
+    engine = create_db_engine(runtime(ctx).settings.database_url)
+    console.print(f"current: {current_revision(engine) or 'empty'}; head: {head_revision(engine)}")
+
+
+@app.command()
+def setup(ctx: typer.Context) -> None:
+    """Load the country configuration (org units and data elements) into the database."""
+    rt = runtime(ctx)
+    with rt.session() as session:
+        places = load_places(session, rt.country)
+        elements = load_elements(session, rt.country)
+        session.commit()
+    console.print(
+        f"org units: {places.created} created, {places.updated} updated, {places.unchanged} unchanged"
+    )
+    console.print(
+        f"data elements: {elements.created} created, {elements.updated} updated,"
+        f" {elements.unchanged} unchanged"
+    )
+    for change in places.changes + elements.changes:
+        console.print(f"  changed {change}")
+
+
+#: Rejections printed by ``import`` (``--json`` gives every one).
+MAX_SHOWN = 20
+
+
+def _print_summary(summary: ImportSummary) -> None:
+    mapping = f", mapping {summary.mapping}" if summary.mapping else ""
+    console.print(f"[bold]{summary.file}[/] ({summary.format}{mapping})")
+    console.print(
+        f"  created {summary.created}, updated {summary.updated}, deleted {summary.deleted},"
+        f" unchanged {summary.unchanged}, rejected {summary.rejected}"
+    )
+    shown = summary.rejections[:MAX_SHOWN]
+    for rejection in shown:
+        err_console.print(f"  [red]rejected[/] {rejection.location(summary.file)}: {rejection.reason}")
+    if summary.rejected > len(shown):
+        err_console.print(
+            f"  ... and {summary.rejected - len(shown)} more rejections (--json lists them all)"
+        )
+    if not summary.ok:
+        err_console.print("[bold red]Nothing was imported[/]: fix the rejected rows and import again.")
+    elif summary.dry_run:
+        console.print("Dry run: nothing was written.")
+    elif summary.changed == 0:
+        when = summary.previously_imported
+        before = f" (this file was imported before, on {when:%Y-%m-%d %H:%M} UTC)" if when else ""
+        console.print(f"No changes: every value was already stored{before}.")
+
+
+@app.command("import")
+def import_(
+    ctx: typer.Context,
+    file: Annotated[Path, typer.Argument(help="CSV (wide or long/DHIS2) or DHIS2 JSON file.")],
+    fmt: Annotated[
+        str | None, typer.Option("--format", help="csv-wide, csv-long or dhis2-json (default: detect).")
+    ] = None,
+    mapping: Annotated[
+        str | None, typer.Option("--mapping", help="Column mapping of the country for wide CSV.")
+    ] = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Check and count; write nothing.")] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Import a file of values: atomic, idempotent, audited."""
+    rt = runtime(ctx)
+    size = file.stat().st_size if file.is_file() else 0
+    with rt.session() as session, Progress(
+        "[progress.description]{task.description}",
+        BarColumn(),
+        DownloadColumn(),
+        TimeRemainingColumn(),
+        console=err_console,
+        transient=True,
+        disable=size < 2_000_000 or not err_console.is_terminal,
+    ) as bar:
+        task = bar.add_task(f"importing {file.name}", total=size)
+        summary = Importer(session, rt.country, user=rt.settings.user).run(
+            file,
+            fmt=fmt,
+            mapping=mapping,
+            dry_run=dry_run,
+            progress=lambda n: bar.advance(task, n),
+        )
+    if as_json:
+        print_json(summary.to_dict())
+    else:
+        _print_summary(summary)
+    if not summary.ok:
+        raise typer.Exit(1)
+
+
+@app.command()
+def history(
+    ctx: typer.Context,
+    element: Annotated[str, typer.Argument(help="Data element code, e.g. new_fever.")],
+    org_unit: Annotated[str, typer.Argument(help="Org unit code, e.g. KP-01.")],
+    period: Annotated[str, typer.Argument(help="Period, YYYY-MM-DD.")],
+    as_json: JsonOpt = False,
+) -> None:
+    """Show every value a (data element, org unit, period) has had, and who set it."""
+    rt = runtime(ctx)
+    with rt.session() as session:
+        events = value_history(session, element, org_unit, parse_date(period))
+    if as_json:
+        print_json([e.to_dict() for e in events])
+        return
+    if not events:
+        console.print(f"No value was ever stored for {element} / {org_unit} / {period}.")
+        return
+    table = Table("when (UTC)", "what", "value", "source", "by")
+    for event in events:
+        table.add_row(
+            f"{event.at:%Y-%m-%d %H:%M:%S}",
+            event.action,
+            "" if event.value is None else f"{event.value:,}",
+            event.source,
+            event.by,
+        )
+    console.print(table)

@@ -1,0 +1,171 @@
+"""The country configuration: everything that differs from one deployment to another.
+
+A country is one TOML file (see ``data/countries/kp/country.toml``) with the
+reporting window, the place files, the data elements, validation rules and
+the column mappings of the files the authority publishes. Paths in it are
+relative to the file.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from sitroom.errors import ConfigError
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class CountryInfo(_Model):
+    code: str
+    name: str
+    name_local: str | None = None
+
+
+class ReportingConfig(_Model):
+    time_zone: str
+    cutoff: str = "24:00"
+    grace_minutes: int = Field(default=0, ge=0)
+    reporting_level: int = Field(default=2, ge=1, le=4)
+    required_elements: list[str] = Field(default_factory=list)
+
+    @field_validator("cutoff")
+    @classmethod
+    def _check_cutoff(cls, value: str) -> str:
+        hours, sep, minutes = value.partition(":")
+        if not (sep and hours.isdigit() and minutes.isdigit()):
+            raise ValueError("cutoff must be HH:MM")
+        total = int(hours) * 60 + int(minutes)
+        if int(minutes) >= 60 or not 0 < total <= 24 * 60:
+            raise ValueError("cutoff must be between 00:01 and 24:00")
+        return value
+
+    @property
+    def cutoff_minutes(self) -> int:
+        hours, _, minutes = self.cutoff.partition(":")
+        return int(hours) * 60 + int(minutes)
+
+
+class PlaceFile(_Model):
+    file: str
+    level: int = Field(ge=2, le=4)
+    name: str
+    code: str | None = None
+    code_template: str | None = None
+    parent: str | None = None
+    name_local: str | None = None
+    kind: str | None = None
+    population: str | None = None
+    source: str | None = None
+
+    @model_validator(mode="after")
+    def _code_or_template(self) -> PlaceFile:
+        if not (self.code or self.code_template):
+            raise ValueError(f"{self.file}: give either code or code_template")
+        return self
+
+
+class PlacesConfig(_Model):
+    files: list[PlaceFile]
+    population_year: int | None = None
+    population_within: dict[str, str] = Field(default_factory=dict)
+    aliases: dict[str, str] = Field(default_factory=dict)
+
+
+class ElementConfig(_Model):
+    code: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
+    name: str
+    kind: Literal["flow", "stock"]
+    unit: str = "persons"
+    description: str | None = None
+
+
+class RuleConfig(_Model):
+    code: str
+    name: str
+    expression: str
+    tolerance: float = Field(default=0, ge=0)
+    relative: float = Field(default=0, ge=0)
+    severity: Literal["error", "warning", "info"] = "error"
+
+
+class OutlierConfig(_Model):
+    elements: list[str] = Field(default_factory=list)
+    window: int = Field(default=14, ge=3)
+    min_history: int = Field(default=7, ge=3)
+    threshold: float = Field(default=6.0, gt=0)
+    min_count: int = Field(default=20, ge=0)
+    severity: Literal["error", "warning", "info"] = "warning"
+
+
+class MappingConfig(_Model):
+    """How to read a wide CSV whose columns are not sitroom's own names."""
+
+    description: str = ""
+    detect: list[str] = Field(default_factory=list)
+    period: str = "period"
+    org_unit: str | None = None
+    org_unit_constant: str | None = None
+    org_unit_level: int | None = Field(default=None, ge=1, le=4)
+    received: str | None = None
+    ignore: list[str] = Field(default_factory=list)
+    rename: dict[str, str] = Field(default_factory=dict)
+
+
+class Country(_Model):
+    """A whole country configuration, with the folder its files are relative to."""
+
+    country: CountryInfo
+    reporting: ReportingConfig
+    places: PlacesConfig
+    elements: list[ElementConfig]
+    rules: list[RuleConfig] = Field(default_factory=list)
+    outliers: OutlierConfig = OutlierConfig()
+    mappings: dict[str, MappingConfig] = Field(default_factory=dict)
+    folder: Path = Path()
+
+    @model_validator(mode="after")
+    def _check_references(self) -> Country:
+        codes = {e.code for e in self.elements}
+        if len(codes) != len(self.elements):
+            raise ValueError("element codes must be unique")
+        unknown = [c for c in self.reporting.required_elements if c not in codes]
+        unknown += [c for c in self.outliers.elements if c not in codes]
+        if unknown:
+            raise ValueError(f"unknown element codes: {', '.join(unknown)}")
+        return self
+
+    def element(self, code: str) -> ElementConfig:
+        for element in self.elements:
+            if element.code == code:
+                return element
+        raise KeyError(code)
+
+
+def load_country(path: Path) -> Country:
+    """Read and check a country configuration file."""
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError as exc:
+        raise ConfigError(f"{path}: country configuration not found") from exc
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: not a valid TOML file: {exc}") from exc
+    raw["folder"] = path.resolve().parent
+    try:
+        return Country.model_validate(raw)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in exc.errors()
+        )
+        raise ConfigError(f"{path}: {problems}") from exc
+
+
+@lru_cache(maxsize=8)
+def cached_country(path: Path) -> Country:
+    return load_country(path)

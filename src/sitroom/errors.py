@@ -1,0 +1,47 @@
+"""Errors a user can act on.
+
+Every error that reaches the command line is a :class:`SitroomError`; the CLI
+prints its message and exits non-zero instead of showing a traceback.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+class SitroomError(Exception):
+    """An error with a message meant for the user."""
+
+
+class ConfigError(SitroomError):
+    """The country configuration or the settings are wrong."""
+
+
+class NotFoundError(SitroomError):
+    """A named thing (org unit, data element, period) does not exist."""
+
+
+@dataclass(frozen=True, slots=True)
+class Location:
+    """Where in an input file something went wrong."""
+
+    file: str
+    line: int | None = None
+    field: str | None = None
+
+    def __str__(self) -> str:
+        parts = [self.file]
+        if self.line is not None:
+            parts.append(f"line {self.line}")
+        if self.field:
+            parts.append(f"field {self.field!r}")
+        return ", ".join(parts)
+
+
+class InputError(SitroomError):
+    """A whole input file cannot be read (bad encoding, bad syntax, empty)."""
+
+    def __init__(self, location: Location, message: str) -> None:
+        self.location = location
+        self.reason = message
+        super().__init__(f"{location}: {message}")

@@ -1,0 +1,6 @@
+"""Every mapped table, imported in one place for Alembic and the tests."""
+
+from sitroom.places.models import OrgUnit
+from sitroom.surveillance.models import DataElement, DataValue, DataValueAudit, ImportRun
+
+__all__ = ["DataElement", "DataValue", "DataValueAudit", "ImportRun", "OrgUnit"]

@@ -1,0 +1,239 @@
+"""Loading the org-unit hierarchy from the country configuration, and finding units."""
+
+from __future__ import annotations
+
+import csv
+import re
+import unicodedata
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from sitroom.country import Country, PlaceFile
+from sitroom.errors import ConfigError, InputError, Location, NotFoundError
+from sitroom.places.models import LEVELS, OrgUnit
+
+
+@dataclass(frozen=True, slots=True)
+class PlaceRecord:
+    """One org unit as the configuration describes it."""
+
+    code: str
+    name: str
+    level: int
+    kind: str
+    parent_code: str | None
+    name_local: str | None = None
+    population: int | None = None
+    source: str | None = None
+
+
+@dataclass(slots=True)
+class LoadSummary:
+    created: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    changes: list[str] = field(default_factory=list)
+
+
+def slug(name: str) -> str:
+    """An ASCII code fragment from a romanised name: ``"Ch'ŏllima"`` -> ``"CHOLLIMA"``."""
+    plain = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode()
+    plain = plain.replace("'", "")
+    return re.sub(r"[^A-Za-z0-9]+", "-", plain).strip("-").upper()
+
+
+def _int_or_none(text: str | None, where: Location) -> int | None:
+    if text is None or not text.strip():
+        return None
+    try:
+        number = int(text.strip())
+    except ValueError as exc:
+        raise InputError(where, f"population {text!r} is not a whole number") from exc
+    if number < 0:
+        raise InputError(where, "population cannot be negative")
+    return number
+
+
+def _read_place_file(country: Country, spec: PlaceFile) -> list[PlaceRecord]:
+    path = country.folder / spec.file
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except FileNotFoundError as exc:
+        raise ConfigError(f"{path}: place file not found") from exc
+    except UnicodeDecodeError as exc:
+        raise InputError(Location(str(path)), f"not UTF-8 text: {exc.reason}") from exc
+    reader = csv.DictReader(text.splitlines())
+    columns = [spec.name, spec.code, spec.parent, spec.name_local, spec.kind, spec.population]
+    missing = [c for c in columns if c and c not in (reader.fieldnames or [])]
+    if missing:
+        raise InputError(Location(str(path), 1), f"missing column(s): {', '.join(missing)}")
+    records = []
+    for row in reader:
+        line = reader.line_num
+
+        def get(column: str | None, row: dict[str, str] = row) -> str | None:
+            return (row.get(column) or "").strip() or None if column else None
+
+        name = get(spec.name)
+        if not name:
+            raise InputError(Location(str(path), line, spec.name), "name is empty")
+        parent = get(spec.parent) if spec.parent else country.country.code
+        if spec.code:
+            code = get(spec.code)
+        else:
+            assert spec.code_template is not None
+            code = spec.code_template.format(parent=parent, name=name, name_slug=slug(name))
+        if not code:
+            raise InputError(Location(str(path), line, spec.code), "code is empty")
+        records.append(
+            PlaceRecord(
+                code=code,
+                name=name,
+                level=spec.level,
+                kind=get(spec.kind) or LEVELS[spec.level],
+                parent_code=parent,
+                name_local=get(spec.name_local),
+                population=_int_or_none(
+                    get(spec.population), Location(str(path), line, spec.population)
+                ),
+                source=get(spec.source),
+            )
+        )
+    return records
+
+
+def read_places(country: Country) -> list[PlaceRecord]:
+    """Every org unit of the configuration, parents before children.
+
+    Populations of units that a census counted inside another unit (say, a
+    city inside its province) are subtracted from that unit, as
+    ``places.population_within`` says.
+    """
+    info = country.country
+    records = [PlaceRecord(info.code, info.name, 1, "country", None, info.name_local)]
+    for spec in sorted(country.places.files, key=lambda s: s.level):
+        records.extend(_read_place_file(country, spec))
+
+    by_code: dict[str, PlaceRecord] = {}
+    for record in records:
+        if record.code in by_code:
+            raise ConfigError(f"org unit code {record.code!r} is used twice")
+        if record.parent_code is not None and record.parent_code not in by_code:
+            raise ConfigError(f"org unit {record.code!r}: unknown parent {record.parent_code!r}")
+        by_code[record.code] = record
+
+    for inner, outer in country.places.population_within.items():
+        if inner not in by_code or outer not in by_code:
+            raise ConfigError(f"population_within names an unknown unit: {inner} in {outer}")
+        a, b = by_code[inner], by_code[outer]
+        if a.population is not None and b.population is not None:
+            by_code[outer] = PlaceRecord(**{**_asdict(b), "population": b.population - a.population})
+
+    # The country's population is the sum of its regions where all are known.
+    regions = [r for r in by_code.values() if r.level == 2]
+    if regions and all(r.population is not None for r in regions):
+        total = sum(r.population or 0 for r in regions)
+        by_code[info.code] = PlaceRecord(**{**_asdict(by_code[info.code]), "population": total})
+    return list(by_code.values())
+
+
+def _asdict(record: PlaceRecord) -> dict[str, object]:
+    return {name: getattr(record, name) for name in PlaceRecord.__slots__}
+
+
+def load_places(session: Session, country: Country) -> LoadSummary:
+    """Create or update the org units of ``country``; never deletes one.
+
+    Running it again with the same configuration changes nothing.
+    """
+    records = read_places(country)
+    existing = {unit.code: unit for unit in session.scalars(select(OrgUnit))}
+    summary = LoadSummary()
+    year = country.places.population_year
+    for record in records:
+        parent_id = existing[record.parent_code].id if record.parent_code else None
+        wanted = {
+            "name": record.name,
+            "name_local": record.name_local,
+            "level": record.level,
+            "kind": record.kind,
+            "parent_id": parent_id,
+            "population": record.population,
+            "population_year": year if record.population is not None else None,
+            "source": record.source,
+        }
+        unit = existing.get(record.code)
+        if unit is None:
+            unit = OrgUnit(code=record.code, **wanted)
+            session.add(unit)
+            session.flush()
+            existing[record.code] = unit
+            summary.created += 1
+            continue
+        changed = [k for k, v in wanted.items() if getattr(unit, k) != v]
+        if changed:
+            for key in changed:
+                setattr(unit, key, wanted[key])
+            summary.updated += 1
+            summary.changes.append(f"{record.code}: {', '.join(changed)}")
+        else:
+            summary.unchanged += 1
+    session.flush()
+    return summary
+
+
+class OrgUnitResolver:
+    """Finds org units by code, name, local name or configured alias (case-insensitive)."""
+
+    def __init__(self, units: Iterable[OrgUnit], aliases: dict[str, str] | None = None) -> None:
+        self.by_id: dict[int, OrgUnit] = {}
+        self.by_code: dict[str, OrgUnit] = {}
+        names: dict[str, set[str]] = {}
+        for unit in units:
+            self.by_id[unit.id] = unit
+            self.by_code[unit.code] = unit
+            for label in (unit.code, unit.name, unit.name_local):
+                if label:
+                    names.setdefault(label.casefold(), set()).add(unit.code)
+        for alias, code in (aliases or {}).items():
+            names.setdefault(alias.casefold(), set()).add(code)
+        self._names = names
+
+    @classmethod
+    def from_session(cls, session: Session, country: Country | None = None) -> OrgUnitResolver:
+        aliases = country.places.aliases if country else None
+        return cls(session.scalars(select(OrgUnit)), aliases)
+
+    def resolve(self, label: str, level: int | None = None) -> OrgUnit:
+        """The unit named ``label`` (at ``level`` if given); NotFoundError if none or several."""
+        exact = self.by_code.get(label)
+        if exact is not None and (level is None or exact.level == level):
+            return exact
+        codes = self._names.get(label.strip().casefold(), set())
+        if level is not None:
+            codes = {c for c in codes if c in self.by_code and self.by_code[c].level == level}
+        if len(codes) == 1:
+            (code,) = codes
+            if code in self.by_code:
+                return self.by_code[code]
+        if len(codes) > 1:
+            raise NotFoundError(
+                f"org unit {label!r} is ambiguous: {', '.join(sorted(codes))}; use a code"
+            )
+        at = f" at level {level}" if level is not None else ""
+        raise NotFoundError(f"unknown org unit {label!r}{at}")
+
+    def children(self, unit: OrgUnit) -> list[OrgUnit]:
+        return [u for u in self.by_id.values() if u.parent_id == unit.id]
+
+    def root(self) -> OrgUnit:
+        roots = [u for u in self.by_id.values() if u.parent_id is None]
+        if len(roots) != 1:
+            raise NotFoundError("no org units loaded: run `sitroom setup` first")
+        return roots[0]
+
+    def at_level(self, level: int) -> list[OrgUnit]:
+        return sorted((u for u in self.by_id.values() if u.level == level), key=lambda u: u.code)

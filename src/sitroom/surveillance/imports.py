@@ -1,0 +1,570 @@
+"""Importing values: the one write path for surveillance data.
+
+An import reads one file as a stream, checks every value, and applies the
+file in one transaction: if any value is rejected nothing is written (DHIS2's
+``atomic`` mode). Importing the same content again changes nothing. Every
+change to an existing value leaves an audit row with the old value.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from sqlalchemy import delete, insert, select, tuple_, update
+from sqlalchemy.orm import Session
+
+from sitroom.country import Country
+from sitroom.db import utcnow
+from sitroom.errors import InputError, Location, NotFoundError, SitroomError
+from sitroom.places.service import OrgUnitResolver
+from sitroom.surveillance import ingest
+from sitroom.surveillance.ingest import DEFAULT_COMBOS, RawValue, Rejection
+from sitroom.surveillance.models import DataElement, DataValue, DataValueAudit, ImportRun
+from sitroom.surveillance.periods import ReportingCalendar
+
+#: Rejections kept in full for the summary; the rest are only counted.
+MAX_REPORTED_REJECTIONS = 1000
+#: Largest count accepted (a sanity bound far above any population).
+MAX_COUNT = 10**12
+
+_DIGITS = re.compile(r"\d+")
+
+#: Field names, per format, of the parts of a value (for messages).
+_FIELDS = {
+    "csv-wide": {"element": None, "org_unit": "org_unit", "period": "period", "received": "received_at"},
+    "csv-long": {
+        "element": "dataelement",
+        "org_unit": "orgunit",
+        "period": "period",
+        "received": "lastupdated",
+        "combo": "categoryoptioncombo",
+    },
+    "dhis2-json": {
+        "element": "dataElement",
+        "org_unit": "orgUnit",
+        "period": "period",
+        "received": "lastUpdated",
+        "combo": "categoryOptionCombo",
+    },
+}
+
+
+@dataclass(slots=True)
+class ImportSummary:
+    """What an import did (or, on a dry run or a rejection, would have done)."""
+
+    file: str
+    format: str
+    mapping: str | None = None
+    created: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    deleted: int = 0
+    rejected: int = 0
+    rejections: list[Rejection] = field(default_factory=list)
+    dry_run: bool = False
+    committed: bool = False
+    import_id: int | None = None
+    previously_imported: datetime | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.rejected == 0
+
+    @property
+    def changed(self) -> int:
+        return self.created + self.updated + self.deleted
+
+    def reject(self, rejection: Rejection) -> None:
+        last = self.rejections[-1] if self.rejections else None
+        if last is not None and last == rejection:
+            return  # one bad cell of a wide row spoils every value of it: say it once
+        self.rejected += 1
+        if len(self.rejections) < MAX_REPORTED_REJECTIONS:
+            self.rejections.append(rejection)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "file": self.file,
+            "format": self.format,
+            "mapping": self.mapping,
+            "created": self.created,
+            "updated": self.updated,
+            "unchanged": self.unchanged,
+            "deleted": self.deleted,
+            "rejected": self.rejected,
+            "rejections": [
+                {"line": r.line, "field": r.field, "reason": r.reason} for r in self.rejections
+            ],
+            "dry_run": self.dry_run,
+            "committed": self.committed,
+            "import_id": self.import_id,
+        }
+
+
+@dataclass(slots=True)
+class _Clean:
+    line: int
+    element_id: int
+    org_unit_id: int
+    period: date
+    value: int | None  # None: delete
+    received_at: datetime
+    stored_by: str
+    comment: str | None
+
+
+class _SeenKeys:
+    """Keys of the values already read from this file, to find duplicate rows.
+
+    Keys are packed into int64 and kept as a few sorted numpy arrays, merged
+    like a log-structured tree: 8 bytes per value and O(log n) arrays to
+    search, so a million-row file costs 8 MB here.
+    """
+
+    def __init__(self) -> None:
+        self._runs: list[np.ndarray[Any, np.dtype[np.int64]]] = []
+
+    @staticmethod
+    def pack(element_id: int, org_unit_id: int, period: date) -> int:
+        return (element_id << 40) | (org_unit_id << 20) | period.toordinal()
+
+    def contains(self, keys: np.ndarray[Any, np.dtype[np.int64]]) -> np.ndarray[Any, np.dtype[np.bool_]]:
+        found = np.zeros(keys.shape, dtype=bool)
+        for run in self._runs:
+            idx = np.searchsorted(run, keys)
+            idx[idx == run.size] = 0
+            found |= run[idx] == keys
+        return found
+
+    def add(self, keys: np.ndarray[Any, np.dtype[np.int64]]) -> None:
+        self._runs.append(np.sort(keys))
+        while len(self._runs) > 1 and self._runs[-2].size <= 2 * self._runs[-1].size:
+            top = self._runs.pop()
+            self._runs[-1] = np.sort(np.concatenate([self._runs[-1], top]))
+
+
+def parse_count(text: str) -> int:
+    """A non-negative whole count from ``text``; ValueError with a plain reason."""
+    text = text.strip()
+    if _DIGITS.fullmatch(text):
+        number = int(text)
+        if number > MAX_COUNT:
+            raise ValueError(f"{text} is too large for a count")
+        return number
+    try:
+        number_f = float(text)
+    except ValueError:
+        raise ValueError(f"{text!r} is not a number") from None
+    if number_f < 0:
+        raise ValueError(f"{text} is negative; counts cannot be")
+    raise ValueError(f"{text} is not a whole number; counts are whole numbers")
+
+
+def parse_period(text: str) -> date:
+    """A daily period from ``YYYY-MM-DD`` or DHIS2's ``yyyyMMdd``."""
+    text = text.strip()
+    if re.fullmatch(r"\d{8}", text):
+        iso = f"{text[:4]}-{text[4:6]}-{text[6:]}"
+    elif re.fullmatch(r"\d{4}-\d{2}-\d{2}", text):
+        iso = text
+    else:
+        raise ValueError(f"{text!r} is not a daily period (YYYY-MM-DD or yyyyMMdd)")
+    try:
+        return date.fromisoformat(iso)
+    except ValueError:
+        raise ValueError(f"{text!r} is not a real date") from None
+
+
+def parse_received(text: str, calendar: ReportingCalendar) -> datetime:
+    """A receipt time: a date (local midnight), a local datetime, or one with an offset."""
+    text = text.strip()
+    try:
+        if len(text) == 10:
+            return calendar.localize(date.fromisoformat(text))
+        return calendar.localize(datetime.fromisoformat(text))
+    except ValueError:
+        raise ValueError(f"{text!r} is not a date or an ISO 8601 time") from None
+
+
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+class Importer:
+    """Imports files into the database of ``session`` for ``country``.
+
+    Parameters
+    ----------
+    session:
+        The session to write through; the importer commits or rolls it back.
+    country:
+        The country configuration (mappings, reporting window).
+    user:
+        Who imports, recorded on every value and audit row.
+    now:
+        The receipt time of values whose file gives none (default: the clock).
+    batch_size:
+        Values applied per database round.
+    """
+
+    def __init__(
+        self,
+        session: Session,
+        country: Country,
+        *,
+        user: str,
+        now: datetime | None = None,
+        batch_size: int = 5000,
+    ) -> None:
+        self.session = session
+        self.country = country
+        self.calendar = ReportingCalendar.from_config(country.reporting)
+        self.user = user
+        self.now = now
+        self.batch_size = batch_size
+
+    def run(
+        self,
+        path: Path,
+        *,
+        fmt: str | None = None,
+        mapping: str | None = None,
+        dry_run: bool = False,
+        progress: ingest.Progress | None = None,
+    ) -> ImportSummary:
+        """Import ``path``; returns the summary. Raises InputError for unreadable files."""
+        path = Path(path)
+        detected, detected_mapping = ingest.detect_format(path, self.country)
+        fmt = fmt or detected
+        if fmt not in ingest.FORMATS:
+            raise SitroomError(f"unknown format {fmt!r}; choose one of {', '.join(ingest.FORMATS)}")
+        if fmt == "csv-wide":
+            mapping = mapping or detected_mapping
+        elif mapping:
+            raise SitroomError("--mapping applies to wide CSV files only")
+        if mapping is not None and mapping not in self.country.mappings:
+            raise SitroomError(
+                f"unknown mapping {mapping!r}; the country has: "
+                f"{', '.join(self.country.mappings) or 'none'}"
+            )
+        summary = ImportSummary(file=str(path), format=fmt, mapping=mapping, dry_run=dry_run)
+        sha = file_sha256(path)
+        summary.previously_imported = self.session.scalar(
+            select(ImportRun.finished_at).where(ImportRun.sha256 == sha).order_by(ImportRun.id)
+        )
+        started = utcnow()
+        now = self.now or started
+        run = ImportRun(
+            file_name=path.name,
+            sha256=sha,
+            format=fmt,
+            user=self.user,
+            started_at=started,
+            finished_at=started,
+            created=0,
+            updated=0,
+            unchanged=0,
+            deleted=0,
+        )
+        try:
+            self.session.add(run)
+            self.session.flush()
+            items = self._parse(path, fmt, mapping, progress)
+            clean = self._check(items, fmt, mapping, summary, now)
+            self._apply(clean, run.id, f"import:{path.name}", now, summary)
+            if not summary.ok or dry_run:
+                self.session.rollback()
+                return summary
+            run.finished_at = utcnow()
+            run.created, run.updated = summary.created, summary.updated
+            run.unchanged, run.deleted = summary.unchanged, summary.deleted
+            self.session.commit()
+        except BaseException:
+            self.session.rollback()
+            raise
+        summary.committed = True
+        summary.import_id = run.id
+        return summary
+
+    def _parse(
+        self, path: Path, fmt: str, mapping: str | None, progress: ingest.Progress | None
+    ) -> Iterator[ingest.Item]:
+        if fmt == "csv-wide":
+            elements = {e.code for e in self.country.elements}
+            spec = self.country.mappings[mapping] if mapping else None
+            return ingest.parse_wide_csv(path, elements, spec, progress)
+        if fmt == "csv-long":
+            return ingest.parse_long_csv(path, progress)
+        return ingest.parse_dhis2_json(path, progress)
+
+    def _check(
+        self,
+        items: Iterable[ingest.Item],
+        fmt: str,
+        mapping: str | None,
+        summary: ImportSummary,
+        now: datetime,
+    ) -> Iterator[_Clean]:
+        """Checked values; rejections go to ``summary``."""
+        names = dict(_FIELDS[fmt])
+        level = None
+        if mapping:
+            spec = self.country.mappings[mapping]
+            names.update(org_unit=spec.org_unit, period=spec.period, received=spec.received)
+            level = spec.org_unit_level
+        elements = {e.code: e.id for e in self.session.scalars(select(DataElement))}
+        if not elements:
+            raise SitroomError("no data elements are loaded: run `sitroom setup` first")
+        resolver = OrgUnitResolver.from_session(self.session, self.country)
+        units: dict[str, int | str] = {}
+        periods: dict[str, date | str] = {}
+        received_cache: dict[str, datetime | str] = {}
+
+        def cached(cache: dict[str, Any], key: str, parse: Callable[[str], Any]) -> Any:
+            hit = cache.get(key)
+            if hit is None:
+                try:
+                    hit = parse(key)
+                except (ValueError, NotFoundError) as exc:
+                    hit = str(exc)
+                cache[key] = hit
+            return hit
+
+        for item in items:
+            if isinstance(item, Rejection):
+                summary.reject(item)
+                continue
+            raw: RawValue = item
+            element_id = elements.get(raw.element)
+            if element_id is None:
+                summary.reject(
+                    Rejection(
+                        raw.line, names["element"], f"unknown data element {raw.element!r}"
+                    )
+                )
+                continue
+            unit = cached(units, raw.org_unit, lambda s: resolver.resolve(s, level).id)
+            if isinstance(unit, str):
+                summary.reject(Rejection(raw.line, names["org_unit"], unit))
+                continue
+            period = cached(periods, raw.period, parse_period)
+            if isinstance(period, str):
+                summary.reject(Rejection(raw.line, names["period"], period))
+                continue
+            if raw.combo.lower() not in DEFAULT_COMBOS:
+                summary.reject(
+                    Rejection(
+                        raw.line,
+                        names.get("combo"),
+                        f"category option combo {raw.combo!r}: only the default is supported",
+                    )
+                )
+                continue
+            received = now
+            if raw.received:
+                got = cached(received_cache, raw.received, lambda s: parse_received(s, self.calendar))
+                if isinstance(got, str):
+                    summary.reject(Rejection(raw.line, names["received"], got))
+                    continue
+                received = got
+            value: int | None = None
+            if not raw.delete:
+                try:
+                    value = parse_count(raw.value or "")
+                except ValueError as exc:
+                    summary.reject(Rejection(raw.line, raw.field, str(exc)))
+                    continue
+            yield _Clean(
+                raw.line,
+                element_id,
+                unit,
+                period,
+                value,
+                received,
+                raw.stored_by or self.user,
+                raw.comment,
+            )
+
+    def _apply(
+        self,
+        values: Iterable[_Clean],
+        import_id: int,
+        source: str,
+        now: datetime,
+        summary: ImportSummary,
+    ) -> None:
+        seen = _SeenKeys()
+        deadlines: dict[date, datetime] = {}
+        batch: list[_Clean] = []
+        for value in values:
+            batch.append(value)
+            if len(batch) >= self.batch_size:
+                self._apply_batch(batch, seen, deadlines, import_id, source, now, summary)
+                batch = []
+        if batch:
+            self._apply_batch(batch, seen, deadlines, import_id, source, now, summary)
+
+    def _apply_batch(
+        self,
+        batch: list[_Clean],
+        seen: _SeenKeys,
+        deadlines: dict[date, datetime],
+        import_id: int,
+        source: str,
+        now: datetime,
+        summary: ImportSummary,
+    ) -> None:
+        # Duplicates: within this batch, and against everything read before.
+        keys = np.fromiter(
+            (_SeenKeys.pack(v.element_id, v.org_unit_id, v.period) for v in batch),
+            dtype=np.int64,
+            count=len(batch),
+        )
+        earlier = seen.contains(keys)
+        first_line: dict[int, int] = {}
+        unique: list[_Clean] = []
+        for value, key, before in zip(batch, keys.tolist(), earlier.tolist(), strict=True):
+            if before or key in first_line:
+                where = f" (line {first_line[key]})" if key in first_line else ""
+                summary.reject(
+                    Rejection(
+                        value.line,
+                        None,
+                        f"duplicate: the file already gave this element, org unit and period{where}",
+                    )
+                )
+                continue
+            first_line[key] = value.line
+            unique.append(value)
+        seen.add(keys)
+        if not summary.ok:
+            return  # nothing will be written; keep reading only to report every problem
+
+        table = DataValue.__table__
+        existing = {
+            (row.element_id, row.org_unit_id, row.period): row
+            for row in self.session.execute(
+                select(
+                    table.c.id,
+                    table.c.element_id,
+                    table.c.org_unit_id,
+                    table.c.period,
+                    table.c.value,
+                    table.c.source,
+                    table.c.stored_by,
+                    table.c.updated_at,
+                ).where(
+                    tuple_(table.c.element_id, table.c.org_unit_id, table.c.period).in_(
+                        [(v.element_id, v.org_unit_id, v.period) for v in unique]
+                    )
+                )
+            )
+        }
+        inserts: list[dict[str, Any]] = []
+        updates: list[dict[str, Any]] = []
+        deletes: list[int] = []
+        audits: list[dict[str, Any]] = []
+        for v in unique:
+            old = existing.get((v.element_id, v.org_unit_id, v.period))
+            if old is None:
+                if v.value is None:
+                    summary.unchanged += 1  # nothing stored, nothing to delete
+                    continue
+                deadline = deadlines.get(v.period)
+                if deadline is None:
+                    deadline = deadlines[v.period] = self.calendar.deadline(v.period)
+                inserts.append(
+                    {
+                        "element_id": v.element_id,
+                        "org_unit_id": v.org_unit_id,
+                        "period": v.period,
+                        "value": v.value,
+                        "received_at": v.received_at,
+                        "late": v.received_at > deadline,
+                        "updated_at": now,
+                        "source": source,
+                        "stored_by": v.stored_by,
+                        "import_id": import_id,
+                        "comment": v.comment,
+                    }
+                )
+                continue
+            if v.value == old.value:
+                summary.unchanged += 1
+                continue
+            audits.append(
+                {
+                    "element_id": v.element_id,
+                    "org_unit_id": v.org_unit_id,
+                    "period": v.period,
+                    "action": "delete" if v.value is None else "update",
+                    "old_value": old.value,
+                    "old_source": old.source,
+                    "old_stored_by": old.stored_by,
+                    "old_set_at": old.updated_at,
+                    "new_value": v.value,
+                    "source": source,
+                    "changed_by": self.user,
+                    "changed_at": now,
+                    "import_id": import_id,
+                }
+            )
+            if v.value is None:
+                deletes.append(old.id)
+            else:
+                updates.append(
+                    {
+                        "row_id": old.id,
+                        "value": v.value,
+                        "updated_at": now,
+                        "source": source,
+                        "stored_by": v.stored_by,
+                        "import_id": import_id,
+                        "comment": v.comment,
+                    }
+                )
+        if inserts:
+            self.session.execute(insert(table), inserts)
+        if audits:
+            self.session.execute(insert(DataValueAudit.__table__), audits)
+        if updates:
+            from sqlalchemy import bindparam
+
+            self.session.execute(
+                update(table)
+                .where(table.c.id == bindparam("row_id"))
+                .values(
+                    value=bindparam("value"),
+                    updated_at=bindparam("updated_at"),
+                    source=bindparam("source"),
+                    stored_by=bindparam("stored_by"),
+                    import_id=bindparam("import_id"),
+                    comment=bindparam("comment"),
+                ),
+                updates,
+                execution_options={"synchronize_session": False},
+            )
+        if deletes:
+            self.session.execute(delete(table).where(table.c.id.in_(deletes)))
+        summary.created += len(inserts)
+        summary.updated += len(updates)
+        summary.deleted += len(deletes)
+
+
+def reject_location(summary: ImportSummary, rejection: Rejection) -> Location:
+    return rejection.location(summary.file)
+
+
+__all__ = ["ImportSummary", "Importer", "InputError", "parse_count", "parse_period"]

@@ -1,0 +1,111 @@
+"""Tables of aggregate surveillance: data elements, values, their audit, imports."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Date,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import Mapped, mapped_column
+
+from sitroom.db import Base, UTCDateTime
+
+#: 64-bit keys on PostgreSQL; SQLite only auto-increments INTEGER PRIMARY KEY.
+BigId = BigInteger().with_variant(Integer, "sqlite")
+
+
+class DataElement(Base):
+    """What is counted: a flow (counted in the period) or a stock (level at its end)."""
+
+    __tablename__ = "data_element"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    code: Mapped[str] = mapped_column(String(64), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    kind: Mapped[str] = mapped_column(String(16))  # "flow" or "stock"
+    unit: Mapped[str] = mapped_column(String(32))
+    description: Mapped[str | None] = mapped_column(Text)
+
+
+class ImportRun(Base):
+    """One committed import of one file."""
+
+    __tablename__ = "import_run"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    file_name: Mapped[str] = mapped_column(String(500))
+    sha256: Mapped[str] = mapped_column(String(64), index=True)
+    format: Mapped[str] = mapped_column(String(32))
+    user: Mapped[str] = mapped_column(String(100))
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    finished_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    created: Mapped[int] = mapped_column(Integer)
+    updated: Mapped[int] = mapped_column(Integer)
+    unchanged: Mapped[int] = mapped_column(Integer)
+    deleted: Mapped[int] = mapped_column(Integer)
+
+
+class DataValue(Base):
+    """The current value of (element, org unit, period).
+
+    ``received_at`` and ``late`` describe the first receipt; ``updated_at``,
+    ``source`` and ``stored_by`` the latest change. Earlier values live in
+    :class:`DataValueAudit`.
+    """
+
+    __tablename__ = "data_value"
+    __table_args__ = (
+        UniqueConstraint("element_id", "org_unit_id", "period"),
+        Index("ix_data_value_period_org_unit", "period", "org_unit_id"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    element_id: Mapped[int] = mapped_column(ForeignKey("data_element.id"))
+    org_unit_id: Mapped[int] = mapped_column(ForeignKey("org_unit.id"))
+    period: Mapped[date] = mapped_column(Date)
+    value: Mapped[int] = mapped_column(BigInteger)
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    late: Mapped[bool] = mapped_column(Boolean)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    source: Mapped[str] = mapped_column(String(500))
+    stored_by: Mapped[str] = mapped_column(String(100))
+    import_id: Mapped[int | None] = mapped_column(ForeignKey("import_run.id"))
+    comment: Mapped[str | None] = mapped_column(Text)
+
+
+class DataValueAudit(Base):
+    """One change to a stored value: what it was, what it became, who and when.
+
+    A row is written for every update and deletion; together with the current
+    row it gives the whole history (the first value is ``old_value`` of the
+    earliest audit row). Rows are only ever inserted.
+    """
+
+    __tablename__ = "data_value_audit"
+    __table_args__ = (
+        Index("ix_data_value_audit_key", "element_id", "org_unit_id", "period"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    element_id: Mapped[int] = mapped_column(ForeignKey("data_element.id"))
+    org_unit_id: Mapped[int] = mapped_column(ForeignKey("org_unit.id"))
+    period: Mapped[date] = mapped_column(Date)
+    action: Mapped[str] = mapped_column(String(16))  # "update" or "delete"
+    old_value: Mapped[int] = mapped_column(BigInteger)
+    old_source: Mapped[str] = mapped_column(String(500))
+    old_stored_by: Mapped[str] = mapped_column(String(100))
+    old_set_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    new_value: Mapped[int | None] = mapped_column(BigInteger)
+    source: Mapped[str] = mapped_column(String(500))
+    changed_by: Mapped[str] = mapped_column(String(100))
+    changed_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    import_id: Mapped[int | None] = mapped_column(ForeignKey("import_run.id"))

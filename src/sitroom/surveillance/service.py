@@ -1,0 +1,166 @@
+"""Reading and describing stored surveillance data: elements, values, history."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import date, datetime
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from sitroom.country import Country
+from sitroom.errors import NotFoundError
+from sitroom.places.models import OrgUnit
+from sitroom.places.service import LoadSummary
+from sitroom.surveillance.models import DataElement, DataValue, DataValueAudit
+
+
+def load_elements(session: Session, country: Country) -> LoadSummary:
+    """Create or update the data elements of ``country``; never deletes one."""
+    existing = {e.code: e for e in session.scalars(select(DataElement))}
+    summary = LoadSummary()
+    for spec in country.elements:
+        wanted = {
+            "name": spec.name,
+            "kind": spec.kind,
+            "unit": spec.unit,
+            "description": spec.description,
+        }
+        element = existing.get(spec.code)
+        if element is None:
+            session.add(DataElement(code=spec.code, **wanted))
+            summary.created += 1
+            continue
+        changed = [k for k, v in wanted.items() if getattr(element, k) != v]
+        for key in changed:
+            setattr(element, key, wanted[key])
+        if changed:
+            summary.updated += 1
+            summary.changes.append(f"{spec.code}: {', '.join(changed)}")
+        else:
+            summary.unchanged += 1
+    session.flush()
+    return summary
+
+
+#: values[(org_unit_code, period)][element_code] = value
+ValueTable = dict[tuple[str, date], dict[str, int]]
+
+
+def fetch_values(
+    session: Session,
+    *,
+    start: date | None = None,
+    end: date | None = None,
+    org_units: list[str] | None = None,
+    elements: list[str] | None = None,
+) -> ValueTable:
+    """Stored values in ``[start, end]`` as a nested mapping (see :data:`ValueTable`)."""
+    query = (
+        select(OrgUnit.code, DataValue.period, DataElement.code, DataValue.value)
+        .join(OrgUnit, OrgUnit.id == DataValue.org_unit_id)
+        .join(DataElement, DataElement.id == DataValue.element_id)
+    )
+    if start is not None:
+        query = query.where(DataValue.period >= start)
+    if end is not None:
+        query = query.where(DataValue.period <= end)
+    if org_units is not None:
+        query = query.where(OrgUnit.code.in_(org_units))
+    if elements is not None:
+        query = query.where(DataElement.code.in_(elements))
+    table: ValueTable = defaultdict(dict)
+    for unit, period, element, value in session.execute(query):
+        table[(unit, period)][element] = value
+    return dict(table)
+
+
+def period_range(session: Session) -> tuple[date, date] | None:
+    """First and last period with any value."""
+    first, last = session.execute(select(func.min(DataValue.period), func.max(DataValue.period))).one()
+    return None if first is None else (first, last)
+
+
+def latest_period(session: Session, org_unit: str, element: str) -> date | None:
+    """The last period for which ``org_unit`` reported ``element``."""
+    return session.scalar(
+        select(func.max(DataValue.period))
+        .join(OrgUnit, OrgUnit.id == DataValue.org_unit_id)
+        .join(DataElement, DataElement.id == DataValue.element_id)
+        .where(OrgUnit.code == org_unit, DataElement.code == element)
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class HistoryEvent:
+    """One state of a value: what it became, when, through which source and by whom."""
+
+    action: str  # "created", "updated", "deleted"
+    value: int | None
+    at: datetime
+    source: str
+    by: str
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "action": self.action,
+            "value": self.value,
+            "at": self.at.isoformat(),
+            "source": self.source,
+            "by": self.by,
+        }
+
+
+def _one(session: Session, model: type[DataElement] | type[OrgUnit], code: str) -> int:
+    found = session.scalar(select(model.id).where(model.code == code))
+    if found is None:
+        kind = "data element" if model is DataElement else "org unit"
+        raise NotFoundError(f"unknown {kind} {code!r}")
+    return found
+
+
+def value_history(session: Session, element: str, org_unit: str, period: date) -> list[HistoryEvent]:
+    """Every state the value has had, oldest first; empty if it never existed.
+
+    The audit table keeps the value each change replaced; the current row
+    holds the latest. Together they give the whole history.
+    """
+    element_id = _one(session, DataElement, element)
+    unit_id = _one(session, OrgUnit, org_unit)
+    audits = session.scalars(
+        select(DataValueAudit)
+        .where(
+            DataValueAudit.element_id == element_id,
+            DataValueAudit.org_unit_id == unit_id,
+            DataValueAudit.period == period,
+        )
+        .order_by(DataValueAudit.id)
+    ).all()
+    current = session.scalar(
+        select(DataValue).where(
+            DataValue.element_id == element_id,
+            DataValue.org_unit_id == unit_id,
+            DataValue.period == period,
+        )
+    )
+    events: list[HistoryEvent] = []
+    deleted = True  # before the first event the value does not exist
+    for audit in audits:
+        if deleted:
+            events.append(
+                HistoryEvent("created", audit.old_value, audit.old_set_at, audit.old_source, audit.old_stored_by)
+            )
+        if audit.action == "delete":
+            events.append(HistoryEvent("deleted", None, audit.changed_at, audit.source, audit.changed_by))
+            deleted = True
+        else:
+            events.append(
+                HistoryEvent("updated", audit.new_value, audit.changed_at, audit.source, audit.changed_by)
+            )
+            deleted = False
+    if current is not None and deleted:
+        events.append(
+            HistoryEvent("created", current.value, current.updated_at, current.source, current.stored_by)
+        )
+    return events
