@@ -101,6 +101,7 @@ class OutlierConfig(_Model):
     min_history: int = Field(default=7, ge=3)
     threshold: float = Field(default=6.0, gt=0)
     min_count: int = Field(default=20, ge=0)
+    min_spread: float = Field(default=0.15, ge=0)
     severity: Literal["error", "warning", "info"] = "warning"
 
 

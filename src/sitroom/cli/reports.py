@@ -1,0 +1,285 @@
+"""Commands that read: validate, completeness, aggregate, bulletin, export, places, demo."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+from rich.tree import Tree
+
+from sitroom.cli.app import app, console, print_json, runtime
+from sitroom.cli.commands import JsonOpt, PeriodOpt, parse_date
+from sitroom.config import PACKAGE_DATA
+from sitroom.errors import SitroomError
+from sitroom.places.models import OrgUnit
+from sitroom.surveillance.bulletin import Bulletin, build_bulletin, latest_bulletin_period
+from sitroom.surveillance.export import export_values
+from sitroom.surveillance.ingest import FORMATS
+from sitroom.surveillance.reporting import aggregate, completeness
+from sitroom.surveillance.service import period_range
+from sitroom.surveillance.validation import validate
+
+StartOpt = Annotated[str | None, typer.Option("--start", help="First period (YYYY-MM-DD).")]
+EndOpt = Annotated[str | None, typer.Option("--end", help="Last period (YYYY-MM-DD).")]
+
+SEVERITY_STYLE = {"error": "red", "warning": "yellow", "info": "cyan"}
+
+
+def _fmt(value: int | float | None) -> str:
+    return "—" if value is None else f"{value:,.0f}"
+
+
+@app.command("validate")
+def validate_cmd(
+    ctx: typer.Context,
+    period: PeriodOpt = None,
+    start: StartOpt = None,
+    end: EndOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Check stored values against the country's rules and the outlier screen."""
+    rt = runtime(ctx)
+    first = parse_date(period or start) if (period or start) else None
+    last = parse_date(period or end) if (period or end) else None
+    with rt.session() as session:
+        findings = validate(session, rt.country, start=first, end=last)
+    if as_json:
+        print_json([f.to_dict() for f in findings])
+        return
+    if not findings:
+        console.print("No findings: every rule holds.")
+        return
+    table = Table("period", "org unit", "rule", "left", "op", "right", "diff", "severity")
+    for f in findings:
+        table.add_row(
+            f.period.isoformat(), f.org_unit, f.rule, _fmt(f.left), f.operator, _fmt(f.right),
+            _fmt(f.difference), f"[{SEVERITY_STYLE[f.severity]}]{f.severity}[/]",
+        )
+    console.print(table)
+    counts = {s: sum(f.severity == s for f in findings) for s in SEVERITY_STYLE}
+    console.print(", ".join(f"{n} {s}s" for s, n in counts.items() if n))
+
+
+@app.command("completeness")
+def completeness_cmd(
+    ctx: typer.Context,
+    period: PeriodOpt = None,
+    start: StartOpt = None,
+    end: EndOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Expected, received and on-time reports per period; missing regions named."""
+    rt = runtime(ctx)
+    with rt.session() as session:
+        stored = period_range(session)
+        if stored is None:
+            raise SitroomError("no values are stored yet")
+        first = parse_date(period or start) if (period or start) else stored[0]
+        last = parse_date(period or end) if (period or end) else stored[1]
+        rows = completeness(session, rt.country, start=first, end=last)
+        names = {u.code: u.name for u in session.query(OrgUnit)}
+    if as_json:
+        print_json([r.to_dict() for r in rows])
+        return
+    table = Table("period", "expected", "received", "on time", "complete", "missing", "late")
+    for r in rows:
+        table.add_row(
+            r.period.isoformat(), str(r.expected), str(r.received), str(r.on_time),
+            f"{r.completeness:.0%}",
+            "all" if len(r.missing) == r.expected and r.expected else
+            ", ".join(names[c] for c in r.missing),
+            ", ".join(names[c] for c in r.late),
+        )
+    console.print(table)
+
+
+@app.command("aggregate")
+def aggregate_cmd(
+    ctx: typer.Context,
+    period: Annotated[str, typer.Option("--period", help="Period (YYYY-MM-DD).")],
+    org_unit: Annotated[str | None, typer.Option("--org-unit", help="Parent (default: country).")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """A parent's own figures beside the sum of its children's, with the gap."""
+    rt = runtime(ctx)
+    with rt.session() as session:
+        rows = aggregate(session, org_unit or rt.country.country.code, parse_date(period))
+    if as_json:
+        print_json([r.to_dict() for r in rows])
+        return
+    table = Table("element", "own figure", "children's sum", "gap", "coverage", "children reporting")
+    for r in rows:
+        table.add_row(
+            r.element, _fmt(r.own), _fmt(r.children_sum), _fmt(r.gap),
+            "—" if r.coverage is None else f"{r.coverage:.0%}",
+            f"{r.children_reporting}/{r.children_total}",
+        )
+    console.print(table)
+
+
+def print_bulletin(b: Bulletin) -> None:
+    v = b.values
+    console.print(
+        f"[bold]{b.country} — situation for the period {b.period:%d %B %Y}[/]\n"
+        f"24 hours from {b.window_start:%d %b %H:%M} to {b.window_end:%d %b %H:%M}"
+        f" ({b.window_end.tzname()})\n"
+    )
+    change = b.change("new_fever")
+    trend = "" if change is None else f" ({change:+,} on the previous day)"
+    console.print(f"  New fever cases       [bold]{_fmt(v.get('new_fever'))}[/]{trend}")
+    console.print(f"  New recoveries        {_fmt(v.get('new_recovered'))}")
+    console.print(
+        f"  New deaths            {_fmt(v.get('new_deaths'))}  (total deaths {_fmt(v.get('cum_deaths'))})"
+    )
+    console.print(f"  Cumulative fever      {_fmt(v.get('cum_fever'))}")
+    console.print(f"  Cumulative recovered  {_fmt(v.get('cum_recovered'))}")
+    console.print(f"  Under treatment       {_fmt(v.get('under_treatment'))}")
+    for code in ("tested", "confirmed"):
+        if v.get(code) is not None:
+            console.print(f"  {code.capitalize():<22}{_fmt(v.get(code))}")
+    status = b.completeness
+    console.print(
+        f"\nRegions reporting: {status.received} of {status.expected}"
+        f" ({status.on_time} on time)"
+    )
+    if b.regions:
+        table = Table("rank", "region", "new fever", "under treatment", "new deaths", "")
+        for rank, r in enumerate(b.regions, start=1):
+            table.add_row(
+                str(rank), f"{r.name} ({r.name_local})" if r.name_local else r.name,
+                _fmt(r.new_fever), _fmt(r.under_treatment), _fmt(r.new_deaths),
+                "[yellow]late[/]" if r.late else "",
+            )
+        console.print(table)
+    names = {r.code: r.name for r in b.regions}
+    if status.missing:
+        console.print(f"[yellow]Missing[/]: {', '.join(status.missing)}")
+    if status.late:
+        console.print(f"[yellow]Late[/]: {', '.join(names.get(c, c) for c in status.late)}")
+    for agg in b.regional_sums:
+        if agg.element == "new_fever" and agg.gap is not None:
+            console.print(
+                f"Regional new cases add up to {_fmt(agg.children_sum)}, {agg.coverage:.0%} of the"
+                f" national figure (gap {_fmt(agg.gap)})."
+            )
+    if b.findings:
+        console.print(f"\n[bold]Validation flags ({len(b.findings)})[/]")
+        for f in b.findings:
+            console.print(f"  [{SEVERITY_STYLE[f.severity]}]{f.severity}[/] {f.org_unit} {f.rule}: {f.message}")
+    else:
+        console.print("\nValidation: no flags for this period.")
+
+
+@app.command("bulletin")
+def bulletin_cmd(ctx: typer.Context, period: PeriodOpt = None, as_json: JsonOpt = False) -> None:
+    """The day's national headline, as the morning broadcast gives it."""
+    rt = runtime(ctx)
+    with rt.session() as session:
+        day = parse_date(period) if period else latest_bulletin_period(session, rt.country)
+        bulletin = build_bulletin(session, rt.country, day)
+    if as_json:
+        print_json(bulletin.to_dict())
+    else:
+        print_bulletin(bulletin)
+
+
+@app.command("export")
+def export_cmd(
+    ctx: typer.Context,
+    fmt: Annotated[str, typer.Option("--format", help=f"One of {', '.join(FORMATS)}.")] = "csv-long",
+    output: Annotated[Path | None, typer.Option("--output", "-o", help="File (default: stdout).")] = None,
+    start: StartOpt = None,
+    end: EndOpt = None,
+    org_unit: Annotated[list[str] | None, typer.Option("--org-unit", help="Org unit code (repeatable).")] = None,
+    element: Annotated[list[str] | None, typer.Option("--element", help="Element code (repeatable).")] = None,
+) -> None:
+    """Export stored values as wide CSV, long (DHIS2) CSV or DHIS2 JSON."""
+    if fmt not in FORMATS:
+        raise SitroomError(f"unknown format {fmt!r}; choose one of {', '.join(FORMATS)}")
+    rt = runtime(ctx)
+    with rt.session() as session:
+        count = export_values(
+            session, fmt, output,
+            start=parse_date(start) if start else None,
+            end=parse_date(end) if end else None,
+            org_units=org_unit, elements=element,
+        )
+    if output is not None:
+        console.print(f"wrote {count} values to {output}")
+
+
+places_app = typer.Typer(help="The org-unit hierarchy.", no_args_is_help=True)
+app.add_typer(places_app, name="places")
+
+
+@places_app.command("tree")
+def places_tree(ctx: typer.Context, depth: int = 2) -> None:
+    """Show the hierarchy down to ``--depth`` levels."""
+    rt = runtime(ctx)
+    with rt.session() as session:
+        units = list(session.query(OrgUnit).order_by(OrgUnit.code))
+    if not units:
+        raise SitroomError("no org units loaded: run `sitroom setup` first")
+    kids: dict[int | None, list[OrgUnit]] = {}
+    for u in units:
+        kids.setdefault(u.parent_id, []).append(u)
+
+    def label(u: OrgUnit) -> str:
+        pop = f", pop. {u.population:,}" if u.population else ""
+        local = f" {u.name_local}" if u.name_local else ""
+        return f"[bold]{u.code}[/] {u.name}{local} ({u.kind}{pop})"
+
+    def grow(node: Tree, unit: OrgUnit) -> None:
+        if unit.level >= depth:
+            if kids.get(unit.id):
+                node.add(f"… {len(kids[unit.id])} units")
+            return
+        for child in kids.get(unit.id, []):
+            grow(node.add(label(child)), child)
+
+    for root in kids.get(None, []):
+        tree = Tree(label(root))
+        grow(tree, root)
+        console.print(tree)
+
+
+DEMO_FILES = ("fever_national.csv", "fever_by_region.csv")
+
+
+@app.command()
+def demo(ctx: typer.Context) -> None:
+    """Load the 2022 DPRK outbreak (national and regional) and print the latest bulletin.
+
+    Safe to run again: the country set-up and the imports are idempotent.
+    """
+    from sitroom.places.service import load_places
+    from sitroom.surveillance.imports import Importer
+    from sitroom.surveillance.service import load_elements
+
+    rt = runtime(ctx)
+    console.print(f"database: {rt.engine.url.render_as_string()}")
+    with rt.session() as session:
+        load_places(session, rt.country)
+        load_elements(session, rt.country)
+        session.commit()
+        for name in DEMO_FILES:
+            summary = Importer(session, rt.country, user=rt.settings.user).run(
+                PACKAGE_DATA / "dprk2022" / name
+            )
+            if not summary.ok:
+                raise SitroomError(f"demo data {name} was rejected: {summary.rejections[:3]}")
+            console.print(
+                f"{name}: {summary.created} created, {summary.updated} updated,"
+                f" {summary.unchanged} unchanged"
+            )
+        day = latest_bulletin_period(session, rt.country)
+        bulletin = build_bulletin(session, rt.country, day)
+    console.print()
+    print_bulletin(bulletin)
+    console.print(
+        f"\nTry: sitroom bulletin --period 2022-05-15 · sitroom validate --period"
+        f" {day - timedelta(days=0)} · sitroom completeness --start 2022-05-14 --end 2022-05-20"
+    )

@@ -1,0 +1,141 @@
+"""The daily national bulletin, as the morning broadcast gives it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from sitroom.country import Country
+from sitroom.errors import NotFoundError
+from sitroom.places.models import OrgUnit
+from sitroom.surveillance.periods import ReportingCalendar
+from sitroom.surveillance.reporting import (
+    AggregateRow,
+    PeriodCompleteness,
+    aggregate,
+    completeness,
+)
+from sitroom.surveillance.rules import Finding
+from sitroom.surveillance.service import fetch_values, latest_period
+from sitroom.surveillance.validation import validate
+
+
+@dataclass(frozen=True, slots=True)
+class RegionLine:
+    code: str
+    name: str
+    name_local: str | None
+    new_fever: int | None
+    new_deaths: int | None
+    under_treatment: int | None
+    late: bool
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "code": self.code,
+            "name": self.name,
+            "name_local": self.name_local,
+            "new_fever": self.new_fever,
+            "new_deaths": self.new_deaths,
+            "under_treatment": self.under_treatment,
+            "late": self.late,
+        }
+
+
+@dataclass(frozen=True)
+class Bulletin:
+    """Everything the bulletin shows for one period (the data a renderer gets)."""
+
+    country: str
+    country_code: str
+    period: date
+    window_start: datetime  # local time
+    window_end: datetime  # local time
+    values: dict[str, int | None]  # the country's own figures, by element code
+    previous: dict[str, int | None]  # the same for the period before
+    regions: list[RegionLine]  # ranked by new cases, most first
+    completeness: PeriodCompleteness
+    regional_sums: list[AggregateRow]
+    findings: list[Finding]
+
+    def change(self, element: str) -> int | None:
+        now, before = self.values.get(element), self.previous.get(element)
+        return None if now is None or before is None else now - before
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            **self.values,
+            "country": self.country_code,
+            "period": self.period.isoformat(),
+            "window_start": self.window_start.isoformat(),
+            "window_end": self.window_end.isoformat(),
+            "change_new_fever": self.change("new_fever"),
+            "regions": [r.to_dict() for r in self.regions],
+            "regions_reporting": self.completeness.received,
+            "regions_expected": self.completeness.expected,
+            "missing_regions": self.completeness.missing,
+            "late_regions": self.completeness.late,
+            "regional_sums": [r.to_dict() for r in self.regional_sums],
+            "validation": [f.to_dict() for f in self.findings],
+        }
+
+
+def latest_bulletin_period(session: Session, country: Country) -> date:
+    """The last period with a national new-case figure."""
+    period = latest_period(session, country.country.code, "new_fever")
+    if period is None:
+        raise NotFoundError("no national figures are stored yet: import some data first")
+    return period
+
+
+def build_bulletin(session: Session, country: Country, period: date) -> Bulletin:
+    """Collect the figures, the regional table, reporting status and flags for ``period``."""
+    root = country.country.code
+    codes = [e.code for e in country.elements]
+    national = fetch_values(session, start=period - timedelta(days=1), end=period, org_units=[root])
+    today = national.get((root, period), {})
+    if not today:
+        raise NotFoundError(f"no national figures for the period {period}")
+    yesterday = national.get((root, period - timedelta(days=1)), {})
+    level = country.reporting.reporting_level
+    units = session.execute(
+        select(OrgUnit.code, OrgUnit.name, OrgUnit.name_local).where(OrgUnit.level == level)
+    ).all()
+    regional = fetch_values(session, start=period, end=period, org_units=[u.code for u in units])
+    status = completeness(session, country, start=period, end=period)[0]
+    lines = []
+    for code, name, name_local in units:
+        row = regional.get((code, period))
+        if row is None:
+            continue
+        lines.append(
+            RegionLine(
+                code,
+                name,
+                name_local,
+                row.get("new_fever"),
+                row.get("new_deaths"),
+                row.get("under_treatment"),
+                code in status.late,
+            )
+        )
+    lines.sort(key=lambda r: (-(r.new_fever or 0), r.code))
+    calendar = ReportingCalendar.from_config(country.reporting)
+    start, end = calendar.window(period)
+    return Bulletin(
+        country=country.country.name,
+        country_code=root,
+        period=period,
+        window_start=start.astimezone(calendar.zone),
+        window_end=end.astimezone(calendar.zone),
+        values={code: today.get(code) for code in codes},
+        previous={code: yesterday.get(code) for code in codes},
+        regions=lines,
+        completeness=status,
+        regional_sums=[r for r in aggregate(session, root, period) if r.children_reporting],
+        findings=validate(session, country, start=period, end=period),
+    )

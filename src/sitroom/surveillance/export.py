@@ -1,0 +1,146 @@
+"""Exporting stored values: wide CSV, long (DHIS2) CSV and DHIS2 JSON.
+
+Exports stream from the database and write to a temporary file that replaces
+the target only when complete, so a failed export leaves nothing half-written.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import sys
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import date
+from pathlib import Path
+from typing import IO, Any
+
+from sqlalchemy import Select, select
+from sqlalchemy.orm import Session
+
+from sitroom.places.models import OrgUnit
+from sitroom.surveillance.ingest import DHIS2_CSV_COLUMNS, FORMATS
+from sitroom.surveillance.models import DataElement, DataValue
+
+
+def _query(
+    start: date | None, end: date | None, org_units: list[str] | None, elements: list[str] | None
+) -> Select[Any]:
+    query = (
+        select(
+            OrgUnit.code,
+            DataValue.period,
+            DataElement.code,
+            DataValue.value,
+            DataValue.stored_by,
+            DataValue.received_at,
+            DataValue.comment,
+        )
+        .join(OrgUnit, OrgUnit.id == DataValue.org_unit_id)
+        .join(DataElement, DataElement.id == DataValue.element_id)
+        .order_by(OrgUnit.code, DataValue.period, DataElement.id)
+    )
+    if start:
+        query = query.where(DataValue.period >= start)
+    if end:
+        query = query.where(DataValue.period <= end)
+    if org_units:
+        query = query.where(OrgUnit.code.in_(org_units))
+    if elements:
+        query = query.where(DataElement.code.in_(elements))
+    return query
+
+
+@contextmanager
+def _atomic_output(output: Path | None) -> Iterator[IO[str]]:
+    if output is None:
+        yield sys.stdout
+        return
+    output.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=output.parent, prefix=f".{output.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
+            yield handle
+        os.replace(tmp, output)
+    except BaseException:
+        os.unlink(tmp)
+        raise
+
+
+def export_values(
+    session: Session,
+    fmt: str,
+    output: Path | None = None,
+    *,
+    start: date | None = None,
+    end: date | None = None,
+    org_units: list[str] | None = None,
+    elements: list[str] | None = None,
+) -> int:
+    """Write the selected values to ``output`` (stdout if None); returns how many."""
+    if fmt not in FORMATS:
+        raise ValueError(f"unknown format {fmt!r}")
+    rows = session.execute(
+        _query(start, end, org_units, elements), execution_options={"yield_per": 5000}
+    )
+    count = 0
+    with _atomic_output(output) as handle:
+        if fmt == "csv-long":
+            writer = csv.writer(handle, lineterminator="\n")
+            writer.writerow(DHIS2_CSV_COLUMNS)
+            for unit, period, element, value, stored_by, received, comment in rows:
+                writer.writerow(
+                    [element, period.strftime("%Y%m%d"), unit, "", "", value, stored_by,
+                     received.isoformat(), comment or "", "false", "false"]
+                )
+                count += 1
+        elif fmt == "dhis2-json":
+            handle.write('{\n  "idScheme": "CODE",\n  "dataValues": [')
+            for unit, period, element, value, stored_by, received, comment in rows:
+                item = {
+                    "dataElement": element,
+                    "period": period.strftime("%Y%m%d"),
+                    "orgUnit": unit,
+                    "value": str(value),
+                    "storedBy": stored_by,
+                    "lastUpdated": received.isoformat(),
+                }
+                if comment:
+                    item["comment"] = comment
+                handle.write(("\n    " if count == 0 else ",\n    ") + json.dumps(item, ensure_ascii=False))
+                count += 1
+            handle.write("\n  ]\n}\n")
+        else:
+            count = _write_wide(session, handle, rows, elements)
+    return count
+
+
+def _write_wide(session: Session, handle: IO[str], rows: Any, elements: list[str] | None) -> int:
+    codes = list(session.scalars(select(DataElement.code).order_by(DataElement.id)))
+    if elements:
+        codes = [c for c in codes if c in elements]
+    writer = csv.writer(handle, lineterminator="\n")
+    writer.writerow(["org_unit", "period", *codes, "received_at"])
+    count = 0
+    current: tuple[str, date] | None = None
+    cells: dict[str, int] = {}
+    received_first = None
+
+    def flush() -> None:
+        if current is not None:
+            writer.writerow(
+                [current[0], current[1].isoformat(), *(cells.get(c, "") for c in codes),
+                 received_first.isoformat() if received_first else ""]
+            )
+
+    for unit, period, element, value, _by, received, _comment in rows:
+        if (unit, period) != current:
+            flush()
+            current, cells, received_first = (unit, period), {}, received
+        cells[element] = value
+        received_first = min(received_first, received) if received_first else received
+        count += 1
+    flush()
+    return count

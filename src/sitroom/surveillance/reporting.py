@@ -1,0 +1,157 @@
+"""Completeness, timeliness and aggregation up the hierarchy."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from sitroom.country import Country
+from sitroom.errors import NotFoundError
+from sitroom.places.models import OrgUnit
+from sitroom.surveillance.models import DataElement, DataValue
+from sitroom.surveillance.service import fetch_values
+
+
+@dataclass(slots=True)
+class PeriodCompleteness:
+    """Who reported for one period, and who did it on time."""
+
+    period: date
+    expected: int
+    received: int
+    on_time: int
+    missing: list[str] = field(default_factory=list)
+    late: list[str] = field(default_factory=list)
+
+    @property
+    def completeness(self) -> float:
+        return self.received / self.expected if self.expected else 1.0
+
+    @property
+    def timeliness(self) -> float:
+        return self.on_time / self.expected if self.expected else 1.0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "period": self.period.isoformat(),
+            "expected": self.expected,
+            "received": self.received,
+            "on_time": self.on_time,
+            "completeness": round(self.completeness, 4),
+            "timeliness": round(self.timeliness, 4),
+            "missing": self.missing,
+            "late": self.late,
+        }
+
+
+def completeness(
+    session: Session, country: Country, *, start: date, end: date
+) -> list[PeriodCompleteness]:
+    """Per period in ``[start, end]``: expected, received and on-time reports.
+
+    The units expected to report are those at ``reporting.reporting_level``. A
+    unit has reported a period when it sent any of ``reporting.required_elements``
+    (any element if none are named); the report is on time when none of those
+    values arrived after the deadline (cut-off plus grace).
+    """
+    level = country.reporting.reporting_level
+    units = session.execute(
+        select(OrgUnit.id, OrgUnit.code).where(OrgUnit.level == level).order_by(OrgUnit.code)
+    ).all()
+    query = (
+        select(DataValue.org_unit_id, DataValue.period, DataValue.late)
+        .join(OrgUnit, OrgUnit.id == DataValue.org_unit_id)
+        .where(OrgUnit.level == level, DataValue.period >= start, DataValue.period <= end)
+    )
+    required = country.reporting.required_elements
+    if required:
+        query = query.join(DataElement, DataElement.id == DataValue.element_id).where(
+            DataElement.code.in_(required)
+        )
+    late: dict[tuple[int, date], bool] = {}
+    for unit_id, period, is_late in session.execute(query):
+        late[(unit_id, period)] = late.get((unit_id, period), False) or is_late
+    result = []
+    for offset in range((end - start).days + 1):
+        period = start + timedelta(days=offset)
+        row = PeriodCompleteness(period, expected=len(units), received=0, on_time=0)
+        for unit_id, code in units:
+            state = late.get((unit_id, period))
+            if state is None:
+                row.missing.append(code)
+                continue
+            row.received += 1
+            if state:
+                row.late.append(code)
+            else:
+                row.on_time += 1
+        result.append(row)
+    return result
+
+
+@dataclass(frozen=True, slots=True)
+class AggregateRow:
+    """A parent's own figure beside the sum of its children's, never merged."""
+
+    element: str
+    own: int | None
+    children_sum: int | None
+    children_reporting: int
+    children_total: int
+
+    @property
+    def gap(self) -> int | None:
+        if self.own is None or self.children_sum is None:
+            return None
+        return self.own - self.children_sum
+
+    @property
+    def coverage(self) -> float | None:
+        if not self.own or self.children_sum is None:
+            return None
+        return self.children_sum / self.own
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "element": self.element,
+            "own": self.own,
+            "children_sum": self.children_sum,
+            "gap": self.gap,
+            "coverage": None if self.coverage is None else round(self.coverage, 4),
+            "children_reporting": self.children_reporting,
+            "children_total": self.children_total,
+        }
+
+
+def aggregate(session: Session, org_unit: str, period: date) -> list[AggregateRow]:
+    """For each element: ``org_unit``'s reported value and its children's sum."""
+    unit = session.scalar(select(OrgUnit).where(OrgUnit.code == org_unit))
+    if unit is None:
+        raise NotFoundError(f"unknown org unit {org_unit!r}")
+    children = list(session.scalars(select(OrgUnit.code).where(OrgUnit.parent_id == unit.id)))
+    values = fetch_values(session, start=period, end=period, org_units=[unit.code, *children])
+    own = values.get((unit.code, period), {})
+    codes = list(session.scalars(select(DataElement.code).order_by(DataElement.id)))
+    rows = []
+    for element in codes:
+        got = [
+            values[(child, period)][element]
+            for child in children
+            if element in values.get((child, period), {})
+        ]
+        if element not in own and not got:
+            continue
+        rows.append(
+            AggregateRow(
+                element=element,
+                own=own.get(element),
+                children_sum=sum(got) if got else None,
+                children_reporting=len(got),
+                children_total=len(children),
+            )
+        )
+    return rows
