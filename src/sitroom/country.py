@@ -79,7 +79,7 @@ class PlacesConfig(_Model):
 
 
 class ElementConfig(_Model):
-    code: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
+    code: str = Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
     name: str
     kind: Literal["flow", "stock"]
     unit: str = "persons"

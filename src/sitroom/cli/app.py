@@ -14,7 +14,8 @@ from sitroom.config import Settings
 from sitroom.cli.runtime import Runtime
 
 console = Console(highlight=False)
-err_console = Console(stderr=True, highlight=False)
+# Messages are never wrapped: a file path or a reason must stay on one line for grep.
+err_console = Console(stderr=True, highlight=False, soft_wrap=True)
 
 app = typer.Typer(
     name="sitroom",

@@ -152,11 +152,16 @@ def find_mapping(header: list[str], country: Country) -> str | None:
 
 def _csv_rows(path: Path, progress: Progress | None) -> Iterator[tuple[int, list[str]]]:
     reader = csv.reader(_decoded_lines(path, progress), strict=True)
-    try:
-        for row in reader:
-            yield reader.line_num, row
-    except csv.Error as exc:
-        raise InputError(Location(str(path), reader.line_num + 1), f"bad CSV: {exc}") from exc
+    while True:
+        start = reader.line_num + 1  # where the next record begins
+        try:
+            row = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as exc:
+            hint = " (a quote opened here is never closed?)" if "end of data" in str(exc) else ""
+            raise InputError(Location(str(path), start), f"bad CSV: {exc}{hint}") from exc
+        yield start, row
 
 
 def parse_wide_csv(

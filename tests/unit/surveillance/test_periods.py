@@ -1,0 +1,71 @@
+from datetime import UTC, date, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from sitroom.country import ReportingConfig
+from sitroom.surveillance.periods import ReportingCalendar
+
+PYONGYANG = ReportingCalendar.from_config(
+    ReportingConfig(time_zone="Asia/Pyongyang", cutoff="18:00", grace_minutes=360)
+)
+
+
+def test_period_is_named_by_the_date_whose_cutoff_closes_it():
+    start, end = PYONGYANG.window(date(2022, 5, 15))
+    zone = ZoneInfo("Asia/Pyongyang")
+    assert start == datetime(2022, 5, 14, 18, 0, tzinfo=zone)
+    assert end == datetime(2022, 5, 15, 18, 0, tzinfo=zone)
+    assert start.tzinfo == UTC  # stored and compared in UTC
+    assert end - start == timedelta(hours=24)
+
+
+def test_instants_on_either_side_of_the_cutoff():
+    zone = ZoneInfo("Asia/Pyongyang")
+    assert PYONGYANG.period_of(datetime(2022, 5, 15, 17, 59, tzinfo=zone)) == date(2022, 5, 15)
+    assert PYONGYANG.period_of(datetime(2022, 5, 15, 18, 0, tzinfo=zone)) == date(2022, 5, 16)
+    # 09:30 UTC is 18:30 in Pyongyang: already the next period.
+    assert PYONGYANG.period_of(datetime(2022, 5, 15, 9, 30, tzinfo=UTC)) == date(2022, 5, 16)
+
+
+def test_late_means_after_cutoff_plus_grace():
+    zone = ZoneInfo("Asia/Pyongyang")
+    period = date(2022, 5, 15)
+    assert PYONGYANG.deadline(period) == datetime(2022, 5, 16, 0, 0, tzinfo=zone)
+    assert not PYONGYANG.is_late(period, datetime(2022, 5, 15, 23, 59, tzinfo=zone))
+    assert PYONGYANG.is_late(period, datetime(2022, 5, 16, 0, 1, tzinfo=zone))
+
+
+def test_pyongyang_offset_history_is_respected():
+    # Pyongyang was UTC+8:30 from 2015-08-15 to 2018-05-04.
+    _, end = PYONGYANG.window(date(2016, 1, 1))
+    assert end == datetime(2016, 1, 1, 9, 30, tzinfo=UTC)
+
+
+def test_midnight_cutoff_gives_calendar_days():
+    calendar = ReportingCalendar.from_config(ReportingConfig(time_zone="UTC", cutoff="24:00"))
+    assert calendar.window(date(2022, 5, 15)) == (
+        datetime(2022, 5, 15, tzinfo=UTC),
+        datetime(2022, 5, 16, tzinfo=UTC),
+    )
+
+
+def test_bad_configuration_is_refused():
+    with pytest.raises(ValueError, match="cutoff"):
+        ReportingConfig(time_zone="UTC", cutoff="25:00")
+    from sitroom.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="time zone"):
+        ReportingCalendar.from_config(ReportingConfig(time_zone="Mars/Olympus", cutoff="18:00"))
+
+
+LONDON = ReportingCalendar.from_config(ReportingConfig(time_zone="Europe/London", cutoff="18:00"))
+
+
+@given(st.datetimes(min_value=datetime(2000, 1, 1), max_value=datetime(2040, 1, 1), timezones=st.just(UTC)))
+@pytest.mark.parametrize("calendar", [PYONGYANG, LONDON])
+def test_every_instant_lies_in_the_window_of_its_period(calendar, instant):
+    start, end = calendar.window(calendar.period_of(instant))
+    assert start <= instant < end
