@@ -1,0 +1,63 @@
+import json
+
+import pytest
+
+from sitroom.surveillance.export import export_values
+from sitroom.surveillance.imports import Importer
+from sitroom.surveillance.service import fetch_values
+
+
+@pytest.mark.parametrize("fmt", ["csv-wide", "csv-long", "dhis2-json"])
+def test_export_then_import_gives_back_the_same_values(outbreak, country, fmt, tmp_path):
+    suffix = ".json" if fmt == "dhis2-json" else ".csv"
+    path = tmp_path / f"all{suffix}"
+    assert export_values(outbreak, fmt, path) == 548 + 2_756
+    before = fetch_values(outbreak)
+
+    # Into the same database: nothing changes.
+    again = Importer(outbreak, country, user="x").run(path)
+    assert again.ok, again.rejections
+    assert (again.format, again.created, again.updated, again.unchanged) == (fmt, 0, 0, 3304)
+
+    # Into an empty one: the same values come back.
+    from sitroom.surveillance.models import DataValue
+
+    outbreak.query(DataValue).delete()
+    outbreak.commit()
+    fresh = Importer(outbreak, country, user="x").run(path)
+    assert fresh.created == 3304
+    assert fetch_values(outbreak) == before
+
+
+def test_dhis2_json_export_uses_codes_and_daily_periods(outbreak, tmp_path):
+    path = tmp_path / "kp.json"
+    export_values(outbreak, "dhis2-json", path, org_units=["KP"], elements=["new_fever"])
+    payload = json.loads(path.read_text(encoding="utf-8"))
+    assert payload["idScheme"] == "CODE"
+    first = payload["dataValues"][0]
+    assert (first["dataElement"], first["orgUnit"], first["period"], first["value"]) == (
+        "new_fever", "KP", "20220512", "18000"
+    )
+
+
+def test_long_csv_export_has_the_dhis2_header(outbreak, tmp_path):
+    path = tmp_path / "kp.csv"
+    export_values(outbreak, "csv-long", path, org_units=["KP-04"])
+    header = path.read_text(encoding="utf-8").splitlines()[0]
+    assert header == (
+        "dataelement,period,orgunit,categoryoptioncombo,attributeoptioncombo,"
+        "value,storedby,lastupdated,comment,followup,deleted"
+    )
+
+
+def test_a_failed_export_leaves_no_file(outbreak, tmp_path, monkeypatch):
+    folder = tmp_path / "exports"
+    path = folder / "out.csv"
+
+    def boom(*_a, **_k):
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr("sitroom.surveillance.export._write_wide", boom)
+    with pytest.raises(RuntimeError):
+        export_values(outbreak, "csv-wide", path)
+    assert list(folder.iterdir()) == []

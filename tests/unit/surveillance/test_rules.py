@@ -1,0 +1,129 @@
+from datetime import date
+
+import numpy as np
+import pytest
+
+from sitroom.country import RuleConfig
+from sitroom.errors import ConfigError
+from sitroom.surveillance.outliers import trend_outliers
+from sitroom.surveillance.rules import Rule, check_rules
+
+ELEMENTS = ["cum_fever", "cum_recovered", "under_treatment", "cum_deaths", "new_fever", "confirmed"]
+D1, D2 = date(2022, 5, 14), date(2022, 5, 15)
+
+
+def rule(expression, **kw):
+    return Rule.compile(RuleConfig(code="r", name="r", expression=expression, **kw), ELEMENTS)
+
+
+def test_identity_with_tolerance():
+    identity = "cum_fever == cum_recovered + under_treatment + cum_deaths"
+    values = {("KP", D2): {"cum_fever": 1_213_550, "cum_recovered": 648_630,
+                           "under_treatment": 564_860, "cum_deaths": 50}}
+    # Off by 10 (rounding to tens): fails with no tolerance, holds with 20.
+    [finding] = check_rules([rule(identity)], values, {})
+    assert (finding.left, finding.right, finding.difference) == (1_213_550, 1_213_540, 10)
+    assert finding.to_dict()["operator"] == "=="
+    assert check_rules([rule(identity, tolerance=20)], values, {}) == []
+
+
+def test_relative_tolerance_scales_with_the_values():
+    values = {("KP", D2): {"new_fever": 1000, "confirmed": 1040}}
+    assert check_rules([rule("new_fever >= confirmed", relative=0.05)], values, {}) == []
+    assert len(check_rules([rule("new_fever >= confirmed", relative=0.01)], values, {})) == 1
+
+
+def test_prev_reads_the_previous_period_and_skips_when_missing():
+    r = rule("cum_fever - prev(cum_fever) == new_fever")
+    values = {
+        ("KP", D1): {"cum_fever": 100},
+        ("KP", D2): {"cum_fever": 150, "new_fever": 40},
+    }
+    [finding] = check_rules([r], values, {})
+    assert finding.period == D2
+    assert (finding.left, finding.right) == (50, 40)
+    # Without the previous day the rule is not checked at all.
+    assert check_rules([r], {("KP", D2): values[("KP", D2)]}, {}) == []
+
+
+def test_children_sums_only_the_children_that_reported():
+    r = rule("children(new_fever) <= new_fever")
+    values = {
+        ("KP", D2): {"new_fever": 100},
+        ("KP-01", D2): {"new_fever": 70},
+        ("KP-02", D2): {"new_fever": 40},
+        ("KP-03", D2): {},
+    }
+    [finding] = check_rules([r], values, {"KP": ["KP-01", "KP-02", "KP-03"]})
+    assert (finding.org_unit, finding.left, finding.right) == ("KP", 110, 100)
+
+
+def test_periods_filter_limits_the_findings():
+    r = rule("new_fever >= confirmed")
+    values = {("KP", D1): {"new_fever": 1, "confirmed": 2}, ("KP", D2): {"new_fever": 1, "confirmed": 2}}
+    assert [f.period for f in check_rules([r], values, {}, periods=[D2])] == [D2]
+
+
+@pytest.mark.parametrize(
+    ("expression", "message"),
+    [
+        ("cum_fever", "must compare"),
+        ("a < b < c", "must compare"),
+        ("zombies >= 0", "unknown data element 'zombies'"),
+        ("__import__('os') == 0", "only element codes"),
+        ("new_fever / 2 >= 0", "only element codes"),
+        ("new_fever >=", "not an expression"),
+    ],
+)
+def test_bad_rules_are_configuration_errors(expression, message):
+    with pytest.raises(ConfigError, match=message):
+        rule(expression)
+
+
+def _surge(days=60, growth=0.25, seed=0):
+    rng = np.random.default_rng(seed)
+    mean = 50 * np.exp(growth * np.arange(days))
+    return rng.poisson(mean).astype(float)
+
+
+def test_a_steady_epidemic_surge_is_not_an_outlier():
+    counts = _surge()
+    assert counts[-1] > 100_000  # a real explosion, 25 % a day
+    assert not trend_outliers(counts).flagged.any()
+
+
+def test_a_turning_epidemic_is_not_an_outlier():
+    # Growth, a peak, then decline, as in the 2022 national series.
+    t = np.arange(80)
+    mean = 200_000 * np.exp(-((t - 30) ** 2) / (2 * 12.0**2)) + 10
+    counts = np.random.default_rng(3).poisson(mean).astype(float)
+    assert not trend_outliers(counts).flagged.any()
+
+
+def test_a_spike_and_a_drop_are_outliers():
+    counts = _surge(days=40, growth=0.05)
+    counts[30] *= 4
+    counts[35] /= 5
+    result = trend_outliers(counts)
+    assert np.flatnonzero(result.flagged).tolist() == [30, 35]
+    assert result.score[30] > 6 > -6 > result.score[35]
+    assert result.expected[30] == pytest.approx(50 * np.exp(0.05 * 30), rel=0.2)
+
+
+def test_missing_days_and_short_histories_are_not_checked():
+    counts = _surge(days=20, growth=0.0)
+    counts[::3] = np.nan
+    result = trend_outliers(counts, min_history=7)
+    assert np.isnan(result.score[:10]).all()
+    assert np.isnan(result.score[counts != counts]).all()  # NaN days
+    assert not result.flagged.any()
+
+
+def test_small_counts_need_a_real_difference():
+    counts = np.array([3, 2, 4, 3, 2, 3, 4, 3, 2, 3, 30], dtype=float)
+    # At small counts the Poisson floor of the spread is wide: 30 after a run of
+    # threes scores about 3.4, under the default threshold of 6 ...
+    assert not trend_outliers(counts).flagged[-1]
+    # ... and with a lower threshold min_count still decides.
+    assert trend_outliers(counts, threshold=3, min_count=20).flagged[-1]
+    assert not trend_outliers(counts, threshold=3, min_count=50).flagged[-1]
