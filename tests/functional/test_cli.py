@@ -1,0 +1,93 @@
+"""The command line, end to end, on the database of the test."""
+
+import json
+
+
+def test_demo_loads_the_outbreak_and_can_run_twice(cli):
+    first = cli("demo")
+    assert first.code == 0, first.err
+    assert "fever_national.csv: 548 created" in first.out
+    assert "situation for the period 09 August 2022" in first.out
+    assert "4,772,813" in first.out
+    second = cli("demo")
+    assert second.code == 0
+    assert "fever_national.csv: 0 created, 0 updated, 548 unchanged" in second.out
+    assert "fever_by_region.csv: 0 created, 0 updated, 2756 unchanged" in second.out
+
+
+def test_bulletin_json_for_15_may(cli):
+    assert cli("demo").code == 0
+    result = cli("bulletin", "--period", "2022-05-15", "--json")
+    assert result.code == 0
+    data = json.loads(result.out)
+    assert {k: data[k] for k in ("new_fever", "new_deaths", "cum_deaths", "cum_fever",
+                                  "cum_recovered", "under_treatment")} == {
+        "new_fever": 392_920, "new_deaths": 8, "cum_deaths": 50, "cum_fever": 1_213_550,
+        "cum_recovered": 648_630, "under_treatment": 564_860,
+    }
+    text = cli("bulletin", "--period", "2022-05-15").out
+    for figure in ("392,920", "1,213,550", "648,630", "564,860", "total deaths 50"):
+        assert figure in text
+    assert text.index("Pyongyang") < text.index("South Pyongan") < text.index("North Hamgyong")
+
+
+def test_validate_json_has_the_documented_keys(cli):
+    assert cli("demo").code == 0
+    result = cli("validate", "--period", "2022-06-08", "--json")
+    findings = json.loads(result.out)
+    assert findings
+    for key in ("rule", "org_unit", "period", "left", "right", "severity"):
+        assert all(key in f for f in findings)
+    assert {"rule": "stock_identity", "org_unit": "KP", "left": 4_304_360, "right": 4_304_431} in [
+        {k: f[k] for k in ("rule", "org_unit", "left", "right")} for f in findings
+    ]
+    table = cli("validate", "--period", "2022-06-08")
+    assert "stock_identity" in table.out and "error" in table.out
+
+
+def test_completeness_aggregate_history_export_and_places(cli, tmp_path):
+    assert cli("demo").code == 0
+    rows = json.loads(cli("completeness", "--start", "2022-05-15", "--end", "2022-05-16", "--json").out)
+    assert [(r["received"], len(r["missing"])) for r in rows] == [(13, 0), (0, 13)]
+    agg = json.loads(cli("aggregate", "--period", "2022-05-15", "--json").out)
+    assert {"element": "new_fever", "own": 392_920, "children_sum": 354_284, "gap": 38_636}.items() <= next(
+        a for a in agg if a["element"] == "new_fever"
+    ).items()
+    fix = tmp_path / "fix.csv"
+    fix.write_text("org_unit,period,new_fever\nKP-04,2022-05-15,7700\n", encoding="utf-8")
+    assert cli("import", str(fix)).code == 0
+    history = json.loads(cli("history", "new_fever", "KP-04", "2022-05-15", "--json").out)
+    assert [(h["action"], h["value"]) for h in history] == [("created", 7_651), ("updated", 7_700)]
+    assert history[1]["by"] == "tester"
+    out = tmp_path / "export.json"
+    result = cli("export", "--format", "dhis2-json", "--output", str(out), "--org-unit", "KP-04")
+    assert result.code == 0 and "wrote 212 values" in result.out
+    tree = cli("places", "tree")
+    assert "KP-04 Chagang 자강도" in tree.out
+
+
+def test_import_dry_run_and_json_summary(cli, tmp_path):
+    assert cli("setup").code == 0
+    path = tmp_path / "a.csv"
+    path.write_text("org_unit,period,new_fever\nKP-01,2022-05-15,5\n", encoding="utf-8")
+    dry = cli("import", "--dry-run", str(path))
+    assert "Dry run: nothing was written." in dry.out
+    summary = json.loads(cli("import", "--json", str(path)).out)
+    assert (summary["created"], summary["committed"]) == (1, True)
+    again = cli("import", str(path))
+    assert "No changes: every value was already stored (this file was imported before" in again.out
+
+
+def test_db_commands(cli):
+    result = cli("db", "upgrade")
+    assert result.code == 0 and "database at revision" in result.out
+    assert "current: 0001" in cli("db", "current").out
+
+
+def test_commands_before_setup_explain_what_to_do(cli, tmp_path):
+    path = tmp_path / "a.csv"
+    path.write_text("org_unit,period,new_fever\nKP-01,2022-05-15,5\n", encoding="utf-8")
+    result = cli("import", str(path))
+    assert result.code == 1
+    assert "run `sitroom setup` first" in result.err
+    assert "import some data first" in cli("bulletin").err

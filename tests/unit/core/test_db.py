@@ -1,0 +1,65 @@
+from datetime import UTC, datetime, timedelta, timezone
+from pathlib import Path
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from sqlalchemy import inspect, text
+
+import sitroom.models  # noqa: F401
+from sitroom.db import UTCDateTime, create_db_engine, current_revision, ensure_schema, head_revision, metadata
+from sitroom.errors import ConfigError
+
+
+def test_migrations_match_the_models(engine):
+    """CI fails when a model changes without a migration."""
+    with engine.connect() as conn:
+        diff = compare_metadata(MigrationContext.configure(conn, opts={"compare_type": True}), metadata)
+    assert diff == []
+
+
+def test_the_database_is_created_on_first_use(tmp_path):
+    path = tmp_path / "deep" / "folder" / "new.db"
+    engine = create_db_engine(f"sqlite:///{path}")
+    ensure_schema(engine)
+    assert path.exists()
+    assert current_revision(engine) == head_revision(engine)
+    assert {"data_value", "data_value_audit", "org_unit"} <= set(inspect(engine).get_table_names())
+    ensure_schema(engine)  # a second time is harmless
+    engine.dispose()
+
+
+def test_sqlite_runs_in_wal_mode_with_foreign_keys(tmp_path):
+    engine = create_db_engine(f"sqlite:///{tmp_path / 'x.db'}")
+    with engine.connect() as conn:
+        assert conn.execute(text("PRAGMA journal_mode")).scalar() == "wal"
+        assert conn.execute(text("PRAGMA foreign_keys")).scalar() == 1
+    engine.dispose()
+
+
+def test_timestamps_are_stored_and_read_as_utc():
+    column = UTCDateTime()
+    dialect = create_db_engine("sqlite://").dialect
+    kst = timezone(timedelta(hours=9))
+    stored = column.process_bind_param(datetime(2022, 5, 15, 18, 0, tzinfo=kst), dialect)
+    assert stored == datetime(2022, 5, 15, 9, 0)
+    assert column.process_result_value(stored, dialect) == datetime(2022, 5, 15, 9, 0, tzinfo=UTC)
+    with pytest.raises(ValueError, match="naive"):
+        column.process_bind_param(datetime(2022, 5, 15), dialect)
+
+
+def test_a_bad_url_is_a_configuration_error():
+    with pytest.raises(ConfigError, match="not a database URL"):
+        create_db_engine("not a url")
+
+
+def test_nothing_reads_the_shared_folder():
+    """The project stands alone: no code or test refers to ../shared."""
+    root = Path(__file__).parents[3]
+    offenders = [
+        str(p.relative_to(root))
+        for folder in ("src", "tests", "bench")
+        for p in (root / folder).rglob("*.py")
+        if "../shared" in p.read_text(encoding="utf-8") and p.name != Path(__file__).name
+    ]
+    assert offenders == []
