@@ -115,9 +115,7 @@ class CliResult:
 
 
 @pytest.fixture
-def cli(
-    db_url: str, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
-) -> object:
+def cli(db_url: str, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> object:
     """Run ``sitroom ARGS`` in-process through the real entry point."""
     from sitroom.cli import main
 

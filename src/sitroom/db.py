@@ -137,7 +137,9 @@ def ensure_schema(engine: Engine) -> None:
         if current_revision(engine) != head_revision(engine):
             upgrade(engine)
     except OperationalError as exc:
-        raise SitroomError(f"cannot open database {engine.url.render_as_string()}: {exc.orig}") from exc
+        raise SitroomError(
+            f"cannot open database {engine.url.render_as_string()}: {exc.orig}"
+        ) from exc
 
 
 def table_names(engine: Engine) -> list[str]:

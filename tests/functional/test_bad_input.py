@@ -84,7 +84,8 @@ CASES = {
     ),
     "wrong_encoding": (
         "latin1.csv",
-        (HEADER + GOOD_ROW).encode() + "KP-02,2022-05-15,1,2,Kaesŏng\n".encode("latin-1", "replace")
+        (HEADER + GOOD_ROW).encode()
+        + "KP-02,2022-05-15,1,2,Kaesŏng\n".encode("latin-1", "replace")
         + "Pyŏngyang,2022-05-15,1,2\n".encode("cp1252", "replace").replace(b"?", b"\xf6"),
         ["latin1.csv", "line 4", "not UTF-8"],
     ),
@@ -178,7 +179,11 @@ def test_the_real_process_prints_no_traceback(db_url, tmp_path):
     path.write_text(HEADER + "KP-02,2022-05-15,-4,2\n", encoding="utf-8")
     env = {"SITROOM_DATABASE_URL": db_url, "PATH": "/usr/bin:/bin", "HOME": str(tmp_path)}
     setup = subprocess.run(
-        [sys.executable, "-m", "sitroom", "setup"], env=env, capture_output=True, text=True, check=False
+        [sys.executable, "-m", "sitroom", "setup"],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
     )
     assert setup.returncode == 0, setup.stderr
     done = subprocess.run(

@@ -20,10 +20,23 @@ def test_bulletin_json_for_15_may(cli):
     result = cli("bulletin", "--period", "2022-05-15", "--json")
     assert result.code == 0
     data = json.loads(result.out)
-    assert {k: data[k] for k in ("new_fever", "new_deaths", "cum_deaths", "cum_fever",
-                                  "cum_recovered", "under_treatment")} == {
-        "new_fever": 392_920, "new_deaths": 8, "cum_deaths": 50, "cum_fever": 1_213_550,
-        "cum_recovered": 648_630, "under_treatment": 564_860,
+    assert {
+        k: data[k]
+        for k in (
+            "new_fever",
+            "new_deaths",
+            "cum_deaths",
+            "cum_fever",
+            "cum_recovered",
+            "under_treatment",
+        )
+    } == {
+        "new_fever": 392_920,
+        "new_deaths": 8,
+        "cum_deaths": 50,
+        "cum_fever": 1_213_550,
+        "cum_recovered": 648_630,
+        "under_treatment": 564_860,
     }
     text = cli("bulletin", "--period", "2022-05-15").out
     for figure in ("392,920", "1,213,550", "648,630", "564,860", "total deaths 50"):
@@ -42,17 +55,23 @@ def test_validate_json_has_the_documented_keys(cli):
         {k: f[k] for k in ("rule", "org_unit", "left", "right")} for f in findings
     ]
     table = cli("validate", "--period", "2022-06-08")
-    assert "stock_identity" in table.out and "error" in table.out
+    assert "stock_identity" in table.out
+    assert "error" in table.out
 
 
 def test_completeness_aggregate_history_export_and_places(cli, tmp_path):
     assert cli("demo").code == 0
-    rows = json.loads(cli("completeness", "--start", "2022-05-15", "--end", "2022-05-16", "--json").out)
+    rows = json.loads(
+        cli("completeness", "--start", "2022-05-15", "--end", "2022-05-16", "--json").out
+    )
     assert [(r["received"], len(r["missing"])) for r in rows] == [(13, 0), (0, 13)]
     agg = json.loads(cli("aggregate", "--period", "2022-05-15", "--json").out)
-    assert {"element": "new_fever", "own": 392_920, "children_sum": 354_284, "gap": 38_636}.items() <= next(
-        a for a in agg if a["element"] == "new_fever"
-    ).items()
+    assert {
+        "element": "new_fever",
+        "own": 392_920,
+        "children_sum": 354_284,
+        "gap": 38_636,
+    }.items() <= next(a for a in agg if a["element"] == "new_fever").items()
     fix = tmp_path / "fix.csv"
     fix.write_text("org_unit,period,new_fever\nKP-04,2022-05-15,7700\n", encoding="utf-8")
     assert cli("import", str(fix)).code == 0
@@ -61,7 +80,8 @@ def test_completeness_aggregate_history_export_and_places(cli, tmp_path):
     assert history[1]["by"] == "tester"
     out = tmp_path / "export.json"
     result = cli("export", "--format", "dhis2-json", "--output", str(out), "--org-unit", "KP-04")
-    assert result.code == 0 and "wrote 212 values" in result.out
+    assert result.code == 0
+    assert "wrote 212 values" in result.out
     tree = cli("places", "tree")
     assert "KP-04 Chagang 자강도" in tree.out
 
@@ -80,7 +100,8 @@ def test_import_dry_run_and_json_summary(cli, tmp_path):
 
 def test_db_commands(cli):
     result = cli("db", "upgrade")
-    assert result.code == 0 and "database at revision" in result.out
+    assert result.code == 0
+    assert "database at revision" in result.out
     assert "current: 0001" in cli("db", "current").out
 
 

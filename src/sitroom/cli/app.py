@@ -10,8 +10,8 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 
-from sitroom.config import Settings
 from sitroom.cli.runtime import Runtime
+from sitroom.config import Settings
 
 console = Console(highlight=False)
 # Messages are never wrapped: a file path or a reason must stay on one line for grep.
@@ -31,7 +31,9 @@ def _global(
     ctx: typer.Context,
     db: Annotated[
         str | None,
-        typer.Option("--db", help="Database URL (default: SITROOM_DATABASE_URL or the SQLite file)."),
+        typer.Option(
+            "--db", help="Database URL (default: SITROOM_DATABASE_URL or the SQLite file)."
+        ),
     ] = None,
     country: Annotated[
         Path | None,

@@ -21,7 +21,8 @@ db_app = typer.Typer(help="Database schema: upgrade and inspect migrations.", no
 app.add_typer(db_app, name="db")
 
 PeriodOpt = Annotated[
-    str | None, typer.Option("--period", help="Period (YYYY-MM-DD): the date whose cut-off closes it.")
+    str | None,
+    typer.Option("--period", help="Period (YYYY-MM-DD): the date whose cut-off closes it."),
 ]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
 
@@ -61,7 +62,8 @@ def setup(ctx: typer.Context) -> None:
         elements = load_elements(session, rt.country)
         session.commit()
     console.print(
-        f"org units: {places.created} created, {places.updated} updated, {places.unchanged} unchanged"
+        f"org units: {places.created} created, {places.updated} updated,"
+        f" {places.unchanged} unchanged"
     )
     console.print(
         f"data elements: {elements.created} created, {elements.updated} updated,"
@@ -84,13 +86,17 @@ def _print_summary(summary: ImportSummary) -> None:
     )
     shown = summary.rejections[:MAX_SHOWN]
     for rejection in shown:
-        err_console.print(f"  [red]rejected[/] {rejection.location(summary.file)}: {rejection.reason}")
+        err_console.print(
+            f"  [red]rejected[/] {rejection.location(summary.file)}: {rejection.reason}"
+        )
     if summary.rejected > len(shown):
         err_console.print(
             f"  ... and {summary.rejected - len(shown)} more rejections (--json lists them all)"
         )
     if not summary.ok:
-        err_console.print("[bold red]Nothing was imported[/]: fix the rejected rows and import again.")
+        err_console.print(
+            "[bold red]Nothing was imported[/]: fix the rejected rows and import again."
+        )
     elif summary.dry_run:
         console.print("Dry run: nothing was written.")
     elif summary.changed == 0:
@@ -104,26 +110,32 @@ def import_(
     ctx: typer.Context,
     file: Annotated[Path, typer.Argument(help="CSV (wide or long/DHIS2) or DHIS2 JSON file.")],
     fmt: Annotated[
-        str | None, typer.Option("--format", help="csv-wide, csv-long or dhis2-json (default: detect).")
+        str | None,
+        typer.Option("--format", help="csv-wide, csv-long or dhis2-json (default: detect)."),
     ] = None,
     mapping: Annotated[
         str | None, typer.Option("--mapping", help="Column mapping of the country for wide CSV.")
     ] = None,
-    dry_run: Annotated[bool, typer.Option("--dry-run", help="Check and count; write nothing.")] = False,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Check and count; write nothing.")
+    ] = False,
     as_json: JsonOpt = False,
 ) -> None:
     """Import a file of values: atomic, idempotent, audited."""
     rt = runtime(ctx)
     size = file.stat().st_size if file.is_file() else 0
-    with rt.session() as session, Progress(
-        "[progress.description]{task.description}",
-        BarColumn(),
-        DownloadColumn(),
-        TimeRemainingColumn(),
-        console=err_console,
-        transient=True,
-        disable=size < 2_000_000 or not err_console.is_terminal,
-    ) as bar:
+    with (
+        rt.session() as session,
+        Progress(
+            "[progress.description]{task.description}",
+            BarColumn(),
+            DownloadColumn(),
+            TimeRemainingColumn(),
+            console=err_console,
+            transient=True,
+            disable=size < 2_000_000 or not err_console.is_terminal,
+        ) as bar,
+    ):
         task = bar.add_task(f"importing {file.name}", total=size)
         summary = Importer(session, rt.country, user=rt.settings.user).run(
             file,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Annotated
 
@@ -28,6 +28,10 @@ EndOpt = Annotated[str | None, typer.Option("--end", help="Last period (YYYY-MM-
 SEVERITY_STYLE = {"error": "red", "warning": "yellow", "info": "cyan"}
 
 
+def _optional_date(text: str | None) -> date | None:
+    return parse_date(text) if text else None
+
+
 def _fmt(value: int | float | None) -> str:
     return "—" if value is None else f"{value:,.0f}"
 
@@ -42,8 +46,8 @@ def validate_cmd(
 ) -> None:
     """Check stored values against the country's rules and the outlier screen."""
     rt = runtime(ctx)
-    first = parse_date(period or start) if (period or start) else None
-    last = parse_date(period or end) if (period or end) else None
+    first = _optional_date(period or start)
+    last = _optional_date(period or end)
     with rt.session() as session:
         findings = validate(session, rt.country, start=first, end=last)
     if as_json:
@@ -55,8 +59,14 @@ def validate_cmd(
     table = Table("period", "org unit", "rule", "left", "op", "right", "diff", "severity")
     for f in findings:
         table.add_row(
-            f.period.isoformat(), f.org_unit, f.rule, _fmt(f.left), f.operator, _fmt(f.right),
-            _fmt(f.difference), f"[{SEVERITY_STYLE[f.severity]}]{f.severity}[/]",
+            f.period.isoformat(),
+            f.org_unit,
+            f.rule,
+            _fmt(f.left),
+            f.operator,
+            _fmt(f.right),
+            _fmt(f.difference),
+            f"[{SEVERITY_STYLE[f.severity]}]{f.severity}[/]",
         )
     console.print(table)
     counts = {s: sum(f.severity == s for f in findings) for s in SEVERITY_STYLE}
@@ -77,8 +87,8 @@ def completeness_cmd(
         stored = period_range(session)
         if stored is None:
             raise SitroomError("no values are stored yet")
-        first = parse_date(period or start) if (period or start) else stored[0]
-        last = parse_date(period or end) if (period or end) else stored[1]
+        first = _optional_date(period or start) or stored[0]
+        last = _optional_date(period or end) or stored[1]
         rows = completeness(session, rt.country, start=first, end=last)
         names = {u.code: u.name for u in session.query(OrgUnit)}
     if as_json:
@@ -87,10 +97,14 @@ def completeness_cmd(
     table = Table("period", "expected", "received", "on time", "complete", "missing", "late")
     for r in rows:
         table.add_row(
-            r.period.isoformat(), str(r.expected), str(r.received), str(r.on_time),
+            r.period.isoformat(),
+            str(r.expected),
+            str(r.received),
+            str(r.on_time),
             f"{r.completeness:.0%}",
-            "all" if len(r.missing) == r.expected and r.expected else
-            ", ".join(names[c] for c in r.missing),
+            "all"
+            if len(r.missing) == r.expected and r.expected
+            else ", ".join(names[c] for c in r.missing),
             ", ".join(names[c] for c in r.late),
         )
     console.print(table)
@@ -100,7 +114,9 @@ def completeness_cmd(
 def aggregate_cmd(
     ctx: typer.Context,
     period: Annotated[str, typer.Option("--period", help="Period (YYYY-MM-DD).")],
-    org_unit: Annotated[str | None, typer.Option("--org-unit", help="Parent (default: country).")] = None,
+    org_unit: Annotated[
+        str | None, typer.Option("--org-unit", help="Parent (default: country).")
+    ] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """A parent's own figures beside the sum of its children's, with the gap."""
@@ -110,10 +126,15 @@ def aggregate_cmd(
     if as_json:
         print_json([r.to_dict() for r in rows])
         return
-    table = Table("element", "own figure", "children's sum", "gap", "coverage", "children reporting")
+    table = Table(
+        "element", "own figure", "children's sum", "gap", "coverage", "children reporting"
+    )
     for r in rows:
         table.add_row(
-            r.element, _fmt(r.own), _fmt(r.children_sum), _fmt(r.gap),
+            r.element,
+            _fmt(r.own),
+            _fmt(r.children_sum),
+            _fmt(r.gap),
             "—" if r.coverage is None else f"{r.coverage:.0%}",
             f"{r.children_reporting}/{r.children_total}",
         )
@@ -132,7 +153,8 @@ def print_bulletin(b: Bulletin) -> None:
     console.print(f"  New fever cases       [bold]{_fmt(v.get('new_fever'))}[/]{trend}")
     console.print(f"  New recoveries        {_fmt(v.get('new_recovered'))}")
     console.print(
-        f"  New deaths            {_fmt(v.get('new_deaths'))}  (total deaths {_fmt(v.get('cum_deaths'))})"
+        f"  New deaths            {_fmt(v.get('new_deaths'))}"
+        f"  (total deaths {_fmt(v.get('cum_deaths'))})"
     )
     console.print(f"  Cumulative fever      {_fmt(v.get('cum_fever'))}")
     console.print(f"  Cumulative recovered  {_fmt(v.get('cum_recovered'))}")
@@ -142,15 +164,17 @@ def print_bulletin(b: Bulletin) -> None:
             console.print(f"  {code.capitalize():<22}{_fmt(v.get(code))}")
     status = b.completeness
     console.print(
-        f"\nRegions reporting: {status.received} of {status.expected}"
-        f" ({status.on_time} on time)"
+        f"\nRegions reporting: {status.received} of {status.expected} ({status.on_time} on time)"
     )
     if b.regions:
         table = Table("rank", "region", "new fever", "under treatment", "new deaths", "")
         for rank, r in enumerate(b.regions, start=1):
             table.add_row(
-                str(rank), f"{r.name} ({r.name_local})" if r.name_local else r.name,
-                _fmt(r.new_fever), _fmt(r.under_treatment), _fmt(r.new_deaths),
+                str(rank),
+                f"{r.name} ({r.name_local})" if r.name_local else r.name,
+                _fmt(r.new_fever),
+                _fmt(r.under_treatment),
+                _fmt(r.new_deaths),
                 "[yellow]late[/]" if r.late else "",
             )
         console.print(table)
@@ -168,7 +192,10 @@ def print_bulletin(b: Bulletin) -> None:
     if b.findings:
         console.print(f"\n[bold]Validation flags ({len(b.findings)})[/]")
         for f in b.findings:
-            console.print(f"  [{SEVERITY_STYLE[f.severity]}]{f.severity}[/] {f.org_unit} {f.rule}: {f.message}")
+            console.print(
+                f"  [{SEVERITY_STYLE[f.severity]}]{f.severity}[/]"
+                f" {f.org_unit} {f.rule}: {f.message}"
+            )
     else:
         console.print("\nValidation: no flags for this period.")
 
@@ -189,12 +216,20 @@ def bulletin_cmd(ctx: typer.Context, period: PeriodOpt = None, as_json: JsonOpt 
 @app.command("export")
 def export_cmd(
     ctx: typer.Context,
-    fmt: Annotated[str, typer.Option("--format", help=f"One of {', '.join(FORMATS)}.")] = "csv-long",
-    output: Annotated[Path | None, typer.Option("--output", "-o", help="File (default: stdout).")] = None,
+    fmt: Annotated[
+        str, typer.Option("--format", help=f"One of {', '.join(FORMATS)}.")
+    ] = "csv-long",
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="File (default: stdout).")
+    ] = None,
     start: StartOpt = None,
     end: EndOpt = None,
-    org_unit: Annotated[list[str] | None, typer.Option("--org-unit", help="Org unit code (repeatable).")] = None,
-    element: Annotated[list[str] | None, typer.Option("--element", help="Element code (repeatable).")] = None,
+    org_unit: Annotated[
+        list[str] | None, typer.Option("--org-unit", help="Org unit code (repeatable).")
+    ] = None,
+    element: Annotated[
+        list[str] | None, typer.Option("--element", help="Element code (repeatable).")
+    ] = None,
 ) -> None:
     """Export stored values as wide CSV, long (DHIS2) CSV or DHIS2 JSON."""
     if fmt not in FORMATS:
@@ -202,10 +237,13 @@ def export_cmd(
     rt = runtime(ctx)
     with rt.session() as session:
         count = export_values(
-            session, fmt, output,
+            session,
+            fmt,
+            output,
             start=parse_date(start) if start else None,
             end=parse_date(end) if end else None,
-            org_units=org_unit, elements=element,
+            org_units=org_unit,
+            elements=element,
         )
     if output is not None:
         console.print(f"wrote {count} values to {output}")

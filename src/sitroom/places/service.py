@@ -6,7 +6,7 @@ import csv
 import re
 import unicodedata
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -130,18 +130,14 @@ def read_places(country: Country) -> list[PlaceRecord]:
             raise ConfigError(f"population_within names an unknown unit: {inner} in {outer}")
         a, b = by_code[inner], by_code[outer]
         if a.population is not None and b.population is not None:
-            by_code[outer] = PlaceRecord(**{**_asdict(b), "population": b.population - a.population})
+            by_code[outer] = replace(b, population=b.population - a.population)
 
     # The country's population is the sum of its regions where all are known.
     regions = [r for r in by_code.values() if r.level == 2]
     if regions and all(r.population is not None for r in regions):
         total = sum(r.population or 0 for r in regions)
-        by_code[info.code] = PlaceRecord(**{**_asdict(by_code[info.code]), "population": total})
+        by_code[info.code] = replace(by_code[info.code], population=total)
     return list(by_code.values())
-
-
-def _asdict(record: PlaceRecord) -> dict[str, object]:
-    return {name: getattr(record, name) for name in PlaceRecord.__slots__}
 
 
 def load_places(session: Session, country: Country) -> LoadSummary:

@@ -24,11 +24,14 @@ from sitroom.places.models import OrgUnit
 from sitroom.surveillance.ingest import DHIS2_CSV_COLUMNS, FORMATS
 from sitroom.surveillance.models import DataElement, DataValue
 
+#: A select of any columns (SQLAlchemy 2.1 types a select by its column types).
+AnySelect = Select[*tuple[Any, ...]]
+
 
 def _query(
     start: date | None, end: date | None, org_units: list[str] | None, elements: list[str] | None
-) -> Select[Any]:
-    query = (
+) -> AnySelect:
+    query: AnySelect = (
         select(
             OrgUnit.code,
             DataValue.period,
@@ -92,8 +95,19 @@ def export_values(
             writer.writerow(DHIS2_CSV_COLUMNS)
             for unit, period, element, value, stored_by, received, comment in rows:
                 writer.writerow(
-                    [element, period.strftime("%Y%m%d"), unit, "", "", value, stored_by,
-                     received.isoformat(), comment or "", "false", "false"]
+                    [
+                        element,
+                        period.strftime("%Y%m%d"),
+                        unit,
+                        "",
+                        "",
+                        value,
+                        stored_by,
+                        received.isoformat(),
+                        comment or "",
+                        "false",
+                        "false",
+                    ]
                 )
                 count += 1
         elif fmt == "dhis2-json":
@@ -109,7 +123,9 @@ def export_values(
                 }
                 if comment:
                     item["comment"] = comment
-                handle.write(("\n    " if count == 0 else ",\n    ") + json.dumps(item, ensure_ascii=False))
+                handle.write(
+                    ("\n    " if count == 0 else ",\n    ") + json.dumps(item, ensure_ascii=False)
+                )
                 count += 1
             handle.write("\n  ]\n}\n")
         else:
@@ -131,8 +147,12 @@ def _write_wide(session: Session, handle: IO[str], rows: Any, elements: list[str
     def flush() -> None:
         if current is not None:
             writer.writerow(
-                [current[0], current[1].isoformat(), *(cells.get(c, "") for c in codes),
-                 received_first.isoformat() if received_first else ""]
+                [
+                    current[0],
+                    current[1].isoformat(),
+                    *(cells.get(c, "") for c in codes),
+                    received_first.isoformat() if received_first else "",
+                ]
             )
 
     for unit, period, element, value, _by, received, _comment in rows:

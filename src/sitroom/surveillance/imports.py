@@ -14,15 +14,15 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
-from sqlalchemy import delete, insert, select, tuple_, update
+from sqlalchemy import Table, bindparam, delete, insert, select, tuple_, update
 from sqlalchemy.orm import Session
 
 from sitroom.country import Country
 from sitroom.db import utcnow
-from sitroom.errors import InputError, Location, NotFoundError, SitroomError
+from sitroom.errors import InputError, NotFoundError, SitroomError
 from sitroom.places.service import OrgUnitResolver
 from sitroom.surveillance import ingest
 from sitroom.surveillance.ingest import DEFAULT_COMBOS, RawValue, Rejection
@@ -37,8 +37,13 @@ MAX_COUNT = 10**12
 _DIGITS = re.compile(r"\d+")
 
 #: Field names, per format, of the parts of a value (for messages).
-_FIELDS = {
-    "csv-wide": {"element": None, "org_unit": "org_unit", "period": "period", "received": "received_at"},
+_FIELDS: dict[str, dict[str, str | None]] = {
+    "csv-wide": {
+        "element": None,
+        "org_unit": "org_unit",
+        "period": "period",
+        "received": "received_at",
+    },
     "csv-long": {
         "element": "dataelement",
         "org_unit": "orgunit",
@@ -136,7 +141,9 @@ class _SeenKeys:
     def pack(element_id: int, org_unit_id: int, period: date) -> int:
         return (element_id << 40) | (org_unit_id << 20) | period.toordinal()
 
-    def contains(self, keys: np.ndarray[Any, np.dtype[np.int64]]) -> np.ndarray[Any, np.dtype[np.bool_]]:
+    def contains(
+        self, keys: np.ndarray[Any, np.dtype[np.int64]]
+    ) -> np.ndarray[Any, np.dtype[np.bool_]]:
         found = np.zeros(keys.shape, dtype=bool)
         for run in self._runs:
             idx = np.searchsorted(run, keys)
@@ -200,6 +207,90 @@ def file_sha256(path: Path) -> str:
         for chunk in iter(lambda: handle.read(1 << 20), b""):
             digest.update(chunk)
     return digest.hexdigest()
+
+
+@dataclass(slots=True)
+class _Batch:
+    """State shared by the batches of one import."""
+
+    import_id: int
+    source: str
+    now: datetime
+    summary: ImportSummary
+    seen: _SeenKeys = field(default_factory=_SeenKeys)
+    deadlines: dict[date, datetime] = field(default_factory=dict)
+
+
+class _Checker:
+    """Turns raw values into checked ones, caching look-ups of repeated labels."""
+
+    def __init__(self, importer: Importer, fmt: str, mapping: str | None, now: datetime) -> None:
+        self.names = dict(_FIELDS[fmt])
+        self.level = None
+        if mapping:
+            spec = importer.country.mappings[mapping]
+            self.names.update(org_unit=spec.org_unit, period=spec.period, received=spec.received)
+            self.level = spec.org_unit_level
+        session = importer.session
+        self.elements = {e.code: e.id for e in session.scalars(select(DataElement))}
+        if not self.elements:
+            raise SitroomError("no data elements are loaded: run `sitroom setup` first")
+        self.resolver = OrgUnitResolver.from_session(session, importer.country)
+        self.calendar = importer.calendar
+        self.user = importer.user
+        self.now = now
+        self._cache: dict[tuple[str, str], Any] = {}
+
+    def _cached(self, kind: str, key: str, parse: Callable[[str], Any]) -> Any:
+        """``parse(key)``, or the reason it failed, computed once per distinct key."""
+        hit = self._cache.get((kind, key))
+        if hit is None:
+            try:
+                hit = parse(key)
+            except (ValueError, NotFoundError) as exc:
+                hit = str(exc)
+            self._cache[(kind, key)] = hit
+        return hit
+
+    def check(self, raw: RawValue) -> _Clean | Rejection:
+        names = self.names
+        element_id = self.elements.get(raw.element)
+        if element_id is None:
+            return Rejection(raw.line, names["element"], f"unknown data element {raw.element!r}")
+        unit = self._cached("unit", raw.org_unit, lambda s: self.resolver.resolve(s, self.level).id)
+        if isinstance(unit, str):
+            return Rejection(raw.line, names["org_unit"], unit)
+        period = self._cached("period", raw.period, parse_period)
+        if isinstance(period, str):
+            return Rejection(raw.line, names["period"], period)
+        if raw.combo.lower() not in DEFAULT_COMBOS:
+            return Rejection(
+                raw.line,
+                names.get("combo"),
+                f"category option combo {raw.combo!r}: only the default is supported",
+            )
+        received = self.now
+        if raw.received:
+            got = self._cached("received", raw.received, lambda s: parse_received(s, self.calendar))
+            if isinstance(got, str):
+                return Rejection(raw.line, names["received"], got)
+            received = got
+        value: int | None = None
+        if not raw.delete:
+            try:
+                value = parse_count(raw.value or "")
+            except ValueError as exc:
+                return Rejection(raw.line, raw.field, str(exc))
+        return _Clean(
+            raw.line,
+            element_id,
+            unit,
+            period,
+            value,
+            received,
+            raw.stored_by or self.user,
+            raw.comment,
+        )
 
 
 class Importer:
@@ -318,84 +409,13 @@ class Importer:
         now: datetime,
     ) -> Iterator[_Clean]:
         """Checked values; rejections go to ``summary``."""
-        names = dict(_FIELDS[fmt])
-        level = None
-        if mapping:
-            spec = self.country.mappings[mapping]
-            names.update(org_unit=spec.org_unit, period=spec.period, received=spec.received)
-            level = spec.org_unit_level
-        elements = {e.code: e.id for e in self.session.scalars(select(DataElement))}
-        if not elements:
-            raise SitroomError("no data elements are loaded: run `sitroom setup` first")
-        resolver = OrgUnitResolver.from_session(self.session, self.country)
-        units: dict[str, int | str] = {}
-        periods: dict[str, date | str] = {}
-        received_cache: dict[str, datetime | str] = {}
-
-        def cached(cache: dict[str, Any], key: str, parse: Callable[[str], Any]) -> Any:
-            hit = cache.get(key)
-            if hit is None:
-                try:
-                    hit = parse(key)
-                except (ValueError, NotFoundError) as exc:
-                    hit = str(exc)
-                cache[key] = hit
-            return hit
-
+        checker = _Checker(self, fmt, mapping, now)
         for item in items:
-            if isinstance(item, Rejection):
-                summary.reject(item)
-                continue
-            raw: RawValue = item
-            element_id = elements.get(raw.element)
-            if element_id is None:
-                summary.reject(
-                    Rejection(
-                        raw.line, names["element"], f"unknown data element {raw.element!r}"
-                    )
-                )
-                continue
-            unit = cached(units, raw.org_unit, lambda s: resolver.resolve(s, level).id)
-            if isinstance(unit, str):
-                summary.reject(Rejection(raw.line, names["org_unit"], unit))
-                continue
-            period = cached(periods, raw.period, parse_period)
-            if isinstance(period, str):
-                summary.reject(Rejection(raw.line, names["period"], period))
-                continue
-            if raw.combo.lower() not in DEFAULT_COMBOS:
-                summary.reject(
-                    Rejection(
-                        raw.line,
-                        names.get("combo"),
-                        f"category option combo {raw.combo!r}: only the default is supported",
-                    )
-                )
-                continue
-            received = now
-            if raw.received:
-                got = cached(received_cache, raw.received, lambda s: parse_received(s, self.calendar))
-                if isinstance(got, str):
-                    summary.reject(Rejection(raw.line, names["received"], got))
-                    continue
-                received = got
-            value: int | None = None
-            if not raw.delete:
-                try:
-                    value = parse_count(raw.value or "")
-                except ValueError as exc:
-                    summary.reject(Rejection(raw.line, raw.field, str(exc)))
-                    continue
-            yield _Clean(
-                raw.line,
-                element_id,
-                unit,
-                period,
-                value,
-                received,
-                raw.stored_by or self.user,
-                raw.comment,
-            )
+            checked = item if isinstance(item, Rejection) else checker.check(item)
+            if isinstance(checked, Rejection):
+                summary.reject(checked)
+            else:
+                yield checked
 
     def _apply(
         self,
@@ -405,27 +425,19 @@ class Importer:
         now: datetime,
         summary: ImportSummary,
     ) -> None:
-        seen = _SeenKeys()
-        deadlines: dict[date, datetime] = {}
-        batch: list[_Clean] = []
+        batch = _Batch(import_id=import_id, source=source, now=now, summary=summary)
+        pending: list[_Clean] = []
         for value in values:
-            batch.append(value)
-            if len(batch) >= self.batch_size:
-                self._apply_batch(batch, seen, deadlines, import_id, source, now, summary)
-                batch = []
-        if batch:
-            self._apply_batch(batch, seen, deadlines, import_id, source, now, summary)
+            pending.append(value)
+            if len(pending) >= self.batch_size:
+                self._apply_batch(pending, batch)
+                pending = []
+        if pending:
+            self._apply_batch(pending, batch)
 
-    def _apply_batch(
-        self,
-        batch: list[_Clean],
-        seen: _SeenKeys,
-        deadlines: dict[date, datetime],
-        import_id: int,
-        source: str,
-        now: datetime,
-        summary: ImportSummary,
-    ) -> None:
+    def _apply_batch(self, batch: list[_Clean], run: _Batch) -> None:
+        seen, deadlines, summary = run.seen, run.deadlines, run.summary
+        import_id, source, now = run.import_id, run.source, run.now
         # Duplicates: within this batch, and against everything read before.
         keys = np.fromiter(
             (_SeenKeys.pack(v.element_id, v.org_unit_id, v.period) for v in batch),
@@ -442,7 +454,8 @@ class Importer:
                     Rejection(
                         value.line,
                         None,
-                        f"duplicate: the file already gave this element, org unit and period{where}",
+                        "duplicate: the file already gave this element, org unit"
+                        f" and period{where}",
                     )
                 )
                 continue
@@ -452,7 +465,7 @@ class Importer:
         if not summary.ok:
             return  # nothing will be written; keep reading only to report every problem
 
-        table = DataValue.__table__
+        table = cast(Table, DataValue.__table__)
         existing = {
             (row.element_id, row.org_unit_id, row.period): row
             for row in self.session.execute(
@@ -538,10 +551,8 @@ class Importer:
         if inserts:
             self.session.execute(insert(table), inserts)
         if audits:
-            self.session.execute(insert(DataValueAudit.__table__), audits)
+            self.session.execute(insert(cast(Table, DataValueAudit.__table__)), audits)
         if updates:
-            from sqlalchemy import bindparam
-
             self.session.execute(
                 update(table)
                 .where(table.c.id == bindparam("row_id"))
@@ -561,10 +572,6 @@ class Importer:
         summary.created += len(inserts)
         summary.updated += len(updates)
         summary.deleted += len(deletes)
-
-
-def reject_location(summary: ImportSummary, rejection: Rejection) -> Location:
-    return rejection.location(summary.file)
 
 
 __all__ = ["ImportSummary", "Importer", "InputError", "parse_count", "parse_period"]

@@ -224,7 +224,15 @@ def parse_wide_csv(
             cell = row[i].strip()
             if cell:
                 yield RawValue(
-                    line, column, unit, period, cell, column, received or None, None, comment or None
+                    line,
+                    column,
+                    unit,
+                    period,
+                    cell,
+                    column,
+                    received or None,
+                    None,
+                    comment or None,
                 )
     if not any_row:
         raise InputError(Location(str(path)), "the file has a header but no data rows")

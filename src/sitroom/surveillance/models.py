@@ -91,9 +91,7 @@ class DataValueAudit(Base):
     """
 
     __tablename__ = "data_value_audit"
-    __table_args__ = (
-        Index("ix_data_value_audit_key", "element_id", "org_unit_id", "period"),
-    )
+    __table_args__ = (Index("ix_data_value_audit_key", "element_id", "org_unit_id", "period"),)
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     element_id: Mapped[int] = mapped_column(ForeignKey("data_element.id"))

@@ -182,7 +182,9 @@ class Rule:
             tree = ast.parse(config.expression, mode="eval").body
         except SyntaxError as exc:
             raise ConfigError(f"rule {config.code}: not an expression: {exc.msg}") from exc
-        if not (isinstance(tree, ast.Compare) and len(tree.ops) == 1 and type(tree.ops[0]) in _COMPARE):
+        if not (
+            isinstance(tree, ast.Compare) and len(tree.ops) == 1 and type(tree.ops[0]) in _COMPARE
+        ):
             raise ConfigError(f"rule {config.code}: must compare two sides with == <= >= < or >")
         symbol, holds = _COMPARE[type(tree.ops[0])]
         return cls(

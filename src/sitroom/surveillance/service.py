@@ -78,7 +78,9 @@ def fetch_values(
 
 def period_range(session: Session) -> tuple[date, date] | None:
     """First and last period with any value."""
-    first, last = session.execute(select(func.min(DataValue.period), func.max(DataValue.period))).one()
+    first, last = session.execute(
+        select(func.min(DataValue.period), func.max(DataValue.period))
+    ).one()
     return None if first is None else (first, last)
 
 
@@ -120,7 +122,9 @@ def _one(session: Session, model: type[DataElement] | type[OrgUnit], code: str) 
     return found
 
 
-def value_history(session: Session, element: str, org_unit: str, period: date) -> list[HistoryEvent]:
+def value_history(
+    session: Session, element: str, org_unit: str, period: date
+) -> list[HistoryEvent]:
     """Every state the value has had, oldest first; empty if it never existed.
 
     The audit table keeps the value each change replaced; the current row
@@ -149,18 +153,30 @@ def value_history(session: Session, element: str, org_unit: str, period: date) -
     for audit in audits:
         if deleted:
             events.append(
-                HistoryEvent("created", audit.old_value, audit.old_set_at, audit.old_source, audit.old_stored_by)
+                HistoryEvent(
+                    "created",
+                    audit.old_value,
+                    audit.old_set_at,
+                    audit.old_source,
+                    audit.old_stored_by,
+                )
             )
         if audit.action == "delete":
-            events.append(HistoryEvent("deleted", None, audit.changed_at, audit.source, audit.changed_by))
+            events.append(
+                HistoryEvent("deleted", None, audit.changed_at, audit.source, audit.changed_by)
+            )
             deleted = True
         else:
             events.append(
-                HistoryEvent("updated", audit.new_value, audit.changed_at, audit.source, audit.changed_by)
+                HistoryEvent(
+                    "updated", audit.new_value, audit.changed_at, audit.source, audit.changed_by
+                )
             )
             deleted = False
     if current is not None and deleted:
         events.append(
-            HistoryEvent("created", current.value, current.updated_at, current.source, current.stored_by)
+            HistoryEvent(
+                "created", current.value, current.updated_at, current.source, current.stored_by
+            )
         )
     return events

@@ -59,11 +59,11 @@ def outlier_findings(values: Values, country: Country, start: date, end: date) -
                 min_count=config.min_count,
                 min_spread=config.min_spread,
             )
-            for offset in np.flatnonzero(result.flagged):
-                period = first + timedelta(days=int(offset))
+            for index in np.flatnonzero(result.flagged):
+                period = first + timedelta(days=int(index))
                 if period < start:
                     continue
-                actual, expected = series[offset], result.expected[offset]
+                actual, expected = series[index], result.expected[index]
                 direction = "above" if actual > expected else "below"
                 findings.append(
                     Finding(
@@ -78,7 +78,7 @@ def outlier_findings(values: Values, country: Country, start: date, end: date) -
                         message=(
                             f"{element} {actual:,.0f} is far {direction} the trend of the previous"
                             f" {config.window} days (expected about {expected:,.0f};"
-                            f" robust z {result.score[offset]:+.1f})"
+                            f" robust z {result.score[index]:+.1f})"
                         ),
                     )
                 )

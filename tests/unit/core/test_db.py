@@ -7,14 +7,23 @@ from alembic.runtime.migration import MigrationContext
 from sqlalchemy import inspect, text
 
 import sitroom.models  # noqa: F401
-from sitroom.db import UTCDateTime, create_db_engine, current_revision, ensure_schema, head_revision, metadata
+from sitroom.db import (
+    UTCDateTime,
+    create_db_engine,
+    current_revision,
+    ensure_schema,
+    head_revision,
+    metadata,
+)
 from sitroom.errors import ConfigError
 
 
 def test_migrations_match_the_models(engine):
     """CI fails when a model changes without a migration."""
     with engine.connect() as conn:
-        diff = compare_metadata(MigrationContext.configure(conn, opts={"compare_type": True}), metadata)
+        diff = compare_metadata(
+            MigrationContext.configure(conn, opts={"compare_type": True}), metadata
+        )
     assert diff == []
 
 

@@ -36,7 +36,10 @@ def test_dhis2_json_export_uses_codes_and_daily_periods(outbreak, tmp_path):
     assert payload["idScheme"] == "CODE"
     first = payload["dataValues"][0]
     assert (first["dataElement"], first["orgUnit"], first["period"], first["value"]) == (
-        "new_fever", "KP", "20220512", "18000"
+        "new_fever",
+        "KP",
+        "20220512",
+        "18000",
     )
 
 

@@ -64,7 +64,11 @@ def test_bad_configuration_is_refused():
 LONDON = ReportingCalendar.from_config(ReportingConfig(time_zone="Europe/London", cutoff="18:00"))
 
 
-@given(st.datetimes(min_value=datetime(2000, 1, 1), max_value=datetime(2040, 1, 1), timezones=st.just(UTC)))
+@given(
+    st.datetimes(
+        min_value=datetime(2000, 1, 1), max_value=datetime(2040, 1, 1), timezones=st.just(UTC)
+    )
+)
 @pytest.mark.parametrize("calendar", [PYONGYANG, LONDON])
 def test_every_instant_lies_in_the_window_of_its_period(calendar, instant):
     start, end = calendar.window(calendar.period_of(instant))

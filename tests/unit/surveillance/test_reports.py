@@ -9,7 +9,9 @@ from sitroom.surveillance.validation import validate
 
 def test_validation_finds_the_known_quirks_of_the_national_series(outbreak, country):
     findings = validate(outbreak, country)
-    national = {(f.rule, f.period.isoformat(), f.difference) for f in findings if f.org_unit == "KP"}
+    national = {
+        (f.rule, f.period.isoformat(), f.difference) for f in findings if f.org_unit == "KP"
+    }
     # The published stocks disagree by 71 for three days in June ...
     for day in ("2022-06-07", "2022-06-08", "2022-06-09"):
         assert ("stock_identity", day, -71) in national
@@ -31,11 +33,20 @@ def test_validation_does_not_flag_the_national_surge(outbreak, country):
 def test_regional_treatment_balance_errors_are_round_thousands(outbreak, country):
     findings = validate(outbreak, country, start=date(2022, 5, 15), end=date(2022, 5, 15))
     gaps = {f.org_unit: f.difference for f in findings if f.rule == "treatment_balance"}
-    assert gaps == {"KP-01": -15_000, "KP-03": 5_000, "KP-05": -6_000, "KP-13": 3_000, "KP-14": 5_000}
+    assert gaps == {
+        "KP-01": -15_000,
+        "KP-03": 5_000,
+        "KP-05": -6_000,
+        "KP-13": 3_000,
+        "KP-14": 5_000,
+    }
 
 
 def test_completeness_names_missing_regions(outbreak, country):
-    rows = {r.period: r for r in completeness(outbreak, country, start=date(2022, 5, 14), end=date(2022, 5, 17))}
+    rows = {
+        r.period: r
+        for r in completeness(outbreak, country, start=date(2022, 5, 14), end=date(2022, 5, 17))
+    }
     assert rows[date(2022, 5, 15)].received == 13
     missing = rows[date(2022, 5, 16)]  # no regional broadcast for that period
     assert (missing.expected, missing.received) == (13, 0)
@@ -44,7 +55,8 @@ def test_completeness_names_missing_regions(outbreak, country):
 
 
 def test_timeliness_uses_the_broadcast_date(outbreak, country):
-    # Period 2022-05-14 was broadcast on 05-16 and 05-15 on 05-17: both after the 05-16 00:00 deadline.
+    # Period 2022-05-14 was broadcast on 05-16 and 05-15 on 05-17:
+    # both after their deadlines (00:00 the day after the period).
     rows = completeness(outbreak, country, start=date(2022, 5, 14), end=date(2022, 5, 15))
     assert [r.on_time for r in rows] == [0, 0]
     assert all(len(r.late) == 13 for r in rows)
@@ -77,7 +89,8 @@ def test_bulletin_for_15_may_matches_the_broadcast(outbreak, country):
         (r["new_fever"] for r in data["regions"]), reverse=True
     )
     assert data["window_start"] == "2022-05-14T18:00:00+09:00"
-    assert data["late_regions"] and not data["missing_regions"]
+    assert data["late_regions"]
+    assert not data["missing_regions"]
     assert {f["rule"] for f in data["validation"]} == {"treatment_balance"}
 
 

@@ -18,8 +18,14 @@ def rule(expression, **kw):
 
 def test_identity_with_tolerance():
     identity = "cum_fever == cum_recovered + under_treatment + cum_deaths"
-    values = {("KP", D2): {"cum_fever": 1_213_550, "cum_recovered": 648_630,
-                           "under_treatment": 564_860, "cum_deaths": 50}}
+    values = {
+        ("KP", D2): {
+            "cum_fever": 1_213_550,
+            "cum_recovered": 648_630,
+            "under_treatment": 564_860,
+            "cum_deaths": 50,
+        }
+    }
     # Off by 10 (rounding to tens): fails with no tolerance, holds with 20.
     [finding] = check_rules([rule(identity)], values, {})
     assert (finding.left, finding.right, finding.difference) == (1_213_550, 1_213_540, 10)
@@ -60,7 +66,10 @@ def test_children_sums_only_the_children_that_reported():
 
 def test_periods_filter_limits_the_findings():
     r = rule("new_fever >= confirmed")
-    values = {("KP", D1): {"new_fever": 1, "confirmed": 2}, ("KP", D2): {"new_fever": 1, "confirmed": 2}}
+    values = {
+        ("KP", D1): {"new_fever": 1, "confirmed": 2},
+        ("KP", D2): {"new_fever": 1, "confirmed": 2},
+    }
     assert [f.period for f in check_rules([r], values, {}, periods=[D2])] == [D2]
 
 
@@ -115,7 +124,7 @@ def test_missing_days_and_short_histories_are_not_checked():
     counts[::3] = np.nan
     result = trend_outliers(counts, min_history=7)
     assert np.isnan(result.score[:10]).all()
-    assert np.isnan(result.score[counts != counts]).all()  # NaN days
+    assert np.isnan(result.score[np.isnan(counts)]).all()  # NaN days
     assert not result.flagged.any()
 
 
