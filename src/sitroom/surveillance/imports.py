@@ -14,10 +14,10 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
-from typing import Any, cast
+from typing import Any
 
 import numpy as np
-from sqlalchemy import Table, bindparam, delete, insert, select, tuple_, update
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from sitroom.country import Country
@@ -25,8 +25,9 @@ from sitroom.db import utcnow
 from sitroom.errors import InputError, NotFoundError, SitroomError
 from sitroom.places.service import OrgUnitResolver
 from sitroom.surveillance import ingest
+from sitroom.surveillance.bulk import BulkStatements
 from sitroom.surveillance.ingest import DEFAULT_COMBOS, RawValue, Rejection
-from sitroom.surveillance.models import DataElement, DataValue, DataValueAudit, ImportRun
+from sitroom.surveillance.models import DataElement, ImportRun
 from sitroom.surveillance.periods import ReportingCalendar
 
 #: Rejections kept in full for the summary; the rest are only counted.
@@ -465,32 +466,16 @@ class Importer:
         if not summary.ok:
             return  # nothing will be written; keep reading only to report every problem
 
-        table = cast(Table, DataValue.__table__)
-        existing = {
-            (row.element_id, row.org_unit_id, row.period): row
-            for row in self.session.execute(
-                select(
-                    table.c.id,
-                    table.c.element_id,
-                    table.c.org_unit_id,
-                    table.c.period,
-                    table.c.value,
-                    table.c.source,
-                    table.c.stored_by,
-                    table.c.updated_at,
-                ).where(
-                    tuple_(table.c.element_id, table.c.org_unit_id, table.c.period).in_(
-                        [(v.element_id, v.org_unit_id, v.period) for v in unique]
-                    )
-                )
-            )
-        }
-        inserts: list[dict[str, Any]] = []
-        updates: list[dict[str, Any]] = []
+        bulk = BulkStatements(self.session.connection())
+        stamp = bulk.timestamp(now)
+        keyed = [(v.element_id, v.org_unit_id, bulk.period(v.period)) for v in unique]
+        existing = bulk.existing(keyed)
+        inserts: list[tuple[Any, ...]] = []
+        updates: list[tuple[Any, ...]] = []
         deletes: list[int] = []
-        audits: list[dict[str, Any]] = []
-        for v in unique:
-            old = existing.get((v.element_id, v.org_unit_id, v.period))
+        audits: list[tuple[Any, ...]] = []
+        for v, key in zip(unique, keyed, strict=True):
+            old = existing.get(key)
             if old is None:
                 if v.value is None:
                     summary.unchanged += 1  # nothing stored, nothing to delete
@@ -498,77 +483,48 @@ class Importer:
                 deadline = deadlines.get(v.period)
                 if deadline is None:
                     deadline = deadlines[v.period] = self.calendar.deadline(v.period)
+                received = v.received_at
                 inserts.append(
-                    {
-                        "element_id": v.element_id,
-                        "org_unit_id": v.org_unit_id,
-                        "period": v.period,
-                        "value": v.value,
-                        "received_at": v.received_at,
-                        "late": v.received_at > deadline,
-                        "updated_at": now,
-                        "source": source,
-                        "stored_by": v.stored_by,
-                        "import_id": import_id,
-                        "comment": v.comment,
-                    }
+                    (
+                        *key,
+                        v.value,
+                        stamp if received is now else bulk.timestamp(received),
+                        received > deadline,
+                        stamp,
+                        source,
+                        v.stored_by,
+                        import_id,
+                        v.comment,
+                    )
                 )
                 continue
-            if v.value == old.value:
+            old_id, old_value, old_source, old_by, old_at = old
+            if v.value == old_value:
                 summary.unchanged += 1
                 continue
             audits.append(
-                {
-                    "element_id": v.element_id,
-                    "org_unit_id": v.org_unit_id,
-                    "period": v.period,
-                    "action": "delete" if v.value is None else "update",
-                    "old_value": old.value,
-                    "old_source": old.source,
-                    "old_stored_by": old.stored_by,
-                    "old_set_at": old.updated_at,
-                    "new_value": v.value,
-                    "source": source,
-                    "changed_by": self.user,
-                    "changed_at": now,
-                    "import_id": import_id,
-                }
+                (
+                    *key,
+                    "delete" if v.value is None else "update",
+                    old_value,
+                    old_source,
+                    old_by,
+                    old_at,
+                    v.value,
+                    source,
+                    self.user,
+                    stamp,
+                    import_id,
+                )
             )
             if v.value is None:
-                deletes.append(old.id)
+                deletes.append(old_id)
             else:
-                updates.append(
-                    {
-                        "row_id": old.id,
-                        "value": v.value,
-                        "updated_at": now,
-                        "source": source,
-                        "stored_by": v.stored_by,
-                        "import_id": import_id,
-                        "comment": v.comment,
-                    }
-                )
-        if inserts:
-            self.session.execute(insert(table), inserts)
-        if audits:
-            self.session.execute(insert(cast(Table, DataValueAudit.__table__)), audits)
-        if updates:
-            self.session.execute(
-                update(table)
-                .where(table.c.id == bindparam("row_id"))
-                .values(
-                    value=bindparam("value"),
-                    updated_at=bindparam("updated_at"),
-                    source=bindparam("source"),
-                    stored_by=bindparam("stored_by"),
-                    import_id=bindparam("import_id"),
-                    comment=bindparam("comment"),
-                ),
-                updates,
-                execution_options={"synchronize_session": False},
-            )
-        if deletes:
-            self.session.execute(delete(table).where(table.c.id.in_(deletes)))
+                updates.append((v.value, stamp, source, v.stored_by, import_id, v.comment, old_id))
+        bulk.insert_values(inserts)
+        bulk.insert_audits(audits)
+        bulk.update_values(updates)
+        bulk.delete_values(deletes)
         summary.created += len(inserts)
         summary.updated += len(updates)
         summary.deleted += len(deletes)

@@ -1,0 +1,181 @@
+"""Benchmark: import a large long-format CSV, against a plain executemany insert.
+
+For each database the same deterministic rows (the DPRK districts x days x data
+elements) are inserted twice into a fresh schema: once by a plain DBAPI
+``executemany`` of ready-made tuples (the baseline: the cost of the database
+alone), once by ``sitroom``'s importer reading the CSV file (parsing, checking,
+duplicate detection, change detection, audit). Prints values per second, the
+peak resident memory of each phase, and the ratio baseline time / import time
+(1.0 = as fast as the plain insert; the goal is at least 0.5).
+
+Usage::
+
+    python bench/bench_import.py --rows 1000000 [--postgres URL]
+
+Peak memory is the process's peak RSS (VmHWM), reset before each phase.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import os
+import tempfile
+import time
+from collections.abc import Iterator
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+from sqlalchemy import Engine, text
+
+from sitroom.config import DEFAULT_COUNTRY
+from sitroom.country import load_country
+from sitroom.db import create_db_engine, session_factory, upgrade
+from sitroom.places.service import load_places
+from sitroom.surveillance.imports import Importer
+from sitroom.surveillance.service import load_elements
+
+ELEMENTS = ["new_fever", "new_recovered", "new_deaths", "under_treatment", "cum_fever",
+            "cum_recovered", "cum_deaths", "tested", "confirmed"]
+START = date(2022, 1, 1)
+
+
+def rows(districts: list[str], n: int) -> Iterator[tuple[str, str, date, int]]:
+    """n deterministic (element, district, period, value) rows: day by day, district by district."""
+    made = 0
+    day = 0
+    while True:
+        period = START + timedelta(days=day)
+        for d, district in enumerate(districts):
+            for e, element in enumerate(ELEMENTS):
+                if made == n:
+                    return
+                yield element, district, period, (day * 7919 + d * 104729 + e * 1299709) % 100_000
+                made += 1
+        day += 1
+
+
+def peak_rss_reset() -> None:
+    with open("/proc/self/clear_refs", "w") as handle:  # Linux: reset VmHWM to current RSS
+        handle.write("5")
+
+
+def peak_rss_mb() -> float:
+    with open("/proc/self/status") as handle:
+        for line in handle:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def fresh(url: str) -> Engine:
+    engine = create_db_engine(url)
+    if engine.dialect.name == "postgresql":
+        with engine.begin() as conn:
+            conn.execute(text("DROP SCHEMA public CASCADE"))
+            conn.execute(text("CREATE SCHEMA public"))
+    upgrade(engine)
+    country = load_country(DEFAULT_COUNTRY)
+    with session_factory(engine)() as session:
+        load_places(session, country)
+        load_elements(session, country)
+        session.commit()
+    return engine
+
+
+def write_csv(path: Path, districts: list[str], n: int) -> None:
+    with path.open("w", encoding="utf-8", newline="") as handle:
+        writer = csv.writer(handle, lineterminator="\n")
+        writer.writerow(["dataelement", "period", "orgunit", "categoryoptioncombo",
+                         "attributeoptioncombo", "value"])
+        for element, unit, period, value in rows(districts, n):
+            writer.writerow([element, period.strftime("%Y%m%d"), unit, "", "", value])
+
+
+def baseline(engine: Engine, districts: list[str], n: int) -> float:
+    """Plain DBAPI executemany of the same rows, ids resolved beforehand."""
+    with engine.connect() as conn:
+        units = dict(conn.execute(text("SELECT code, id FROM org_unit")).all())
+        elements = dict(conn.execute(text("SELECT code, id FROM data_element")).all())
+    now = datetime.now(UTC)
+    sqlite = engine.dialect.name == "sqlite"
+    stamp = now.replace(tzinfo=None).isoformat(sep=" ") if sqlite else now
+    sql = (
+        "INSERT INTO data_value (element_id, org_unit_id, period, value, received_at, late,"
+        " updated_at, source, stored_by, import_id, comment) VALUES "
+        + ("(?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, NULL)" if sqlite else
+           "(%s, %s, %s, %s, %s, %s, %s, %s, %s, NULL, NULL)")
+    )
+    raw = engine.raw_connection()
+    start = time.perf_counter()
+    cursor = raw.cursor()
+    batch = []
+    for element, unit, period, value in rows(districts, n):
+        batch.append((elements[element], units[unit], period.isoformat() if sqlite else period,
+                      value, stamp, False, stamp, "bench", "bench"))
+        if len(batch) == 5000:
+            cursor.executemany(sql, batch)
+            batch = []
+    if batch:
+        cursor.executemany(sql, batch)
+    raw.commit()
+    elapsed = time.perf_counter() - start
+    raw.close()
+    return elapsed
+
+
+def empty_values(engine: Engine) -> None:
+    with engine.begin() as conn:
+        conn.execute(text("DELETE FROM data_value"))
+        conn.execute(text("DELETE FROM import_run"))
+    if engine.dialect.name == "sqlite":
+        with engine.connect() as conn:
+            conn.execute(text("VACUUM"))
+
+
+def run(name: str, url: str, csv_path: Path, districts: list[str], n: int) -> None:
+    engine = fresh(url)
+    peak_rss_reset()
+    base = baseline(engine, districts, n)
+    base_mem = peak_rss_mb()
+    empty_values(engine)
+    country = load_country(DEFAULT_COUNTRY)
+    peak_rss_reset()
+    start = time.perf_counter()
+    with session_factory(engine)() as session:
+        summary = Importer(session, country, user="bench").run(csv_path)
+    took = time.perf_counter() - start
+    mem = peak_rss_mb()
+    assert summary.ok and summary.created == n, summary.rejections[:3]
+    print(f"{name:10s} baseline executemany: {base:7.2f} s  {n / base:10,.0f} values/s  peak RSS {base_mem:6.0f} MB")
+    print(f"{name:10s} sitroom import:       {took:7.2f} s  {n / took:10,.0f} values/s  peak RSS {mem:6.0f} MB")
+    print(f"{name:10s} ratio (baseline time / import time): {base / took:.2f}  (goal >= 0.5)")
+    engine.dispose()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--rows", type=int, default=1_000_000, help="values to import")
+    parser.add_argument("--postgres", default=os.environ.get("SITROOM_BENCH_POSTGRES", ""),
+                        help="PostgreSQL URL to benchmark too (its public schema is dropped!)")
+    args = parser.parse_args()
+    country = load_country(DEFAULT_COUNTRY)
+    from sitroom.places.service import read_places
+
+    districts = [p.code for p in read_places(country) if p.level == 3]
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        csv_path = folder / "values.csv"
+        start = time.perf_counter()
+        write_csv(csv_path, districts, args.rows)
+        size = csv_path.stat().st_size / 1e6
+        print(f"{args.rows:,} values ({len(districts)} districts x {len(ELEMENTS)} elements x"
+              f" {args.rows // (len(districts) * len(ELEMENTS)) + 1} days), {size:.0f} MB CSV,"
+              f" written in {time.perf_counter() - start:.1f} s")
+        run("sqlite", f"sqlite:///{folder / 'bench.db'}", csv_path, districts, args.rows)
+        if args.postgres:
+            run("postgresql", args.postgres, csv_path, districts, args.rows)
+
+
+if __name__ == "__main__":
+    main()
