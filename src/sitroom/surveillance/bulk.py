@@ -55,6 +55,20 @@ class BulkStatements:
             finally:
                 cursor.close()
 
+    def any_in_periods(self, first: date, last: date, *, besides_import: int) -> bool:
+        """Whether a value not written by import ``besides_import`` has a period in the range."""
+        m = self.mark
+        cursor = self.connection.connection.cursor()
+        try:
+            cursor.execute(
+                f"SELECT 1 FROM data_value WHERE period >= {m} AND period <= {m}"
+                f" AND (import_id IS NULL OR import_id <> {m}) LIMIT 1",
+                (self.period(first), self.period(last), besides_import),
+            )
+            return cursor.fetchone() is not None
+        finally:
+            cursor.close()
+
     def existing(
         self, keys: Sequence[tuple[int, int, Any]]
     ) -> dict[tuple[int, int, Any], tuple[Any, ...]]:

@@ -240,31 +240,40 @@ class _Checker:
         self.calendar = importer.calendar
         self.user = importer.user
         self.now = now
-        self._cache: dict[tuple[str, str], Any] = {}
+        self._units: dict[str, int | str] = {}
+        self._periods: dict[str, date | str] = {}
+        self._received: dict[str, datetime | str] = {}
 
-    def _cached(self, kind: str, key: str, parse: Callable[[str], Any]) -> Any:
+    @staticmethod
+    def _parsed(cache: dict[str, Any], key: str, parse: Callable[[str], Any]) -> Any:
         """``parse(key)``, or the reason it failed, computed once per distinct key."""
-        hit = self._cache.get((kind, key))
-        if hit is None:
-            try:
-                hit = parse(key)
-            except (ValueError, NotFoundError) as exc:
-                hit = str(exc)
-            self._cache[(kind, key)] = hit
+        try:
+            hit = parse(key)
+        except (ValueError, NotFoundError) as exc:
+            hit = str(exc)
+        cache[key] = hit
         return hit
 
+    def _unit(self, label: str) -> int:
+        return self.resolver.resolve(label, self.level).id
+
     def check(self, raw: RawValue) -> _Clean | Rejection:
+        # Look-ups hit the caches first: a file repeats few distinct labels.
         names = self.names
         element_id = self.elements.get(raw.element)
         if element_id is None:
             return Rejection(raw.line, names["element"], f"unknown data element {raw.element!r}")
-        unit = self._cached("unit", raw.org_unit, lambda s: self.resolver.resolve(s, self.level).id)
+        unit = self._units.get(raw.org_unit)
+        if unit is None:
+            unit = self._parsed(self._units, raw.org_unit, self._unit)
         if isinstance(unit, str):
             return Rejection(raw.line, names["org_unit"], unit)
-        period = self._cached("period", raw.period, parse_period)
+        period = self._periods.get(raw.period)
+        if period is None:
+            period = self._parsed(self._periods, raw.period, parse_period)
         if isinstance(period, str):
             return Rejection(raw.line, names["period"], period)
-        if raw.combo.lower() not in DEFAULT_COMBOS:
+        if raw.combo and raw.combo.lower() not in DEFAULT_COMBOS:
             return Rejection(
                 raw.line,
                 names.get("combo"),
@@ -272,7 +281,11 @@ class _Checker:
             )
         received = self.now
         if raw.received:
-            got = self._cached("received", raw.received, lambda s: parse_received(s, self.calendar))
+            got = self._received.get(raw.received)
+            if got is None:
+                got = self._parsed(
+                    self._received, raw.received, lambda s: parse_received(s, self.calendar)
+                )
             if isinstance(got, str):
                 return Rejection(raw.line, names["received"], got)
             received = got
@@ -436,22 +449,21 @@ class Importer:
         if pending:
             self._apply_batch(pending, batch)
 
-    def _apply_batch(self, batch: list[_Clean], run: _Batch) -> None:
-        seen, deadlines, summary = run.seen, run.deadlines, run.summary
-        import_id, source, now = run.import_id, run.source, run.now
-        # Duplicates: within this batch, and against everything read before.
+    @staticmethod
+    def _drop_duplicates(batch: list[_Clean], run: _Batch) -> list[_Clean]:
+        """The batch without values whose key came before (in it or in earlier batches)."""
         keys = np.fromiter(
             (_SeenKeys.pack(v.element_id, v.org_unit_id, v.period) for v in batch),
             dtype=np.int64,
             count=len(batch),
         )
-        earlier = seen.contains(keys)
+        earlier = run.seen.contains(keys)
         first_line: dict[int, int] = {}
         unique: list[_Clean] = []
         for value, key, before in zip(batch, keys.tolist(), earlier.tolist(), strict=True):
             if before or key in first_line:
                 where = f" (line {first_line[key]})" if key in first_line else ""
-                summary.reject(
+                run.summary.reject(
                     Rejection(
                         value.line,
                         None,
@@ -462,14 +474,26 @@ class Importer:
                 continue
             first_line[key] = value.line
             unique.append(value)
-        seen.add(keys)
+        run.seen.add(keys)
+        return unique
+
+    def _apply_batch(self, batch: list[_Clean], run: _Batch) -> None:
+        deadlines, summary = run.deadlines, run.summary
+        import_id, source, now = run.import_id, run.source, run.now
+        unique = self._drop_duplicates(batch, run)
         if not summary.ok:
             return  # nothing will be written; keep reading only to report every problem
 
         bulk = BulkStatements(self.session.connection())
         stamp = bulk.timestamp(now)
-        keyed = [(v.element_id, v.org_unit_id, bulk.period(v.period)) for v in unique]
-        existing = bulk.existing(keyed)
+        periods = {p: bulk.period(p) for p in {v.period for v in unique}}
+        keyed = [(v.element_id, v.org_unit_id, periods[v.period]) for v in unique]
+        # New periods (the daily case) have nothing stored: skip the key look-up.
+        # Rows this import wrote cannot match (a key seen twice is a duplicate).
+        fresh = not unique or not bulk.any_in_periods(
+            min(v.period for v in unique), max(v.period for v in unique), besides_import=import_id
+        )
+        existing = {} if fresh else bulk.existing(keyed)
         inserts: list[tuple[Any, ...]] = []
         updates: list[tuple[Any, ...]] = []
         deletes: list[int] = []

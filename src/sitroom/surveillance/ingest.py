@@ -210,7 +210,7 @@ def parse_wide_csv(
 
     any_row = False
     for line, row in rows:
-        if not any(cell.strip() for cell in row):
+        if not "".join(row).strip():  # a blank line or only empty cells
             continue
         any_row = True
         if len(row) != len(header):
@@ -252,25 +252,26 @@ def parse_long_csv(path: Path, progress: Progress | None = None) -> Iterator[Ite
     names = DHIS2_CSV_COLUMNS
     any_row = False
     for line, row in rows:
-        if not any(cell.strip() for cell in row):
+        if not "".join(row).strip():  # a blank line or only empty cells
             continue
         any_row = True
         if len(row) < 6 or len(row) > len(names):
             yield Rejection(line, None, f"has {len(row)} fields; expected 6 to {len(names)}")
             continue
-        cells = [cell.strip() for cell in row] + [""] * (len(names) - len(row))
+        cells = row if len(row) == len(names) else row + [""] * (len(names) - len(row))
+        value = cells[5].strip()
         yield RawValue(
-            line=line,
-            element=cells[0],
-            org_unit=cells[2],
-            period=cells[1],
-            value=cells[5] or None,
-            field="value",
-            received=cells[7] or None,
-            stored_by=cells[6] or None,
-            comment=cells[8] or None,
-            delete=cells[10].lower() == "true" or not cells[5],
-            combo=cells[3],
+            line,
+            cells[0].strip(),
+            cells[2].strip(),
+            cells[1].strip(),
+            value or None,
+            "value",
+            cells[7].strip() or None,
+            cells[6].strip() or None,
+            cells[8].strip() or None,
+            cells[10].strip().lower() == "true" or not value,
+            cells[3].strip(),
         )
     if not any_row:
         raise InputError(Location(str(path)), "the file has a header but no data rows")
