@@ -65,9 +65,21 @@ def test_a_correction_keeps_the_old_value_in_the_audit(loaded, country, tmp_path
         ("created", 100, "alice", "import:a.csv"),
         ("updated", 120, "bob", "import:b.csv"),
     ]
+    # Timestamps written through the DBAPI read back through the ORM as aware UTC.
+    assert history[0].at == WHEN
     assert history[1].at == later
+    assert audit_times_are_utc(loaded)
     audit = loaded.scalars(select(DataValueAudit)).one()
     assert (audit.old_value, audit.new_value, audit.changed_by) == (100, 120, "bob")
+
+
+def audit_times_are_utc(session):
+    audit = session.scalars(select(DataValueAudit)).one()
+    value = session.scalars(select(DataValue)).one()
+    return all(
+        t.tzinfo is not None and t.utcoffset().total_seconds() == 0
+        for t in (audit.old_set_at, audit.changed_at, value.received_at, value.updated_at)
+    )
 
 
 def test_dry_run_counts_but_writes_nothing(loaded, country, tmp_path):
