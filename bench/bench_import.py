@@ -12,14 +12,18 @@ Usage::
 
     python bench/bench_import.py --rows 1000000 [--postgres URL]
 
-Peak memory is the process's peak RSS (VmHWM), reset before each phase.
+Each phase runs in a fresh interpreter on a fresh schema; its peak memory is
+that process's peak RSS (VmHWM, reset when the phase starts).
 """
 
 from __future__ import annotations
 
 import argparse
 import csv
+import json
 import os
+import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Iterator
@@ -35,8 +39,17 @@ from sitroom.places.service import load_places
 from sitroom.surveillance.imports import Importer
 from sitroom.surveillance.service import load_elements
 
-ELEMENTS = ["new_fever", "new_recovered", "new_deaths", "under_treatment", "cum_fever",
-            "cum_recovered", "cum_deaths", "tested", "confirmed"]
+ELEMENTS = [
+    "new_fever",
+    "new_recovered",
+    "new_deaths",
+    "under_treatment",
+    "cum_fever",
+    "cum_recovered",
+    "cum_deaths",
+    "tested",
+    "confirmed",
+]
 START = date(2022, 1, 1)
 
 
@@ -69,6 +82,10 @@ def peak_rss_mb() -> float:
 
 
 def fresh(url: str) -> Engine:
+    """A new, migrated database holding the DPRK places and elements."""
+    if url.startswith("sqlite:///"):
+        for suffix in ("", "-wal", "-shm"):
+            Path(url.removeprefix("sqlite:///") + suffix).unlink(missing_ok=True)
     engine = create_db_engine(url)
     if engine.dialect.name == "postgresql":
         with engine.begin() as conn:
@@ -86,8 +103,16 @@ def fresh(url: str) -> Engine:
 def write_csv(path: Path, districts: list[str], n: int) -> None:
     with path.open("w", encoding="utf-8", newline="") as handle:
         writer = csv.writer(handle, lineterminator="\n")
-        writer.writerow(["dataelement", "period", "orgunit", "categoryoptioncombo",
-                         "attributeoptioncombo", "value"])
+        writer.writerow(
+            [
+                "dataelement",
+                "period",
+                "orgunit",
+                "categoryoptioncombo",
+                "attributeoptioncombo",
+                "value",
+            ]
+        )
         for element, unit, period, value in rows(districts, n):
             writer.writerow([element, period.strftime("%Y%m%d"), unit, "", "", value])
 
@@ -103,16 +128,30 @@ def baseline(engine: Engine, districts: list[str], n: int) -> float:
     sql = (
         "INSERT INTO data_value (element_id, org_unit_id, period, value, received_at, late,"
         " updated_at, source, stored_by, import_id, comment) VALUES "
-        + ("(?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, NULL)" if sqlite else
-           "(%s, %s, %s, %s, %s, %s, %s, %s, %s, NULL, NULL)")
+        + (
+            "(?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, NULL)"
+            if sqlite
+            else "(%s, %s, %s, %s, %s, %s, %s, %s, %s, NULL, NULL)"
+        )
     )
     raw = engine.raw_connection()
     start = time.perf_counter()
     cursor = raw.cursor()
     batch = []
     for element, unit, period, value in rows(districts, n):
-        batch.append((elements[element], units[unit], period.isoformat() if sqlite else period,
-                      value, stamp, False, stamp, "bench", "bench"))
+        batch.append(
+            (
+                elements[element],
+                units[unit],
+                period.isoformat() if sqlite else period,
+                value,
+                stamp,
+                False,
+                stamp,
+                "bench",
+                "bench",
+            )
+        )
         if len(batch) == 5000:
             cursor.executemany(sql, batch)
             batch = []
@@ -124,57 +163,97 @@ def baseline(engine: Engine, districts: list[str], n: int) -> float:
     return elapsed
 
 
-def empty_values(engine: Engine) -> None:
-    with engine.begin() as conn:
-        conn.execute(text("DELETE FROM data_value"))
-        conn.execute(text("DELETE FROM import_run"))
-    if engine.dialect.name == "sqlite":
-        with engine.connect() as conn:
-            conn.execute(text("VACUUM"))
-
-
-def run(name: str, url: str, csv_path: Path, districts: list[str], n: int) -> None:
+def phase(kind: str, url: str, csv_path: Path, n: int) -> dict[str, float]:
+    """One measured phase on a fresh schema, run in its own process (see ``main``)."""
     engine = fresh(url)
+    districts = district_codes()
     peak_rss_reset()
-    base = baseline(engine, districts, n)
-    base_mem = peak_rss_mb()
-    empty_values(engine)
-    country = load_country(DEFAULT_COUNTRY)
-    peak_rss_reset()
-    start = time.perf_counter()
-    with session_factory(engine)() as session:
-        summary = Importer(session, country, user="bench").run(csv_path)
-    took = time.perf_counter() - start
+    if kind == "baseline":
+        took = baseline(engine, districts, n)
+    else:
+        start = time.perf_counter()
+        with session_factory(engine)() as session:
+            summary = Importer(session, load_country(DEFAULT_COUNTRY), user="bench").run(csv_path)
+        took = time.perf_counter() - start
+        if not summary.ok or summary.created != n:
+            raise SystemExit(f"import failed: {summary.rejections[:3]}")
     mem = peak_rss_mb()
-    assert summary.ok and summary.created == n, summary.rejections[:3]
-    print(f"{name:10s} baseline executemany: {base:7.2f} s  {n / base:10,.0f} values/s  peak RSS {base_mem:6.0f} MB")
-    print(f"{name:10s} sitroom import:       {took:7.2f} s  {n / took:10,.0f} values/s  peak RSS {mem:6.0f} MB")
-    print(f"{name:10s} ratio (baseline time / import time): {base / took:.2f}  (goal >= 0.5)")
     engine.dispose()
+    return {"seconds": took, "peak_rss_mb": mem}
+
+
+def measured(kind: str, url: str, csv_path: Path, n: int) -> dict[str, float]:
+    """Run a phase in a fresh interpreter, so each peak RSS is its own."""
+    done = subprocess.run(
+        [
+            sys.executable,
+            __file__,
+            "--phase",
+            kind,
+            "--url",
+            url,
+            "--csv",
+            str(csv_path),
+            "--rows",
+            str(n),
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def run(name: str, url: str, csv_path: Path, n: int) -> None:
+    base = measured("baseline", url, csv_path, n)
+    ours = measured("import", url, csv_path, n)
+    for label, got in (("baseline executemany", base), ("sitroom import", ours)):
+        print(
+            f"{name:10s} {label:21s} {got['seconds']:7.2f} s  {n / got['seconds']:10,.0f}"
+            f" values/s  peak RSS {got['peak_rss_mb']:6.0f} MB"
+        )
+    print(
+        f"{name:10s} ratio (baseline time / import time): {base['seconds'] / ours['seconds']:.2f}"
+        "  (goal >= 0.5)"
+    )
+
+
+def district_codes() -> list[str]:
+    from sitroom.places.service import read_places
+
+    return [p.code for p in read_places(load_country(DEFAULT_COUNTRY)) if p.level == 3]
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rows", type=int, default=1_000_000, help="values to import")
-    parser.add_argument("--postgres", default=os.environ.get("SITROOM_BENCH_POSTGRES", ""),
-                        help="PostgreSQL URL to benchmark too (its public schema is dropped!)")
+    parser.add_argument(
+        "--postgres",
+        default=os.environ.get("SITROOM_BENCH_POSTGRES", ""),
+        help="PostgreSQL URL to benchmark too (its public schema is dropped!)",
+    )
+    parser.add_argument("--phase", choices=["baseline", "import"], help=argparse.SUPPRESS)
+    parser.add_argument("--url", help=argparse.SUPPRESS)
+    parser.add_argument("--csv", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
-    country = load_country(DEFAULT_COUNTRY)
-    from sitroom.places.service import read_places
-
-    districts = [p.code for p in read_places(country) if p.level == 3]
+    if args.phase:
+        print(json.dumps(phase(args.phase, args.url, args.csv, args.rows)))
+        return
+    districts = district_codes()
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         csv_path = folder / "values.csv"
         start = time.perf_counter()
         write_csv(csv_path, districts, args.rows)
         size = csv_path.stat().st_size / 1e6
-        print(f"{args.rows:,} values ({len(districts)} districts x {len(ELEMENTS)} elements x"
-              f" {args.rows // (len(districts) * len(ELEMENTS)) + 1} days), {size:.0f} MB CSV,"
-              f" written in {time.perf_counter() - start:.1f} s")
-        run("sqlite", f"sqlite:///{folder / 'bench.db'}", csv_path, districts, args.rows)
+        days = args.rows // (len(districts) * len(ELEMENTS)) + 1
+        print(
+            f"{args.rows:,} values ({len(districts)} districts x {len(ELEMENTS)} elements x"
+            f" {days} days), {size:.0f} MB CSV, written in {time.perf_counter() - start:.1f} s"
+        )
+        run("sqlite", f"sqlite:///{folder / 'bench.db'}", csv_path, args.rows)
         if args.postgres:
-            run("postgresql", args.postgres, csv_path, districts, args.rows)
+            run("postgresql", args.postgres, csv_path, args.rows)
 
 
 if __name__ == "__main__":

@@ -156,7 +156,9 @@ class _SeenKeys:
         self._runs.append(np.sort(keys))
         while len(self._runs) > 1 and self._runs[-2].size <= 2 * self._runs[-1].size:
             top = self._runs.pop()
-            self._runs[-1] = np.sort(np.concatenate([self._runs[-1], top]))
+            merged = np.concatenate([self._runs[-1], top])
+            merged.sort()  # in place: no third copy at the peak
+            self._runs[-1] = merged
 
 
 def parse_count(text: str) -> int:

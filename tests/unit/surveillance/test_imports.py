@@ -230,3 +230,11 @@ def test_seen_keys_find_every_duplicate_across_merges():
     assert found[:-2].all()
     assert not found[-2:].any()
     assert len(seen._runs) <= 17  # stays logarithmic
+
+
+def test_progress_reports_every_byte_read(loaded, country):
+    seen = []
+    path = DEMO / "fever_by_region.csv"
+    importer(loaded, country).run(path, progress=seen.append)
+    assert sum(seen) == path.stat().st_size
+    assert len(seen) == 690  # once per line
