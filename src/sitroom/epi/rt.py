@@ -1,0 +1,187 @@
+"""Time-varying reproduction number by the method of Cori et al. (2013), as EpiEstim.
+
+With a gamma prior on R (mean 5, sd 5 by default) and Poisson incidence, the
+posterior of R over a window [t_start, t_end] is
+
+    Gamma(shape = a + sum I_local,  scale = 1 / (1/b + sum Lambda))
+
+where a, b are the prior shape and scale and Lambda_t = sum_k w_k I_{t-k} is
+the total infectiousness of all earlier cases (local and imported) weighted by
+the serial interval w. Everything is computed for many series at once.
+
+Reference: Cori A, Ferguson NM, Fraser C, Cauchemez S. A new framework and
+software to estimate time-varying reproduction numbers during epidemics.
+Am J Epidemiol 2013;178(9):1505-12. doi:10.1093/aje/kwt133
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+from numpy.typing import ArrayLike
+from scipy import stats
+
+from sitroom.epi._checks import FloatArray, as_counts, as_distribution, squeeze_like
+from sitroom.epi.serial_interval import parametric_si
+
+DEFAULT_QUANTILES = (0.025, 0.05, 0.25, 0.5, 0.75, 0.95, 0.975)
+
+
+def total_infectiousness(incidence: ArrayLike, si_distr: ArrayLike) -> FloatArray:
+    """Lambda_t = sum_{k=0}^{t} w_k I_{t-k}, for each series (shape (n_series, n_days)).
+
+    Sums are taken directly (no FFT), so they are exact to rounding.
+    """
+    counts = as_counts(incidence)
+    w = as_distribution(si_distr, "si_distr")
+    n_days = counts.shape[1]
+    lam = np.zeros_like(counts)
+    for k in range(min(w.size, n_days)):
+        if w[k] != 0.0:
+            lam[:, k:] += w[k] * counts[:, : n_days - k]
+    return lam
+
+
+def _window_sums(values: FloatArray, t_start: np.ndarray[Any, Any], t_end: np.ndarray[Any, Any]) -> FloatArray:
+    """Sums over [t_start, t_end] (0-based, inclusive) along the last axis."""
+    padded = np.concatenate([np.zeros((values.shape[0], 1)), np.cumsum(values, axis=1)], axis=1)
+    if np.all(t_end - t_start == t_end[0] - t_start[0]):
+        # Equal windows: sum each window directly, avoiding cumulative-sum rounding.
+        width = int(t_end[0] - t_start[0] + 1)
+        view = np.lib.stride_tricks.sliding_window_view(values, width, axis=1)
+        return np.asarray(view[:, t_start, :].sum(axis=2), dtype=float)
+    return padded[:, t_end + 1] - padded[:, t_start]
+
+
+class CoriRt:
+    """Reproduction number over sliding windows (EpiEstim's ``estimate_R``).
+
+    Parameters
+    ----------
+    si_distr : array-like of shape (n_lags,), optional
+        Non-parametric serial interval: probability of 0, 1, 2, ... days; the
+        first must be 0. Give this or ``si_mean`` and ``si_sd``.
+    si_mean, si_sd : float, optional
+        Parametric serial interval, discretised as EpiEstim's ``discr_si``.
+    window : int, default 7
+        Window length in days; windows end on every day from day ``window + 1``
+        (EpiEstim's default ``t_start = 2:(T - window + 1)``).
+    t_start, t_end : sequence of int, optional
+        Explicit windows, 1-based days as in EpiEstim (override ``window``).
+    mean_prior, std_prior : float, default 5, 5
+        Gamma prior of R.
+    quantiles : sequence of float
+        Posterior quantiles to report.
+    first_day_imported : bool, default True
+        EpiEstim treats the first day's cases as imported (they start the
+        epidemic and are not explained by earlier cases). False counts them as
+        local, as epyestim does.
+
+    Attributes
+    ----------
+    si_distr_ : ndarray of shape (n_lags,)
+    t_start_, t_end_ : ndarray of shape (n_windows,)
+        1-based first and last day of each window.
+    lambda_ : ndarray of shape (n_days,) or (n_series, n_days)
+        Total infectiousness.
+    shape_, scale_ : ndarray of shape (n_windows,) or (n_series, n_windows)
+        Posterior gamma parameters (NaN where the window has no infectiousness).
+    r_mean_, r_sd_ : ndarray of shape (n_windows,) or (n_series, n_windows)
+    r_quantiles_ : ndarray of shape (..., n_windows, n_quantiles)
+    """
+
+    def __init__(
+        self,
+        *,
+        si_distr: ArrayLike | None = None,
+        si_mean: float | None = None,
+        si_sd: float | None = None,
+        window: int = 7,
+        t_start: Sequence[int] | None = None,
+        t_end: Sequence[int] | None = None,
+        mean_prior: float = 5.0,
+        std_prior: float = 5.0,
+        quantiles: Sequence[float] = DEFAULT_QUANTILES,
+        first_day_imported: bool = True,
+    ) -> None:
+        self.si_distr = si_distr
+        self.si_mean = si_mean
+        self.si_sd = si_sd
+        self.window = window
+        self.t_start = t_start
+        self.t_end = t_end
+        self.mean_prior = mean_prior
+        self.std_prior = std_prior
+        self.quantiles = quantiles
+        self.first_day_imported = first_day_imported
+
+    def _serial_interval(self, n_days: int) -> FloatArray:
+        if self.si_distr is not None:
+            w = as_distribution(self.si_distr, "si_distr")
+            if w[0] != 0:
+                raise ValueError("si_distr[0] must be 0: a case cannot infect on its own onset day")
+            return w
+        if self.si_mean is None or self.si_sd is None:
+            raise ValueError("give si_distr, or si_mean and si_sd")
+        return parametric_si(self.si_mean, self.si_sd, n_days)
+
+    def _windows(self, n_days: int) -> tuple[np.ndarray[Any, Any], np.ndarray[Any, Any]]:
+        if self.t_start is not None or self.t_end is not None:
+            if self.t_start is None or self.t_end is None:
+                raise ValueError("give both t_start and t_end")
+            start = np.asarray(self.t_start, dtype=int)
+            end = np.asarray(self.t_end, dtype=int)
+        else:
+            if not 1 <= self.window < n_days:
+                raise ValueError(f"window must be between 1 and {n_days - 1} days")
+            start = np.arange(2, n_days - self.window + 2)
+            end = start + self.window - 1
+        if start.shape != end.shape or (start > end).any() or start.min() < 1 or end.max() > n_days:
+            raise ValueError("windows must satisfy 1 <= t_start <= t_end <= n_days")
+        return start, end
+
+    def fit(self, incidence: ArrayLike, imported: ArrayLike | None = None) -> CoriRt:
+        """Estimate R for each series.
+
+        Parameters
+        ----------
+        incidence : array-like of shape (n_days,) or (n_series, n_days)
+            Daily cases (local cases when ``imported`` is given).
+        imported : array-like of the same shape, optional
+            Imported cases: they infect others but were not infected locally.
+        """
+        one = np.ndim(incidence) == 1
+        local = as_counts(incidence).copy()
+        imports = np.zeros_like(local) if imported is None else as_counts(imported, "imported").copy()
+        if imports.shape != local.shape:
+            raise ValueError("imported must have the shape of incidence")
+        if self.first_day_imported:
+            imports[:, 0] += local[:, 0]
+            local[:, 0] = 0.0
+        n_days = local.shape[1]
+        w = self._serial_interval(n_days)
+        start, end = self._windows(n_days)
+        lam = total_infectiousness(local + imports, w)
+
+        a_prior = (self.mean_prior / self.std_prior) ** 2
+        b_prior = self.std_prior**2 / self.mean_prior
+        shape = a_prior + _window_sums(local, start - 1, end - 1)
+        rate = 1.0 / b_prior + _window_sums(lam, start - 1, end - 1)
+        informative = _window_sums(lam, start - 1, end - 1) > 0
+        with np.errstate(divide="ignore", invalid="ignore"):
+            scale = np.where(informative, 1.0 / rate, np.nan)
+        shape = np.where(informative, shape, np.nan)
+        q = np.asarray(self.quantiles, dtype=float)
+        quantiles = stats.gamma.ppf(q, shape[..., np.newaxis], scale=scale[..., np.newaxis])
+
+        self.si_distr_ = w
+        self.t_start_, self.t_end_ = start, end
+        self.lambda_ = squeeze_like(lam, one)
+        self.shape_ = squeeze_like(shape, one)
+        self.scale_ = squeeze_like(scale, one)
+        self.r_mean_ = squeeze_like(shape * scale, one)
+        self.r_sd_ = squeeze_like(np.sqrt(shape) * scale, one)
+        self.r_quantiles_ = squeeze_like(np.asarray(quantiles, dtype=float), one)
+        return self
