@@ -44,7 +44,9 @@ def total_infectiousness(incidence: ArrayLike, si_distr: ArrayLike) -> FloatArra
     return lam
 
 
-def _window_sums(values: FloatArray, t_start: np.ndarray[Any, Any], t_end: np.ndarray[Any, Any]) -> FloatArray:
+def _window_sums(
+    values: FloatArray, t_start: np.ndarray[Any, Any], t_end: np.ndarray[Any, Any]
+) -> FloatArray:
     """Sums over [t_start, t_end] (0-based, inclusive) along the last axis."""
     padded = np.concatenate([np.zeros((values.shape[0], 1)), np.cumsum(values, axis=1)], axis=1)
     if np.all(t_end - t_start == t_end[0] - t_start[0]):
@@ -52,7 +54,7 @@ def _window_sums(values: FloatArray, t_start: np.ndarray[Any, Any], t_end: np.nd
         width = int(t_end[0] - t_start[0] + 1)
         view = np.lib.stride_tricks.sliding_window_view(values, width, axis=1)
         return np.asarray(view[:, t_start, :].sum(axis=2), dtype=float)
-    return padded[:, t_end + 1] - padded[:, t_start]
+    return np.asarray(padded[:, t_end + 1] - padded[:, t_start], dtype=float)
 
 
 class CoriRt:
@@ -154,7 +156,9 @@ class CoriRt:
         """
         one = np.ndim(incidence) == 1
         local = as_counts(incidence).copy()
-        imports = np.zeros_like(local) if imported is None else as_counts(imported, "imported").copy()
+        imports = (
+            np.zeros_like(local) if imported is None else as_counts(imported, "imported").copy()
+        )
         if imports.shape != local.shape:
             raise ValueError("imported must have the shape of incidence")
         if self.first_day_imported:

@@ -8,8 +8,13 @@ from sitroom.epi.serial_interval import discr_si, si_moments
 from tests.unit.epi.conftest import EPI, column, load_json, read_csv
 
 QUANTILE_COLUMNS = [
-    "Quantile.0.025(R)", "Quantile.0.05(R)", "Quantile.0.25(R)", "Median(R)",
-    "Quantile.0.75(R)", "Quantile.0.95(R)", "Quantile.0.975(R)",
+    "Quantile.0.025(R)",
+    "Quantile.0.05(R)",
+    "Quantile.0.25(R)",
+    "Median(R)",
+    "Quantile.0.75(R)",
+    "Quantile.0.95(R)",
+    "Quantile.0.975(R)",
 ]
 
 

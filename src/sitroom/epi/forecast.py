@@ -1,0 +1,198 @@
+"""Short-term forecasts by the renewal equation, with Rt uncertainty.
+
+Each sample path draws R from the Cori posterior of the last window, lets
+log R wander as a Gaussian random walk (its daily step estimated from how
+much the estimated R moved over the past weeks), and renews cases day by day:
+
+    I_t ~ Poisson(R_t * Lambda_t)   or   NegBin(mean R_t * Lambda_t, dispersion k)
+
+where Lambda_t = sum_k w_k I_{t-k} includes the simulated days. Prediction
+intervals are quantiles across paths. Vectorised over series and samples.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Literal
+
+import numpy as np
+from numpy.typing import ArrayLike
+
+from sitroom.epi._checks import FloatArray, as_counts, squeeze_like
+from sitroom.epi.rt import CoriRt
+
+DEFAULT_FORECAST_QUANTILES = (0.05, 0.25, 0.5, 0.75, 0.95)
+
+
+def _dispersion(observed: FloatArray, expected: FloatArray) -> FloatArray:
+    """Negative-binomial k per series by moments: var = mu + mu^2 / k (inf: Poisson)."""
+    excess = ((observed - expected) ** 2 - expected).sum(axis=1)
+    scale = (expected**2).sum(axis=1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        inv_k = np.where(scale > 0, excess / scale, 0.0)
+    return np.where(inv_k > 1e-9, 1.0 / np.maximum(inv_k, 1e-9), np.inf)
+
+
+class RenewalForecast:
+    """Forecast daily cases 1 to ``horizon`` days ahead.
+
+    Parameters
+    ----------
+    si_mean, si_sd, si_distr :
+        Serial interval, as for :class:`~sitroom.epi.rt.CoriRt`.
+    window : int, default 7
+        Window of the Rt estimate the forecast starts from.
+    horizon : int, default 14
+        Days ahead (1 to 28).
+    n_samples : int, default 2000
+        Sample paths per series.
+    observation : {"negbin", "poisson"}, default "negbin"
+        Day-to-day noise. With "negbin" the dispersion is estimated per
+        series from one-day-ahead errors over the last ``calibration`` days
+        (falling back to Poisson when the counts are not overdispersed).
+    r_drift : float, optional
+        Daily standard deviation of the random walk of log R. Default:
+        estimated per series from the day-to-day changes of the estimated
+        log R over the last ``calibration`` days.
+    calibration : int, default 28
+        Days used to estimate the dispersion and the drift.
+    quantiles : sequence of float
+        Quantiles of the forecast to report.
+    random_state : int or numpy Generator, optional
+
+    Attributes
+    ----------
+    samples_ : ndarray of shape (n_samples, horizon) or (n_series, n_samples, horizon)
+    quantiles_ : ndarray of shape (horizon, n_quantiles) or (n_series, horizon, n_quantiles)
+    mean_, median_ : ndarray of shape (horizon,) or (n_series, horizon)
+    r_shape_, r_scale_ : posterior of R at the forecast origin, per series
+    dispersion_ : negative-binomial k per series (inf: Poisson)
+    r_drift_ : daily sd of log R per series
+    """
+
+    def __init__(
+        self,
+        *,
+        si_mean: float | None = None,
+        si_sd: float | None = None,
+        si_distr: ArrayLike | None = None,
+        window: int = 7,
+        horizon: int = 14,
+        n_samples: int = 2000,
+        observation: Literal["negbin", "poisson"] = "negbin",
+        r_drift: float | None = None,
+        calibration: int = 28,
+        quantiles: Sequence[float] = DEFAULT_FORECAST_QUANTILES,
+        random_state: int | np.random.Generator | None = None,
+    ) -> None:
+        self.si_mean = si_mean
+        self.si_sd = si_sd
+        self.si_distr = si_distr
+        self.window = window
+        self.horizon = horizon
+        self.n_samples = n_samples
+        self.observation = observation
+        self.r_drift = r_drift
+        self.calibration = calibration
+        self.quantiles = quantiles
+        self.random_state = random_state
+
+    def fit(self, incidence: ArrayLike) -> RenewalForecast:
+        """Forecast the days after ``incidence`` (shape (n_days,) or (n_series, n_days))."""
+        if not 1 <= self.horizon <= 28:
+            raise ValueError("horizon must be between 1 and 28 days")
+        if self.observation not in ("negbin", "poisson"):
+            raise ValueError("observation must be 'negbin' or 'poisson'")
+        one = np.ndim(incidence) == 1
+        history = as_counts(incidence)
+        n_series, n_days = history.shape
+        if n_days < self.window + 2:
+            raise ValueError(f"need at least {self.window + 2} days of history")
+        rng = np.random.default_rng(self.random_state)
+        rt = CoriRt(
+            si_mean=self.si_mean,
+            si_sd=self.si_sd,
+            si_distr=self.si_distr,
+            window=self.window,
+            quantiles=(0.5,),
+        ).fit(history)
+        shape = np.atleast_2d(rt.shape_)
+        scale = np.atleast_2d(rt.scale_)
+        lam = np.atleast_2d(rt.lambda_)
+        w = np.zeros(n_days + self.horizon)
+        si = rt.si_distr_[: w.size]
+        w[: si.size] = si
+
+        k, drift = self._calibrate(history, shape * scale, lam, rt.t_end_)
+        last_shape = np.nan_to_num(shape[:, -1], nan=1.0)
+        last_scale = np.nan_to_num(scale[:, -1], nan=0.0)
+        n, h = self.n_samples, self.horizon
+        r0 = rng.gamma(last_shape[:, None], last_scale[:, None], size=(n_series, n))
+        walk = np.cumsum(rng.normal(0.0, 1.0, size=(n_series, n, h)), axis=2) * drift[:, None, None]
+        r_paths = r0[:, :, None] * np.exp(walk)
+
+        cases = np.concatenate(
+            [
+                np.broadcast_to(history[:, None, :], (n_series, n, n_days)),
+                np.zeros((n_series, n, h)),
+            ],
+            axis=2,
+        )
+        lags = np.arange(1, w.size)
+        for step in range(h):
+            t = n_days + step
+            usable = lags[lags <= t]
+            lam_t = (cases[:, :, t - usable] * w[usable]).sum(axis=2)
+            mu = r_paths[:, :, step] * lam_t
+            cases[:, :, t] = self._draw(rng, mu, k)
+        samples = cases[:, :, n_days:]
+
+        q = np.asarray(self.quantiles, dtype=float)
+        self.samples_ = squeeze_like(samples, one)
+        self.quantiles_ = squeeze_like(np.moveaxis(np.quantile(samples, q, axis=1), 0, -1), one)
+        self.mean_ = squeeze_like(samples.mean(axis=1), one)
+        self.median_ = squeeze_like(np.median(samples, axis=1), one)
+        self.r_shape_ = squeeze_like(last_shape, one)
+        self.r_scale_ = squeeze_like(last_scale, one)
+        self.dispersion_ = squeeze_like(k, one)
+        self.r_drift_ = squeeze_like(drift, one)
+        return self
+
+    def _calibrate(
+        self, history: FloatArray, r_mean: FloatArray, lam: FloatArray, t_end: FloatArray
+    ) -> tuple[FloatArray, FloatArray]:
+        """Dispersion and drift per series, from the last ``calibration`` days.
+
+        One-day-ahead expectations R_{t-1} * Lambda_t against what was reported
+        give the dispersion; day-to-day changes of log R give the drift.
+        """
+        n_series = history.shape[0]
+        recent = min(self.calibration, r_mean.shape[1] - 1)
+        days = t_end[-recent:] - 1  # 0-based days predicted
+        expected = r_mean[:, -recent - 1 : -1] * lam[:, days]
+        observed = history[:, days]
+        ok = np.isfinite(expected)
+        if self.observation == "negbin":
+            k = _dispersion(np.where(ok, observed, 0.0), np.where(ok, expected, 0.0))
+        else:
+            k = np.full(n_series, np.inf)
+        if self.r_drift is None:
+            with np.errstate(divide="ignore", invalid="ignore"):
+                steps = np.diff(np.log(r_mean[:, -recent:]), axis=1)
+            drift = np.nan_to_num(np.nanstd(np.where(np.isfinite(steps), steps, np.nan), axis=1))
+        else:
+            drift = np.full(n_series, float(self.r_drift))
+        return k, drift
+
+    @staticmethod
+    def _draw(rng: np.random.Generator, mu: FloatArray, k: FloatArray) -> FloatArray:
+        mu = np.maximum(mu, 0.0)
+        finite = np.isfinite(k)
+        out = np.empty_like(mu)
+        if (~finite).any():
+            out[~finite] = rng.poisson(mu[~finite])
+        if finite.any():
+            kk = np.broadcast_to(k[:, None], mu.shape)[finite]
+            # Negative binomial as a gamma-Poisson mixture with mean mu and shape k.
+            out[finite] = rng.poisson(rng.gamma(kk, mu[finite] / kk))
+        return out
