@@ -57,7 +57,7 @@ def clopper_pearson(deaths: float, cases: float, level: float = 0.95) -> Severit
     """deaths / cases with the exact binomial interval (R's ``binom.test``)."""
     if cases <= 0 or deaths > cases:
         return NAN
-    d, n = int(round(deaths)), int(round(cases))
+    d, n = round(deaths), round(cases)
     ci = stats.binomtest(d, n).proportion_ci(confidence_level=level, method="exact")
     return Severity(d / n, float(ci.low), float(ci.high))
 

@@ -74,14 +74,15 @@ class BulkStatements:
     ) -> dict[tuple[int, int, Any], tuple[Any, ...]]:
         """Stored rows for the (element_id, org_unit_id, period) keys, by key.
 
-        Each row is (id, value, source, stored_by, updated_at) in driver form.
+        Each row is (id, value, source, stored_by, updated_at, import_id) in driver form.
         """
         if not keys:
             return {}
         m = self.mark
         values = ", ".join([f"({m}, {m}, {m})"] * len(keys))
         sql = (
-            "SELECT element_id, org_unit_id, period, id, value, source, stored_by, updated_at"
+            "SELECT element_id, org_unit_id, period, id, value, source, stored_by, updated_at,"
+            " import_id"
             f" FROM data_value WHERE (element_id, org_unit_id, period) IN (VALUES {values})"
         )
         params = [part for key in keys for part in key]

@@ -128,11 +128,13 @@ class _Clean:
 
 
 class _SeenKeys:
-    """Keys of the values already read from this file, to find duplicate rows.
+    """Packed keys, to find duplicate rows that left no trace in the database.
 
-    Keys are packed into int64 and kept as a few sorted numpy arrays, merged
-    like a log-structured tree: 8 bytes per value and O(log n) arrays to
-    search, so a million-row file costs 8 MB here.
+    A duplicate of a value this import wrote is found in the database (its
+    row carries this import's id). Values that wrote nothing (unchanged, or
+    deletions) are remembered here instead: packed into int64 and kept as a
+    few sorted numpy arrays merged like a log-structured tree, 8 bytes each.
+    A first import of new data keeps nothing here.
     """
 
     def __init__(self) -> None:
@@ -220,8 +222,22 @@ class _Batch:
     source: str
     now: datetime
     summary: ImportSummary
+    #: Keys read that left no row marked with this import (unchanged, deleted).
     seen: _SeenKeys = field(default_factory=_SeenKeys)
+    #: Periods in which this import has written rows so far.
+    touched: set[date] = field(default_factory=set)
     deadlines: dict[date, datetime] = field(default_factory=dict)
+
+
+@dataclass(slots=True)
+class _Plan:
+    """What one batch will write, in driver form."""
+
+    inserts: list[tuple[Any, ...]] = field(default_factory=list)
+    updates: list[tuple[Any, ...]] = field(default_factory=list)
+    deletes: list[int] = field(default_factory=list)
+    audits: list[tuple[Any, ...]] = field(default_factory=list)
+    unwritten: list[_Clean] = field(default_factory=list)
 
 
 class _Checker:
@@ -453,7 +469,7 @@ class Importer:
 
     @staticmethod
     def _drop_duplicates(batch: list[_Clean], run: _Batch) -> list[_Clean]:
-        """The batch without values whose key came before (in it or in earlier batches)."""
+        """The batch without values repeating a key of the batch or of an unwritten value."""
         keys = np.fromiter(
             (_SeenKeys.pack(v.element_id, v.org_unit_id, v.period) for v in batch),
             dtype=np.int64,
@@ -476,35 +492,38 @@ class Importer:
                 continue
             first_line[key] = value.line
             unique.append(value)
-        run.seen.add(keys)
         return unique
 
-    def _apply_batch(self, batch: list[_Clean], run: _Batch) -> None:
+    def _plan(
+        self,
+        unique: list[_Clean],
+        keyed: list[tuple[int, int, Any]],
+        existing: dict[tuple[int, int, Any], tuple[Any, ...]],
+        bulk: BulkStatements,
+        run: _Batch,
+    ) -> _Plan:
+        """Sort the batch's values into inserts, updates, deletions and no-ops."""
         deadlines, summary = run.deadlines, run.summary
         import_id, source, now = run.import_id, run.source, run.now
-        unique = self._drop_duplicates(batch, run)
-        if not summary.ok:
-            return  # nothing will be written; keep reading only to report every problem
-
-        bulk = BulkStatements(self.session.connection())
         stamp = bulk.timestamp(now)
-        periods = {p: bulk.period(p) for p in {v.period for v in unique}}
-        keyed = [(v.element_id, v.org_unit_id, periods[v.period]) for v in unique]
-        # New periods (the daily case) have nothing stored: skip the key look-up.
-        # Rows this import wrote cannot match (a key seen twice is a duplicate).
-        fresh = not unique or not bulk.any_in_periods(
-            min(v.period for v in unique), max(v.period for v in unique), besides_import=import_id
-        )
-        existing = {} if fresh else bulk.existing(keyed)
-        inserts: list[tuple[Any, ...]] = []
-        updates: list[tuple[Any, ...]] = []
-        deletes: list[int] = []
-        audits: list[tuple[Any, ...]] = []
+        plan = _Plan()
+        inserts, updates, deletes = plan.inserts, plan.updates, plan.deletes
+        audits, unwritten = plan.audits, plan.unwritten
         for v, key in zip(unique, keyed, strict=True):
             old = existing.get(key)
+            if old is not None and old[5] == import_id:
+                summary.reject(
+                    Rejection(
+                        v.line,
+                        None,
+                        "duplicate: the file already gave this element, org unit and period",
+                    )
+                )
+                continue
             if old is None:
                 if v.value is None:
                     summary.unchanged += 1  # nothing stored, nothing to delete
+                    unwritten.append(v)
                     continue
                 deadline = deadlines.get(v.period)
                 if deadline is None:
@@ -524,9 +543,10 @@ class Importer:
                     )
                 )
                 continue
-            old_id, old_value, old_source, old_by, old_at = old
+            old_id, old_value, old_source, old_by, old_at, _ = old
             if v.value == old_value:
                 summary.unchanged += 1
+                unwritten.append(v)
                 continue
             audits.append(
                 (
@@ -545,15 +565,50 @@ class Importer:
             )
             if v.value is None:
                 deletes.append(old_id)
+                unwritten.append(v)
             else:
                 updates.append((v.value, stamp, source, v.stored_by, import_id, v.comment, old_id))
-        bulk.insert_values(inserts)
-        bulk.insert_audits(audits)
-        bulk.update_values(updates)
-        bulk.delete_values(deletes)
-        summary.created += len(inserts)
-        summary.updated += len(updates)
-        summary.deleted += len(deletes)
+        return plan
+
+    def _apply_batch(self, batch: list[_Clean], run: _Batch) -> None:
+        summary, import_id = run.summary, run.import_id
+        unique = self._drop_duplicates(batch, run)
+        if not summary.ok:
+            return  # nothing will be written; keep reading only to report every problem
+
+        bulk = BulkStatements(self.session.connection())
+        periods = {p: bulk.period(p) for p in {v.period for v in unique}}
+        keyed = [(v.element_id, v.org_unit_id, periods[v.period]) for v in unique]
+        # Keys are looked up only where a row may exist: periods holding values of
+        # other imports, or periods this import has written to (a duplicate).
+        # New periods (the daily case) need no look-up at all.
+        others = bool(unique) and bulk.any_in_periods(
+            min(v.period for v in unique), max(v.period for v in unique), besides_import=import_id
+        )
+        wanted = [
+            k for v, k in zip(unique, keyed, strict=True) if others or v.period in run.touched
+        ]
+        existing = bulk.existing(wanted) if wanted else {}
+        plan = self._plan(unique, keyed, existing, bulk, run)
+        unwritten = plan.unwritten
+        if unwritten:
+            run.seen.add(
+                np.fromiter(
+                    (_SeenKeys.pack(v.element_id, v.org_unit_id, v.period) for v in unwritten),
+                    dtype=np.int64,
+                    count=len(unwritten),
+                )
+            )
+        if not summary.ok:
+            return
+        run.touched.update(periods)
+        bulk.insert_values(plan.inserts)
+        bulk.insert_audits(plan.audits)
+        bulk.update_values(plan.updates)
+        bulk.delete_values(plan.deletes)
+        summary.created += len(plan.inserts)
+        summary.updated += len(plan.updates)
+        summary.deleted += len(plan.deletes)
 
 
 __all__ = ["ImportSummary", "Importer", "InputError", "parse_count", "parse_period"]

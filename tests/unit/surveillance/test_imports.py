@@ -238,3 +238,43 @@ def test_progress_reports_every_byte_read(loaded, country):
     importer(loaded, country).run(path, progress=seen.append)
     assert sum(seen) == path.stat().st_size
     assert len(seen) == 690  # once per line
+
+
+@pytest.mark.parametrize(
+    ("stored", "rows", "why"),
+    [
+        ("", ["KP-01,2022-05-15,5", "KP-02,2022-05-15,6", "KP-01,2022-05-15,5"], "new value twice"),
+        (
+            "KP-01,2022-05-15,5",
+            ["KP-01,2022-05-15,5", "KP-02,2022-05-15,1", "KP-01,2022-05-15,9"],
+            "unchanged value, then a different one",
+        ),
+        (
+            "KP-01,2022-05-15,5",
+            ["KP-01,2022-05-15,7", "KP-02,2022-05-15,1", "KP-01,2022-05-15,7"],
+            "the same correction twice",
+        ),
+    ],
+)
+def test_duplicates_across_batches_are_found(loaded, country, tmp_path, stored, rows, why):
+    header = "org_unit,period,new_fever\n"
+    if stored:
+        importer(loaded, country).run(write(tmp_path, "stored.csv", header + stored + "\n"))
+    before = fetch_values(loaded)
+    path = write(tmp_path, "dup.csv", header + "\n".join(rows) + "\n")
+    summary = Importer(loaded, country, user="x", now=WHEN, batch_size=2).run(path)
+    assert summary.rejected == 1, why
+    assert summary.rejections[0].line == 4
+    assert "duplicate" in summary.rejections[0].reason
+    assert fetch_values(loaded) == before  # nothing written
+
+
+def test_batches_give_the_same_result_as_one(loaded, country):
+    small = Importer(loaded, country, user="x", now=WHEN, batch_size=7).run(
+        DEMO / "fever_by_region.csv"
+    )
+    assert (small.created, small.rejected) == (2756, 0)
+    again = Importer(loaded, country, user="x", now=WHEN, batch_size=7).run(
+        DEMO / "fever_by_region.csv"
+    )
+    assert (again.unchanged, again.rejected) == (2756, 0)
