@@ -55,17 +55,18 @@ class BulkStatements:
             finally:
                 cursor.close()
 
-    def any_in_periods(self, first: date, last: date, *, besides_import: int) -> bool:
-        """Whether a value not written by import ``besides_import`` has a period in the range."""
-        m = self.mark
+    def periods_with_values(self, periods: Sequence[date]) -> set[date]:
+        """Which of ``periods`` hold any stored value (an index-only query)."""
+        if not periods:
+            return set()
+        back = {self.period(p): p for p in periods}
+        marks = ", ".join([self.mark] * len(back))
         cursor = self.connection.connection.cursor()
         try:
             cursor.execute(
-                f"SELECT 1 FROM data_value WHERE period >= {m} AND period <= {m}"
-                f" AND (import_id IS NULL OR import_id <> {m}) LIMIT 1",
-                (self.period(first), self.period(last), besides_import),
+                f"SELECT DISTINCT period FROM data_value WHERE period IN ({marks})", list(back)
             )
-            return cursor.fetchone() is not None
+            return {back[row[0]] for row in cursor.fetchall()}
         finally:
             cursor.close()
 
@@ -78,21 +79,35 @@ class BulkStatements:
         """
         if not keys:
             return {}
+        # One query per period with IN lists for org units and elements: both
+        # databases search the unique index with these (SQLite scans the whole
+        # index for a row-value IN over VALUES).
+        by_period: dict[Any, tuple[set[int], set[int]]] = {}
+        for element_id, unit_id, period in keys:
+            elements, units = by_period.setdefault(period, (set(), set()))
+            elements.add(element_id)
+            units.add(unit_id)
         m = self.mark
-        values = ", ".join([f"({m}, {m}, {m})"] * len(keys))
-        sql = (
-            "SELECT element_id, org_unit_id, period, id, value, source, stored_by, updated_at,"
-            " import_id"
-            f" FROM data_value WHERE (element_id, org_unit_id, period) IN (VALUES {values})"
-        )
-        params = [part for key in keys for part in key]
+        wanted = set(keys)
+        found: dict[tuple[int, int, Any], tuple[Any, ...]] = {}
         cursor = self.connection.connection.cursor()
         try:
-            cursor.execute(sql, params)
-            found = cursor.fetchall()
+            for period, (elements, units) in by_period.items():
+                sql = (
+                    "SELECT element_id, org_unit_id, period, id, value, source, stored_by,"
+                    " updated_at, import_id FROM data_value"
+                    f" WHERE period = {m}"
+                    f" AND org_unit_id IN ({', '.join([m] * len(units))})"
+                    f" AND element_id IN ({', '.join([m] * len(elements))})"
+                )
+                cursor.execute(sql, [period, *units, *elements])
+                for row in cursor.fetchall():
+                    key = (row[0], row[1], row[2])
+                    if key in wanted:
+                        found[key] = tuple(row[3:])
         finally:
             cursor.close()
-        return {(r[0], r[1], r[2]): tuple(r[3:]) for r in found}
+        return found
 
     def insert_values(self, rows: Sequence[tuple[Any, ...]]) -> None:
         marks = ", ".join([self.mark] * 11)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -34,8 +35,6 @@ from sitroom.surveillance.periods import ReportingCalendar
 MAX_REPORTED_REJECTIONS = 1000
 #: Largest count accepted (a sanity bound far above any population).
 MAX_COUNT = 10**12
-
-_DIGITS = re.compile(r"\d+")
 
 #: Field names, per format, of the parts of a value (for messages).
 _FIELDS: dict[str, dict[str, str | None]] = {
@@ -166,7 +165,7 @@ class _SeenKeys:
 def parse_count(text: str) -> int:
     """A non-negative whole count from ``text``; ValueError with a plain reason."""
     text = text.strip()
-    if _DIGITS.fullmatch(text):
+    if text.isascii() and text.isdigit():
         number = int(text)
         if number > MAX_COUNT:
             raise ValueError(f"{text} is too large for a count")
@@ -224,8 +223,15 @@ class _Batch:
     summary: ImportSummary
     #: Keys read that left no row marked with this import (unchanged, deleted).
     seen: _SeenKeys = field(default_factory=_SeenKeys)
-    #: Periods in which this import has written rows so far.
-    touched: set[date] = field(default_factory=set)
+    #: Keys written by the last two batches, with their periods: a sorted file
+    #: revisits only those, so they are checked here rather than in the DB.
+    recent: deque[tuple[set[int], set[date]]] = field(default_factory=lambda: deque(maxlen=2))
+    #: Periods with a key this import wrote that is no longer in ``recent``:
+    #: their keys are looked up in the database.
+    evicted: set[date] = field(default_factory=set)
+    #: Periods seen so far, and those of them that held values before this import.
+    classified: set[date] = field(default_factory=set)
+    stored_before: set[date] = field(default_factory=set)
     deadlines: dict[date, datetime] = field(default_factory=dict)
 
 
@@ -237,7 +243,8 @@ class _Plan:
     updates: list[tuple[Any, ...]] = field(default_factory=list)
     deletes: list[int] = field(default_factory=list)
     audits: list[tuple[Any, ...]] = field(default_factory=list)
-    unwritten: list[_Clean] = field(default_factory=list)
+    written: list[_Clean] = field(default_factory=list)  # inserted or updated
+    unwritten: list[_Clean] = field(default_factory=list)  # unchanged or deleted
 
 
 class _Checker:
@@ -468,18 +475,31 @@ class Importer:
             self._apply_batch(pending, batch)
 
     @staticmethod
-    def _drop_duplicates(batch: list[_Clean], run: _Batch) -> list[_Clean]:
-        """The batch without values repeating a key of the batch or of an unwritten value."""
-        keys = np.fromiter(
-            (_SeenKeys.pack(v.element_id, v.org_unit_id, v.period) for v in batch),
-            dtype=np.int64,
-            count=len(batch),
+    def _drop_duplicates(batch: list[_Clean], run: _Batch) -> tuple[list[_Clean], list[int]]:
+        """The batch without repeated keys, and the packed keys of what is kept.
+
+        A key repeats one of this batch, one of the last two batches (kept in
+        ``run.recent``) or one that wrote nothing (``run.seen``). Repeats of
+        older writes are found in the database by :meth:`_apply_batch`.
+        """
+        pack = _SeenKeys.pack
+        keys = [pack(v.element_id, v.org_unit_id, v.period) for v in batch]
+        earlier = (
+            run.seen.contains(np.array(keys, dtype=np.int64)).tolist()
+            if run.seen
+            else [False] * len(keys)
         )
-        earlier = run.seen.contains(keys)
+        recent_periods = set().union(*(periods for _, periods in run.recent))
+        recent: set[int] = (
+            set().union(*(written for written, _ in run.recent))
+            if any(v.period in recent_periods for v in batch)
+            else set()
+        )
         first_line: dict[int, int] = {}
         unique: list[_Clean] = []
-        for value, key, before in zip(batch, keys.tolist(), earlier.tolist(), strict=True):
-            if before or key in first_line:
+        kept: list[int] = []
+        for value, key, before in zip(batch, keys, earlier, strict=True):
+            if before or key in first_line or key in recent:
                 where = f" (line {first_line[key]})" if key in first_line else ""
                 run.summary.reject(
                     Rejection(
@@ -492,7 +512,8 @@ class Importer:
                 continue
             first_line[key] = value.line
             unique.append(value)
-        return unique
+            kept.append(key)
+        return unique, kept
 
     def _plan(
         self,
@@ -529,6 +550,7 @@ class Importer:
                 if deadline is None:
                     deadline = deadlines[v.period] = self.calendar.deadline(v.period)
                 received = v.received_at
+                plan.written.append(v)
                 inserts.append(
                     (
                         *key,
@@ -567,41 +589,45 @@ class Importer:
                 deletes.append(old_id)
                 unwritten.append(v)
             else:
+                plan.written.append(v)
                 updates.append((v.value, stamp, source, v.stored_by, import_id, v.comment, old_id))
         return plan
 
+    @staticmethod
+    def _remember(plan: _Plan, keys: dict[int, int], run: _Batch) -> None:
+        """Keep this batch's written keys; periods falling out of memory are evicted."""
+        written = {keys[id(v)] for v in plan.written}
+        if len(run.recent) == run.recent.maxlen:
+            run.evicted |= run.recent[0][1]
+        run.recent.append((written, {v.period for v in plan.written}))
+        if plan.unwritten:
+            run.seen.add(np.array([keys[id(v)] for v in plan.unwritten], dtype=np.int64))
+
     def _apply_batch(self, batch: list[_Clean], run: _Batch) -> None:
-        summary, import_id = run.summary, run.import_id
-        unique = self._drop_duplicates(batch, run)
+        summary = run.summary
+        unique, packed = self._drop_duplicates(batch, run)
         if not summary.ok:
             return  # nothing will be written; keep reading only to report every problem
 
         bulk = BulkStatements(self.session.connection())
         periods = {p: bulk.period(p) for p in {v.period for v in unique}}
         keyed = [(v.element_id, v.org_unit_id, periods[v.period]) for v in unique]
-        # Keys are looked up only where a row may exist: periods holding values of
-        # other imports, or periods this import has written to (a duplicate).
-        # New periods (the daily case) need no look-up at all.
-        others = bool(unique) and bulk.any_in_periods(
-            min(v.period for v in unique), max(v.period for v in unique), besides_import=import_id
+        # Keys are looked up only where a row may exist: periods that held values
+        # before this import, or periods this import wrote to batches ago (a
+        # duplicate). New periods (the daily case) need no look-up at all. A
+        # period is classified when first seen, before this import writes to it.
+        new_periods = [p for p in periods if p not in run.classified]
+        run.stored_before |= bulk.periods_with_values(new_periods)
+        run.classified.update(new_periods)
+        lookup = run.stored_before | run.evicted
+        wanted = (
+            [k for v, k in zip(unique, keyed, strict=True) if v.period in lookup] if lookup else []
         )
-        wanted = [
-            k for v, k in zip(unique, keyed, strict=True) if others or v.period in run.touched
-        ]
         existing = bulk.existing(wanted) if wanted else {}
         plan = self._plan(unique, keyed, existing, bulk, run)
-        unwritten = plan.unwritten
-        if unwritten:
-            run.seen.add(
-                np.fromiter(
-                    (_SeenKeys.pack(v.element_id, v.org_unit_id, v.period) for v in unwritten),
-                    dtype=np.int64,
-                    count=len(unwritten),
-                )
-            )
         if not summary.ok:
             return
-        run.touched.update(periods)
+        self._remember(plan, {id(v): k for v, k in zip(unique, packed, strict=True)}, run)
         bulk.insert_values(plan.inserts)
         bulk.insert_audits(plan.audits)
         bulk.update_values(plan.updates)
