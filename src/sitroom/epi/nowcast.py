@@ -37,7 +37,7 @@ def as_triangle(triangle: ArrayLike) -> FloatArray:
 def standard_triangle(complete: ArrayLike) -> FloatArray:
     """Blank the cells not yet observed: row i (of n) keeps delays 0..n-1-i."""
     t = np.array(complete, dtype=float)
-    n, d = t.shape
+    n = t.shape[0]
     for i in range(n):
         t[i, max(0, n - i) :] = np.nan
     return t
@@ -64,7 +64,7 @@ def estimate_delay(
         factor = np.nansum(top) / max(np.nansum(top_left), 1.0)
         expectation[known:, co] = factor * np.nansum(expectation[known:, :co], axis=1)
     pmf = np.nansum(expectation, axis=0)
-    return pmf / pmf.sum()
+    return np.asarray(pmf / pmf.sum(), dtype=float)
 
 
 def apply_delay(triangle: ArrayLike, delay_pmf: ArrayLike) -> FloatArray:
