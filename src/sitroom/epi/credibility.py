@@ -121,7 +121,8 @@ def last_digit_check(values: ArrayLike, *, min_value: int = 10) -> CheckResult:
         float(zero_share),
         _verdict(p),
         f"{zero_share:.0%} of {v.size} counts end in 0 (10% expected);"
-        f" the last digits are {'not ' if p < ALPHA else ''}uniform (chi-square {chi2:.0f}, {_p(p)}).",
+        f" the last digits are {'not ' if p < ALPHA else ''}uniform"
+        f" (chi-square {chi2:.0f}, {_p(p)}).",
     )
 
 
