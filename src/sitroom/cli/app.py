@@ -65,5 +65,6 @@ def print_json(data: Any) -> None:
 
 
 # Register the commands (each module adds its own to ``app``).
+from sitroom.cli import analyze as _analyze  # noqa: E402,F401
 from sitroom.cli import commands as _commands  # noqa: E402,F401
 from sitroom.cli import reports as _reports  # noqa: E402,F401

@@ -1,0 +1,410 @@
+"""Each analysis as a function from series and options to a :class:`Table`."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from sitroom.analysis.series import DailySeries
+from sitroom.epi import alerts, backtest, cfr, credibility
+from sitroom.epi.ascertainment import Ascertainment
+from sitroom.epi.forecast import RenewalForecast
+from sitroom.epi.growth import LogLinearGrowth
+from sitroom.epi.nowcast import ChainLadderNowcast
+from sitroom.epi.rt import CoriRt
+
+#: Default serial interval for SARS-CoV-2 Omicron: mean 3.5 days (Backer JA et
+#: al., Eurosurveillance 2022;27(6):2200042, BA.1, the Netherlands); the sd of
+#: 2.4 days is our assumption (coefficient of variation 0.7). See docs/methods.md.
+OMICRON_SI_MEAN = 3.5
+OMICRON_SI_SD = 2.4
+
+
+@dataclass
+class Table:
+    """Rows of results with their column order, and notes a reader needs."""
+
+    title: str
+    columns: list[str]
+    rows: list[dict[str, Any]]
+    notes: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"title": self.title, "rows": self.rows, "notes": self.notes}
+
+
+def _num(x: Any, digits: int = 6) -> Any:
+    if x is None:
+        return None
+    if isinstance(x, (bool, np.bool_)):
+        return bool(x)
+    value = float(x)
+    if math.isnan(value):
+        return None
+    if math.isinf(value):
+        return value
+    return float(f"{value:.{digits}g}")
+
+
+@dataclass(frozen=True)
+class SerialInterval:
+    mean: float | None = OMICRON_SI_MEAN
+    sd: float | None = OMICRON_SI_SD
+    distribution: NDArray[np.float64] | None = None
+
+    def kwargs(self) -> dict[str, Any]:
+        if self.distribution is not None:
+            return {"si_distr": self.distribution}
+        return {"si_mean": self.mean, "si_sd": self.sd}
+
+    def describe(self) -> str:
+        if self.distribution is not None:
+            return f"serial interval: a given distribution over {self.distribution.size} days"
+        return f"serial interval: discretised gamma, mean {self.mean} days, sd {self.sd} days"
+
+
+def rt(
+    series: DailySeries, si: SerialInterval, *, window: int = 7, imported: DailySeries | None = None
+) -> Table:
+    fit = CoriRt(window=window, **si.kwargs()).fit(
+        series.values, None if imported is None else imported.values
+    )
+    dates = series.dates
+    rows = []
+    for i, (s, e) in enumerate(zip(fit.t_start_, fit.t_end_, strict=True)):
+        q = fit.r_quantiles_[i]
+        rows.append(
+            {
+                "window_start": dates[s - 1].isoformat(),
+                "window_end": dates[e - 1].isoformat(),
+                "mean": _num(fit.r_mean_[i]),
+                "sd": _num(fit.r_sd_[i]),
+                "q025": _num(q[0]),
+                "q05": _num(q[1]),
+                "q25": _num(q[2]),
+                "median": _num(q[3]),
+                "q75": _num(q[4]),
+                "q95": _num(q[5]),
+                "q975": _num(q[6]),
+            }
+        )
+    return Table(
+        f"Reproduction number of {series.name} (Cori et al., {window}-day windows)",
+        ["window_start", "window_end", "mean", "q025", "median", "q975"],
+        rows,
+        [si.describe(), "prior: gamma, mean 5, sd 5; the first day's cases count as imported"],
+    )
+
+
+def growth(series: DailySeries, *, window: int = 7) -> Table:
+    fit = LogLinearGrowth(window=window).fit(series.values)
+    dates = series.dates
+    rows = [
+        {
+            "date": dates[end].isoformat(),
+            "r": _num(fit.r_[i]),
+            "r_low": _num(fit.r_low_[i]),
+            "r_high": _num(fit.r_high_[i]),
+            "doubling_days": _num(fit.doubling_time_[i]),
+            "doubling_low": _num(fit.doubling_high_[i]),
+            "doubling_high": _num(fit.doubling_low_[i]),
+        }
+        for i, end in enumerate(fit.end_)
+    ]
+    return Table(
+        f"Daily growth rate of {series.name} (log-linear fit over {window} days)",
+        ["date", "r", "r_low", "r_high", "doubling_days"],
+        rows,
+        ["r < 0: declining; doubling_days < 0 is a halving time; 95% confidence intervals"],
+    )
+
+
+def forecast(
+    series: DailySeries,
+    si: SerialInterval,
+    *,
+    horizon: int = 14,
+    samples: int = 2000,
+    seed: int = 0,
+) -> Table:
+    fit = RenewalForecast(horizon=horizon, n_samples=samples, random_state=seed, **si.kwargs()).fit(
+        series.values
+    )
+    last = series.dates[-1]
+    rows = []
+    for h in range(horizon):
+        q = fit.quantiles_[h]
+        rows.append(
+            {
+                "date": (last + timedelta(days=h + 1)).isoformat(),
+                "median": _num(q[2]),
+                "q05": _num(q[0]),
+                "q25": _num(q[1]),
+                "q75": _num(q[3]),
+                "q95": _num(q[4]),
+                "mean": _num(fit.mean_[h]),
+            }
+        )
+    return Table(
+        f"Forecast of {series.name}, {horizon} days from {last}",
+        ["date", "median", "q05", "q25", "q75", "q95"],
+        rows,
+        [
+            si.describe(),
+            f"R at the origin: mean {fit.r_shape_ * fit.r_scale_:.3f}; daily drift of log R"
+            f" {fit.r_drift_:.3f}; negative-binomial dispersion {fit.dispersion_:.3g}",
+            f"{samples} sample paths, seed {seed}",
+        ],
+    )
+
+
+def backtest_table(
+    series: DailySeries,
+    si: SerialInterval,
+    *,
+    horizon: int = 7,
+    samples: int = 500,
+    seed: int = 0,
+    min_history: int = 21,
+) -> Table:
+    model = RenewalForecast(horizon=horizon, n_samples=samples, random_state=seed, **si.kwargs())
+
+    def renewal(history: NDArray[np.float64], h: int) -> NDArray[np.float64]:
+        return np.asarray(model.fit(history).quantiles_, dtype=float)
+
+    results = backtest.backtest(
+        series.values,
+        {"renewal": renewal, "last_value": backtest.last_value, "week_mean": backtest.week_mean},
+        horizon=horizon,
+        min_history=min_history,
+    )
+    return Table(
+        f"Rolling-origin backtest of {series.name}, 1 to {horizon} days ahead",
+        ["model", "coverage_50", "coverage_90", "wis", "relative_wis"],
+        [r.to_dict() for r in results],
+        [
+            f"origins: every day from day {min_history + 1}; intervals 50% and 90%;"
+            " WIS relative to the last-value baseline (below 1 is better)"
+        ],
+    )
+
+
+def cfr_table(
+    cases: DailySeries,
+    deaths: DailySeries,
+    *,
+    delay: tuple[float, float] | None,
+    rolling: bool = False,
+) -> Table:
+    density = None
+    notes = ["naive: deaths / cases with an exact (Clopper-Pearson) 95% interval"]
+    if delay is not None:
+        density = cfr.gamma_density(*delay)(np.arange(cases.values.size, dtype=float))
+        notes.append(
+            f"corrected: onset-to-death gamma, shape {delay[0]}, scale {delay[1]} days;"
+            " profile likelihood over p in steps of 0.0001"
+        )
+    if rolling:
+        naive = cfr.cfr_rolling(cases.values, deaths.values)
+        corrected = (
+            cfr.cfr_rolling(cases.values, deaths.values, density) if density is not None else None
+        )
+        rows = []
+        for i, day in enumerate(cases.dates):
+            row: dict[str, Any] = {
+                "date": day.isoformat(),
+                **{f"naive_{k}": v for k, v in naive[i].to_dict().items()},
+            }
+            if corrected is not None:
+                row.update({f"corrected_{k}": v for k, v in corrected[i].to_dict().items()})
+            rows.append(row)
+        columns = ["date", "naive_estimate", "naive_low", "naive_high"]
+        if corrected is not None:
+            columns += ["corrected_estimate", "corrected_low", "corrected_high"]
+        return Table(f"Case fatality to each day, {cases.name}", columns, rows, notes)
+    rows = [{"method": "naive", **cfr.cfr_static(cases.values, deaths.values).to_dict()}]
+    if density is not None:
+        rows.append(
+            {
+                "method": "delay-corrected",
+                **cfr.cfr_static(cases.values, deaths.values, density).to_dict(),
+            }
+        )
+    totals = f"{np.nansum(deaths.values):,.0f} deaths among {np.nansum(cases.values):,.0f} cases"
+    return Table(
+        f"Case fatality ratio, {cases.name}",
+        ["method", "estimate", "low", "high"],
+        rows,
+        [totals, *notes],
+    )
+
+
+def alerts_table(
+    series: DailySeries,
+    *,
+    baseline: int = 7,
+    min_sigma: float = 1.0,
+    cusum_start: int | None = None,
+) -> Table:
+    y = series.values
+    c1 = alerts.ears(y, method="C1", baseline=baseline, min_sigma=min_sigma)
+    c2 = alerts.ears(y, method="C2", baseline=baseline, min_sigma=min_sigma)
+    c3 = alerts.ears(y, method="C3", baseline=baseline, min_sigma=min_sigma)
+    start = cusum_start if cusum_start is not None else min(28, y.size - 1)
+    cs = alerts.cusum(y, start=start)
+    rows = []
+    for i, day in enumerate(series.dates):
+        rows.append(
+            {
+                "date": day.isoformat(),
+                "count": _num(y[i]),
+                "c1": _num(c1.statistic[i], 3),
+                "c1_alarm": bool(c1.alarm[i]),
+                "c2": _num(c2.statistic[i], 3),
+                "c2_alarm": bool(c2.alarm[i]),
+                "c3": _num(c3.statistic[i], 3),
+                "c3_alarm": bool(c3.alarm[i]),
+                "cusum": _num(cs.statistic[i], 3),
+                "cusum_alarm": bool(cs.alarm[i]),
+            }
+        )
+    counts = {
+        k: int(np.sum(a.alarm)) for k, a in (("C1", c1), ("C2", c2), ("C3", c3), ("CUSUM", cs))
+    }
+    return Table(
+        f"Outbreak alerts for {series.name}",
+        [
+            "date",
+            "count",
+            "c1",
+            "c1_alarm",
+            "c2",
+            "c2_alarm",
+            "c3",
+            "c3_alarm",
+            "cusum",
+            "cusum_alarm",
+        ],
+        rows,
+        [
+            f"EARS baseline {baseline} days, minimum sigma {min_sigma}; C1/C2 alpha 0.001,"
+            " C3 (CDC) alpha 0.025; CUSUM k 1.04, h 2.26"
+            f" from day {start + 1}, mean of the days before",
+            "alarms: " + ", ".join(f"{k} {v}" for k, v in counts.items()),
+        ],
+    )
+
+
+def credibility_table(
+    series: dict[str, DailySeries],
+    *,
+    reference_cfr: float,
+    reference: str,
+    cumulative: dict[str, DailySeries] | None = None,
+) -> Table:
+    rows = []
+
+    def add(element: str, result: credibility.CheckResult) -> None:
+        rows.append({"element": element, **result.to_dict()})
+
+    cum = cumulative or {}
+    if {"cum_fever", "cum_recovered", "under_treatment", "cum_deaths"} <= cum.keys():
+        a = cum["cum_fever"].values
+        b = cum["cum_recovered"].values + cum["under_treatment"].values + cum["cum_deaths"].values
+        add(
+            "cum_fever",
+            credibility.identity_check(
+                a, b, tolerance=20, name="cum_fever = cum_recovered + under_treatment + cum_deaths"
+            ),
+        )
+    for name, s in series.items():
+        add(name, credibility.last_digit_check(s.values))
+        add(name, credibility.dispersion_check(s.values[~np.isnan(s.values)]))
+        add(name, credibility.weekday_check(s.values, s.dates))
+        add(name, credibility.repeat_check(s.values))
+    if "new_fever" in series and "new_deaths" in series:
+        add(
+            "new_deaths",
+            credibility.fatality_check(
+                float(np.nansum(series["new_deaths"].values)),
+                float(np.nansum(series["new_fever"].values)),
+                reference_cfr=reference_cfr,
+                reference=reference,
+            ),
+        )
+    return Table(
+        "Credibility of the reported series",
+        ["element", "check", "verdict", "sentence"],
+        rows,
+        [f"a check fails at p < {credibility.ALPHA}"],
+    )
+
+
+def nowcast_table(
+    triangle: NDArray[np.float64], periods: list[date], name: str, *, max_delay: int | None = None
+) -> Table:
+    model = ChainLadderNowcast(max_delay=max_delay).fit(triangle)
+    rows = [
+        {"period": p.isoformat(), "reported": _num(r), "nowcast": _num(n)}
+        for p, r, n in zip(periods, model.reported_, model.nowcast_, strict=True)
+    ]
+    return Table(
+        f"Nowcast of {name} (chain ladder)",
+        ["period", "reported", "nowcast"],
+        rows,
+        ["delay distribution: " + ", ".join(f"{p:.3f}" for p in model.delay_pmf_)],
+    )
+
+
+def ascertainment_table(
+    areas: list[tuple[str, str, float, float]],
+    *,
+    detected_share: tuple[float, float],
+    disease_share: tuple[float, float],
+    seed: int = 0,
+) -> Table:
+    result = Ascertainment(
+        detected_share=detected_share, disease_share=disease_share, random_state=seed
+    ).fit([a[2] for a in areas], [a[3] for a in areas])
+    rows = []
+    for i, (code, name, cases, population) in enumerate(areas):
+        inf, ar = result.infections[i], result.attack_rate[i]
+        rows.append(
+            {
+                "org_unit": code,
+                "name": name,
+                "suspected": _num(cases),
+                "population": _num(population),
+                "infections": _num(inf[0], 4),
+                "infections_low": _num(inf[1], 4),
+                "infections_high": _num(inf[2], 4),
+                "attack_rate": _num(ar[0], 3),
+                "attack_rate_low": _num(ar[1], 3),
+                "attack_rate_high": _num(ar[2], 3),
+                "draws_over_population": _num(result.share_over_population[i], 3),
+            }
+        )
+    return Table(
+        "Infections and attack rates from suspected cases",
+        [
+            "org_unit",
+            "name",
+            "suspected",
+            "infections",
+            "attack_rate",
+            "attack_rate_low",
+            "attack_rate_high",
+        ],
+        rows,
+        [
+            "share of infections that became suspected cases:"
+            f" {detected_share[0]:g}-{detected_share[1]:g}"
+            f" (uniform); share of suspected cases that were the disease: {disease_share[0]:g}-"
+            f"{disease_share[1]:g} (uniform); 95% intervals"
+        ],
+    )

@@ -1,0 +1,145 @@
+"""Daily series from the database or from a CSV file, the same either way."""
+
+from __future__ import annotations
+
+import csv
+from dataclasses import dataclass
+from datetime import date, timedelta
+from pathlib import Path
+
+import numpy as np
+from numpy.typing import NDArray
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from sitroom.errors import InputError, Location, NotFoundError, SitroomError
+from sitroom.places.models import OrgUnit
+from sitroom.surveillance.models import DataElement, DataValue
+
+
+@dataclass(frozen=True)
+class DailySeries:
+    """Counts on consecutive days (NaN where nothing was reported)."""
+
+    name: str
+    start: date
+    values: NDArray[np.float64]
+
+    @property
+    def dates(self) -> list[date]:
+        return [self.start + timedelta(days=i) for i in range(self.values.size)]
+
+    def gaps(self) -> list[date]:
+        return [d for d, v in zip(self.dates, self.values, strict=True) if np.isnan(v)]
+
+    def filled(self, how: str) -> DailySeries:
+        """The series with its gaps filled: ``none`` refuses gaps; ``zero``, ``linear`` fill."""
+        missing = np.isnan(self.values)
+        if not missing.any():
+            return self
+        if how == "none":
+            gaps = self.gaps()
+            raise SitroomError(
+                f"{self.name} has no value on {len(gaps)} days (first {gaps[0]}, last {gaps[-1]});"
+                " choose --fill zero or --fill linear, or a range without gaps (--start/--end)"
+            )
+        values = self.values.copy()
+        if how == "zero":
+            values[missing] = 0.0
+        elif how == "linear":
+            known = np.flatnonzero(~missing)
+            values[missing] = np.interp(np.flatnonzero(missing), known, values[known])
+        else:
+            raise SitroomError(f"unknown --fill {how!r}: use none, zero or linear")
+        return DailySeries(self.name, self.start, values)
+
+    def spanning(self, start: date, end: date) -> DailySeries:
+        """The series over [start, end], NaN on the days it does not cover."""
+        values = np.full((end - start).days + 1, np.nan)
+        offset = (self.start - start).days
+        values[offset : offset + self.values.size] = self.values
+        return DailySeries(self.name, start, values)
+
+    def between(self, start: date | None, end: date | None) -> DailySeries:
+        dates = self.dates
+        lo = 0 if start is None else max(0, (start - self.start).days)
+        hi = len(dates) if end is None else min(len(dates), (end - self.start).days + 1)
+        if lo >= hi:
+            raise SitroomError(f"{self.name} has no days between {start} and {end}")
+        return DailySeries(self.name, dates[lo], self.values[lo:hi])
+
+
+def stored_series(session: Session, org_unit: str, element: str) -> DailySeries:
+    """The daily series of ``element`` for ``org_unit`` from its first to its last value."""
+    unit_id = session.scalar(select(OrgUnit.id).where(OrgUnit.code == org_unit))
+    if unit_id is None:
+        raise NotFoundError(f"unknown org unit {org_unit!r}")
+    element_id = session.scalar(select(DataElement.id).where(DataElement.code == element))
+    if element_id is None:
+        raise NotFoundError(f"unknown data element {element!r}")
+    rows = session.execute(
+        select(DataValue.period, DataValue.value)
+        .where(DataValue.org_unit_id == unit_id, DataValue.element_id == element_id)
+        .order_by(DataValue.period)
+    ).all()
+    if not rows:
+        raise NotFoundError(f"no {element} values are stored for {org_unit}")
+    start = rows[0][0]
+    values = np.full((rows[-1][0] - start).days + 1, np.nan)
+    for period, value in rows:
+        values[(period - start).days] = value
+    return DailySeries(f"{element} of {org_unit}", start, values)
+
+
+def csv_series(path: Path, columns: list[str]) -> dict[str, DailySeries]:
+    """Named columns of a CSV file with a date column (``date`` or the first column).
+
+    Dates must be consecutive days; an empty cell is a missing value.
+    """
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except FileNotFoundError as exc:
+        raise InputError(Location(str(path)), "no such file") from exc
+    except UnicodeDecodeError as exc:
+        raise InputError(Location(str(path)), "not UTF-8 text") from exc
+    reader = csv.DictReader(text.splitlines())
+    header = reader.fieldnames or []
+    if not header:
+        raise InputError(Location(str(path)), "the file is empty")
+    date_col = "date" if "date" in header else header[0]
+    for column in columns:
+        if column not in header:
+            raise InputError(
+                Location(str(path), 1, column),
+                f"no column {column!r} (columns: {', '.join(header)})",
+            )
+    dates: list[date] = []
+    data: dict[str, list[float]] = {c: [] for c in columns}
+    for row in reader:
+        line = reader.line_num
+        try:
+            day = date.fromisoformat((row[date_col] or "").strip())
+        except ValueError:
+            raise InputError(
+                Location(str(path), line, date_col), f"{row[date_col]!r} is not a date"
+            ) from None
+        if dates and day != dates[-1] + timedelta(days=1):
+            raise InputError(
+                Location(str(path), line, date_col),
+                f"{day} does not follow {dates[-1]}: dates must be consecutive days",
+            )
+        dates.append(day)
+        for column in columns:
+            cell = (row[column] or "").strip()
+            try:
+                value = float(cell) if cell else np.nan
+            except ValueError:
+                raise InputError(
+                    Location(str(path), line, column), f"{cell!r} is not a number"
+                ) from None
+            if value < 0:
+                raise InputError(Location(str(path), line, column), f"{cell} is negative")
+            data[column].append(value)
+    if not dates:
+        raise InputError(Location(str(path)), "the file has a header but no data rows")
+    return {c: DailySeries(c, dates[0], np.array(v, dtype=float)) for c, v in data.items()}

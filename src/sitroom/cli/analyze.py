@@ -1,0 +1,459 @@
+"""``sitroom analyze``: the epidemiology on stored data or on a CSV file."""
+
+from __future__ import annotations
+
+import csv
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import numpy as np
+import typer
+from rich.table import Table as RichTable
+
+from sitroom.analysis import runs
+from sitroom.analysis.series import DailySeries, csv_series, stored_series
+from sitroom.cli.app import app, console, print_json, runtime
+from sitroom.cli.commands import parse_date
+from sitroom.epi.serial_interval import read_distribution
+from sitroom.errors import SitroomError
+
+analyze_app = typer.Typer(
+    help="Epidemiology on stored data (national or --org-unit) or a CSV file (--input).",
+    no_args_is_help=True,
+)
+app.add_typer(analyze_app, name="analyze")
+
+OrgUnitOpt = Annotated[
+    str | None, typer.Option("--org-unit", help="Org unit code (default: the country).")
+]
+ElementOpt = Annotated[str, typer.Option("--element", help="Data element of the case series.")]
+InputOpt = Annotated[
+    Path | None, typer.Option("--input", help="CSV with a date column and count columns.")
+]
+ColumnOpt = Annotated[
+    str | None,
+    typer.Option("--column", help="Count column of --input (default: the element name)."),
+]
+StartOpt = Annotated[str | None, typer.Option("--start", help="First day (YYYY-MM-DD).")]
+EndOpt = Annotated[str | None, typer.Option("--end", help="Last day (YYYY-MM-DD).")]
+FillOpt = Annotated[
+    str, typer.Option("--fill", help="Days without a value: none (refuse), zero or linear.")
+]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON.")]
+CsvOpt = Annotated[bool, typer.Option("--csv", help="Print CSV.")]
+SiMeanOpt = Annotated[float, typer.Option("--si-mean", help="Mean serial interval, days.")]
+SiSdOpt = Annotated[float, typer.Option("--si-sd", help="Serial interval sd, days.")]
+SiFileOpt = Annotated[
+    Path | None, typer.Option("--si-file", help="Serial interval distribution (CSV, day 0 first).")
+]
+WindowOpt = Annotated[int, typer.Option("--window", help="Window length, days.")]
+
+
+def _emit(table: runs.Table, as_json: bool, as_csv: bool) -> None:
+    if as_json:
+        print_json(table.to_dict())
+        return
+    if as_csv:
+        columns = list(table.rows[0]) if table.rows else table.columns
+        writer = csv.DictWriter(sys.stdout, fieldnames=columns, lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(table.rows)
+        return
+    out = RichTable(*table.columns, title=table.title)
+    for row in table.rows:
+        out.add_row(*("—" if row.get(c) is None else _cell(row.get(c)) for c in table.columns))
+    console.print(out)
+    for note in table.notes:
+        console.print(f"[dim]{note}[/]")
+
+
+def _cell(value: object) -> str:
+    if isinstance(value, bool):
+        return "ALARM" if value else ""
+    if isinstance(value, float):
+        return f"{value:,.0f}" if abs(value) >= 1000 else f"{value:.4g}"
+    return str(value)
+
+
+def _load(
+    ctx: typer.Context,
+    columns: list[str],
+    *,
+    org_unit: str | None,
+    input_file: Path | None,
+    start: str | None,
+    end: str | None,
+    fill: str | list[str],
+) -> dict[str, DailySeries]:
+    """The named series, from --input or from the database, cut to [start, end] and filled."""
+    if input_file is not None:
+        found = csv_series(input_file, columns)
+    else:
+        rt = runtime(ctx)
+        unit = org_unit or rt.country.country.code
+        with rt.session() as session:
+            found = _union({c: stored_series(session, unit, c) for c in columns})
+    first = parse_date(start, "start") if start else None
+    last = parse_date(end, "end") if end else None
+    fills = fill if isinstance(fill, list) else [fill] * len(columns)
+    return {
+        c: found[c].between(first, last).filled(how) for c, how in zip(columns, fills, strict=True)
+    }
+
+
+def _union(series: dict[str, DailySeries]) -> dict[str, DailySeries]:
+    """The series extended to the days any of them covers (NaN where one has no value)."""
+    start = min(s.start for s in series.values())
+    end = max(s.dates[-1] for s in series.values())
+    return {name: s.spanning(start, end) for name, s in series.items()}
+
+
+def _si(si_mean: float, si_sd: float, si_file: Path | None) -> runs.SerialInterval:
+    if si_file is not None:
+        try:
+            return runs.SerialInterval(distribution=read_distribution(si_file))
+        except (ValueError, FileNotFoundError) as exc:
+            raise SitroomError(str(exc)) from exc
+    return runs.SerialInterval(si_mean, si_sd)
+
+
+def _guard(call: object) -> runs.Table:
+    """Turn an estimator's ValueError into a user message."""
+    assert callable(call)
+    try:
+        table = call()
+    except ValueError as exc:
+        raise SitroomError(str(exc)) from exc
+    assert isinstance(table, runs.Table)
+    return table
+
+
+@analyze_app.command("rt")
+def rt_cmd(
+    ctx: typer.Context,
+    org_unit: OrgUnitOpt = None,
+    element: ElementOpt = "new_fever",
+    input_file: InputOpt = None,
+    column: ColumnOpt = None,
+    imported: Annotated[
+        bool, typer.Option("--imported", help="--input has local and imported columns.")
+    ] = False,
+    start: StartOpt = None,
+    end: EndOpt = None,
+    fill: FillOpt = "none",
+    si_mean: SiMeanOpt = runs.OMICRON_SI_MEAN,
+    si_sd: SiSdOpt = runs.OMICRON_SI_SD,
+    si_file: SiFileOpt = None,
+    window: WindowOpt = 7,
+    as_json: JsonOpt = False,
+    as_csv: CsvOpt = False,
+) -> None:
+    """Time-varying reproduction number (Cori et al. 2013, as EpiEstim)."""
+    si = _si(si_mean, si_sd, si_file)
+    if imported:
+        if input_file is None:
+            raise SitroomError("--imported needs --input with local and imported columns")
+        data = _load(
+            ctx,
+            ["local", "imported"],
+            org_unit=None,
+            input_file=input_file,
+            start=start,
+            end=end,
+            fill=fill,
+        )
+        table = _guard(lambda: runs.rt(data["local"], si, window=window, imported=data["imported"]))
+    else:
+        name = column or element
+        data = _load(
+            ctx, [name], org_unit=org_unit, input_file=input_file, start=start, end=end, fill=fill
+        )
+        table = _guard(lambda: runs.rt(data[name], si, window=window))
+    _emit(table, as_json, as_csv)
+
+
+@analyze_app.command("growth")
+def growth_cmd(
+    ctx: typer.Context,
+    org_unit: OrgUnitOpt = None,
+    element: ElementOpt = "new_fever",
+    input_file: InputOpt = None,
+    column: ColumnOpt = None,
+    start: StartOpt = None,
+    end: EndOpt = None,
+    fill: FillOpt = "none",
+    window: WindowOpt = 7,
+    as_json: JsonOpt = False,
+    as_csv: CsvOpt = False,
+) -> None:
+    """Daily growth rate and doubling (or halving) time, by log-linear fit."""
+    name = column or element
+    data = _load(
+        ctx, [name], org_unit=org_unit, input_file=input_file, start=start, end=end, fill=fill
+    )
+    _emit(_guard(lambda: runs.growth(data[name], window=window)), as_json, as_csv)
+
+
+@analyze_app.command("forecast")
+def forecast_cmd(
+    ctx: typer.Context,
+    org_unit: OrgUnitOpt = None,
+    element: ElementOpt = "new_fever",
+    input_file: InputOpt = None,
+    column: ColumnOpt = None,
+    start: StartOpt = None,
+    end: EndOpt = None,
+    fill: FillOpt = "none",
+    si_mean: SiMeanOpt = runs.OMICRON_SI_MEAN,
+    si_sd: SiSdOpt = runs.OMICRON_SI_SD,
+    si_file: SiFileOpt = None,
+    horizon: Annotated[int, typer.Option("--horizon", help="Days ahead, 1 to 14.")] = 14,
+    samples: Annotated[int, typer.Option("--samples", help="Sample paths.")] = 2000,
+    seed: Annotated[int, typer.Option("--seed", help="Random seed.")] = 0,
+    do_backtest: Annotated[
+        bool, typer.Option("--backtest", help="Score rolling-origin forecasts instead.")
+    ] = False,
+    as_json: JsonOpt = False,
+    as_csv: CsvOpt = False,
+) -> None:
+    """Renewal-equation forecast with prediction intervals, or its backtest."""
+    if not 1 <= horizon <= 14:
+        raise SitroomError("--horizon must be between 1 and 14 days")
+    name = column or element
+    data = _load(
+        ctx, [name], org_unit=org_unit, input_file=input_file, start=start, end=end, fill=fill
+    )
+    si = _si(si_mean, si_sd, si_file)
+    if do_backtest:
+        table = _guard(
+            lambda: runs.backtest_table(
+                data[name], si, horizon=horizon, samples=min(samples, 500), seed=seed
+            )
+        )
+    else:
+        table = _guard(
+            lambda: runs.forecast(data[name], si, horizon=horizon, samples=samples, seed=seed)
+        )
+    _emit(table, as_json, as_csv)
+
+
+@analyze_app.command("cfr")
+def cfr_cmd(
+    ctx: typer.Context,
+    org_unit: OrgUnitOpt = None,
+    cases: Annotated[
+        str, typer.Option("--cases", help="Element or column of cases.")
+    ] = "new_fever",
+    deaths: Annotated[
+        str, typer.Option("--deaths", help="Element or column of deaths.")
+    ] = "new_deaths",
+    input_file: InputOpt = None,
+    start: StartOpt = None,
+    end: EndOpt = None,
+    delay_shape: Annotated[
+        float | None, typer.Option("--delay-shape", help="Onset-to-death gamma shape.")
+    ] = None,
+    delay_scale: Annotated[
+        float | None, typer.Option("--delay-scale", help="Onset-to-death gamma scale, days.")
+    ] = None,
+    rolling: Annotated[bool, typer.Option("--rolling", help="Estimate to each day.")] = False,
+    as_json: JsonOpt = False,
+    as_csv: CsvOpt = False,
+) -> None:
+    """Case fatality: naive, and delay-corrected with --delay-shape/--delay-scale.
+
+    Days without a death count are taken as no deaths (the DPRK printed a dash).
+    """
+    if (delay_shape is None) != (delay_scale is None):
+        raise SitroomError("give both --delay-shape and --delay-scale")
+    data = _load(
+        ctx,
+        [cases, deaths],
+        org_unit=org_unit,
+        input_file=input_file,
+        start=start,
+        end=end,
+        fill=["none", "zero"],
+    )
+    delay = (delay_shape, delay_scale) if delay_shape and delay_scale else None
+    _emit(
+        _guard(lambda: runs.cfr_table(data[cases], data[deaths], delay=delay, rolling=rolling)),
+        as_json,
+        as_csv,
+    )
+
+
+@analyze_app.command("alerts")
+def alerts_cmd(
+    ctx: typer.Context,
+    org_unit: OrgUnitOpt = None,
+    element: ElementOpt = "new_fever",
+    input_file: InputOpt = None,
+    column: ColumnOpt = None,
+    start: StartOpt = None,
+    end: EndOpt = None,
+    fill: FillOpt = "none",
+    baseline: Annotated[int, typer.Option("--baseline", help="EARS baseline, days.")] = 7,
+    min_sigma: Annotated[
+        float, typer.Option("--min-sigma", help="Floor of the baseline sd.")
+    ] = 1.0,
+    only_alarms: Annotated[
+        bool, typer.Option("--alarms", help="Show only days with an alarm.")
+    ] = False,
+    as_json: JsonOpt = False,
+    as_csv: CsvOpt = False,
+) -> None:
+    """EARS C1, C2, C3 and CUSUM alarms for each day."""
+    name = column or element
+    data = _load(
+        ctx, [name], org_unit=org_unit, input_file=input_file, start=start, end=end, fill=fill
+    )
+    table = _guard(lambda: runs.alerts_table(data[name], baseline=baseline, min_sigma=min_sigma))
+    if only_alarms:
+        table.rows = [
+            r for r in table.rows if any(v is True for k, v in r.items() if k.endswith("alarm"))
+        ]
+    _emit(table, as_json, as_csv)
+
+
+@analyze_app.command("credibility")
+def credibility_cmd(
+    ctx: typer.Context,
+    org_unit: OrgUnitOpt = None,
+    start: StartOpt = None,
+    end: EndOpt = None,
+    reference_cfr: Annotated[
+        float, typer.Option("--reference-cfr", help="Reference case fatality (a share).")
+    ] = 0.001,
+    reference: Annotated[
+        str, typer.Option("--reference", help="What the reference fatality is.")
+    ] = "Omicron in an unvaccinated population",
+    as_json: JsonOpt = False,
+    as_csv: CsvOpt = False,
+) -> None:
+    """How far the stored series can be trusted: identities, digits, scatter, fatality."""
+    rt = runtime(ctx)
+    unit = org_unit or rt.country.country.code
+    first = parse_date(start, "start") if start else None
+    last = parse_date(end, "end") if end else None
+    series: dict[str, DailySeries] = {}
+    cumulative: dict[str, DailySeries] = {}
+    with rt.session() as session:
+        for element in ("new_fever", "new_recovered", "new_deaths"):
+            try:
+                series[element] = stored_series(session, unit, element).between(first, last)
+            except SitroomError:
+                continue
+        for element in ("cum_fever", "cum_recovered", "under_treatment", "cum_deaths"):
+            try:
+                cumulative[element] = stored_series(session, unit, element).between(first, last)
+            except SitroomError:
+                continue
+    if not series:
+        raise SitroomError(f"no new_fever, new_recovered or new_deaths stored for {unit}")
+    aligned = _align(cumulative)
+    table = runs.credibility_table(
+        series, reference_cfr=reference_cfr, reference=reference, cumulative=aligned
+    )
+    _emit(table, as_json, as_csv)
+
+
+def _align(series: dict[str, DailySeries]) -> dict[str, DailySeries]:
+    """The series cut to their common days (identities compare the same days)."""
+    if not series:
+        return {}
+    start = max(s.start for s in series.values())
+    end = min(s.dates[-1] for s in series.values())
+    if start > end:
+        return {}
+    return {k: s.between(start, end) for k, s in series.items()}
+
+
+@analyze_app.command("nowcast")
+def nowcast_cmd(
+    ctx: typer.Context,
+    org_unit: OrgUnitOpt = None,
+    element: ElementOpt = "new_fever",
+    max_delay: Annotated[
+        int, typer.Option("--max-delay", help="Longest reporting delay, days.")
+    ] = 7,
+    as_of: Annotated[
+        str | None, typer.Option("--as-of", help="Nowcast as known on this day (default: latest).")
+    ] = None,
+    last: Annotated[int, typer.Option("--last", help="Show the last N periods.")] = 14,
+    as_json: JsonOpt = False,
+    as_csv: CsvOpt = False,
+) -> None:
+    """Complete the latest periods from the revision history (chain ladder)."""
+    from sitroom.surveillance.revisions import reporting_triangle
+
+    rt = runtime(ctx)
+    unit = org_unit or rt.country.country.code
+    with rt.session() as session:
+        tri = reporting_triangle(
+            session,
+            rt.calendar,
+            unit,
+            element,
+            max_delay=max_delay,
+            as_of=parse_date(as_of, "as-of") if as_of else None,
+        )
+    table = _guard(lambda: runs.nowcast_table(tri.counts, tri.periods, f"{element} of {unit}"))
+    table.rows = table.rows[-last:]
+    table.notes.append(
+        f"as of {tri.as_of}; delays counted in days after the deadline (cut-off plus grace)"
+    )
+    if tri.negative_corrections:
+        table.notes.append(f"{tri.negative_corrections} downward corrections were set to zero")
+    _emit(table, as_json, as_csv)
+
+
+@analyze_app.command("ascertainment")
+def ascertainment_cmd(
+    ctx: typer.Context,
+    start: StartOpt = None,
+    end: EndOpt = None,
+    detected_low: Annotated[float, typer.Option("--detected-low")] = 0.3,
+    detected_high: Annotated[float, typer.Option("--detected-high")] = 0.7,
+    disease_low: Annotated[float, typer.Option("--disease-low")] = 0.8,
+    disease_high: Annotated[float, typer.Option("--disease-high")] = 1.0,
+    as_json: JsonOpt = False,
+    as_csv: CsvOpt = False,
+) -> None:
+    """Infections and attack rate per region from suspected (fever) cases and populations."""
+    from sqlalchemy import select
+
+    from sitroom.places.models import OrgUnit
+
+    rt = runtime(ctx)
+    first = parse_date(start, "start") if start else None
+    stop = parse_date(end, "end") if end else None
+    areas = []
+    with rt.session() as session:
+        units = session.scalars(
+            select(OrgUnit).where(OrgUnit.level <= 2).order_by(OrgUnit.level, OrgUnit.code)
+        ).all()
+        for unit in units:
+            try:
+                s = stored_series(session, unit.code, "new_fever").between(first, stop)
+            except SitroomError:
+                continue
+            if unit.population:
+                areas.append(
+                    (unit.code, unit.name, float(np.nansum(s.values)), float(unit.population))
+                )
+    if not areas:
+        raise SitroomError("no org unit has both new_fever values and a population")
+    table = _guard(
+        lambda: runs.ascertainment_table(
+            areas,
+            detected_share=(detected_low, detected_high),
+            disease_share=(disease_low, disease_high),
+        )
+    )
+    table.notes.append(
+        "suspected = the sum of the reported new fever cases in the range; regions"
+        " were not broadcast every day, so their sums fall short of the national one"
+    )
+    _emit(table, as_json, as_csv)
