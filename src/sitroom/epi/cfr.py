@@ -45,7 +45,7 @@ class Severity:
 
     def to_dict(self) -> dict[str, float | None]:
         def clean(x: float) -> float | None:
-            return None if np.isnan(x) else round(float(x), 8)
+            return None if np.isnan(x) else float(f"{x:.7g}")
 
         return {"estimate": clean(self.estimate), "low": clean(self.low), "high": clean(self.high)}
 

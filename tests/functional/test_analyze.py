@@ -1,0 +1,150 @@
+"""``sitroom analyze`` end to end, on the demo data and on CSV files."""
+
+import csv
+import json
+
+import pytest
+
+from sitroom.config import PACKAGE_DATA
+
+
+def rows(result):
+    assert result.code == 0, result.err
+    return json.loads(result.out)["rows"]
+
+
+@pytest.fixture
+def demo(cli):
+    assert cli("demo").code == 0
+    return cli
+
+
+def national_csv(tmp_path, columns=("new_fever",)):
+    source = list(csv.DictReader((PACKAGE_DATA / "dprk2022" / "fever_national.csv").open()))
+    path = tmp_path / "national.csv"
+    with path.open("w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["date", *columns])
+        for row in source:
+            writer.writerow([row["period_end"], *(row[c] for c in columns)])
+    return path
+
+
+@pytest.mark.parametrize("kind", ["rt", "growth", "alerts"])
+def test_estimates_are_the_same_from_the_database_and_from_a_file(demo, tmp_path, kind):
+    from_db = rows(demo("analyze", kind, "--json"))
+    from_file = rows(demo("analyze", kind, "--input", str(national_csv(tmp_path)), "--json"))
+    assert from_db == from_file
+    assert len(from_db) > 50
+
+
+def test_rt_of_the_national_wave(demo):
+    table = rows(demo("analyze", "rt", "--json"))
+    assert table[0]["window_end"] == "2022-05-19"  # days 2-8 of the series
+    assert table[0]["mean"] > 1.5  # the explosive start
+    june = next(r for r in table if r["window_end"] == "2022-06-15")
+    assert june["q975"] < 1  # declining
+    assert june["q025"] <= june["median"] <= june["q975"]
+
+
+def test_rt_with_imported_cases_and_a_distribution_file(demo, tmp_path):
+    data = tmp_path / "cases.csv"
+    data.write_text(
+        "date,local,imported\n"
+        + "".join(f"2022-01-{d:02d},{d},{1 if d < 4 else 0}\n" for d in range(1, 21)),
+        encoding="utf-8",
+    )
+    si = tmp_path / "si.csv"
+    si.write_text("day,p\n0,0\n1,0.3\n2,0.4\n3,0.3\n", encoding="utf-8")
+    table = rows(
+        demo("analyze", "rt", "--input", str(data), "--imported", "--si-file", str(si), "--json")
+    )
+    assert len(table) == 13
+    assert all(r["mean"] > 0 for r in table)
+
+
+def test_forecast_and_backtest(demo):
+    forecast = rows(demo("analyze", "forecast", "--end", "2022-06-01", "--horizon", "7", "--json"))
+    assert [r["date"] for r in forecast][:2] == ["2022-06-02", "2022-06-03"]
+    assert all(r["q05"] <= r["q25"] <= r["median"] <= r["q75"] <= r["q95"] for r in forecast)
+    backtest = rows(
+        demo(
+            "analyze",
+            "forecast",
+            "--end",
+            "2022-07-10",
+            "--horizon",
+            "7",
+            "--backtest",
+            "--samples",
+            "200",
+            "--json",
+        )
+    )
+    assert [r["model"] for r in backtest] == ["renewal", "last_value", "week_mean"]
+    assert backtest[1]["relative_wis"] == 1.0
+
+
+def test_cfr_naive_and_corrected(demo):
+    table = rows(demo("analyze", "cfr", "--delay-shape", "2.4", "--delay-scale", "3.33", "--json"))
+    naive = table[0]
+    assert naive["method"] == "naive"
+    # new_deaths sums to 68: the first report's 6 deaths "since late April" have no daily row.
+    assert naive["estimate"] == pytest.approx(68 / 4_440_452, rel=1e-6)
+    assert table[1]["method"] == "delay-corrected"
+    rolling = rows(demo("analyze", "cfr", "--rolling", "--json"))
+    assert len(rolling) == 90
+
+
+def test_alerts_regional_with_gaps(demo):
+    refused = demo("analyze", "alerts", "--org-unit", "KP-04")
+    assert refused.code == 1
+    assert "has no value on" in refused.err and "--fill" in refused.err
+    table = rows(
+        demo(
+            "analyze",
+            "alerts",
+            "--org-unit",
+            "KP-04",
+            "--start",
+            "2022-05-14",
+            "--end",
+            "2022-06-30",
+            "--fill",
+            "linear",
+            "--alarms",
+            "--json",
+        )
+    )
+    assert table
+    assert all(any(v is True for k, v in r.items() if k.endswith("alarm")) for r in table)
+
+
+def test_credibility_of_the_national_series(demo):
+    checks = {(r["element"], r["check"]): r for r in rows(demo("analyze", "credibility", "--json"))}
+    assert checks[("new_fever", "last_digit")]["verdict"] == "fail"
+    assert checks[("new_deaths", "fatality")]["verdict"] == "fail"
+    assert checks[("cum_fever", "identity")]["verdict"] == "fail"
+    assert "4 of 83 days" in checks[("cum_fever", "identity")]["sentence"]
+    assert all(r["sentence"].endswith(".") for r in checks.values())
+
+
+def test_nowcast_and_ascertainment(demo):
+    table = rows(demo("analyze", "nowcast", "--org-unit", "KP-01", "--last", "5", "--json"))
+    assert len(table) == 5
+    areas = {r["org_unit"]: r for r in rows(demo("analyze", "ascertainment", "--json"))}
+    assert len(areas) == 14
+    kp = areas["KP"]
+    assert kp["attack_rate_low"] < kp["attack_rate"] < kp["attack_rate_high"]
+
+
+def test_csv_output_and_bad_input(demo, tmp_path):
+    out = demo("analyze", "growth", "--csv")
+    assert out.out.splitlines()[0].startswith("date,r,r_low")
+    bad = tmp_path / "bad.csv"
+    bad.write_text("date,cases\n2022-01-01,5\n2022-01-03,6\n", encoding="utf-8")
+    result = demo("analyze", "growth", "--input", str(bad), "--column", "cases")
+    assert result.code == 1
+    assert "bad.csv, line 3, field 'date'" in result.err
+    missing = demo("analyze", "rt", "--input", str(bad), "--column", "nope")
+    assert "bad.csv, line 1, field 'nope'" in missing.err
