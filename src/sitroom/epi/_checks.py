@@ -20,10 +20,15 @@ def as_counts(values: ArrayLike, name: str = "incidence", *, allow_nan: bool = F
         array = array[np.newaxis, :]
     if array.ndim != 2 or array.shape[1] == 0:
         raise ValueError(f"{name} must have shape (n_days,) or (n_series, n_days)")
-    finite = np.isfinite(array) | (np.isnan(array) if allow_nan else False)
-    if not finite.all():
+    if allow_nan:
+        if np.isinf(array).any():
+            raise ValueError(f"{name} holds infinite values")
+        if (np.nan_to_num(array) < 0).any():
+            raise ValueError(f"{name} holds negative counts")
+        return array
+    if not np.isfinite(array).all():
         raise ValueError(f"{name} holds NaN or infinite values")
-    if (np.nan_to_num(array) < 0).any():
+    if (array < 0).any():
         raise ValueError(f"{name} holds negative counts")
     return array
 

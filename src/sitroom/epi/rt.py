@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 from numpy.typing import ArrayLike
-from scipy import stats
+from scipy import linalg, special
 
 from sitroom.epi._checks import FloatArray, as_counts, as_distribution, squeeze_like
 from sitroom.epi.serial_interval import parametric_si
@@ -32,29 +32,50 @@ DEFAULT_QUANTILES = (0.025, 0.05, 0.25, 0.5, 0.75, 0.95, 0.975)
 def total_infectiousness(incidence: ArrayLike, si_distr: ArrayLike) -> FloatArray:
     """Lambda_t = sum_{k=0}^{t} w_k I_{t-k}, for each series (shape (n_series, n_days)).
 
-    Sums are taken directly (no FFT), so they are exact to rounding.
+    One matrix product with the lower-triangular Toeplitz matrix of w: exact
+    sums (no FFT), computed by BLAS for all series at once.
     """
     counts = as_counts(incidence)
     w = as_distribution(si_distr, "si_distr")
     n_days = counts.shape[1]
-    lam = np.zeros_like(counts)
-    for k in range(min(w.size, n_days)):
-        if w[k] != 0.0:
-            lam[:, k:] += w[k] * counts[:, : n_days - k]
-    return lam
+    column = np.zeros(n_days)
+    column[: min(w.size, n_days)] = w[:n_days]
+    # T[s, t] = w[t - s] for t >= s, so (I @ T)[:, t] = sum_s I[:, s] w[t - s].
+    weights = linalg.toeplitz(np.zeros(n_days), column)
+    weights[np.tril_indices(n_days, -1)] = 0.0
+    weights[np.diag_indices(n_days)] = column[0]
+    return np.asarray(counts @ weights, dtype=float)
 
 
 def _window_sums(
     values: FloatArray, t_start: np.ndarray[Any, Any], t_end: np.ndarray[Any, Any]
 ) -> FloatArray:
     """Sums over [t_start, t_end] (0-based, inclusive) along the last axis."""
+    widths = t_end - t_start + 1
+    if np.all(widths == widths[0]):
+        # Equal windows: add the window's days one shifted slice at a time
+        # (exact sums, no cumulative-sum rounding).
+        total = np.zeros((values.shape[0], t_start.size))
+        consecutive = bool(np.all(np.diff(t_start) == 1))
+        first = int(t_start[0])
+        for j in range(int(widths[0])):
+            if consecutive:  # a slice, not a gather: much faster
+                total += values[:, first + j : first + j + t_start.size]
+            else:
+                total += values[:, t_start + j]
+        return total
     padded = np.concatenate([np.zeros((values.shape[0], 1)), np.cumsum(values, axis=1)], axis=1)
-    if np.all(t_end - t_start == t_end[0] - t_start[0]):
-        # Equal windows: sum each window directly, avoiding cumulative-sum rounding.
-        width = int(t_end[0] - t_start[0] + 1)
-        view = np.lib.stride_tricks.sliding_window_view(values, width, axis=1)
-        return np.asarray(view[:, t_start, :].sum(axis=2), dtype=float)
     return np.asarray(padded[:, t_end + 1] - padded[:, t_start], dtype=float)
+
+
+def gamma_quantiles(q: Sequence[float], shape: FloatArray, scale: FloatArray) -> FloatArray:
+    """Quantiles q of Gamma(shape, scale), on a new last axis (NaN where shape is NaN)."""
+    levels = np.asarray(q, dtype=float)
+    out = np.full((*shape.shape, levels.size), np.nan)
+    ok = np.isfinite(shape) & np.isfinite(scale)
+    for i, level in enumerate(levels):
+        out[ok, i] = special.gammaincinv(shape[ok], level) * scale[ok]
+    return out
 
 
 class CoriRt:
@@ -75,7 +96,8 @@ class CoriRt:
     mean_prior, std_prior : float, default 5, 5
         Gamma prior of R.
     quantiles : sequence of float
-        Posterior quantiles to report.
+        Posterior quantiles to report (an empty sequence skips them: they cost
+        more than the posterior itself).
     first_day_imported : bool, default True
         EpiEstim treats the first day's cases as imported (they start the
         epidemic and are not explained by earlier cases). False counts them as
@@ -172,13 +194,13 @@ class CoriRt:
         a_prior = (self.mean_prior / self.std_prior) ** 2
         b_prior = self.std_prior**2 / self.mean_prior
         shape = a_prior + _window_sums(local, start - 1, end - 1)
-        rate = 1.0 / b_prior + _window_sums(lam, start - 1, end - 1)
-        informative = _window_sums(lam, start - 1, end - 1) > 0
+        lam_sums = _window_sums(lam, start - 1, end - 1)
+        rate = 1.0 / b_prior + lam_sums
+        informative = lam_sums > 0
         with np.errstate(divide="ignore", invalid="ignore"):
             scale = np.where(informative, 1.0 / rate, np.nan)
         shape = np.where(informative, shape, np.nan)
-        q = np.asarray(self.quantiles, dtype=float)
-        quantiles = stats.gamma.ppf(q, shape[..., np.newaxis], scale=scale[..., np.newaxis])
+        quantiles = gamma_quantiles(self.quantiles, shape, scale)
 
         self.si_distr_ = w
         self.t_start_, self.t_end_ = start, end
