@@ -324,7 +324,7 @@ def credibility_table(
         )
     for name, s in series.items():
         add(name, credibility.last_digit_check(s.values))
-        add(name, credibility.dispersion_check(s.values[~np.isnan(s.values)]))
+        add(name, credibility.dispersion_check(s.values))
         add(name, credibility.weekday_check(s.values, s.dates))
         add(name, credibility.repeat_check(s.values))
     if "new_fever" in series and "new_deaths" in series:

@@ -71,6 +71,18 @@ def _finite(values: ArrayLike) -> FloatArray:
     return np.asarray(array[np.isfinite(array)], dtype=float)
 
 
+def _longest_run(values: ArrayLike) -> FloatArray:
+    """The longest stretch of consecutive days with a value (a trend needs neighbours)."""
+    array = np.asarray(values, dtype=float)
+    ok = np.concatenate([[False], np.isfinite(array), [False]])
+    edges = np.flatnonzero(np.diff(ok.astype(int)))
+    if edges.size == 0:
+        return np.zeros(0)
+    starts, stops = edges[::2], edges[1::2]
+    longest = int(np.argmax(stops - starts))
+    return np.asarray(array[starts[longest] : stops[longest]], dtype=float)
+
+
 def identity_check(
     left: ArrayLike, right: ArrayLike, *, tolerance: float, name: str
 ) -> CheckResult:
@@ -138,11 +150,13 @@ def _trend(y: FloatArray, window: int) -> FloatArray:
 def dispersion_check(values: ArrayLike, *, window: int = 7) -> CheckResult:
     """Pearson dispersion of counts around a smooth trend, against Poisson (lower tail).
 
+    Uses the longest run of consecutive days with values.
+
     A counting process scatters around its trend at least as much as Poisson
     noise (dispersion ~1, usually more). A dispersion far below 1 means the
     numbers are smoother than counting could produce.
     """
-    y = _finite(values)
+    y = _longest_run(values)
     if y.size < 3 * window:
         return CheckResult(
             "dispersion",
@@ -217,6 +231,15 @@ def weekday_check(values: ArrayLike, dates: Sequence[date], *, window: int = 7) 
             None,
             "not enough data",
             "Fewer than four weeks: too few to judge weekday effects.",
+        )
+    if np.ptp(y) == 0:
+        return CheckResult(
+            "weekday",
+            np.nan,
+            None,
+            None,
+            "not enough data",
+            "Every count is the same: nothing to compare between weekdays.",
         )
     mu = _trend(y, window)
     ratio = np.log1p(y) - np.log1p(mu)

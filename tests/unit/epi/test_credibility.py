@@ -87,3 +87,10 @@ def test_ascertainment_uses_test_positivity_when_given():
     assert result.infections[0, 0] == pytest.approx(1000, rel=0.05)
     with pytest.raises(ValueError, match="confirmed <= tested"):
         Ascertainment().fit([1], [10], tested=[1], confirmed=[2])
+
+
+def test_checks_survive_gaps_and_constant_series():
+    y = RNG.poisson(TREND).astype(float)
+    y[10:20] = np.nan
+    assert dispersion_check(y).verdict == "pass"  # on the longest run without gaps
+    assert weekday_check(np.zeros(84), DAYS).verdict == "not enough data"
