@@ -30,13 +30,14 @@ DEFAULT_QUANTILES = (0.025, 0.05, 0.25, 0.5, 0.75, 0.95, 0.975)
 
 
 def total_infectiousness(incidence: ArrayLike, si_distr: ArrayLike) -> FloatArray:
-    """Lambda_t = sum_{k=0}^{t} w_k I_{t-k}, for each series (shape (n_series, n_days)).
+    """Lambda_t = sum_{k=0}^{t} w_k I_{t-k}, for each series (shape (n_series, n_days))."""
+    return _infectiousness(as_counts(incidence), as_distribution(si_distr, "si_distr"))
 
-    One matrix product with the lower-triangular Toeplitz matrix of w: exact
+
+def _infectiousness(counts: FloatArray, w: FloatArray) -> FloatArray:
+    """One matrix product with the lower-triangular Toeplitz matrix of w: exact
     sums (no FFT), computed by BLAS for all series at once.
     """
-    counts = as_counts(incidence)
-    w = as_distribution(si_distr, "si_distr")
     n_days = counts.shape[1]
     column = np.zeros(n_days)
     column[: min(w.size, n_days)] = w[:n_days]
@@ -177,19 +178,23 @@ class CoriRt:
             Imported cases: they infect others but were not infected locally.
         """
         one = np.ndim(incidence) == 1
-        local = as_counts(incidence).copy()
-        imports = (
-            np.zeros_like(local) if imported is None else as_counts(imported, "imported").copy()
-        )
-        if imports.shape != local.shape:
-            raise ValueError("imported must have the shape of incidence")
+        counts = as_counts(incidence)
+        total = counts
+        if imported is not None:
+            imports = as_counts(imported, "imported")
+            if imports.shape != counts.shape:
+                raise ValueError("imported must have the shape of incidence")
+            total = counts + imports
+        local = counts
         if self.first_day_imported:
-            imports[:, 0] += local[:, 0]
+            # The first day's cases seed the epidemic: they infect (they stay in
+            # the total) but are not explained by earlier cases.
+            local = counts.copy()
             local[:, 0] = 0.0
-        n_days = local.shape[1]
+        n_days = counts.shape[1]
         w = self._serial_interval(n_days)
         start, end = self._windows(n_days)
-        lam = total_infectiousness(local + imports, w)
+        lam = _infectiousness(total, w)
 
         a_prior = (self.mean_prior / self.std_prior) ** 2
         b_prior = self.std_prior**2 / self.mean_prior
