@@ -11,8 +11,10 @@ import numpy as np
 from numpy.typing import NDArray
 
 from sitroom.analysis.series import DailySeries
-from sitroom.epi import alerts, backtest, cfr, credibility
+from sitroom.epi import alerts, cfr, credibility
 from sitroom.epi.ascertainment import Ascertainment
+from sitroom.epi.backtest import backtest as run_backtest
+from sitroom.epi.backtest import last_value, week_mean
 from sitroom.epi.forecast import RenewalForecast
 from sitroom.epi.growth import LogLinearGrowth
 from sitroom.epi.nowcast import ChainLadderNowcast
@@ -177,9 +179,9 @@ def backtest_table(
     def renewal(history: NDArray[np.float64], h: int) -> NDArray[np.float64]:
         return np.asarray(model.fit(history).quantiles_, dtype=float)
 
-    results = backtest.backtest(
+    results = run_backtest(
         series.values,
-        {"renewal": renewal, "last_value": backtest.last_value, "week_mean": backtest.week_mean},
+        {"renewal": renewal, "last_value": last_value, "week_mean": week_mean},
         horizon=horizon,
         min_history=min_history,
     )

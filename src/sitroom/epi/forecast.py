@@ -24,6 +24,21 @@ from sitroom.epi.rt import CoriRt
 DEFAULT_FORECAST_QUANTILES = (0.05, 0.25, 0.5, 0.75, 0.95)
 
 
+def project(history: ArrayLike, r: ArrayLike, si_distr: ArrayLike) -> FloatArray:
+    """Expected cases after ``history`` under a given path of R (no noise).
+
+    I_t = R_t * sum_k w_k I_{t-k}, day by day, for ``len(r)`` days: a scenario
+    ("what if R stays at 0.8 for a week") rather than a forecast.
+    """
+    cases = list(np.asarray(history, dtype=float))
+    w = np.asarray(si_distr, dtype=float)
+    for r_t in np.asarray(r, dtype=float):
+        t = len(cases)
+        lags = np.arange(1, min(w.size, t + 1))
+        cases.append(float(r_t * sum(w[k] * cases[t - k] for k in lags)))
+    return np.asarray(cases[len(cases) - np.size(r) :], dtype=float)
+
+
 def _dispersion(observed: FloatArray, expected: FloatArray) -> FloatArray:
     """Negative-binomial k per series by moments: var = mu + mu^2 / k (inf: Poisson)."""
     excess = ((observed - expected) ** 2 - expected).sum(axis=1)
