@@ -31,7 +31,9 @@ typecheck: $(STAMP)
 check: lint typecheck test
 
 bench: $(STAMP)
+	$(BIN)/python -m pip install --quiet -r bench/requirements.txt
 	$(BIN)/python bench/bench_import.py --rows 1000000
+	$(BIN)/python bench/bench_rt.py --series 2000 --days 365
 
 ## Re-resolve the pinned dependencies after editing pyproject.toml.
 lock: $(STAMP)
