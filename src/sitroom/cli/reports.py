@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import date
 from pathlib import Path
 from typing import Annotated
 
@@ -179,7 +179,9 @@ def print_bulletin(b: Bulletin) -> None:
             )
         console.print(table)
     names = {r.code: r.name for r in b.regions}
-    if status.missing:
+    if status.missing and len(status.missing) == status.expected:
+        console.print("[yellow]No regional report for this period.[/]")
+    elif status.missing:
         console.print(f"[yellow]Missing[/]: {', '.join(status.missing)}")
     if status.late:
         console.print(f"[yellow]Late[/]: {', '.join(names.get(c, c) for c in status.late)}")
@@ -318,6 +320,7 @@ def demo(ctx: typer.Context) -> None:
     console.print()
     print_bulletin(bulletin)
     console.print(
-        f"\nTry: sitroom bulletin --period 2022-05-15 · sitroom validate --period"
-        f" {day - timedelta(days=0)} · sitroom completeness --start 2022-05-14 --end 2022-05-20"
+        "\nTry: sitroom bulletin --period 2022-05-15 · sitroom validate --period 2022-06-08"
+        " · sitroom completeness --start 2022-05-14 --end 2022-05-20 · sitroom analyze rt"
+        " · sitroom analyze credibility"
     )
