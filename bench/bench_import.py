@@ -37,6 +37,7 @@ from sitroom.country import load_country
 from sitroom.db import create_db_engine, session_factory, upgrade
 from sitroom.places.service import load_places
 from sitroom.surveillance.imports import Importer
+from sitroom.surveillance.ingest import DHIS2_CSV_COLUMNS
 from sitroom.surveillance.service import load_elements
 
 ELEMENTS = [
@@ -103,16 +104,7 @@ def fresh(url: str) -> Engine:
 def write_csv(path: Path, districts: list[str], n: int) -> None:
     with path.open("w", encoding="utf-8", newline="") as handle:
         writer = csv.writer(handle, lineterminator="\n")
-        writer.writerow(
-            [
-                "dataelement",
-                "period",
-                "orgunit",
-                "categoryoptioncombo",
-                "attributeoptioncombo",
-                "value",
-            ]
-        )
+        writer.writerow(DHIS2_CSV_COLUMNS[:6])
         for element, unit, period, value in rows(districts, n):
             writer.writerow([element, period.strftime("%Y%m%d"), unit, "", "", value])
 

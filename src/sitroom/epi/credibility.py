@@ -58,6 +58,11 @@ class CheckResult:
         }
 
 
+def _not_enough(check: str, sentence: str) -> CheckResult:
+    """A check that could not be made, and why."""
+    return CheckResult(check, np.nan, None, None, "not enough data", sentence)
+
+
 def _verdict(p: float) -> str:
     return "fail" if p < ALPHA else "pass"
 
@@ -91,9 +96,7 @@ def identity_check(
     ok = np.isfinite(a) & np.isfinite(b)
     n = int(ok.sum())
     if n == 0:
-        return CheckResult(
-            "identity", np.nan, None, None, "not enough data", f"{name}: no day has both sides."
-        )
+        return _not_enough("identity", f"{name}: no day has both sides.")
     gaps = np.abs(a[ok] - b[ok])
     failures = int((gaps > tolerance).sum())
     share = failures / n
@@ -115,12 +118,8 @@ def last_digit_check(values: ArrayLike, *, min_value: int = 10) -> CheckResult:
     v = _finite(values)
     v = v[v >= min_value].astype(np.int64)
     if v.size < 20:
-        return CheckResult(
+        return _not_enough(
             "last_digit",
-            np.nan,
-            None,
-            None,
-            "not enough data",
             f"Only {v.size} counts of {min_value} or more: too few to judge last digits.",
         )
     counts = np.bincount(v % 10, minlength=10)
@@ -158,26 +157,12 @@ def dispersion_check(values: ArrayLike, *, window: int = 7) -> CheckResult:
     """
     y = _longest_run(values)
     if y.size < 3 * window:
-        return CheckResult(
-            "dispersion",
-            np.nan,
-            None,
-            None,
-            "not enough data",
-            "Too few days to judge the day-to-day scatter.",
-        )
+        return _not_enough("dispersion", "Too few days to judge the day-to-day scatter.")
     mu = _trend(y, window)
     keep = mu > 0
     n = int(keep.sum())
     if n < 3 * window:
-        return CheckResult(
-            "dispersion",
-            np.nan,
-            None,
-            None,
-            "not enough data",
-            "Too few days to judge the day-to-day scatter.",
-        )
+        return _not_enough("dispersion", "Too few days to judge the day-to-day scatter.")
     pearson = float(((y[keep] - mu[keep]) ** 2 / mu[keep]).sum())
     dof = n * (1 - 3 / window)  # a local quadratic uses about 3 of every `window` days
     dispersion = pearson / dof
@@ -200,7 +185,7 @@ def fatality_check(
 ) -> CheckResult:
     """Poisson test of the deaths beside ``cases x reference_cfr`` (two-sided)."""
     if cases <= 0:
-        return CheckResult("fatality", np.nan, None, None, "not enough data", "No cases.")
+        return _not_enough("fatality", "No cases.")
     expected = cases * reference_cfr
     low = float(stats.poisson.cdf(deaths, expected))
     high = float(stats.poisson.sf(deaths - 1, expected))
@@ -224,22 +209,10 @@ def weekday_check(values: ArrayLike, dates: Sequence[date], *, window: int = 7) 
     ok = np.isfinite(y)
     y, days = y[ok], [d for d, k in zip(dates, ok, strict=True) if k]
     if y.size < 4 * 7:
-        return CheckResult(
-            "weekday",
-            np.nan,
-            None,
-            None,
-            "not enough data",
-            "Fewer than four weeks: too few to judge weekday effects.",
-        )
+        return _not_enough("weekday", "Fewer than four weeks: too few to judge weekday effects.")
     if np.ptp(y) == 0:
-        return CheckResult(
-            "weekday",
-            np.nan,
-            None,
-            None,
-            "not enough data",
-            "Every count is the same: nothing to compare between weekdays.",
+        return _not_enough(
+            "weekday", "Every count is the same: nothing to compare between weekdays."
         )
     mu = _trend(y, window)
     ratio = np.log1p(y) - np.log1p(mu)
@@ -268,13 +241,8 @@ def repeat_check(values: ArrayLike, *, min_value: int = 20) -> CheckResult:
     prev, cur = y[:-1], y[1:]
     keep = (prev >= min_value) & (cur >= min_value)
     if keep.sum() < 10:
-        return CheckResult(
-            "repeat",
-            np.nan,
-            None,
-            None,
-            "not enough data",
-            f"Too few consecutive days with counts of {min_value} or more.",
+        return _not_enough(
+            "repeat", f"Too few consecutive days with counts of {min_value} or more."
         )
     m = (prev[keep] + cur[keep]) / 2
     chance = stats.skellam.pmf(0, m, m)

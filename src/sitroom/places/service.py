@@ -5,7 +5,7 @@ from __future__ import annotations
 import csv
 import re
 import unicodedata
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 
 from sqlalchemy import select
@@ -32,10 +32,23 @@ class PlaceRecord:
 
 @dataclass(slots=True)
 class LoadSummary:
+    """What loading configuration did: counts, and which fields of what changed."""
+
     created: int = 0
     updated: int = 0
     unchanged: int = 0
     changes: list[str] = field(default_factory=list)
+
+    def update(self, code: str, row: object, wanted: Mapping[str, object]) -> None:
+        """Bring an existing ``row`` to ``wanted``, counting and naming what changed."""
+        changed = [key for key, value in wanted.items() if getattr(row, key) != value]
+        for key in changed:
+            setattr(row, key, wanted[key])
+        if changed:
+            self.updated += 1
+            self.changes.append(f"{code}: {', '.join(changed)}")
+        else:
+            self.unchanged += 1
 
 
 def slug(name: str) -> str:
@@ -169,14 +182,7 @@ def load_places(session: Session, country: Country) -> LoadSummary:
             existing[record.code] = unit
             summary.created += 1
             continue
-        changed = [k for k, v in wanted.items() if getattr(unit, k) != v]
-        if changed:
-            for key in changed:
-                setattr(unit, key, wanted[key])
-            summary.updated += 1
-            summary.changes.append(f"{record.code}: {', '.join(changed)}")
-        else:
-            summary.unchanged += 1
+        summary.update(record.code, unit, wanted)
     session.flush()
     return summary
 

@@ -32,14 +32,7 @@ def load_elements(session: Session, country: Country) -> LoadSummary:
             session.add(DataElement(code=spec.code, **wanted))
             summary.created += 1
             continue
-        changed = [k for k, v in wanted.items() if getattr(element, k) != v]
-        for key in changed:
-            setattr(element, key, wanted[key])
-        if changed:
-            summary.updated += 1
-            summary.changes.append(f"{spec.code}: {', '.join(changed)}")
-        else:
-            summary.unchanged += 1
+        summary.update(spec.code, element, wanted)
     session.flush()
     return summary
 
