@@ -149,3 +149,38 @@ def test_csv_output_and_bad_input(demo, tmp_path):
     assert "bad.csv, line 3, field 'date'" in result.err
     missing = demo("analyze", "rt", "--input", str(bad), "--column", "nope")
     assert "bad.csv, line 1, field 'nope'" in missing.err
+
+
+def test_ascertainment_uses_stored_tests(demo, tmp_path):
+    data = tmp_path / "tests.csv"
+    data.write_text(
+        "org_unit,period,tested,confirmed\n"
+        + "".join(f"{code},2022-05-20,1000,{n}\n" for code, n in (("KP", 500),))
+        + "".join(f"KP-{i:02d},2022-05-20,100,50\n" for i in (*range(1, 11), 13, 14, 15)),
+        encoding="utf-8",
+    )
+    assert demo("import", str(data)).code == 0
+    result = demo("analyze", "ascertainment", "--json")
+    notes = json.loads(result.out)["notes"]
+    assert any("test positivity" in n for n in notes)
+    kp = next(r for r in rows(result) if r["org_unit"] == "KP")
+    # Half the suspected cases were the disease: about half the infections of the default.
+    assert kp["infections"] < 0.8 * 7_989_000
+
+
+def test_forecast_with_poisson_noise_is_narrower(demo):
+    negbin = rows(demo("analyze", "forecast", "--end", "2022-06-01", "--horizon", "3", "--json"))
+    poisson = rows(
+        demo(
+            "analyze",
+            "forecast",
+            "--end",
+            "2022-06-01",
+            "--horizon",
+            "3",
+            "--noise",
+            "poisson",
+            "--json",
+        )
+    )
+    assert poisson[0]["q95"] - poisson[0]["q05"] < negbin[0]["q95"] - negbin[0]["q05"]

@@ -133,10 +133,15 @@ def forecast(
     horizon: int = 14,
     samples: int = 2000,
     seed: int = 0,
+    noise: str = "negbin",
 ) -> Table:
-    fit = RenewalForecast(horizon=horizon, n_samples=samples, random_state=seed, **si.kwargs()).fit(
-        series.values
-    )
+    fit = RenewalForecast(
+        horizon=horizon,
+        n_samples=samples,
+        random_state=seed,
+        observation="poisson" if noise == "poisson" else "negbin",
+        **si.kwargs(),
+    ).fit(series.values)
     last = series.dates[-1]
     rows = []
     for h in range(horizon):
@@ -173,8 +178,15 @@ def backtest_table(
     samples: int = 500,
     seed: int = 0,
     min_history: int = 21,
+    noise: str = "negbin",
 ) -> Table:
-    model = RenewalForecast(horizon=horizon, n_samples=samples, random_state=seed, **si.kwargs())
+    model = RenewalForecast(
+        horizon=horizon,
+        n_samples=samples,
+        random_state=seed,
+        observation="poisson" if noise == "poisson" else "negbin",
+        **si.kwargs(),
+    )
 
     def renewal(history: NDArray[np.float64], h: int) -> NDArray[np.float64]:
         return np.asarray(model.fit(history).quantiles_, dtype=float)
@@ -369,10 +381,12 @@ def ascertainment_table(
     detected_share: tuple[float, float],
     disease_share: tuple[float, float],
     seed: int = 0,
+    tested: list[float] | None = None,
+    confirmed: list[float] | None = None,
 ) -> Table:
     result = Ascertainment(
         detected_share=detected_share, disease_share=disease_share, random_state=seed
-    ).fit([a[2] for a in areas], [a[3] for a in areas])
+    ).fit([a[2] for a in areas], [a[3] for a in areas], tested=tested, confirmed=confirmed)
     rows = []
     for i, (code, name, cases, population) in enumerate(areas):
         inf, ar = result.infections[i], result.attack_rate[i]
@@ -391,6 +405,14 @@ def ascertainment_table(
                 "draws_over_population": _num(result.share_over_population[i], 3),
             }
         )
+    notes = (
+        []
+        if tested is None
+        else [
+            "the share of suspected cases that were the disease is"
+            " each area's test positivity, not the range above"
+        ]
+    )
     return Table(
         "Infections and attack rates from suspected cases",
         [
@@ -407,6 +429,7 @@ def ascertainment_table(
             "share of infections that became suspected cases:"
             f" {detected_share[0]:g}-{detected_share[1]:g}"
             f" (uniform); share of suspected cases that were the disease: {disease_share[0]:g}-"
-            f"{disease_share[1]:g} (uniform); 95% intervals"
+            f"{disease_share[1]:g} (uniform); 95% intervals",
+            *notes,
         ],
     )

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import csv
 import sys
+from datetime import date
 from pathlib import Path
 from typing import Annotated
 
 import numpy as np
 import typer
 from rich.table import Table as RichTable
+from sqlalchemy.orm import Session
 
 from sitroom.analysis import runs
 from sitroom.analysis.series import DailySeries, csv_series, stored_series
@@ -211,6 +213,9 @@ def forecast_cmd(
     horizon: Annotated[int, typer.Option("--horizon", help="Days ahead, 1 to 14.")] = 14,
     samples: Annotated[int, typer.Option("--samples", help="Sample paths.")] = 2000,
     seed: Annotated[int, typer.Option("--seed", help="Random seed.")] = 0,
+    noise: Annotated[
+        str, typer.Option("--noise", help="Day-to-day noise: negbin (fitted) or poisson.")
+    ] = "negbin",
     do_backtest: Annotated[
         bool, typer.Option("--backtest", help="Score rolling-origin forecasts instead.")
     ] = False,
@@ -220,6 +225,8 @@ def forecast_cmd(
     """Renewal-equation forecast with prediction intervals, or its backtest."""
     if not 1 <= horizon <= 14:
         raise SitroomError("--horizon must be between 1 and 14 days")
+    if noise not in ("negbin", "poisson"):
+        raise SitroomError("--noise must be negbin or poisson")
     name = column or element
     data = _load(
         ctx, [name], org_unit=org_unit, input_file=input_file, start=start, end=end, fill=fill
@@ -228,12 +235,14 @@ def forecast_cmd(
     if do_backtest:
         table = _guard(
             lambda: runs.backtest_table(
-                data[name], si, horizon=horizon, samples=min(samples, 500), seed=seed
+                data[name], si, horizon=horizon, samples=min(samples, 500), seed=seed, noise=noise
             )
         )
     else:
         table = _guard(
-            lambda: runs.forecast(data[name], si, horizon=horizon, samples=samples, seed=seed)
+            lambda: runs.forecast(
+                data[name], si, horizon=horizon, samples=samples, seed=seed, noise=noise
+            )
         )
     _emit(table, as_json, as_csv)
 
@@ -359,6 +368,17 @@ def credibility_cmd(
     _emit(table, as_json, as_csv)
 
 
+def _stored_total(
+    session: Session, unit: str, element: str, first: date | None, last: date | None
+) -> float | None:
+    """The sum of ``element`` for ``unit`` over the range, or None when nothing is stored."""
+    try:
+        values = stored_series(session, unit, element).between(first, last).values
+    except SitroomError:
+        return None
+    return float(np.nansum(values))
+
+
 def _align(series: dict[str, DailySeries]) -> dict[str, DailySeries]:
     """The series cut to their common days (identities compare the same days)."""
     if not series:
@@ -430,6 +450,8 @@ def ascertainment_cmd(
     first = parse_date(start, "start") if start else None
     stop = parse_date(end, "end") if end else None
     areas = []
+    tests: list[float | None] = []
+    positives: list[float | None] = []
     with rt.session() as session:
         units = session.scalars(
             select(OrgUnit).where(OrgUnit.level <= 2).order_by(OrgUnit.level, OrgUnit.code)
@@ -443,11 +465,16 @@ def ascertainment_cmd(
                 areas.append(
                     (unit.code, unit.name, float(np.nansum(s.values)), float(unit.population))
                 )
+                tests.append(_stored_total(session, unit.code, "tested", first, stop))
+                positives.append(_stored_total(session, unit.code, "confirmed", first, stop))
     if not areas:
         raise SitroomError("no org unit has both new_fever values and a population")
+    with_tests = all(t is not None for t in tests) and all(p is not None for p in positives)
     table = _guard(
         lambda: runs.ascertainment_table(
             areas,
+            tested=[float(t or 0) for t in tests] if with_tests else None,
+            confirmed=[float(p or 0) for p in positives] if with_tests else None,
             detected_share=(detected_low, detected_high),
             disease_share=(disease_low, disease_high),
         )
