@@ -166,9 +166,13 @@ def test_an_invalid_value_anywhere_rolls_back_the_whole_file(cli, db_url, tmp_pa
 
 
 def test_a_missing_file_and_a_bad_option_give_messages(cli, tmp_path):
-    result = cli("import", str(tmp_path / "nowhere.csv"))
+    for name in ("nowhere.csv", "nowhere.json"):
+        result = cli("import", str(tmp_path / name))
+        assert result.code == 1
+        assert f"{name}: no such file" in result.err
+    result = cli("import", str(tmp_path))
     assert result.code == 1
-    assert "nowhere.csv: no such file" in result.err
+    assert "is a folder" in result.err
     result = cli("bulletin", "--period", "2022-13-01")
     assert result.code == 1
     assert "'2022-13-01' is not a date" in result.err

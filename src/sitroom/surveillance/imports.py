@@ -376,6 +376,7 @@ class Importer:
     ) -> ImportSummary:
         """Import ``path``; returns the summary. Raises InputError for unreadable files."""
         path = Path(path)
+        ingest.check_readable(path)
         detected, detected_mapping = ingest.detect_format(path, self.country)
         fmt = fmt or detected
         if fmt not in ingest.FORMATS:

@@ -109,6 +109,11 @@ def _decoded_lines(path: Path, progress: Progress | None) -> Iterator[str]:
             yield text
 
 
+def check_readable(path: Path) -> None:
+    """Raise InputError unless ``path`` is a non-empty file."""
+    _check_not_empty(path)
+
+
 def _check_not_empty(path: Path) -> None:
     try:
         size = path.stat().st_size
