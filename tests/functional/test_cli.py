@@ -65,6 +65,10 @@ def test_completeness_aggregate_history_export_and_places(cli, tmp_path):
         cli("completeness", "--start", "2022-05-15", "--end", "2022-05-16", "--json").out
     )
     assert [(r["received"], len(r["missing"])) for r in rows] == [(13, 0), (0, 13)]
+    regions = json.loads(cli("completeness", "--by-region", "--json").out)
+    assert len(regions) == 13
+    kp04 = next(r for r in regions if r["org_unit"] == "KP-04")
+    assert (kp04["expected"], kp04["received"], kp04["on_time"]) == (90, 53, 42)
     agg = json.loads(cli("aggregate", "--period", "2022-05-15", "--json").out)
     assert {
         "element": "new_fever",

@@ -18,7 +18,7 @@ from sitroom.places.models import OrgUnit
 from sitroom.surveillance.bulletin import Bulletin, build_bulletin, latest_bulletin_period
 from sitroom.surveillance.export import export_values
 from sitroom.surveillance.ingest import FORMATS
-from sitroom.surveillance.reporting import aggregate, completeness
+from sitroom.surveillance.reporting import aggregate, completeness, completeness_by_unit
 from sitroom.surveillance.service import period_range
 from sitroom.surveillance.validation import validate
 
@@ -79,9 +79,12 @@ def completeness_cmd(
     period: PeriodOpt = None,
     start: StartOpt = None,
     end: EndOpt = None,
+    by_region: Annotated[
+        bool, typer.Option("--by-region", help="One row per reporting unit over the range.")
+    ] = False,
     as_json: JsonOpt = False,
 ) -> None:
-    """Expected, received and on-time reports per period; missing regions named."""
+    """Expected, received and on-time reports per period (or per region); missing ones named."""
     rt = runtime(ctx)
     with rt.session() as session:
         stored = period_range(session)
@@ -91,6 +94,36 @@ def completeness_cmd(
         last = _optional_date(period or end) or stored[1]
         rows = completeness(session, rt.country, start=first, end=last)
         names = {u.code: u.name for u in session.query(OrgUnit)}
+        level = rt.country.reporting.reporting_level
+        reporters = {u.code: u.name for u in session.query(OrgUnit).filter(OrgUnit.level == level)}
+    if by_region:
+        units = completeness_by_unit(rows, reporters)
+        if as_json:
+            print_json([u.to_dict() for u in units])
+            return
+        table = Table(
+            "org unit",
+            "name",
+            "expected",
+            "received",
+            "on time",
+            "complete",
+            "timely",
+            title=f"Reports from {first} to {last}",
+        )
+        for u in units:
+            d = u.to_dict()
+            table.add_row(
+                u.org_unit,
+                u.name,
+                str(u.expected),
+                str(u.received),
+                str(u.on_time),
+                f"{d['completeness']:.0%}",
+                f"{d['timeliness']:.0%}",
+            )
+        console.print(table)
+        return
     if as_json:
         print_json([r.to_dict() for r in rows])
         return

@@ -94,6 +94,41 @@ def completeness(
 
 
 @dataclass(frozen=True, slots=True)
+class UnitCompleteness:
+    """One reporting unit over a range of periods."""
+
+    org_unit: str
+    name: str
+    expected: int
+    received: int
+    on_time: int
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "org_unit": self.org_unit,
+            "name": self.name,
+            "expected": self.expected,
+            "received": self.received,
+            "on_time": self.on_time,
+            "completeness": round(self.received / self.expected, 4) if self.expected else None,
+            "timeliness": round(self.on_time / self.expected, 4) if self.expected else None,
+        }
+
+
+def completeness_by_unit(
+    periods: list[PeriodCompleteness], names: dict[str, str]
+) -> list[UnitCompleteness]:
+    """The same reports counted per unit over all ``periods`` (from :func:`completeness`)."""
+    rows = []
+    for code, name in sorted(names.items()):
+        missing = sum(code in p.missing for p in periods)
+        late = sum(code in p.late for p in periods)
+        received = len(periods) - missing
+        rows.append(UnitCompleteness(code, name, len(periods), received, received - late))
+    return rows
+
+
+@dataclass(frozen=True, slots=True)
 class AggregateRow:
     """A parent's own figure beside the sum of its children's, never merged."""
 
