@@ -278,3 +278,18 @@ def test_batches_give_the_same_result_as_one(loaded, country):
         DEMO / "fever_by_region.csv"
     )
     assert (again.unchanged, again.rejected) == (2756, 0)
+
+
+def test_a_duplicate_many_batches_later_is_found_in_the_database(loaded, country, tmp_path):
+    rows = [
+        "KP-01,2022-05-15,5",
+        "KP-02,2022-05-15,6",
+        "KP-03,2022-05-15,7",
+        "KP-04,2022-05-15,8",
+        "KP-01,2022-05-15,9",
+    ]
+    path = write(tmp_path, "late_dup.csv", "org_unit,period,new_fever\n" + "\n".join(rows) + "\n")
+    summary = Importer(loaded, country, user="x", now=WHEN, batch_size=1).run(path)
+    assert summary.rejected == 1
+    assert summary.rejections[0].line == 6
+    assert count(loaded) == 0
