@@ -184,3 +184,41 @@ def test_forecast_with_poisson_noise_is_narrower(demo):
         )
     )
     assert poisson[0]["q95"] - poisson[0]["q05"] < negbin[0]["q95"] - negbin[0]["q05"]
+
+
+def test_rt_for_every_region_in_one_call(demo):
+    table = rows(
+        demo(
+            "analyze",
+            "rt",
+            "--level",
+            "2",
+            "--fill",
+            "linear",
+            "--latest",
+            "--end",
+            "2022-05-31",
+            "--json",
+        )
+    )
+    assert [r["org_unit"] for r in table] == [f"KP-{n:02d}" for n in (*range(1, 11), 13, 14, 15)]
+    assert {r["window_end"] for r in table} == {"2022-05-31"}
+    # The same as estimating one region on its own over the same days.
+    alone = rows(
+        demo(
+            "analyze",
+            "rt",
+            "--org-unit",
+            "KP-03",
+            "--start",
+            "2022-05-14",
+            "--end",
+            "2022-05-31",
+            "--fill",
+            "linear",
+            "--json",
+        )
+    )[-1]
+    kp03 = next(r for r in table if r["org_unit"] == "KP-03")
+    assert kp03["mean"] == alone["mean"]
+    assert kp03["above_1"] is (alone["q025"] > 1)

@@ -103,6 +103,38 @@ def rt(
     )
 
 
+def rt_many(
+    series: dict[str, DailySeries], si: SerialInterval, *, window: int = 7, latest: bool = False
+) -> Table:
+    """Rt of several org units' series (same days) in one vectorised call."""
+    names = list(series)
+    first = series[names[0]]
+    fit = CoriRt(window=window, **si.kwargs()).fit(np.vstack([series[n].values for n in names]))
+    dates = first.dates
+    rows = []
+    windows = range(fit.t_end_.size - 1, fit.t_end_.size) if latest else range(fit.t_end_.size)
+    for j, name in enumerate(names):
+        for i in windows:
+            q = fit.r_quantiles_[j, i]
+            rows.append(
+                {
+                    "org_unit": name,
+                    "window_end": dates[fit.t_end_[i] - 1].isoformat(),
+                    "mean": _num(fit.r_mean_[j, i]),
+                    "q025": _num(q[0]),
+                    "median": _num(q[3]),
+                    "q975": _num(q[6]),
+                    "above_1": bool(q[0] > 1),
+                }
+            )
+    return Table(
+        f"Reproduction number by org unit (Cori et al., {window}-day windows)",
+        ["org_unit", "window_end", "mean", "q025", "median", "q975", "above_1"],
+        rows,
+        [si.describe(), "above_1: the 2.5 % quantile is above 1 (cases are rising)"],
+    )
+
+
 def growth(series: DailySeries, *, window: int = 7) -> Table:
     fit = LogLinearGrowth(window=window).fit(series.values)
     dates = series.dates

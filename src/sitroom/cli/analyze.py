@@ -64,15 +64,17 @@ def _emit(table: runs.Table, as_json: bool, as_csv: bool) -> None:
         return
     out = RichTable(*table.columns, title=table.title)
     for row in table.rows:
-        out.add_row(*("—" if row.get(c) is None else _cell(row.get(c)) for c in table.columns))
+        out.add_row(*("—" if row.get(c) is None else _cell(c, row.get(c)) for c in table.columns))
     console.print(out)
     for note in table.notes:
         console.print(f"[dim]{note}[/]")
 
 
-def _cell(value: object) -> str:
+def _cell(column: str, value: object) -> str:
     if isinstance(value, bool):
-        return "ALARM" if value else ""
+        if not value:
+            return ""
+        return "ALARM" if column.endswith("alarm") else "yes"
     if isinstance(value, float):
         return f"{value:,.0f}" if abs(value) >= 1000 else f"{value:.4g}"
     return str(value)
@@ -101,6 +103,43 @@ def _load(
     fills = fill if isinstance(fill, list) else [fill] * len(columns)
     return {
         c: found[c].between(first, last).filled(how) for c, how in zip(columns, fills, strict=True)
+    }
+
+
+def _load_level(
+    ctx: typer.Context,
+    level: int,
+    element: str,
+    *,
+    start: str | None,
+    end: str | None,
+    fill: str,
+) -> dict[str, DailySeries]:
+    """``element`` for every org unit of ``level``, on the days all of them cover."""
+    from sqlalchemy import select
+
+    from sitroom.places.models import OrgUnit
+
+    rt = runtime(ctx)
+    with rt.session() as session:
+        codes = session.scalars(
+            select(OrgUnit.code).where(OrgUnit.level == level).order_by(OrgUnit.code)
+        ).all()
+        found = {}
+        for code in codes:
+            try:
+                found[code] = stored_series(session, code, element)
+            except SitroomError:
+                continue
+    if not found:
+        raise SitroomError(f"no org unit of level {level} has {element} values")
+    first = parse_date(start, "start") if start else max(s.start for s in found.values())
+    last = parse_date(end, "end") if end else min(s.dates[-1] for s in found.values())
+    return {
+        code: s.spanning(min(s.start, first), max(s.dates[-1], last))
+        .between(first, last)
+        .filled(fill)
+        for code, s in found.items()
     }
 
 
@@ -148,11 +187,26 @@ def rt_cmd(
     si_sd: SiSdOpt = runs.OMICRON_SI_SD,
     si_file: SiFileOpt = None,
     window: WindowOpt = 7,
+    level: Annotated[
+        int | None, typer.Option("--level", help="Every org unit of this level (2: regions).")
+    ] = None,
+    latest: Annotated[
+        bool, typer.Option("--latest", help="With --level: only the last window of each.")
+    ] = False,
     as_json: JsonOpt = False,
     as_csv: CsvOpt = False,
 ) -> None:
-    """Time-varying reproduction number (Cori et al. 2013, as EpiEstim)."""
+    """Time-varying reproduction number (Cori et al. 2013, as EpiEstim).
+
+    With --level 2, every region at once (one vectorised estimate), over the
+    days they share.
+    """
     si = _si(si_mean, si_sd, si_file)
+    if level is not None:
+        data = _load_level(ctx, level, column or element, start=start, end=end, fill=fill)
+        table = _guard(lambda: runs.rt_many(data, si, window=window, latest=latest))
+        _emit(table, as_json, as_csv)
+        return
     if imported:
         if input_file is None:
             raise SitroomError("--imported needs --input with local and imported columns")
