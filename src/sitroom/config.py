@@ -7,7 +7,6 @@ command-line options override them.
 from __future__ import annotations
 
 import os
-from functools import lru_cache
 from pathlib import Path
 
 from pydantic import field_validator
@@ -61,9 +60,3 @@ class Settings(BaseSettings):
         if value:
             return value
         return os.environ.get("USER") or os.environ.get("USERNAME") or "unknown"
-
-
-@lru_cache
-def get_settings() -> Settings:
-    """The settings of this process, read once."""
-    return Settings()

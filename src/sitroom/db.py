@@ -7,13 +7,11 @@ can alter SQLite tables and both databases name constraints alike.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import DateTime, Engine, MetaData, create_engine, event, inspect
+from sqlalchemy import DateTime, Engine, MetaData, create_engine, event
 from sqlalchemy.engine import Dialect, make_url
 from sqlalchemy.exc import ArgumentError, OperationalError
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
@@ -142,16 +140,5 @@ def ensure_schema(engine: Engine) -> None:
         ) from exc
 
 
-def table_names(engine: Engine) -> list[str]:
-    return inspect(engine).get_table_names()
-
-
 def session_factory(engine: Engine) -> sessionmaker[Session]:
     return sessionmaker(engine, expire_on_commit=False)
-
-
-@contextmanager
-def transaction(engine: Engine) -> Iterator[Session]:
-    """A session that commits on success and rolls back on any error."""
-    with session_factory(engine)() as session, session.begin():
-        yield session

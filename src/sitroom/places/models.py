@@ -10,7 +10,6 @@ from sitroom.db import Base
 #: Levels of the hierarchy, top first. A country configuration names its own
 #: kinds (province, kun, ...); the level number is what the code relies on.
 LEVELS = {1: "country", 2: "region", 3: "district", 4: "facility"}
-LEVEL_NUMBERS = {name: number for number, name in LEVELS.items()}
 
 
 class OrgUnit(Base):

@@ -236,6 +236,3 @@ class OrgUnitResolver:
         if len(roots) != 1:
             raise NotFoundError("no org units loaded: run `sitroom setup` first")
         return roots[0]
-
-    def at_level(self, level: int) -> list[OrgUnit]:
-        return sorted((u for u in self.by_id.values() if u.level == level), key=lambda u: u.code)

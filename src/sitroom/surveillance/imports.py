@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session
 
 from sitroom.country import Country
 from sitroom.db import utcnow
-from sitroom.errors import InputError, NotFoundError, SitroomError
+from sitroom.errors import NotFoundError, SitroomError
 from sitroom.places.service import OrgUnitResolver
 from sitroom.surveillance import ingest
 from sitroom.surveillance.bulk import BulkStatements
@@ -638,4 +638,4 @@ class Importer:
         summary.deleted += len(plan.deletes)
 
 
-__all__ = ["ImportSummary", "Importer", "InputError", "parse_count", "parse_period"]
+__all__ = ["ImportSummary", "Importer", "parse_count", "parse_period"]

@@ -52,8 +52,6 @@ DHIS2_CSV_COLUMNS = (
 #: DHIS2's default category option combo: its uid, code and name.
 DEFAULT_COMBOS = frozenset({"", "hllvx50cxc0", "default"})
 
-#: Columns of a wide CSV that are not data elements.
-WIDE_META = ("org_unit", "period", "received_at", "comment")
 
 Progress = Callable[[int], None]
 
