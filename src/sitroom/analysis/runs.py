@@ -158,6 +158,21 @@ def growth(series: DailySeries, *, window: int = 7) -> Table:
     )
 
 
+def _renewal(
+    si: SerialInterval, horizon: int, samples: int, seed: int, noise: str
+) -> RenewalForecast:
+    """The forecaster that both the forecast and its backtest use."""
+    if noise not in ("negbin", "poisson"):
+        raise ValueError("the noise must be negbin or poisson")
+    return RenewalForecast(
+        horizon=horizon,
+        n_samples=samples,
+        random_state=seed,
+        observation="poisson" if noise == "poisson" else "negbin",
+        **si.kwargs(),
+    )
+
+
 def forecast(
     series: DailySeries,
     si: SerialInterval,
@@ -167,13 +182,7 @@ def forecast(
     seed: int = 0,
     noise: str = "negbin",
 ) -> Table:
-    fit = RenewalForecast(
-        horizon=horizon,
-        n_samples=samples,
-        random_state=seed,
-        observation="poisson" if noise == "poisson" else "negbin",
-        **si.kwargs(),
-    ).fit(series.values)
+    fit = _renewal(si, horizon, samples, seed, noise).fit(series.values)
     last = series.dates[-1]
     rows = []
     for h in range(horizon):
@@ -212,13 +221,7 @@ def backtest_table(
     min_history: int = 21,
     noise: str = "negbin",
 ) -> Table:
-    model = RenewalForecast(
-        horizon=horizon,
-        n_samples=samples,
-        random_state=seed,
-        observation="poisson" if noise == "poisson" else "negbin",
-        **si.kwargs(),
-    )
+    model = _renewal(si, horizon, samples, seed, noise)
 
     def renewal(history: NDArray[np.float64], h: int) -> NDArray[np.float64]:
         return np.asarray(model.fit(history).quantiles_, dtype=float)

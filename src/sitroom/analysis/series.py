@@ -54,10 +54,12 @@ class DailySeries:
         return DailySeries(self.name, self.start, values)
 
     def spanning(self, start: date, end: date) -> DailySeries:
-        """The series over [start, end], NaN on the days it does not cover."""
+        """The series over exactly [start, end]: cut, and NaN on days it does not cover."""
         values = np.full((end - start).days + 1, np.nan)
-        offset = (self.start - start).days
-        values[offset : offset + self.values.size] = self.values
+        offset = (self.start - start).days  # where our first day falls in the new range
+        lo, hi = max(0, offset), min(values.size, offset + self.values.size)
+        if lo < hi:
+            values[lo:hi] = self.values[lo - offset : hi - offset]
         return DailySeries(self.name, start, values)
 
     def between(self, start: date | None, end: date | None) -> DailySeries:
@@ -89,6 +91,14 @@ def stored_series(session: Session, org_unit: str, element: str) -> DailySeries:
     for period, value in rows:
         values[(period - start).days] = value
     return DailySeries(f"{element} of {org_unit}", start, values)
+
+
+def optional_series(session: Session, org_unit: str, element: str) -> DailySeries | None:
+    """:func:`stored_series`, or None when nothing is stored for the pair."""
+    try:
+        return stored_series(session, org_unit, element)
+    except NotFoundError:
+        return None
 
 
 def csv_series(path: Path, columns: list[str]) -> dict[str, DailySeries]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import sys
+from collections.abc import Callable
 from datetime import date
 from pathlib import Path
 from typing import Annotated
@@ -11,14 +12,16 @@ from typing import Annotated
 import numpy as np
 import typer
 from rich.table import Table as RichTable
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from sitroom.analysis import runs
-from sitroom.analysis.series import DailySeries, csv_series, stored_series
+from sitroom.analysis.series import DailySeries, csv_series, optional_series, stored_series
 from sitroom.cli.app import app, console, print_json, runtime
 from sitroom.cli.commands import parse_date
 from sitroom.epi.serial_interval import read_distribution
 from sitroom.errors import SitroomError
+from sitroom.places.models import OrgUnit
 
 analyze_app = typer.Typer(
     help="Epidemiology on stored data (national or --org-unit) or a CSV file (--input).",
@@ -116,31 +119,18 @@ def _load_level(
     fill: str,
 ) -> dict[str, DailySeries]:
     """``element`` for every org unit of ``level``, on the days all of them cover."""
-    from sqlalchemy import select
-
-    from sitroom.places.models import OrgUnit
-
     rt = runtime(ctx)
     with rt.session() as session:
         codes = session.scalars(
             select(OrgUnit.code).where(OrgUnit.level == level).order_by(OrgUnit.code)
         ).all()
-        found = {}
-        for code in codes:
-            try:
-                found[code] = stored_series(session, code, element)
-            except SitroomError:
-                continue
+        stored = {code: optional_series(session, code, element) for code in codes}
+    found = {code: s for code, s in stored.items() if s is not None}
     if not found:
         raise SitroomError(f"no org unit of level {level} has {element} values")
     first = parse_date(start, "start") if start else max(s.start for s in found.values())
     last = parse_date(end, "end") if end else min(s.dates[-1] for s in found.values())
-    return {
-        code: s.spanning(min(s.start, first), max(s.dates[-1], last))
-        .between(first, last)
-        .filled(fill)
-        for code, s in found.items()
-    }
+    return {code: s.spanning(first, last).filled(fill) for code, s in found.items()}
 
 
 def _union(series: dict[str, DailySeries]) -> dict[str, DailySeries]:
@@ -159,15 +149,12 @@ def _si(si_mean: float, si_sd: float, si_file: Path | None) -> runs.SerialInterv
     return runs.SerialInterval(si_mean, si_sd)
 
 
-def _guard(call: object) -> runs.Table:
+def _guard(call: Callable[[], runs.Table]) -> runs.Table:
     """Turn an estimator's ValueError into a user message."""
-    assert callable(call)
     try:
-        table = call()
+        return call()
     except ValueError as exc:
         raise SitroomError(str(exc)) from exc
-    assert isinstance(table, runs.Table)
-    return table
 
 
 @analyze_app.command("rt")
@@ -279,8 +266,6 @@ def forecast_cmd(
     """Renewal-equation forecast with prediction intervals, or its backtest."""
     if not 1 <= horizon <= 14:
         raise SitroomError("--horizon must be between 1 and 14 days")
-    if noise not in ("negbin", "poisson"):
-        raise SitroomError("--noise must be negbin or poisson")
     name = column or element
     data = _load(
         ctx, [name], org_unit=org_unit, input_file=input_file, start=start, end=end, fill=fill
@@ -400,19 +385,13 @@ def credibility_cmd(
     unit = org_unit or rt.country.country.code
     first = parse_date(start, "start") if start else None
     last = parse_date(end, "end") if end else None
-    series: dict[str, DailySeries] = {}
-    cumulative: dict[str, DailySeries] = {}
+    flows = ("new_fever", "new_recovered", "new_deaths")
+    stocks = ("cum_fever", "cum_recovered", "under_treatment", "cum_deaths")
     with rt.session() as session:
-        for element in ("new_fever", "new_recovered", "new_deaths"):
-            try:
-                series[element] = stored_series(session, unit, element).between(first, last)
-            except SitroomError:
-                continue
-        for element in ("cum_fever", "cum_recovered", "under_treatment", "cum_deaths"):
-            try:
-                cumulative[element] = stored_series(session, unit, element).between(first, last)
-            except SitroomError:
-                continue
+        stored = {e: optional_series(session, unit, e) for e in (*flows, *stocks)}
+    cut = {e: s.between(first, last) for e, s in stored.items() if s is not None}
+    series = {e: s for e, s in cut.items() if e in flows}
+    cumulative = {e: s for e, s in cut.items() if e in stocks}
     if not series:
         raise SitroomError(f"no new_fever, new_recovered or new_deaths stored for {unit}")
     aligned = _align(cumulative)
@@ -426,11 +405,8 @@ def _stored_total(
     session: Session, unit: str, element: str, first: date | None, last: date | None
 ) -> float | None:
     """The sum of ``element`` for ``unit`` over the range, or None when nothing is stored."""
-    try:
-        values = stored_series(session, unit, element).between(first, last).values
-    except SitroomError:
-        return None
-    return float(np.nansum(values))
+    found = optional_series(session, unit, element)
+    return None if found is None else float(np.nansum(found.between(first, last).values))
 
 
 def _align(series: dict[str, DailySeries]) -> dict[str, DailySeries]:
@@ -496,10 +472,6 @@ def ascertainment_cmd(
     as_csv: CsvOpt = False,
 ) -> None:
     """Infections and attack rate per region from suspected (fever) cases and populations."""
-    from sqlalchemy import select
-
-    from sitroom.places.models import OrgUnit
-
     rt = runtime(ctx)
     first = parse_date(start, "start") if start else None
     stop = parse_date(end, "end") if end else None
@@ -511,14 +483,9 @@ def ascertainment_cmd(
             select(OrgUnit).where(OrgUnit.level <= 2).order_by(OrgUnit.level, OrgUnit.code)
         ).all()
         for unit in units:
-            try:
-                s = stored_series(session, unit.code, "new_fever").between(first, stop)
-            except SitroomError:
-                continue
-            if unit.population:
-                areas.append(
-                    (unit.code, unit.name, float(np.nansum(s.values)), float(unit.population))
-                )
+            cases = _stored_total(session, unit.code, "new_fever", first, stop)
+            if cases is not None and unit.population:
+                areas.append((unit.code, unit.name, cases, float(unit.population)))
                 tests.append(_stored_total(session, unit.code, "tested", first, stop))
                 positives.append(_stored_total(session, unit.code, "confirmed", first, stop))
     if not areas:

@@ -93,7 +93,6 @@ def completeness_cmd(
         first = _optional_date(period or start) or stored[0]
         last = _optional_date(period or end) or stored[1]
         rows = completeness(session, rt.country, start=first, end=last)
-        names = {u.code: u.name for u in session.query(OrgUnit)}
         level = rt.country.reporting.reporting_level
         reporters = {u.code: u.name for u in session.query(OrgUnit).filter(OrgUnit.level == level)}
     if by_region:
@@ -137,8 +136,8 @@ def completeness_cmd(
             f"{r.completeness:.0%}",
             "all"
             if len(r.missing) == r.expected and r.expected
-            else ", ".join(names[c] for c in r.missing),
-            ", ".join(names[c] for c in r.late),
+            else ", ".join(reporters[c] for c in r.missing),
+            ", ".join(reporters[c] for c in r.late),
         )
     console.print(table)
 

@@ -230,9 +230,3 @@ class OrgUnitResolver:
 
     def children(self, unit: OrgUnit) -> list[OrgUnit]:
         return [u for u in self.by_id.values() if u.parent_id == unit.id]
-
-    def root(self) -> OrgUnit:
-        roots = [u for u in self.by_id.values() if u.parent_id is None]
-        if len(roots) != 1:
-            raise NotFoundError("no org units loaded: run `sitroom setup` first")
-        return roots[0]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
@@ -35,15 +35,7 @@ class RegionLine:
     late: bool
 
     def to_dict(self) -> dict[str, Any]:
-        return {
-            "code": self.code,
-            "name": self.name,
-            "name_local": self.name_local,
-            "new_fever": self.new_fever,
-            "new_deaths": self.new_deaths,
-            "under_treatment": self.under_treatment,
-            "late": self.late,
-        }
+        return asdict(self)
 
 
 @dataclass(frozen=True)
