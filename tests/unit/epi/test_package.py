@@ -1,7 +1,10 @@
 """The public face of sitroom.epi, and its promise of purity."""
 
 import ast
+import inspect
 from pathlib import Path
+
+import numpy as np
 
 from sitroom import epi
 
@@ -14,10 +17,29 @@ def test_public_names_are_exported_and_exist():
         assert getattr(epi, name) is not None
 
 
-def test_estimators_follow_the_fit_convention():
-    for name in ("CoriRt", "LogLinearGrowth", "RenewalForecast", "ChainLadderNowcast"):
+ESTIMATORS = {
+    "CoriRt": ({"si_mean": 2.6, "si_sd": 1.5, "window": 3}, [3, 5, 8, 9, 12, 15, 14, 18]),
+    "LogLinearGrowth": ({"window": 4}, [3, 5, 8, 9, 12, 15, 14, 18]),
+    "RenewalForecast": (
+        {"si_mean": 2.6, "si_sd": 1.5, "window": 3, "horizon": 2, "n_samples": 10},
+        [3, 5, 8, 9, 12, 15, 14, 18],
+    ),
+    "ChainLadderNowcast": ({}, [[10, 5, 5], [20, 10, np.nan], [30, np.nan, np.nan]]),
+}
+
+
+def test_estimators_follow_the_scikit_learn_conventions():
+    """Options are keyword-only and stored as given; fit returns self and adds results_."""
+    for name, (options, data) in ESTIMATORS.items():
         cls = getattr(epi, name)
-        assert callable(cls.fit)
+        parameters = list(inspect.signature(cls.__init__).parameters.values())[1:]
+        assert all(p.kind is inspect.Parameter.KEYWORD_ONLY for p in parameters), name
+        estimator = cls(**options)
+        for key, value in options.items():
+            assert getattr(estimator, key) == value, (name, key)
+        assert not [a for a in vars(estimator) if a.endswith("_")], name
+        assert estimator.fit(np.asarray(data, dtype=float)) is estimator, name
+        assert [a for a in vars(estimator) if a.endswith("_")], name
 
 
 def test_the_package_imports_no_database_web_or_cli_code():

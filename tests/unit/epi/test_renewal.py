@@ -10,12 +10,12 @@ from tests.unit.epi.conftest import load_json
 VECTORS = load_json("renewal/epinow2_unit_vectors.json")
 
 
-@pytest.mark.parametrize(("n_lags", "expected"), [(10, 1.0), (5, 0.5)])
-def test_infectiousness_of_constant_infections(n_lags, expected):
+@pytest.mark.parametrize("case", VECTORS["update_infectiousness"])
+def test_infectiousness_of_constant_infections(case):
     # EpiNow2's update_infectiousness: infections rep(1, 20), generation time rep(0.1, n).
+    n_lags = {"rep(0.1,10)": 10, "rep(0.1,5)": 5}[case["gt_rev_pmf"]]
     lam = total_infectiousness(np.ones(20), [0.0] + [0.1] * n_lags)
-    assert lam[0, 15] == pytest.approx(expected)
-    assert {c["expected"] for c in VECTORS["update_infectiousness"]} == {1, 0.5}
+    assert lam[0, case["seeding_time"] + case["index"]] == pytest.approx(case["expected"])
 
 
 @pytest.mark.parametrize("case", [1, 2])
