@@ -35,10 +35,9 @@ from sqlalchemy import Engine, text
 from sitroom.config import DEFAULT_COUNTRY
 from sitroom.country import load_country
 from sitroom.db import create_db_engine, session_factory, upgrade
-from sitroom.places.service import load_places
+from sitroom.setup import setup_country
 from sitroom.surveillance.imports import Importer
 from sitroom.surveillance.ingest import DHIS2_CSV_COLUMNS
-from sitroom.surveillance.service import load_elements
 
 ELEMENTS = [
     "new_fever",
@@ -95,9 +94,7 @@ def fresh(url: str) -> Engine:
     upgrade(engine)
     country = load_country(DEFAULT_COUNTRY)
     with session_factory(engine)() as session:
-        load_places(session, country)
-        load_elements(session, country)
-        session.commit()
+        setup_country(session, country)
     return engine
 
 

@@ -24,9 +24,8 @@ from sqlalchemy.orm import Session
 from sitroom.config import DEFAULT_COUNTRY, PACKAGE_DATA
 from sitroom.country import Country, load_country
 from sitroom.db import create_db_engine, metadata, upgrade
-from sitroom.places.service import load_places
+from sitroom.setup import setup_country
 from sitroom.surveillance.imports import Importer
-from sitroom.surveillance.service import load_elements
 
 TEST_DATABASE_URL = os.environ.get("SITROOM_TEST_DATABASE_URL", "")
 DATA = Path(__file__).parent / "data"
@@ -92,9 +91,7 @@ def country() -> Country:
 @pytest.fixture
 def loaded(session: Session, country: Country) -> Session:
     """A session on a database holding the DPRK org units and data elements."""
-    load_places(session, country)
-    load_elements(session, country)
-    session.commit()
+    setup_country(session, country)
     return session
 
 

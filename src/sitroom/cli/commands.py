@@ -13,9 +13,9 @@ from rich.table import Table
 from sitroom.cli.app import app, console, err_console, print_json, runtime
 from sitroom.db import current_revision, head_revision, upgrade
 from sitroom.errors import SitroomError
-from sitroom.places.service import load_places
+from sitroom.setup import setup_country
 from sitroom.surveillance.imports import Importer, ImportSummary
-from sitroom.surveillance.service import load_elements, value_history
+from sitroom.surveillance.service import value_history
 
 db_app = typer.Typer(help="Database schema: upgrade and inspect migrations.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
@@ -58,9 +58,7 @@ def setup(ctx: typer.Context) -> None:
     """Load the country configuration (org units and data elements) into the database."""
     rt = runtime(ctx)
     with rt.session() as session:
-        places = load_places(session, rt.country)
-        elements = load_elements(session, rt.country)
-        session.commit()
+        places, elements = setup_country(session, rt.country)
     console.print(
         f"org units: {places.created} created, {places.updated} updated,"
         f" {places.unchanged} unchanged"

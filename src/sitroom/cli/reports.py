@@ -15,6 +15,7 @@ from sitroom.cli.commands import JsonOpt, PeriodOpt, parse_date
 from sitroom.config import PACKAGE_DATA
 from sitroom.errors import SitroomError
 from sitroom.places.models import OrgUnit
+from sitroom.setup import setup_country
 from sitroom.surveillance.bulletin import Bulletin, build_bulletin, latest_bulletin_period
 from sitroom.surveillance.export import export_values
 from sitroom.surveillance.ingest import FORMATS
@@ -327,16 +328,12 @@ def demo(ctx: typer.Context) -> None:
 
     Safe to run again: the country set-up and the imports are idempotent.
     """
-    from sitroom.places.service import load_places
     from sitroom.surveillance.imports import Importer
-    from sitroom.surveillance.service import load_elements
 
     rt = runtime(ctx)
     console.print(f"database: {rt.engine.url.render_as_string()}")
     with rt.session() as session:
-        load_places(session, rt.country)
-        load_elements(session, rt.country)
-        session.commit()
+        setup_country(session, rt.country)
         for name in DEMO_FILES:
             summary = Importer(session, rt.country, user=rt.settings.user).run(
                 PACKAGE_DATA / "dprk2022" / name

@@ -6,10 +6,10 @@ import pytest
 from sqlalchemy import func, select
 
 from sitroom.country import load_country
-from sitroom.places.service import load_places
+from sitroom.setup import setup_country
 from sitroom.surveillance.imports import Importer, _SeenKeys, parse_count, parse_period
 from sitroom.surveillance.models import DataValue, DataValueAudit, ImportRun
-from sitroom.surveillance.service import fetch_values, load_elements, value_history
+from sitroom.surveillance.service import fetch_values, value_history
 from tests.conftest import DATA, DEMO
 
 WHEN = datetime(2022, 5, 16, 0, 0, tzinfo=UTC)
@@ -122,9 +122,7 @@ def test_blank_cells_are_no_value(loaded, country):
 def test_dhis2_json_round_trip_and_delete_semantics(session, tmp_path):
     """DHIS2's own payloads: a value, then the same without value, which deletes it."""
     test_country = load_country(DATA / "dhis2test" / "country.toml")
-    load_places(session, test_country)
-    load_elements(session, test_country)
-    session.commit()
+    setup_country(session, test_country)
     daily = {}
     for name in ("dataValueSetJ.json", "dataValueSetJDeleteNoValue.json"):
         text = (DATA / "dhis2" / name).read_text(encoding="utf-8").replace('"201201"', '"20120115"')
@@ -141,9 +139,7 @@ def test_dhis2_json_round_trip_and_delete_semantics(session, tmp_path):
 
 def test_dhis2_monthly_payloads_are_refused_with_the_reason(session, tmp_path):
     test_country = load_country(DATA / "dhis2test" / "country.toml")
-    load_places(session, test_country)
-    load_elements(session, test_country)
-    session.commit()
+    setup_country(session, test_country)
     summary = Importer(session, test_country, user="x").run(DATA / "dhis2" / "dataValueSetJ.json")
     assert not summary.ok
     assert summary.rejections[0].reason == "'201201' is not a daily period (YYYY-MM-DD or yyyyMMdd)"
@@ -164,9 +160,7 @@ def test_dhis2_monthly_payloads_are_refused_with_the_reason(session, tmp_path):
 
 def test_dhis2_csv_is_read_by_position(session, tmp_path):
     test_country = load_country(DATA / "dhis2test" / "country.toml")
-    load_places(session, test_country)
-    load_elements(session, test_country)
-    session.commit()
+    setup_country(session, test_country)
     text = (DATA / "dhis2" / "dataValueSetB.csv").read_text(encoding="utf-8")
     text = text.replace('"201201"', '"20120131"').replace('"201202"', '"20120229"')
     text = text.replace('"201203"', '"20120331"')
