@@ -26,6 +26,9 @@ from scipy import linalg, special
 from sitroom.epi._checks import FloatArray, as_counts, as_distribution, squeeze_like
 from sitroom.epi.serial_interval import parametric_si
 
+#: Longest series for which total infectiousness is one matrix product (8 MB matrix).
+MAX_TOEPLITZ_DAYS = 1024
+
 DEFAULT_QUANTILES = (0.025, 0.05, 0.25, 0.5, 0.75, 0.95, 0.975)
 
 
@@ -39,8 +42,17 @@ def _infectiousness(counts: FloatArray, w: FloatArray) -> FloatArray:
     sums (no FFT), computed by BLAS for all series at once.
     """
     n_days = counts.shape[1]
+    lags = min(w.size, n_days)
+    if n_days > MAX_TOEPLITZ_DAYS:
+        # Past a few years of days the n_days^2 matrix costs more memory than it
+        # saves: add the lags one at a time instead (the same sums).
+        lam = np.zeros_like(counts)
+        for k in range(lags):
+            if w[k] != 0.0:
+                lam[:, k:] += w[k] * counts[:, : n_days - k]
+        return lam
     column = np.zeros(n_days)
-    column[: min(w.size, n_days)] = w[:n_days]
+    column[:lags] = w[:lags]
     # T[s, t] = w[t - s] for t >= s, so (I @ T)[:, t] = sum_s I[:, s] w[t - s].
     weights = linalg.toeplitz(np.zeros(n_days), column)
     weights[np.tril_indices(n_days, -1)] = 0.0

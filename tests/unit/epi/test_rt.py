@@ -110,3 +110,15 @@ def test_windows_without_infectiousness_are_nan():
 def test_bad_input_is_refused(kwargs, data, message):
     with pytest.raises(ValueError, match=message):
         CoriRt(**kwargs).fit(data)
+
+
+def test_long_series_take_the_lag_by_lag_path_with_the_same_result(monkeypatch):
+    from sitroom.epi import rt
+
+    rng = np.random.default_rng(3)
+    cases = rng.poisson(50, (3, 200)).astype(float)
+    w = rt.parametric_si(3.5, 2.4, 200)
+    by_matrix = total_infectiousness(cases, w)
+    monkeypatch.setattr(rt, "MAX_TOEPLITZ_DAYS", 100)
+    by_lags = total_infectiousness(cases, w)
+    np.testing.assert_allclose(by_lags, by_matrix, rtol=1e-12, atol=1e-12)
