@@ -17,7 +17,7 @@ from sqlalchemy.exc import ArgumentError, OperationalError
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
 
-from sitroom.errors import ConfigError, SitroomError
+from sitroom.errors import BusyError, ConfigError, SitroomError, StorageFullError
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -68,28 +68,60 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
-def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
-    cursor = dbapi_connection.cursor()
-    # WAL lets readers (the dashboard) work while an import writes.
-    cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA foreign_keys=ON")
-    # NORMAL is durable across application crashes in WAL mode and much faster than FULL.
-    cursor.execute("PRAGMA synchronous=NORMAL")
-    cursor.execute("PRAGMA busy_timeout=10000")
-    cursor.close()
+#: Seconds a writer waits for another writer's lock before giving up (busy).
+DEFAULT_LOCK_TIMEOUT = 60.0
 
 
-def create_db_engine(url: str, **kwargs: Any) -> Engine:
-    """An engine for ``url``; a SQLite file's folder is created on first use."""
+def _sqlite_pragmas(lock_timeout: float) -> Any:
+    def connect(dbapi_connection: Any, _record: Any) -> None:
+        cursor = dbapi_connection.cursor()
+        # WAL lets readers (the dashboard) work while an import writes.
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        # NORMAL is durable across application crashes in WAL mode and much faster than FULL.
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute(f"PRAGMA busy_timeout={int(lock_timeout * 1000)}")
+        cursor.close()
+
+    return connect
+
+
+def sqlite_path(url: str) -> Path | None:
+    """The file of a SQLite URL; None for other databases and in-memory SQLite."""
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        return None
+    if parsed.get_backend_name() != "sqlite" or parsed.database in (None, "", ":memory:"):
+        return None
+    return Path(parsed.database).expanduser()
+
+
+def create_db_engine(
+    url: str, *, lock_timeout: float = DEFAULT_LOCK_TIMEOUT, create: bool = True, **kwargs: Any
+) -> Engine:
+    """An engine for ``url``.
+
+    A SQLite file's folder is created on first use when ``create`` is true; a
+    reader (``create=False``) is refused a SQLite file that does not exist, so
+    a mistyped path is an error rather than a new empty database.
+    ``lock_timeout`` is how long a writer waits for another's lock (seconds).
+    """
     try:
         parsed = make_url(url)
     except ArgumentError as exc:
         raise ConfigError(f"not a database URL: {url!r}") from exc
     if parsed.get_backend_name() == "sqlite":
-        if parsed.database and parsed.database != ":memory:":
-            Path(parsed.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+        path = sqlite_path(url)
+        if path is not None:
+            if not create and not path.is_file():
+                raise ConfigError(
+                    f"no database at {path}: check --db or SITROOM_DATABASE_URL,"
+                    " or create it with `sitroom setup` (or `sitroom demo`)"
+                )
+            path.parent.mkdir(parents=True, exist_ok=True)
         engine = create_engine(url, **kwargs)
-        event.listen(engine, "connect", _sqlite_pragmas)
+        event.listen(engine, "connect", _sqlite_pragmas(lock_timeout))
         return engine
     if parsed.get_backend_name() == "postgresql" and parsed.get_driver_name() in ("", "psycopg2"):
         # psycopg 3 is the driver we ship; accept plain postgresql:// URLs.
@@ -98,6 +130,60 @@ def create_db_engine(url: str, **kwargs: Any) -> Engine:
         return create_engine(parsed, **kwargs)
     except Exception as exc:  # unknown driver, bad options
         raise ConfigError(f"cannot use database {parsed.render_as_string()}: {exc}") from exc
+
+
+def begin_write(session: Session, lock_timeout: float = DEFAULT_LOCK_TIMEOUT) -> None:
+    """Start ``session``'s transaction as a writer that waits at most ``lock_timeout`` s.
+
+    On SQLite the transaction takes the database's write lock now
+    (``BEGIN IMMEDIATE``), so everything it reads afterwards is what it will
+    write over: writers are serialised, and a second one waits up to the busy
+    timeout. On PostgreSQL the wait for any lock taken in the transaction is
+    bounded by ``lock_timeout``; what to lock is the caller's business (the
+    import locks the periods it touches, see ``surveillance.imports``).
+    """
+    connection = session.connection()
+    if connection.dialect.name == "sqlite":
+        driver = connection.connection.driver_connection
+        if driver is not None and not driver.in_transaction:
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
+    elif connection.dialect.name == "postgresql":
+        connection.exec_driver_sql(f"SET LOCAL lock_timeout = {int(lock_timeout * 1000)}")
+
+
+#: PostgreSQL SQLSTATEs after which the whole transaction may simply be run again.
+RETRYABLE_SQLSTATES = frozenset({"40001", "40P01"})  # serialization failure, deadlock
+
+
+def _sqlstate(exc: BaseException) -> str | None:
+    orig = getattr(exc, "orig", exc)
+    return getattr(orig, "sqlstate", None)
+
+
+def is_retryable(exc: BaseException) -> bool:
+    """True for a conflict between concurrent transactions that a retry resolves."""
+    return _sqlstate(exc) in RETRYABLE_SQLSTATES
+
+
+def translate_db_error(exc: BaseException, what: str = "the database") -> SitroomError | None:
+    """The user's error for a database failure they can act on, or None.
+
+    Busy (another writer holds the lock past the wait) and full storage are
+    not bugs: they get one line and their own exit codes.
+    """
+    state = _sqlstate(exc)
+    text = str(getattr(exc, "orig", exc)).lower()
+    if state == "55P03" or "database is locked" in text or "database is busy" in text:
+        return BusyError(
+            f"{what} is busy with another import or change: nothing was written;"
+            " try again in a moment"
+        )
+    if state in ("53100", "53200") or "database or disk is full" in text:
+        return StorageFullError(
+            f"{what} has no space left (disk full): nothing was written;"
+            " free some space and try again"
+        )
+    return None
 
 
 def alembic_config(engine: Engine) -> Any:

@@ -10,7 +10,28 @@ from dataclasses import dataclass
 
 
 class SitroomError(Exception):
-    """An error with a message meant for the user."""
+    """An error with a message meant for the user.
+
+    ``exit_code`` is the command line's exit status for it (1 unless a kind says
+    otherwise; the codes follow BSD's sysexits where one fits).
+    """
+
+    exit_code = 1
+
+
+class BusyError(SitroomError):
+    """The database stayed locked by another writer past the documented wait.
+
+    Nothing was written; the same command can simply be run again.
+    """
+
+    exit_code = 75  # EX_TEMPFAIL
+
+
+class StorageFullError(SitroomError):
+    """The disk (or the database's storage) is full; nothing was written."""
+
+    exit_code = 74  # EX_IOERR
 
 
 class ConfigError(SitroomError):

@@ -106,7 +106,7 @@ def test_db_commands(cli):
     result = cli("db", "upgrade")
     assert result.code == 0
     assert "database at revision" in result.out
-    assert "current: 0001" in cli("db", "current").out
+    assert "current: 0002; head: 0002" in cli("db", "current").out
 
 
 def test_commands_before_setup_explain_what_to_do(cli, tmp_path):

@@ -21,12 +21,22 @@ _SQLITE_DATETIME = "%Y-%m-%d %H:%M:%S.%f"
 
 _VALUE_COLUMNS = (
     "element_id, org_unit_id, period, value, received_at, late, updated_at,"
-    " source, stored_by, import_id, comment"
+    " source, stored_by, import_id, comment, changed_by"
 )
 _AUDIT_COLUMNS = (
     "element_id, org_unit_id, period, action, old_value, old_source, old_stored_by,"
-    " old_set_at, new_value, source, changed_by, changed_at, import_id"
+    " old_changed_by, old_comment, old_set_at, new_value, new_stored_by, new_comment,"
+    " source, changed_by, changed_at, import_id"
 )
+
+#: First key of the PostgreSQL advisory locks that guard periods of data_value.
+PERIOD_LOCK_SPACE = 0x5175
+#: Periods share this many locks (a bounded number per transaction, whatever the span).
+PERIOD_LOCK_SLOTS = 366
+
+
+class ConcurrentChange(Exception):
+    """A row changed under the import although it held the lock: retry the import."""
 
 
 class BulkStatements:
@@ -47,13 +57,37 @@ class BulkStatements:
             return value.astimezone(UTC).strftime(_SQLITE_DATETIME)
         return value
 
-    def _run_many(self, sql: str, rows: Sequence[tuple[Any, ...]]) -> None:
-        if rows:
-            cursor = self.connection.connection.cursor()
-            try:
-                cursor.executemany(sql, rows)
-            finally:
-                cursor.close()
+    def _run_many(self, sql: str, rows: Sequence[tuple[Any, ...]]) -> int:
+        """Run ``sql`` for each row; the number of rows it affected in all."""
+        if not rows:
+            return 0
+        cursor = self.connection.connection.cursor()
+        try:
+            cursor.executemany(sql, rows)
+            return int(cursor.rowcount)
+        finally:
+            cursor.close()
+
+    def lock_periods(self, periods: Sequence[date]) -> None:
+        """Lock ``periods`` of ``data_value`` until the transaction ends.
+
+        Every writer takes these locks before it reads what it will write over,
+        so two writers never interleave on a period: strict two-phase locking,
+        serialisable in effect. PostgreSQL gets transaction-scoped advisory
+        locks, taken in a fixed order within a call; a deadlock between two
+        imports that meet periods in opposite orders is detected by the
+        server and the import retried. SQLite needs nothing here: its writer
+        holds the whole database from ``BEGIN IMMEDIATE``.
+        """
+        if self.sqlite or not periods:
+            return
+        slots = sorted({p.toordinal() % PERIOD_LOCK_SLOTS for p in periods})
+        cursor = self.connection.connection.cursor()
+        try:
+            for slot in slots:
+                cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", (PERIOD_LOCK_SPACE, slot))
+        finally:
+            cursor.close()
 
     def periods_with_values(self, periods: Sequence[date]) -> set[date]:
         """Which of ``periods`` hold any stored value (an index-only query)."""
@@ -75,7 +109,8 @@ class BulkStatements:
     ) -> dict[tuple[int, int, Any], tuple[Any, ...]]:
         """Stored rows for the (element_id, org_unit_id, period) keys, by key.
 
-        Each row is (id, value, source, stored_by, updated_at, import_id) in driver form.
+        Each row is (id, value, source, stored_by, updated_at, import_id,
+        changed_by, comment) in driver form.
         """
         if not keys:
             return {}
@@ -95,7 +130,7 @@ class BulkStatements:
             for period, (elements, units) in by_period.items():
                 sql = (
                     "SELECT element_id, org_unit_id, period, id, value, source, stored_by,"
-                    " updated_at, import_id FROM data_value"
+                    " updated_at, import_id, changed_by, comment FROM data_value"
                     f" WHERE period = {m}"
                     f" AND org_unit_id IN ({', '.join([m] * len(units))})"
                     f" AND element_id IN ({', '.join([m] * len(elements))})"
@@ -110,21 +145,30 @@ class BulkStatements:
         return found
 
     def insert_values(self, rows: Sequence[tuple[Any, ...]]) -> None:
-        marks = ", ".join([self.mark] * 11)
+        marks = ", ".join([self.mark] * 12)
         self._run_many(f"INSERT INTO data_value ({_VALUE_COLUMNS}) VALUES ({marks})", rows)
 
     def insert_audits(self, rows: Sequence[tuple[Any, ...]]) -> None:
-        marks = ", ".join([self.mark] * 13)
+        marks = ", ".join([self.mark] * 17)
         self._run_many(f"INSERT INTO data_value_audit ({_AUDIT_COLUMNS}) VALUES ({marks})", rows)
 
     def update_values(self, rows: Sequence[tuple[Any, ...]]) -> None:
-        """Rows of (value, updated_at, source, stored_by, import_id, comment, id)."""
+        """Rows of (value, updated_at, source, stored_by, import_id, comment, changed_by,
+        id, old value); a row whose value is no longer the one read is a conflict.
+        """
         m = self.mark
-        self._run_many(
+        changed = self._run_many(
             f"UPDATE data_value SET value = {m}, updated_at = {m}, source = {m},"
-            f" stored_by = {m}, import_id = {m}, comment = {m} WHERE id = {m}",
+            f" stored_by = {m}, import_id = {m}, comment = {m}, changed_by = {m}"
+            f" WHERE id = {m} AND value = {m}",
             rows,
         )
+        if changed != len(rows):
+            raise ConcurrentChange(f"{len(rows) - changed} of {len(rows)} updates found no row")
 
-    def delete_values(self, ids: Sequence[int]) -> None:
-        self._run_many(f"DELETE FROM data_value WHERE id = {self.mark}", [(i,) for i in ids])
+    def delete_values(self, rows: Sequence[tuple[int, int]]) -> None:
+        """Rows of (id, old value); a row that is gone or changed is a conflict."""
+        m = self.mark
+        changed = self._run_many(f"DELETE FROM data_value WHERE id = {m} AND value = {m}", rows)
+        if changed != len(rows):
+            raise ConcurrentChange(f"{len(rows) - changed} of {len(rows)} deletions found no row")

@@ -4,12 +4,24 @@ An import reads one file as a stream, checks every value, and applies the
 file in one transaction: if any value is rejected nothing is written (DHIS2's
 ``atomic`` mode). Importing the same content again changes nothing. Every
 change to an existing value leaves an audit row with the old value.
+
+Concurrent imports are serialisable in effect: before a batch reads the
+stored values of a period it locks that period until the transaction ends
+(SQLite: the whole database, from ``BEGIN IMMEDIATE``; PostgreSQL: advisory
+locks per period), every update and deletion checks that it changed the row
+it read, and a deadlock or conflict between imports runs the import again
+from the start, a bounded number of times. The summary and the audit rows are
+therefore what was committed.
 """
 
 from __future__ import annotations
 
+import errno
 import hashlib
+import logging
+import random
 import re
+import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
@@ -19,14 +31,15 @@ from typing import Any
 
 import numpy as np
 from sqlalchemy import select
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from sitroom.country import Country
-from sitroom.db import utcnow
-from sitroom.errors import NotFoundError, SitroomError
+from sitroom.db import DEFAULT_LOCK_TIMEOUT, begin_write, is_retryable, translate_db_error, utcnow
+from sitroom.errors import BusyError, NotFoundError, SitroomError, StorageFullError
 from sitroom.places.service import OrgUnitResolver
 from sitroom.surveillance import ingest
-from sitroom.surveillance.bulk import BulkStatements
+from sitroom.surveillance.bulk import BulkStatements, ConcurrentChange
 from sitroom.surveillance.ingest import DEFAULT_COMBOS, RawValue, Rejection
 from sitroom.surveillance.models import DataElement, ImportRun
 from sitroom.surveillance.periods import ReportingCalendar
@@ -35,6 +48,12 @@ from sitroom.surveillance.periods import ReportingCalendar
 MAX_REPORTED_REJECTIONS = 1000
 #: Largest count accepted (a sanity bound far above any population).
 MAX_COUNT = 10**12
+#: Periods and receipt times are accepted in these years only.
+FIRST_YEAR, LAST_YEAR = 1900, 2199
+#: Times an import is run again after a conflict with a concurrent one.
+MAX_ATTEMPTS = 5
+
+log = logging.getLogger(__name__)
 
 #: Field names, per format, of the parts of a value (for messages).
 _FIELDS: dict[str, dict[str, str | None]] = {
@@ -74,10 +93,14 @@ class ImportSummary:
     deleted: int = 0
     rejected: int = 0
     rejections: list[Rejection] = field(default_factory=list)
+    #: Values imported as read, with something the importer should know.
+    warnings: list[Rejection] = field(default_factory=list)
     dry_run: bool = False
     committed: bool = False
     import_id: int | None = None
     previously_imported: datetime | None = None
+    #: How many times the import ran (more than 1 after conflicts with others).
+    attempts: int = 1
 
     @property
     def ok(self) -> bool:
@@ -86,6 +109,10 @@ class ImportSummary:
     @property
     def changed(self) -> int:
         return self.created + self.updated + self.deleted
+
+    def warn(self, warning: Rejection) -> None:
+        if len(self.warnings) < MAX_REPORTED_REJECTIONS:
+            self.warnings.append(warning)
 
     def reject(self, rejection: Rejection) -> None:
         last = self.rejections[-1] if self.rejections else None
@@ -108,9 +135,13 @@ class ImportSummary:
             "rejections": [
                 {"line": r.line, "field": r.field, "reason": r.reason} for r in self.rejections
             ],
+            "warnings": [
+                {"line": w.line, "field": w.field, "reason": w.reason} for w in self.warnings
+            ],
             "dry_run": self.dry_run,
             "committed": self.committed,
             "import_id": self.import_id,
+            "attempts": self.attempts,
         }
 
 
@@ -122,7 +153,7 @@ class _Clean:
     period: date
     value: int | None  # None: delete
     received_at: datetime
-    stored_by: str
+    stored_by: str | None  # the file's claim; None when it makes none
     comment: str | None
 
 
@@ -170,6 +201,12 @@ def parse_count(text: str) -> int:
         if number > MAX_COUNT:
             raise ValueError(f"{text} is too large for a count")
         return number
+    if text.isdigit() or (text[:1] in "+-" and text[1:].isdigit()):
+        if not text.isascii():
+            raise ValueError(f"{text!r} uses digits other than 0-9; write counts with 0-9")
+        if text.startswith("-"):
+            raise ValueError(f"{text} is negative; counts cannot be")
+        raise ValueError(f"{text} has a sign; write counts without + or -")
     try:
         number_f = float(text)
     except ValueError:
@@ -189,20 +226,30 @@ def parse_period(text: str) -> date:
     else:
         raise ValueError(f"{text!r} is not a daily period (YYYY-MM-DD or yyyyMMdd)")
     try:
-        return date.fromisoformat(iso)
+        day = date.fromisoformat(iso)
     except ValueError:
         raise ValueError(f"{text!r} is not a real date") from None
+    if not FIRST_YEAR <= day.year <= LAST_YEAR:
+        raise ValueError(f"{text!r} is outside the years {FIRST_YEAR}-{LAST_YEAR}")
+    return day
 
 
-def parse_received(text: str, calendar: ReportingCalendar) -> datetime:
-    """A receipt time: a date (local midnight), a local datetime, or one with an offset."""
+def parse_received(text: str, calendar: ReportingCalendar) -> tuple[datetime, str | None]:
+    """A receipt time: a date (local midnight), a local datetime, or one with an offset.
+
+    Returns the UTC time and a warning when a local time is ambiguous or does
+    not exist (a clock change).
+    """
     text = text.strip()
     try:
-        if len(text) == 10:
-            return calendar.localize(date.fromisoformat(text))
-        return calendar.localize(datetime.fromisoformat(text))
+        parsed: date | datetime = (
+            date.fromisoformat(text) if len(text) == 10 else datetime.fromisoformat(text)
+        )
     except ValueError:
         raise ValueError(f"{text!r} is not a date or an ISO 8601 time") from None
+    if not FIRST_YEAR <= parsed.year <= LAST_YEAR:
+        raise ValueError(f"{text!r} is outside the years {FIRST_YEAR}-{LAST_YEAR}")
+    return calendar.localize_checked(parsed)
 
 
 def file_sha256(path: Path) -> str:
@@ -241,7 +288,7 @@ class _Plan:
 
     inserts: list[tuple[Any, ...]] = field(default_factory=list)
     updates: list[tuple[Any, ...]] = field(default_factory=list)
-    deletes: list[int] = field(default_factory=list)
+    deletes: list[tuple[int, int]] = field(default_factory=list)  # (id, value read)
     audits: list[tuple[Any, ...]] = field(default_factory=list)
     written: list[_Clean] = field(default_factory=list)  # inserted or updated
     unwritten: list[_Clean] = field(default_factory=list)  # unchanged or deleted
@@ -250,7 +297,15 @@ class _Plan:
 class _Checker:
     """Turns raw values into checked ones, caching look-ups of repeated labels."""
 
-    def __init__(self, importer: Importer, fmt: str, mapping: str | None, now: datetime) -> None:
+    def __init__(
+        self,
+        importer: Importer,
+        fmt: str,
+        mapping: str | None,
+        now: datetime,
+        summary: ImportSummary,
+    ) -> None:
+        self.summary = summary
         self.names = dict(_FIELDS[fmt])
         self.level = None
         if mapping:
@@ -267,7 +322,7 @@ class _Checker:
         self.now = now
         self._units: dict[str, int | str] = {}
         self._periods: dict[str, date | str] = {}
-        self._received: dict[str, datetime | str] = {}
+        self._received: dict[str, tuple[datetime, str | None] | str] = {}
 
     @staticmethod
     def _parsed(cache: dict[str, Any], key: str, parse: Callable[[str], Any]) -> Any:
@@ -311,9 +366,12 @@ class _Checker:
                 got = self._parsed(
                     self._received, raw.received, lambda s: parse_received(s, self.calendar)
                 )
+                if not isinstance(got, str) and got[1] is not None:
+                    # Said once per distinct time, at its first line.
+                    self.summary.warn(Rejection(raw.line, names["received"], got[1]))
             if isinstance(got, str):
                 return Rejection(raw.line, names["received"], got)
-            received = got
+            received = got[0]
         value: int | None = None
         if not raw.delete:
             try:
@@ -327,7 +385,7 @@ class _Checker:
             period,
             value,
             received,
-            raw.stored_by or self.user,
+            raw.stored_by or None,
             raw.comment,
         )
 
@@ -347,6 +405,8 @@ class Importer:
         The receipt time of values whose file gives none (default: the clock).
     batch_size:
         Values applied per database round.
+    lock_timeout:
+        Seconds to wait for another writer's lock before giving up as busy.
     """
 
     def __init__(
@@ -357,8 +417,10 @@ class Importer:
         user: str,
         now: datetime | None = None,
         batch_size: int = 5000,
+        lock_timeout: float = DEFAULT_LOCK_TIMEOUT,
     ) -> None:
         self.session = session
+        self.lock_timeout = lock_timeout
         self.country = country
         self.calendar = ReportingCalendar.from_config(country.reporting)
         self.user = user
@@ -390,26 +452,65 @@ class Importer:
                 f"unknown mapping {mapping!r}; the country has: "
                 f"{', '.join(self.country.mappings) or 'none'}"
             )
-        summary = ImportSummary(file=str(path), format=fmt, mapping=mapping, dry_run=dry_run)
         sha = file_sha256(path)
-        summary.previously_imported = self.session.scalar(
-            select(ImportRun.finished_at).where(ImportRun.sha256 == sha).order_by(ImportRun.id)
+        for attempt in range(1, MAX_ATTEMPTS + 1):
+            try:
+                summary = self._run_once(path, sha, fmt, mapping, dry_run, progress)
+            except ConcurrentChange as exc:
+                reason = str(exc)
+            except DBAPIError as exc:
+                if not is_retryable(exc):
+                    known = translate_db_error(exc)
+                    if known is None:
+                        raise
+                    raise known from exc
+                reason = str(exc.orig).splitlines()[0]
+            except OSError as exc:
+                if exc.errno == errno.ENOSPC:
+                    raise StorageFullError(
+                        "the disk is full: nothing was written; free some space and try again"
+                    ) from exc
+                raise
+            else:
+                summary.attempts = attempt
+                return summary
+            log.info("import of %s conflicted with another (%s); attempt %d", path, reason, attempt)
+            time.sleep(random.uniform(0.05, 0.25) * attempt)  # noqa: S311 (jitter, not crypto)
+        raise BusyError(
+            f"{path}: the import conflicted with concurrent changes {MAX_ATTEMPTS} times:"
+            " nothing was written; try again in a moment"
         )
-        started = utcnow()
-        now = self.now or started
-        run = ImportRun(
-            file_name=path.name,
-            sha256=sha,
-            format=fmt,
-            user=self.user,
-            started_at=started,
-            finished_at=started,
-            created=0,
-            updated=0,
-            unchanged=0,
-            deleted=0,
-        )
+
+    def _run_once(
+        self,
+        path: Path,
+        sha: str,
+        fmt: str,
+        mapping: str | None,
+        dry_run: bool,
+        progress: ingest.Progress | None,
+    ) -> ImportSummary:
+        """One attempt: the whole file in one transaction, committed or rolled back."""
+        summary = ImportSummary(file=str(path), format=fmt, mapping=mapping, dry_run=dry_run)
         try:
+            begin_write(self.session, self.lock_timeout)
+            summary.previously_imported = self.session.scalar(
+                select(ImportRun.finished_at).where(ImportRun.sha256 == sha).order_by(ImportRun.id)
+            )
+            started = utcnow()
+            now = self.now or started
+            run = ImportRun(
+                file_name=path.name,
+                sha256=sha,
+                format=fmt,
+                user=self.user,
+                started_at=started,
+                finished_at=started,
+                created=0,
+                updated=0,
+                unchanged=0,
+                deleted=0,
+            )
             self.session.add(run)
             self.session.flush()
             items = self._parse(path, fmt, mapping, progress)
@@ -449,7 +550,7 @@ class Importer:
         now: datetime,
     ) -> Iterator[_Clean]:
         """Checked values; rejections go to ``summary``."""
-        checker = _Checker(self, fmt, mapping, now)
+        checker = _Checker(self, fmt, mapping, now, summary)
         for item in items:
             checked = item if isinstance(item, Rejection) else checker.check(item)
             if isinstance(checked, Rejection):
@@ -527,6 +628,7 @@ class Importer:
         """Sort the batch's values into inserts, updates, deletions and no-ops."""
         deadlines, summary = run.deadlines, run.summary
         import_id, source, now = run.import_id, run.source, run.now
+        actor = self.user
         stamp = bulk.timestamp(now)
         plan = _Plan()
         inserts, updates, deletes = plan.inserts, plan.updates, plan.deletes
@@ -560,17 +662,23 @@ class Importer:
                         received > deadline,
                         stamp,
                         source,
-                        v.stored_by,
+                        v.stored_by or actor,
                         import_id,
                         v.comment,
+                        actor,
                     )
                 )
                 continue
-            old_id, old_value, old_source, old_by, old_at, _ = old
-            if v.value == old_value:
+            old_id, old_value, old_source, old_by, old_at, _, old_actor, old_comment = old
+            # A claim or comment the file does not give is no change; one it gives is.
+            if v.value == old_value and (
+                (v.stored_by is None or v.stored_by == old_by)
+                and (v.comment is None or v.comment == old_comment)
+            ):
                 summary.unchanged += 1
                 unwritten.append(v)
                 continue
+            stored_by = None if v.value is None else (v.stored_by or actor)
             audits.append(
                 (
                     *key,
@@ -578,20 +686,36 @@ class Importer:
                     old_value,
                     old_source,
                     old_by,
+                    old_actor,
+                    old_comment,
                     old_at,
                     v.value,
+                    stored_by,
+                    v.comment,
                     source,
-                    self.user,
+                    actor,
                     stamp,
                     import_id,
                 )
             )
             if v.value is None:
-                deletes.append(old_id)
+                deletes.append((old_id, old_value))
                 unwritten.append(v)
             else:
                 plan.written.append(v)
-                updates.append((v.value, stamp, source, v.stored_by, import_id, v.comment, old_id))
+                updates.append(
+                    (
+                        v.value,
+                        stamp,
+                        source,
+                        stored_by,
+                        import_id,
+                        v.comment,
+                        actor,
+                        old_id,
+                        old_value,
+                    )
+                )
         return plan
 
     @staticmethod
@@ -618,6 +742,9 @@ class Importer:
         # duplicate). New periods (the daily case) need no look-up at all. A
         # period is classified when first seen, before this import writes to it.
         new_periods = [p for p in periods if p not in run.classified]
+        # Lock before reading: what this transaction reads of a period stays
+        # true until it commits (see the module's docstring).
+        bulk.lock_periods(new_periods)
         run.stored_before |= bulk.periods_with_values(new_periods)
         run.classified.update(new_periods)
         lookup = run.stored_before | run.evicted

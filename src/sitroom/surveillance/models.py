@@ -58,8 +58,13 @@ class DataValue(Base):
     """The current value of (element, org unit, period).
 
     ``received_at`` and ``late`` describe the first receipt; ``updated_at``,
-    ``source`` and ``stored_by`` the latest change. Earlier values live in
-    :class:`DataValueAudit`.
+    ``source``, ``changed_by`` and ``stored_by`` the latest change. Earlier
+    values live in :class:`DataValueAudit`.
+
+    ``changed_by`` is who wrote the value: the authenticated actor (``--user``
+    on the command line). ``stored_by`` is who the file says entered it (DHIS2's
+    ``storedBy``), or the actor when the file says nothing: a claim, kept
+    beside the fact.
     """
 
     __tablename__ = "data_value"
@@ -80,6 +85,7 @@ class DataValue(Base):
     stored_by: Mapped[str] = mapped_column(String(100))
     import_id: Mapped[int | None] = mapped_column(ForeignKey("import_run.id"))
     comment: Mapped[str | None] = mapped_column(Text)
+    changed_by: Mapped[str] = mapped_column(String(100))
 
 
 class DataValueAudit(Base):
@@ -88,6 +94,10 @@ class DataValueAudit(Base):
     A row is written for every update and deletion; together with the current
     row it gives the whole history (the first value is ``old_value`` of the
     earliest audit row). Rows are only ever inserted.
+
+    The ``old_*`` columns are the replaced state (its actor is ``old_changed_by``,
+    unknown for rows written before migration 0002); ``new_value``,
+    ``new_stored_by`` and ``new_comment`` what replaced it, by ``changed_by``.
     """
 
     __tablename__ = "data_value_audit"
@@ -107,3 +117,7 @@ class DataValueAudit(Base):
     changed_by: Mapped[str] = mapped_column(String(100))
     changed_at: Mapped[datetime] = mapped_column(UTCDateTime)
     import_id: Mapped[int | None] = mapped_column(ForeignKey("import_run.id"))
+    old_changed_by: Mapped[str | None] = mapped_column(String(100))
+    old_comment: Mapped[str | None] = mapped_column(Text)
+    new_stored_by: Mapped[str | None] = mapped_column(String(100))
+    new_comment: Mapped[str | None] = mapped_column(Text)

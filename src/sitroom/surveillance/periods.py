@@ -64,16 +64,51 @@ class ReportingCalendar:
         return day + timedelta(days=1) if local >= self._local_cutoff(day) else day
 
     def deadline(self, period: date) -> datetime:
-        """The last moment (UTC) at which a value for ``period`` is on time."""
-        return self.window(period)[1] + self.grace
+        """The last moment (UTC) at which a value for ``period`` is on time.
+
+        The grace is added in local wall time, like the cut-off: with an 18:00
+        cut-off and 6 hours' grace the deadline is local midnight, also on a
+        day whose clocks change (DPRK's 2015-08-15 and 2018-05-05).
+        """
+        midnight = datetime.combine(period, time())
+        local = midnight + timedelta(minutes=self.cutoff_minutes) + self.grace
+        return local.replace(tzinfo=self.zone).astimezone(UTC)
 
     def is_late(self, period: date, received_at: datetime) -> bool:
         return received_at > self.deadline(period)
 
     def localize(self, value: datetime | date) -> datetime:
         """An aware UTC datetime from a date (local midnight) or a naive local datetime."""
+        return self.localize_checked(value)[0]
+
+    def localize_checked(self, value: datetime | date) -> tuple[datetime, str | None]:
+        """:meth:`localize`, with a warning when the local time is ambiguous or never was.
+
+        When clocks go back, a local time occurs twice: the first occurrence is
+        taken. When they go forward, the skipped times do not exist: the time is
+        read with the offset in force before the change (Python's ``fold=0``).
+        Either way the reader is told, since the file's time may be off by the
+        size of the change.
+        """
         if not isinstance(value, datetime):
             value = datetime.combine(value, time())
-        if value.tzinfo is None:
-            value = value.replace(tzinfo=self.zone)
-        return value.astimezone(UTC)
+        if value.tzinfo is not None:
+            return value.astimezone(UTC), None
+        first = value.replace(tzinfo=self.zone)
+        second = value.replace(tzinfo=self.zone, fold=1)
+        warning = None
+        if first.utcoffset() != second.utcoffset():
+            shown = f"{value:%Y-%m-%d %H:%M}"
+            roundtrip = first.astimezone(UTC).astimezone(self.zone).replace(tzinfo=None)
+            if roundtrip != value:
+                warning = (
+                    f"local time {shown} does not exist in {self.zone.key} (the clocks"
+                    f" moved forward); read as {first.astimezone(UTC):%Y-%m-%d %H:%M} UTC"
+                )
+            else:
+                warning = (
+                    f"local time {shown} occurs twice in {self.zone.key} (the clocks"
+                    f" moved back); read as the first, {first.astimezone(UTC):%Y-%m-%d %H:%M}"
+                    " UTC; give the UTC offset to be exact"
+                )
+        return first.astimezone(UTC), warning

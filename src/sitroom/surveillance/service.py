@@ -89,13 +89,20 @@ def latest_period(session: Session, org_unit: str, element: str) -> date | None:
 
 @dataclass(frozen=True, slots=True)
 class HistoryEvent:
-    """One state of a value: what it became, when, through which source and by whom."""
+    """One state of a value: what it became, when, through which source and by whom.
+
+    ``by`` is who made the change (the authenticated actor); ``stored_by`` is
+    who the file said entered the value (DHIS2's storedBy), a claim kept
+    beside it. Rows written before actors were recorded show the claim in both.
+    """
 
     action: str  # "created", "updated", "deleted"
     value: int | None
     at: datetime
     source: str
     by: str
+    stored_by: str | None = None
+    comment: str | None = None
 
     def to_dict(self) -> dict[str, object]:
         return {
@@ -104,6 +111,8 @@ class HistoryEvent:
             "at": self.at.isoformat(),
             "source": self.source,
             "by": self.by,
+            "stored_by": self.stored_by,
+            "comment": self.comment,
         }
 
 
@@ -151,7 +160,9 @@ def value_history(
                     audit.old_value,
                     audit.old_set_at,
                     audit.old_source,
+                    audit.old_changed_by or audit.old_stored_by,
                     audit.old_stored_by,
+                    audit.old_comment,
                 )
             )
         if audit.action == "delete":
@@ -162,14 +173,26 @@ def value_history(
         else:
             events.append(
                 HistoryEvent(
-                    "updated", audit.new_value, audit.changed_at, audit.source, audit.changed_by
+                    "updated",
+                    audit.new_value,
+                    audit.changed_at,
+                    audit.source,
+                    audit.changed_by,
+                    audit.new_stored_by,
+                    audit.new_comment,
                 )
             )
             deleted = False
     if current is not None and deleted:
         events.append(
             HistoryEvent(
-                "created", current.value, current.updated_at, current.source, current.stored_by
+                "created",
+                current.value,
+                current.updated_at,
+                current.source,
+                current.changed_by,
+                current.stored_by,
+                current.comment,
             )
         )
     return events
