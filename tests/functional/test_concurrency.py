@@ -145,10 +145,10 @@ def _audit_chains(session: Session, initial: State, stored: State) -> dict[str, 
 
 def _run_pair(db_url: str, tmp_path: Path, a: Path, b: Path) -> list[tuple[int, dict, str]]:
     start = time.time() + 1.5  # both processes have imported sitroom by then
+    launch = [sys.executable, "-c", LAUNCHER, str(start)]
     procs = [
         subprocess.Popen(
-            [sys.executable, "-c", LAUNCHER, str(start), "--db", db_url, "--user", user]
-            + ["import", str(path), "--json"],
+            [*launch, "--db", db_url, "--user", user, "import", str(path), "--json"],
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
@@ -184,14 +184,16 @@ def test_concurrent_imports_equal_a_serial_order(
         summary = Importer(loaded, country, user="setup").run(
             _write(tmp_path / "initial.csv", dict(initial))
         )
-        assert summary.committed and summary.created == len(keys)
+        assert summary.committed
+        assert summary.created == len(keys)
     a = _write(tmp_path / "a.csv", dict.fromkeys(keys, a_value))
     b = _write(tmp_path / "b.csv", dict.fromkeys(keys, b_value))
 
     (code_a, sum_a, err_a), (code_b, sum_b, err_b) = _run_pair(db_url, tmp_path, a, b)
     assert code_a == 0, err_a
     assert code_b == 0, err_b
-    assert sum_a["committed"] and sum_b["committed"]
+    assert sum_a["committed"]
+    assert sum_b["committed"]
 
     loaded.expire_all()
     stored = _stored(loaded)

@@ -2,31 +2,48 @@
 
 from __future__ import annotations
 
+import errno
 import os
 import sys
 
 from sitroom.cli.app import app, err_console
-from sitroom.errors import SitroomError
+from sitroom.cli.text import styled
+from sitroom.errors import SitroomError, StorageFullError
+
+
+def _known(exc: BaseException) -> SitroomError | None:
+    """The user's error for a failure that is not a bug (full disk, busy database)."""
+    if isinstance(exc, SitroomError):
+        return exc
+    if isinstance(exc, OSError) and exc.errno == errno.ENOSPC:
+        return StorageFullError(f"no space left on the disk ({exc.filename or 'writing'})")
+    from sqlalchemy.exc import DBAPIError
+
+    if isinstance(exc, DBAPIError):
+        from sitroom.db import translate_db_error
+
+        return translate_db_error(exc)
+    return None
 
 
 def main() -> None:
     """Entry point: runs the app and turns errors into messages and exit codes."""
     try:
         app()
-    except SitroomError as exc:
-        err_console.print(f"[bold red]error:[/] {exc}", highlight=False)
-        sys.exit(1)
     except KeyboardInterrupt:
         err_console.print("interrupted: nothing was written by the interrupted step")
         sys.exit(130)
     except Exception as exc:
+        known = _known(exc)
+        if known is not None:
+            err_console.print(styled("[bold red]error:[/] {}", known))
+            sys.exit(known.exit_code)
         if os.environ.get("SITROOM_DEBUG"):
             raise
         err_console.print(
-            f"[bold red]error:[/] unexpected {type(exc).__name__}: {exc}\n"
-            "Set SITROOM_DEBUG=1 to see the traceback, and please report it.",
-            highlight=False,
+            styled("[bold red]error:[/] unexpected {}: {}", type(exc).__name__, exc),
         )
+        err_console.print("Set SITROOM_DEBUG=1 to see the traceback, and please report it.")
         sys.exit(70)
 
 

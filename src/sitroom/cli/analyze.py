@@ -19,6 +19,7 @@ from sitroom.analysis import runs
 from sitroom.analysis.series import DailySeries, csv_series, optional_series, stored_series
 from sitroom.cli.app import app, console, print_json, runtime
 from sitroom.cli.commands import parse_date
+from sitroom.cli.text import styled
 from sitroom.epi.serial_interval import read_distribution
 from sitroom.errors import SitroomError
 from sitroom.places.models import OrgUnit
@@ -70,7 +71,7 @@ def _emit(table: runs.Table, as_json: bool, as_csv: bool) -> None:
         out.add_row(*("—" if row.get(c) is None else _cell(c, row.get(c)) for c in table.columns))
     console.print(out)
     for note in table.notes:
-        console.print(f"[dim]{note}[/]")
+        console.print(styled("[dim]{}[/]", note))
 
 
 def _cell(column: str, value: object) -> str:

@@ -8,14 +8,17 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from pydantic import ValidationError
 from rich.console import Console
 
 from sitroom.cli.runtime import Runtime
 from sitroom.config import Settings
+from sitroom.errors import ConfigError
 
-console = Console(highlight=False)
+# Markup is off: nothing from data is ever read as styling (see cli/text.py).
+console = Console(highlight=False, markup=False)
 # Messages are never wrapped: a file path or a reason must stay on one line for grep.
-err_console = Console(stderr=True, highlight=False, soft_wrap=True)
+err_console = Console(stderr=True, highlight=False, soft_wrap=True, markup=False)
 
 app = typer.Typer(
     name="sitroom",
@@ -48,9 +51,16 @@ def _global(
         overrides["database_url"] = db
     if country:
         overrides["country"] = country
-    if user:
+    if user is not None:
         overrides["user"] = user
-    ctx.obj = Runtime(Settings(**overrides))
+    try:
+        settings = Settings(**overrides)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in exc.errors()
+        )
+        raise ConfigError(f"bad setting: {problems}") from None
+    ctx.obj = Runtime(settings, set(overrides))
 
 
 def runtime(ctx: typer.Context) -> Runtime:

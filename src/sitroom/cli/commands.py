@@ -11,6 +11,8 @@ from rich.progress import BarColumn, DownloadColumn, Progress, TimeRemainingColu
 from rich.table import Table
 
 from sitroom.cli.app import app, console, err_console, print_json, runtime
+from sitroom.cli.runtime import Runtime
+from sitroom.cli.text import clean, styled
 from sitroom.db import current_revision, head_revision, upgrade
 from sitroom.errors import SitroomError
 from sitroom.setup import setup_country
@@ -39,7 +41,9 @@ def db_upgrade(ctx: typer.Context, revision: str = "head") -> None:
     """Apply the database migrations (the database is created if missing)."""
     from sitroom.db import create_db_engine
 
-    engine = create_db_engine(runtime(ctx).settings.database_url)
+    rt = runtime(ctx)
+    announce_write(rt)
+    engine = create_db_engine(rt.settings.database_url)
     upgrade(engine, revision)
     console.print(f"database at revision {current_revision(engine)}")
 
@@ -49,7 +53,7 @@ def db_current(ctx: typer.Context) -> None:
     """Show the database's migration revision and the newest one."""
     from sitroom.db import create_db_engine
 
-    engine = create_db_engine(runtime(ctx).settings.database_url)
+    engine = create_db_engine(runtime(ctx).settings.database_url, create=False)
     console.print(f"current: {current_revision(engine) or 'empty'}; head: {head_revision(engine)}")
 
 
@@ -57,7 +61,8 @@ def db_current(ctx: typer.Context) -> None:
 def setup(ctx: typer.Context) -> None:
     """Load the country configuration (org units and data elements) into the database."""
     rt = runtime(ctx)
-    with rt.session() as session:
+    announce_write(rt)
+    with rt.session(write=True) as session:
         places, elements = setup_country(session, rt.country)
     console.print(
         f"org units: {places.created} created, {places.updated} updated,"
@@ -71,13 +76,20 @@ def setup(ctx: typer.Context) -> None:
         console.print(f"  changed {change}")
 
 
+def announce_write(rt: Runtime) -> None:
+    """Say on stderr where a write goes, unless the command line said it all."""
+    where = rt.destination()
+    if where is not None:
+        err_console.print(clean(where, 500))
+
+
 #: Rejections printed by ``import`` (``--json`` gives every one).
 MAX_SHOWN = 20
 
 
 def _print_summary(summary: ImportSummary) -> None:
     mapping = f", mapping {summary.mapping}" if summary.mapping else ""
-    console.print(f"[bold]{summary.file}[/] ({summary.format}{mapping})")
+    console.print(styled("[bold]{}[/] ({})", summary.file, f"{summary.format}{mapping}"))
     console.print(
         f"  created {summary.created}, updated {summary.updated}, deleted {summary.deleted},"
         f" unchanged {summary.unchanged}, rejected {summary.rejected}"
@@ -85,7 +97,11 @@ def _print_summary(summary: ImportSummary) -> None:
     shown = summary.rejections[:MAX_SHOWN]
     for rejection in shown:
         err_console.print(
-            f"  [red]rejected[/] {rejection.location(summary.file)}: {rejection.reason}"
+            styled("  [red]rejected[/] {}: {}", rejection.location(summary.file), rejection.reason)
+        )
+    for warning in summary.warnings[:MAX_SHOWN]:
+        err_console.print(
+            styled("  [yellow]warning[/] {}: {}", warning.location(summary.file), warning.reason)
         )
     if summary.rejected > len(shown):
         err_console.print(
@@ -93,7 +109,7 @@ def _print_summary(summary: ImportSummary) -> None:
         )
     if not summary.ok:
         err_console.print(
-            "[bold red]Nothing was imported[/]: fix the rejected rows and import again."
+            styled("[bold red]Nothing was imported[/]: fix the rejected rows and import again.")
         )
     elif summary.dry_run:
         console.print("Dry run: nothing was written.")
@@ -121,9 +137,11 @@ def import_(
 ) -> None:
     """Import a file of values: atomic, idempotent, audited."""
     rt = runtime(ctx)
+    if not dry_run:
+        announce_write(rt)
     size = file.stat().st_size if file.is_file() else 0
     with (
-        rt.session() as session,
+        rt.session(write=True) as session,
         Progress(
             "[progress.description]{task.description}",
             BarColumn(),
@@ -135,7 +153,10 @@ def import_(
         ) as bar,
     ):
         task = bar.add_task(f"importing {file.name}", total=size)
-        summary = Importer(session, rt.country, user=rt.settings.user).run(
+        importer = Importer(
+            session, rt.country, user=rt.settings.user, lock_timeout=rt.settings.lock_timeout
+        )
+        summary = importer.run(
             file,
             fmt=fmt,
             mapping=mapping,
@@ -168,13 +189,19 @@ def history(
     if not events:
         console.print(f"No value was ever stored for {element} / {org_unit} / {period}.")
         return
-    table = Table("when (UTC)", "what", "value", "source", "by")
+    table = Table("when (UTC)", "what", "value", "by", "stored by (file)", "source", "comment")
     for event in events:
         table.add_row(
             f"{event.at:%Y-%m-%d %H:%M:%S}",
             event.action,
             "" if event.value is None else f"{event.value:,}",
-            event.source,
-            event.by,
+            clean(event.by),
+            clean(event.stored_by or ""),
+            clean(event.source),
+            clean(event.comment or ""),
         )
     console.print(table)
+    console.print(
+        "by: who made the change (the signed-in or --user actor);"
+        " stored by: who the file says entered the value."
+    )

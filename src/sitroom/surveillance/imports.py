@@ -455,7 +455,9 @@ class Importer:
         sha = file_sha256(path)
         for attempt in range(1, MAX_ATTEMPTS + 1):
             try:
-                summary = self._run_once(path, sha, fmt, mapping, dry_run, progress)
+                summary = self._run_once(
+                    path, sha, fmt, mapping, dry_run=dry_run, progress=progress
+                )
             except ConcurrentChange as exc:
                 reason = str(exc)
             except DBAPIError as exc:
@@ -475,7 +477,7 @@ class Importer:
                 summary.attempts = attempt
                 return summary
             log.info("import of %s conflicted with another (%s); attempt %d", path, reason, attempt)
-            time.sleep(random.uniform(0.05, 0.25) * attempt)  # noqa: S311 (jitter, not crypto)
+            time.sleep(random.uniform(0.05, 0.25) * attempt)
         raise BusyError(
             f"{path}: the import conflicted with concurrent changes {MAX_ATTEMPTS} times:"
             " nothing was written; try again in a moment"
@@ -487,6 +489,7 @@ class Importer:
         sha: str,
         fmt: str,
         mapping: str | None,
+        *,
         dry_run: bool,
         progress: ingest.Progress | None,
     ) -> ImportSummary:
