@@ -8,10 +8,12 @@ from typing import Annotated
 
 import typer
 from rich.table import Table
+from rich.text import Text
 from rich.tree import Tree
 
 from sitroom.cli.app import app, console, print_json, runtime
 from sitroom.cli.commands import JsonOpt, PeriodOpt, parse_date
+from sitroom.cli.text import clean, styled
 from sitroom.config import PACKAGE_DATA
 from sitroom.errors import SitroomError
 from sitroom.places.models import OrgUnit
@@ -67,7 +69,7 @@ def validate_cmd(
             f.operator,
             _fmt(f.right),
             _fmt(f.difference),
-            f"[{SEVERITY_STYLE[f.severity]}]{f.severity}[/]",
+            Text(f.severity, style=SEVERITY_STYLE[f.severity]),
         )
     console.print(table)
     counts = {s: sum(f.severity == s for f in findings) for s in SEVERITY_STYLE}
@@ -177,13 +179,15 @@ def aggregate_cmd(
 def print_bulletin(b: Bulletin) -> None:
     v = b.values
     console.print(
-        f"[bold]{b.country} — situation for the period {b.period:%d %B %Y}[/]\n"
+        styled("[bold]{}[/]", f"{b.country} — situation for the period {b.period:%d %B %Y}")
+    )
+    console.print(
         f"24 hours from {b.window_start:%d %b %H:%M} to {b.window_end:%d %b %H:%M}"
         f" ({b.window_end.tzname()})\n"
     )
     change = b.change("new_fever")
     trend = "" if change is None else f" ({change:+,} on the previous day)"
-    console.print(f"  New fever cases       [bold]{_fmt(v.get('new_fever'))}[/]{trend}")
+    console.print(styled("  New fever cases       [bold]{}[/]{}", _fmt(v.get("new_fever")), trend))
     console.print(f"  New recoveries        {_fmt(v.get('new_recovered'))}")
     console.print(
         f"  New deaths            {_fmt(v.get('new_deaths'))}"
@@ -208,16 +212,17 @@ def print_bulletin(b: Bulletin) -> None:
                 _fmt(r.new_fever),
                 _fmt(r.under_treatment),
                 _fmt(r.new_deaths),
-                "[yellow]late[/]" if r.late else "",
+                Text("late", style="yellow") if r.late else "",
             )
         console.print(table)
     names = {r.code: r.name for r in b.regions}
     if status.missing and len(status.missing) == status.expected:
-        console.print("[yellow]No regional report for this period.[/]")
+        console.print(styled("[yellow]No regional report for this period.[/]"))
     elif status.missing:
-        console.print(f"[yellow]Missing[/]: {', '.join(status.missing)}")
+        console.print(styled("[yellow]Missing[/]: {}", ", ".join(status.missing)))
     if status.late:
-        console.print(f"[yellow]Late[/]: {', '.join(names.get(c, c) for c in status.late)}")
+        late = ", ".join(names.get(c, c) for c in status.late)
+        console.print(styled("[yellow]Late[/]: {}", late))
     for agg in b.regional_sums:
         if agg.element == "new_fever" and agg.gap is not None:
             console.print(
@@ -225,11 +230,12 @@ def print_bulletin(b: Bulletin) -> None:
                 f" national figure (gap {_fmt(agg.gap)})."
             )
     if b.findings:
-        console.print(f"\n[bold]Validation flags ({len(b.findings)})[/]")
+        console.print(styled("\n[bold]Validation flags ({})[/]", len(b.findings)))
         for f in b.findings:
             console.print(
-                f"  [{SEVERITY_STYLE[f.severity]}]{f.severity}[/]"
-                f" {f.org_unit} {f.rule}: {f.message}"
+                Text("  ").append(f.severity, style=SEVERITY_STYLE[f.severity]),
+                clean(f" {f.org_unit} {f.rule}: {f.message}"),
+                sep="",
             )
     else:
         console.print("\nValidation: no flags for this period.")
@@ -265,6 +271,15 @@ def export_cmd(
     element: Annotated[
         list[str] | None, typer.Option("--element", help="Element code (repeatable).")
     ] = None,
+    formula_safe: Annotated[
+        bool,
+        typer.Option(
+            "--formula-safe/--no-formula-safe",
+            help="In CSV, prefix text cells starting with = + - @ tab or CR with ' so"
+            " spreadsheets do not run them as formulas. Turn off for machine-to-machine"
+            " exchanges. DHIS2 JSON is never changed.",
+        ),
+    ] = True,
 ) -> None:
     """Export stored values as wide CSV, long (DHIS2) CSV or DHIS2 JSON."""
     if fmt not in FORMATS:
@@ -279,6 +294,7 @@ def export_cmd(
             end=parse_date(end) if end else None,
             org_units=org_unit,
             elements=element,
+            neutralise_formulas=formula_safe,
         )
     if output is not None:
         console.print(f"wrote {count} values to {output}")
@@ -300,10 +316,10 @@ def places_tree(ctx: typer.Context, depth: int = 2) -> None:
     for u in units:
         kids.setdefault(u.parent_id, []).append(u)
 
-    def label(u: OrgUnit) -> str:
+    def label(u: OrgUnit) -> Text:
         pop = f", pop. {u.population:,}" if u.population else ""
         local = f" {u.name_local}" if u.name_local else ""
-        return f"[bold]{u.code}[/] {u.name}{local} ({u.kind}{pop})"
+        return styled("[bold]{}[/] {}", u.code, f"{u.name}{local} ({u.kind}{pop})")
 
     def grow(node: Tree, unit: OrgUnit) -> None:
         if unit.level >= depth:
@@ -331,8 +347,8 @@ def demo(ctx: typer.Context) -> None:
     from sitroom.surveillance.imports import Importer
 
     rt = runtime(ctx)
-    console.print(f"database: {rt.engine.url.render_as_string()}")
-    with rt.session() as session:
+    with rt.session(write=True) as session:
+        console.print(f"database: {rt.engine.url.render_as_string(hide_password=True)}")
         setup_country(session, rt.country)
         for name in DEMO_FILES:
             summary = Importer(session, rt.country, user=rt.settings.user).run(

@@ -2,16 +2,21 @@
 
 Exports stream from the database and write to a temporary file that replaces
 the target only when complete, so a failed export leaves nothing half-written.
+
+CSV exports are safe to open in a spreadsheet by default: a text cell that a
+spreadsheet would read as a formula is neutralised (OWASP's CSV injection
+guidance), see :func:`neutralise_formula`.
 """
 
 from __future__ import annotations
 
 import csv
+import io
 import json
 import os
 import sys
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
@@ -26,6 +31,47 @@ from sitroom.surveillance.models import DataElement, DataValue
 
 #: A select of any columns (SQLAlchemy 2.1 types a select by its column types).
 AnySelect = Select[*tuple[Any, ...]]
+
+#: First characters that make a spreadsheet read a cell as a formula (OWASP).
+FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def neutralise_formula(cell: object) -> object:
+    """``cell`` with a leading ``'`` if it is text a spreadsheet would run as a formula.
+
+    Following OWASP's CSV injection guidance, a string starting with ``=``,
+    ``+``, ``-``, ``@``, a tab or a carriage return is prefixed with a single
+    quote, the rest kept intact (the csv module quotes the cell as needed).
+    Other strings and non-strings (counts are non-negative integers) are
+    returned unchanged.
+    """
+    if isinstance(cell, str) and cell.startswith(FORMULA_TRIGGERS):
+        return "'" + cell
+    return cell
+
+
+class _CsvOut:
+    """A csv writer that neutralises formula-like text cells when asked.
+
+    The csv module quotes a cell holding a line break only if the break is in
+    the line terminator, so with LF lines a carriage return (CR) would be
+    written bare and split the row for any reader: a row holding a CR is
+    quoted as with CR LF lines, and still ends with LF.
+    """
+
+    def __init__(self, handle: IO[str], neutralise_formulas: bool) -> None:
+        self._handle = handle
+        self._writer = csv.writer(handle, lineterminator="\n")
+        self._neutralise = neutralise_formulas
+
+    def writerow(self, cells: Iterable[object]) -> None:
+        row = [neutralise_formula(c) for c in cells] if self._neutralise else list(cells)
+        if any(isinstance(c, str) and "\r" in c for c in row):
+            buffer = io.StringIO()
+            csv.writer(buffer, lineterminator="\r\n").writerow(row)
+            self._handle.write(buffer.getvalue()[:-2] + "\n")
+        else:
+            self._writer.writerow(row)
 
 
 def _query(
@@ -81,8 +127,16 @@ def export_values(
     end: date | None = None,
     org_units: list[str] | None = None,
     elements: list[str] | None = None,
+    neutralise_formulas: bool = True,
 ) -> int:
-    """Write the selected values to ``output`` (stdout if None); returns how many."""
+    """Write the selected values to ``output`` (stdout if None); returns how many.
+
+    With ``neutralise_formulas`` (the default) the CSV formats prefix every text
+    cell a spreadsheet would take for a formula with ``'`` (see
+    :func:`neutralise_formula`); turn it off for machine-to-machine exchanges,
+    where the prefix would be imported as part of the value. DHIS2 JSON is not
+    meant for spreadsheets and is always written unchanged.
+    """
     if fmt not in FORMATS:
         raise ValueError(f"unknown format {fmt!r}")
     rows = session.execute(
@@ -91,7 +145,7 @@ def export_values(
     count = 0
     with _atomic_output(output) as handle:
         if fmt == "csv-long":
-            writer = csv.writer(handle, lineterminator="\n")
+            writer = _CsvOut(handle, neutralise_formulas)
             writer.writerow(DHIS2_CSV_COLUMNS)
             for unit, period, element, value, stored_by, received, comment in rows:
                 writer.writerow(
@@ -129,15 +183,14 @@ def export_values(
                 count += 1
             handle.write("\n  ]\n}\n")
         else:
-            count = _write_wide(session, handle, rows, elements)
+            count = _write_wide(session, _CsvOut(handle, neutralise_formulas), rows, elements)
     return count
 
 
-def _write_wide(session: Session, handle: IO[str], rows: Any, elements: list[str] | None) -> int:
+def _write_wide(session: Session, writer: _CsvOut, rows: Any, elements: list[str] | None) -> int:
     codes = list(session.scalars(select(DataElement.code).order_by(DataElement.id)))
     if elements:
         codes = [c for c in codes if c in elements]
-    writer = csv.writer(handle, lineterminator="\n")
     writer.writerow(["org_unit", "period", *codes, "received_at"])
     count = 0
     current: tuple[str, date] | None = None
