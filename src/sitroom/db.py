@@ -160,6 +160,25 @@ def _sqlstate(exc: BaseException) -> str | None:
     return getattr(orig, "sqlstate", None)
 
 
+def is_db_error(exc: BaseException) -> bool:
+    """True for an error of the database, wrapped by SQLAlchemy or raw from the driver.
+
+    The import's hot path talks to the DBAPI cursor directly (see
+    ``surveillance.bulk``), so its errors arrive unwrapped.
+    """
+    import sqlite3
+
+    from sqlalchemy.exc import DBAPIError
+
+    if isinstance(exc, DBAPIError | sqlite3.Error):
+        return True
+    try:
+        import psycopg
+    except ImportError:  # pragma: no cover - psycopg is a dependency
+        return False
+    return isinstance(exc, psycopg.Error)
+
+
 def is_retryable(exc: BaseException) -> bool:
     """True for a conflict between concurrent transactions that a retry resolves."""
     return _sqlstate(exc) in RETRYABLE_SQLSTATES

@@ -17,13 +17,9 @@ def _known(exc: BaseException) -> SitroomError | None:
         return exc
     if isinstance(exc, OSError) and exc.errno == errno.ENOSPC:
         return StorageFullError(f"no space left on the disk ({exc.filename or 'writing'})")
-    from sqlalchemy.exc import DBAPIError
+    from sitroom.db import is_db_error, translate_db_error
 
-    if isinstance(exc, DBAPIError):
-        from sitroom.db import translate_db_error
-
-        return translate_db_error(exc)
-    return None
+    return translate_db_error(exc) if is_db_error(exc) else None
 
 
 def main() -> None:

@@ -31,11 +31,17 @@ from typing import Any
 
 import numpy as np
 from sqlalchemy import select
-from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from sitroom.country import Country
-from sitroom.db import DEFAULT_LOCK_TIMEOUT, begin_write, is_retryable, translate_db_error, utcnow
+from sitroom.db import (
+    DEFAULT_LOCK_TIMEOUT,
+    begin_write,
+    is_db_error,
+    is_retryable,
+    translate_db_error,
+    utcnow,
+)
 from sitroom.errors import BusyError, NotFoundError, SitroomError, StorageFullError
 from sitroom.places.service import OrgUnitResolver
 from sitroom.surveillance import ingest
@@ -460,19 +466,21 @@ class Importer:
                 )
             except ConcurrentChange as exc:
                 reason = str(exc)
-            except DBAPIError as exc:
-                if not is_retryable(exc):
-                    known = translate_db_error(exc)
-                    if known is None:
-                        raise
-                    raise known from exc
-                reason = str(exc.orig).splitlines()[0]
             except OSError as exc:
                 if exc.errno == errno.ENOSPC:
                     raise StorageFullError(
                         "the disk is full: nothing was written; free some space and try again"
                     ) from exc
                 raise
+            except Exception as exc:
+                if not is_db_error(exc):
+                    raise
+                if not is_retryable(exc):
+                    known = translate_db_error(exc)
+                    if known is None:
+                        raise
+                    raise known from exc
+                reason = str(getattr(exc, "orig", exc)).splitlines()[0]
             else:
                 summary.attempts = attempt
                 return summary
