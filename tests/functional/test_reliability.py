@@ -52,7 +52,8 @@ def _one_line_error(err: str) -> str:
     lines = [line for line in err.splitlines() if line.strip()]
     lines = [line for line in lines if not line.startswith("writing to ")]
     assert len(lines) == 1, err
-    assert "unexpected" not in err and "Traceback" not in err
+    assert "unexpected" not in err
+    assert "Traceback" not in err
     return lines[0]
 
 
@@ -166,7 +167,9 @@ def test_history_shows_the_actor_beside_the_files_claim(cli, tmp_path):
         ("updated", 100, "carol", "officer kim", "checked by phone"),
     ]
     table = cli("history", "new_fever", "KP-01", "2022-05-15").out
-    assert "alice" in table and "minister" in table and "stored by (file)" in table
+    assert "alice" in table
+    assert "minister" in table
+    assert "stored by (file)" in table
 
 
 def test_without_a_claim_the_actor_is_stored_by(cli, tmp_path):
@@ -217,7 +220,8 @@ def test_control_characters_never_reach_the_terminal(cli, tmp_path):
     path = _write(tmp_path, "esc.csv", body)
     assert cli("import", str(path)).code == 0
     table = cli("history", "new_fever", "KP-01", "2022-05-15")
-    assert "\x1b" not in table.out and "\x07" not in table.out
+    assert "\x1b" not in table.out
+    assert "\x07" not in table.out
     assert "\\x1b[31mevil" in table.out
     # JSON keeps the value exactly (escaped by JSON itself).
     events = json.loads(cli("history", "new_fever", "KP-01", "2022-05-15", "--json").out)
@@ -293,7 +297,8 @@ def test_a_user_name_over_100_characters_is_refused(cli, db_url, tmp_path):
     result = cli("--user", "u" * 101, "import", str(path))
     assert result.code == 1
     line = _one_line_error(result.err)
-    assert "user" in line and "longer than 100" in line
+    assert "user" in line
+    assert "longer than 100" in line
     assert _counts(db_url)[0] == 0
 
 
