@@ -73,3 +73,43 @@ LONDON = ReportingCalendar.from_config(ReportingConfig(time_zone="Europe/London"
 def test_every_instant_lies_in_the_window_of_its_period(calendar, instant):
     start, end = calendar.window(calendar.period_of(instant))
     assert start <= instant < end
+
+
+@pytest.mark.parametrize(
+    "period",
+    [
+        date(2015, 8, 14),  # clocks went back 30 min at the following midnight (UTC+9 -> +8:30)
+        date(2018, 5, 4),  # clocks went forward 30 min at 23:30 (UTC+8:30 -> +9)
+        date(2015, 8, 15),
+        date(2018, 5, 5),
+    ],
+)
+def test_the_late_deadline_is_local_midnight_on_clock_change_days(period):
+    """18:00 cut-off + 6 hours' grace = midnight local wall time, whatever the offset does."""
+    deadline = PYONGYANG.deadline(period).astimezone(ZoneInfo("Asia/Pyongyang"))
+    assert (deadline.date(), deadline.hour, deadline.minute) == (
+        period + timedelta(days=1),
+        0,
+        0,
+    )
+
+
+def test_reports_near_midnight_on_clock_change_days_are_judged_in_wall_time():
+    zone = ZoneInfo("Asia/Pyongyang")
+    # 2018-05-05 00:10 +09:00 is after midnight: late (elapsed-time grace said on time).
+    assert PYONGYANG.is_late(date(2018, 5, 4), datetime(2018, 5, 5, 0, 10, tzinfo=zone))
+    # 15:15 UTC is 23:45 +08:30 on 2015-08-14, after the clocks went back: still on time
+    # (elapsed-time grace put the deadline at 15:00 UTC and called it late).
+    assert not PYONGYANG.is_late(date(2015, 8, 14), datetime(2015, 8, 14, 15, 15, tzinfo=UTC))
+
+
+def test_ambiguous_and_missing_local_times_are_warned_about():
+    when, warning = PYONGYANG.localize_checked(datetime(2015, 8, 14, 23, 45))
+    assert warning is not None
+    assert "occurs twice" in warning
+    assert when == datetime(2015, 8, 14, 14, 45, tzinfo=UTC)  # the first occurrence (+09:00)
+    when, warning = PYONGYANG.localize_checked(datetime(2018, 5, 4, 23, 45))
+    assert warning is not None
+    assert "does not exist" in warning
+    assert PYONGYANG.localize_checked(datetime(2018, 5, 4, 22, 45))[1] is None
+    assert PYONGYANG.localize_checked(datetime(2022, 5, 15, 18, 0))[1] is None
