@@ -151,6 +151,20 @@ def begin_write(session: Session, lock_timeout: float = DEFAULT_LOCK_TIMEOUT) ->
         connection.exec_driver_sql(f"SET LOCAL lock_timeout = {int(lock_timeout * 1000)}")
 
 
+#: First keys of PostgreSQL advisory locks, one per kind of guarded data.
+LOCK_SPACE_CONFIGURATION = 0x5170
+
+
+def advisory_lock(session: Session, space: int, key: int) -> None:
+    """Hold PostgreSQL advisory lock (``space``, ``key``) until the transaction ends.
+
+    A no-op on SQLite, where :func:`begin_write` already holds the database.
+    """
+    connection = session.connection()
+    if connection.dialect.name == "postgresql":
+        connection.exec_driver_sql(f"SELECT pg_advisory_xact_lock({int(space)}, {int(key)})")
+
+
 #: PostgreSQL SQLSTATEs after which the whole transaction may simply be run again.
 RETRYABLE_SQLSTATES = frozenset({"40001", "40P01"})  # serialization failure, deadlock
 

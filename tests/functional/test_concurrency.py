@@ -253,3 +253,27 @@ def test_imports_meeting_periods_in_opposite_orders_do_not_lose_values(
     assert first["updated"] == len(keys)
     assert last["updated"] == len(keys)
     _audit_chains(loaded, initial, stored)
+
+
+def test_concurrent_setups_end_as_one_after_the_other(db_url: str, tmp_path: Path) -> None:
+    """Two `sitroom setup` at once: one creates everything, the other finds it in place."""
+    start = time.time() + 1.5
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", LAUNCHER, str(start), "--db", db_url, "--user", user, "setup"],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for user in ("alice", "bob")
+    ]
+    outs = []
+    for proc in procs:
+        out, err = proc.communicate(timeout=120)
+        assert proc.returncode == 0, err
+        outs.append(out)
+    firsts = [o.splitlines()[0] for o in outs]
+    assert sorted(firsts) == [
+        "org units: 0 created, 0 updated, 198 unchanged",
+        "org units: 198 created, 0 updated, 0 unchanged",
+    ], outs

@@ -63,7 +63,7 @@ def setup(ctx: typer.Context) -> None:
     rt = runtime(ctx)
     announce_write(rt)
     with rt.session(write=True) as session:
-        places, elements = setup_country(session, rt.country)
+        places, elements = setup_country(session, rt.country, lock_timeout=rt.settings.lock_timeout)
     console.print(
         f"org units: {places.created} created, {places.updated} updated,"
         f" {places.unchanged} unchanged"
