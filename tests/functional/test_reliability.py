@@ -338,3 +338,17 @@ def test_a_reader_refuses_a_missing_database(cli, tmp_path):
     assert result.code == 1
     assert f"no database at {wrong}" in _one_line_error(result.err)
     assert not (tmp_path / "no").exists()
+
+
+def test_an_ambiguous_local_receipt_time_is_imported_with_a_warning(cli, tmp_path):
+    assert cli("setup").code == 0
+    body = "org_unit,period,new_fever,received_at\nKP-01,2015-08-14,7,2015-08-14T23:45\n"
+    path = _write(tmp_path, "dst.csv", body)
+    result = cli("import", str(path))
+    assert result.code == 0, result.err
+    assert "created 1" in result.out
+    assert "warning" in result.err
+    assert "dst.csv, line 2, field 'received_at'" in result.err
+    assert "occurs twice in Asia/Pyongyang" in result.err
+    data = json.loads(cli("import", str(path), "--json").out)
+    assert data["warnings"][0]["line"] == 2
