@@ -1,16 +1,20 @@
-"""Benchmark: import a large long-format CSV, against a plain executemany insert.
+"""Benchmark: import a large long-format CSV or DHIS2 JSON, against a plain executemany insert.
 
 For each database the same deterministic rows (the DPRK districts x days x data
-elements) are inserted twice into a fresh schema: once by a plain DBAPI
+elements) are inserted into fresh schemas: once by a plain DBAPI
 ``executemany`` of ready-made tuples (the baseline: the cost of the database
-alone), once by ``sitroom``'s importer reading the CSV file (parsing, checking,
-duplicate detection, change detection, audit). Prints values per second, the
-peak resident memory of each phase, and the ratio baseline time / import time
-(1.0 = as fast as the plain insert; the goal is at least 0.5).
+alone), then by ``sitroom``'s importer reading the file (parsing, checking,
+duplicate detection, change detection, audit), once per format asked for: the
+DHIS2 CSV (``csv-long``) and/or a DHIS2 ``dataValueSets`` JSON payload
+(``dhis2-json``, one value per line as DHIS2 and ``sitroom export`` write it).
+Prints values per second, the peak resident memory of each phase, and the ratio
+baseline time / import time (1.0 = as fast as the plain insert; the goal is at
+least 0.5).
 
 Usage::
 
-    python bench/bench_import.py --rows 1000000 [--postgres URL]
+    python bench/bench_import.py --rows 1000000 [--format csv-long|dhis2-json|all]
+        [--postgres URL]
 
 Each phase runs in a fresh interpreter on a fresh schema; its peak memory is
 that process's peak RSS (VmHWM, reset when the phase starts).
@@ -106,6 +110,23 @@ def write_csv(path: Path, districts: list[str], n: int) -> None:
             writer.writerow([element, period.strftime("%Y%m%d"), unit, "", "", value])
 
 
+def write_json(path: Path, districts: list[str], n: int) -> None:
+    """The same values as a DHIS2 dataValueSets payload, values as strings as DHIS2 writes them."""
+    with path.open("w", encoding="utf-8") as handle:
+        handle.write('{\n  "idScheme": "CODE",\n  "dataValues": [\n')
+        separator = ""
+        for element, unit, period, value in rows(districts, n):
+            item = {
+                "dataElement": element,
+                "period": period.strftime("%Y%m%d"),
+                "orgUnit": unit,
+                "value": str(value),
+            }
+            handle.write(f"{separator}    {json.dumps(item)}")
+            separator = ",\n"
+        handle.write("\n  ]\n}\n")
+
+
 def baseline(engine: Engine, districts: list[str], n: int) -> float:
     """Plain DBAPI executemany of the same rows, ids resolved beforehand."""
     with engine.connect() as conn:
@@ -116,11 +137,11 @@ def baseline(engine: Engine, districts: list[str], n: int) -> float:
     stamp = now.replace(tzinfo=None).isoformat(sep=" ") if sqlite else now
     sql = (
         "INSERT INTO data_value (element_id, org_unit_id, period, value, received_at, late,"
-        " updated_at, source, stored_by, import_id, comment) VALUES "
+        " updated_at, source, stored_by, import_id, comment, changed_by) VALUES "
         + (
-            "(?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, NULL)"
+            "(?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, NULL, ?)"
             if sqlite
-            else "(%s, %s, %s, %s, %s, %s, %s, %s, %s, NULL, NULL)"
+            else "(%s, %s, %s, %s, %s, %s, %s, %s, %s, NULL, NULL, %s)"
         )
     )
     raw = engine.raw_connection()
@@ -139,6 +160,7 @@ def baseline(engine: Engine, districts: list[str], n: int) -> float:
                 stamp,
                 "bench",
                 "bench",
+                "bench",
             )
         )
         if len(batch) == 5000:
@@ -152,7 +174,7 @@ def baseline(engine: Engine, districts: list[str], n: int) -> float:
     return elapsed
 
 
-def phase(kind: str, url: str, csv_path: Path, n: int) -> dict[str, float]:
+def phase(kind: str, url: str, data_path: Path, n: int) -> dict[str, float]:
     """One measured phase on a fresh schema, run in its own process (see ``main``)."""
     engine = fresh(url)
     districts = district_codes()
@@ -162,7 +184,7 @@ def phase(kind: str, url: str, csv_path: Path, n: int) -> dict[str, float]:
     else:
         start = time.perf_counter()
         with session_factory(engine)() as session:
-            summary = Importer(session, load_country(DEFAULT_COUNTRY), user="bench").run(csv_path)
+            summary = Importer(session, load_country(DEFAULT_COUNTRY), user="bench").run(data_path)
         took = time.perf_counter() - start
         if not summary.ok or summary.created != n:
             raise SystemExit(f"import failed: {summary.rejections[:3]}")
@@ -171,7 +193,7 @@ def phase(kind: str, url: str, csv_path: Path, n: int) -> dict[str, float]:
     return {"seconds": took, "peak_rss_mb": mem}
 
 
-def measured(kind: str, url: str, csv_path: Path, n: int) -> dict[str, float]:
+def measured(kind: str, url: str, data_path: Path, n: int) -> dict[str, float]:
     """Run a phase in a fresh interpreter, so each peak RSS is its own."""
     done = subprocess.run(
         [
@@ -181,8 +203,8 @@ def measured(kind: str, url: str, csv_path: Path, n: int) -> dict[str, float]:
             kind,
             "--url",
             url,
-            "--csv",
-            str(csv_path),
+            "--file",
+            str(data_path),
             "--rows",
             str(n),
         ],
@@ -193,18 +215,21 @@ def measured(kind: str, url: str, csv_path: Path, n: int) -> dict[str, float]:
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
-def run(name: str, url: str, csv_path: Path, n: int) -> None:
-    base = measured("baseline", url, csv_path, n)
-    ours = measured("import", url, csv_path, n)
-    for label, got in (("baseline executemany", base), ("sitroom import", ours)):
+def run(name: str, url: str, files: dict[str, Path], n: int) -> None:
+    """The baseline, then an import of each file, each on a fresh schema."""
+    base = measured("baseline", url, next(iter(files.values())), n)
+    results = [("baseline executemany", base)]
+    results += [(f"import {fmt}", measured("import", url, path, n)) for fmt, path in files.items()]
+    for label, got in results:
         print(
             f"{name:10s} {label:21s} {got['seconds']:7.2f} s  {n / got['seconds']:10,.0f}"
             f" values/s  peak RSS {got['peak_rss_mb']:6.0f} MB"
         )
-    print(
-        f"{name:10s} ratio (baseline time / import time): {base['seconds'] / ours['seconds']:.2f}"
-        "  (goal >= 0.5)"
-    )
+    for label, got in results[1:]:
+        print(
+            f"{name:10s} {label:17s} ratio (baseline time / import time):"
+            f" {base['seconds'] / got['seconds']:.2f}  (goal >= 0.5)"
+        )
 
 
 def district_codes() -> list[str]:
@@ -221,28 +246,40 @@ def main() -> None:
         default=os.environ.get("SITROOM_BENCH_POSTGRES", ""),
         help="PostgreSQL URL to benchmark too (its public schema is dropped!)",
     )
+    parser.add_argument(
+        "--format",
+        choices=["csv-long", "dhis2-json", "all"],
+        default="csv-long",
+        help="file format to import (all: each, against the same baseline)",
+    )
     parser.add_argument("--phase", choices=["baseline", "import"], help=argparse.SUPPRESS)
     parser.add_argument("--url", help=argparse.SUPPRESS)
-    parser.add_argument("--csv", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--file", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.phase:
-        print(json.dumps(phase(args.phase, args.url, args.csv, args.rows)))
+        print(json.dumps(phase(args.phase, args.url, args.file, args.rows)))
         return
     districts = district_codes()
+    formats = ["csv-long", "dhis2-json"] if args.format == "all" else [args.format]
+    writers = {"csv-long": (write_csv, "values.csv"), "dhis2-json": (write_json, "values.json")}
+    days = args.rows // (len(districts) * len(ELEMENTS)) + 1
+    print(
+        f"{args.rows:,} values ({len(districts)} districts x {len(ELEMENTS)} elements x"
+        f" {days} days)"
+    )
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
-        csv_path = folder / "values.csv"
-        start = time.perf_counter()
-        write_csv(csv_path, districts, args.rows)
-        size = csv_path.stat().st_size / 1e6
-        days = args.rows // (len(districts) * len(ELEMENTS)) + 1
-        print(
-            f"{args.rows:,} values ({len(districts)} districts x {len(ELEMENTS)} elements x"
-            f" {days} days), {size:.0f} MB CSV, written in {time.perf_counter() - start:.1f} s"
-        )
-        run("sqlite", f"sqlite:///{folder / 'bench.db'}", csv_path, args.rows)
+        files: dict[str, Path] = {}
+        for fmt in formats:
+            write, name = writers[fmt]
+            files[fmt] = folder / name
+            start = time.perf_counter()
+            write(files[fmt], districts, args.rows)
+            size = files[fmt].stat().st_size / 1e6
+            print(f"{fmt}: {size:.0f} MB, written in {time.perf_counter() - start:.1f} s")
+        run("sqlite", f"sqlite:///{folder / 'bench.db'}", files, args.rows)
         if args.postgres:
-            run("postgresql", args.postgres, csv_path, args.rows)
+            run("postgresql", args.postgres, files, args.rows)
 
 
 if __name__ == "__main__":

@@ -8,6 +8,7 @@ relative to the file.
 
 from __future__ import annotations
 
+import stat
 import tomllib
 from functools import lru_cache
 from pathlib import Path
@@ -149,14 +150,47 @@ class Country(_Model):
         raise KeyError(code)
 
 
+#: Largest country configuration file read, in bytes.
+MAX_COUNTRY_BYTES = 10 * 1024 * 1024
+
+
 def load_country(path: Path) -> Country:
-    """Read and check a country configuration file."""
+    """Read and check a country configuration file.
+
+    Only a regular file of at most :data:`MAX_COUNTRY_BYTES` is read, checked
+    before opening it: ``/dev/zero`` would be read until memory runs out, a
+    pipe would block.
+    """
     try:
-        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+        info = path.stat()
+        if stat.S_ISDIR(info.st_mode):
+            raise ConfigError(f"{path}: is a folder, not a country configuration file")
+        if not stat.S_ISREG(info.st_mode):
+            raise ConfigError(
+                f"{path}: not a regular file (a pipe, device or socket);"
+                " the country configuration must be a file"
+            )
+        if info.st_size > MAX_COUNTRY_BYTES:
+            raise ConfigError(
+                f"{path}: the country configuration has {info.st_size:,} bytes,"
+                f" more than the limit of {MAX_COUNTRY_BYTES // (1024 * 1024)} MiB"
+            )
+        with path.open(encoding="utf-8") as handle:
+            text = handle.read(MAX_COUNTRY_BYTES + 1)  # bounded even if the file has grown
+        if len(text) > MAX_COUNTRY_BYTES:
+            raise ConfigError(
+                f"{path}: the country configuration has more than the limit of"
+                f" {MAX_COUNTRY_BYTES // (1024 * 1024)} MiB"
+            )
+        raw = tomllib.loads(text)
     except FileNotFoundError as exc:
         raise ConfigError(f"{path}: country configuration not found") from exc
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{path}: not a valid TOML file: {exc}") from exc
+    except OSError as exc:
+        raise ConfigError(
+            f"{path}: cannot read the country configuration: {exc.strerror or exc}"
+        ) from exc
     raw["folder"] = path.resolve().parent
     try:
         return Country.model_validate(raw)
