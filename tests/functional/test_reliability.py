@@ -73,8 +73,9 @@ def test_an_import_that_waits_past_the_lock_timeout_says_busy(db_url, cli, tmp_p
         holder = engine.connect()
         slot = date(2022, 5, 15).toordinal() % PERIOD_LOCK_SLOTS
         holder.execute(text(f"SELECT pg_advisory_lock({PERIOD_LOCK_SPACE}, {slot})"))
-    try:
-        done = subprocess.run(
+
+    def import_file() -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
             [sys.executable, "-m", "sitroom", "import", str(path)],
             env=env,
             capture_output=True,
@@ -82,6 +83,9 @@ def test_an_import_that_waits_past_the_lock_timeout_says_busy(db_url, cli, tmp_p
             timeout=60,
             check=False,
         )
+
+    try:
+        done = import_file()
     finally:
         holder.close()
     assert done.returncode == 75, done.stderr
@@ -90,14 +94,7 @@ def test_an_import_that_waits_past_the_lock_timeout_says_busy(db_url, cli, tmp_p
     assert "try again" in line
     assert _counts(db_url)[0] == 0
     # Once the other writer is gone the same command goes through.
-    again = subprocess.run(
-        [sys.executable, "-m", "sitroom", "import", str(path)],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    again = import_file()
     assert again.returncode == 0, again.stderr
     assert _counts(db_url)[0] == 1
 

@@ -9,22 +9,11 @@ from sqlalchemy import select, update
 from sitroom.places.models import OrgUnit
 from sitroom.surveillance.export import export_values, neutralise_formula
 from sitroom.surveillance.imports import Importer
+from sitroom.surveillance.ingest import DHIS2_CSV_COLUMNS
 from sitroom.surveillance.models import DataValue
 from sitroom.surveillance.service import fetch_values
 
-HEADER = [
-    "dataelement",
-    "period",
-    "orgunit",
-    "categoryoptioncombo",
-    "attributeoptioncombo",
-    "value",
-    "storedby",
-    "lastupdated",
-    "comment",
-    "followup",
-    "deleted",
-]
+HEADER = list(DHIS2_CSV_COLUMNS)
 
 # (element, storedBy, comment) for KP-01 on 2022-05-15; elements sort by id.
 MALICIOUS = [
