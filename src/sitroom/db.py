@@ -7,13 +7,14 @@ can alter SQLite tables and both databases name constraints alike.
 
 from __future__ import annotations
 
+import math
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import DateTime, Engine, MetaData, create_engine, event
 from sqlalchemy.engine import Dialect, make_url
-from sqlalchemy.exc import ArgumentError, OperationalError
+from sqlalchemy.exc import ArgumentError
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
 
@@ -72,6 +73,11 @@ def utcnow() -> datetime:
 DEFAULT_LOCK_TIMEOUT = 60.0
 
 
+def _milliseconds(seconds: float) -> int:
+    """A wait in whole milliseconds, never 0 (which PostgreSQL reads as "forever")."""
+    return max(1, math.ceil(seconds * 1000))
+
+
 def _sqlite_pragmas(lock_timeout: float) -> Any:
     def connect(dbapi_connection: Any, _record: Any) -> None:
         cursor = dbapi_connection.cursor()
@@ -80,7 +86,7 @@ def _sqlite_pragmas(lock_timeout: float) -> Any:
         cursor.execute("PRAGMA foreign_keys=ON")
         # NORMAL is durable across application crashes in WAL mode and much faster than FULL.
         cursor.execute("PRAGMA synchronous=NORMAL")
-        cursor.execute(f"PRAGMA busy_timeout={int(lock_timeout * 1000)}")
+        cursor.execute(f"PRAGMA busy_timeout={_milliseconds(lock_timeout)}")
         cursor.close()
 
     return connect
@@ -126,6 +132,10 @@ def create_db_engine(
     if parsed.get_backend_name() == "postgresql" and parsed.get_driver_name() in ("", "psycopg2"):
         # psycopg 3 is the driver we ship; accept plain postgresql:// URLs.
         parsed = parsed.set(drivername="postgresql+psycopg")
+    if parsed.get_backend_name() == "postgresql":
+        # The import's period locks rely on each statement seeing what was
+        # committed before it: READ COMMITTED, whatever the server's default.
+        kwargs.setdefault("isolation_level", "READ COMMITTED")
     try:
         return create_engine(parsed, **kwargs)
     except Exception as exc:  # unknown driver, bad options
@@ -148,7 +158,7 @@ def begin_write(session: Session, lock_timeout: float = DEFAULT_LOCK_TIMEOUT) ->
         if driver is not None and not driver.in_transaction:
             connection.exec_driver_sql("BEGIN IMMEDIATE")
     elif connection.dialect.name == "postgresql":
-        connection.exec_driver_sql(f"SET LOCAL lock_timeout = {int(lock_timeout * 1000)}")
+        connection.exec_driver_sql(f"SET LOCAL lock_timeout = {_milliseconds(lock_timeout)}")
 
 
 #: First keys of PostgreSQL advisory locks, one per kind of guarded data.
@@ -228,11 +238,34 @@ def alembic_config(engine: Engine) -> Any:
     return cfg
 
 
-def upgrade(engine: Engine, revision: str = "head") -> None:
-    """Apply the migrations up to ``revision``."""
-    from alembic import command
+def upgrade(
+    engine: Engine, revision: str = "head", *, lock_timeout: float = DEFAULT_LOCK_TIMEOUT
+) -> None:
+    """Apply the migrations up to ``revision``, in one transaction, one migrator at a time.
 
-    command.upgrade(alembic_config(engine), revision)
+    Two processes starting on a new database at once would both migrate: the
+    migrator takes the write lock (SQLite's ``BEGIN IMMEDIATE``, a PostgreSQL
+    advisory lock), reads the revision again and migrates only if still
+    needed. The migration runs inside that transaction (DDL is transactional
+    on both databases), so a failure leaves the schema as it was.
+    """
+    from alembic import command
+    from alembic.runtime.migration import MigrationContext
+
+    with engine.connect() as connection:
+        if connection.dialect.name == "sqlite":
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
+        elif connection.dialect.name == "postgresql":
+            connection.exec_driver_sql(f"SET LOCAL lock_timeout = {_milliseconds(lock_timeout)}")
+            connection.exec_driver_sql(
+                f"SELECT pg_advisory_xact_lock({LOCK_SPACE_CONFIGURATION}, -1)"
+            )
+        current = MigrationContext.configure(connection).get_current_revision()
+        if revision != "head" or current != head_revision(engine):
+            cfg = alembic_config(engine)
+            cfg.attributes["connection"] = connection
+            command.upgrade(cfg, revision)
+        connection.commit()
 
 
 def current_revision(engine: Engine) -> str | None:
@@ -248,15 +281,20 @@ def head_revision(engine: Engine) -> str | None:
     return ScriptDirectory.from_config(alembic_config(engine)).get_current_head()
 
 
-def ensure_schema(engine: Engine) -> None:
+def ensure_schema(engine: Engine, *, lock_timeout: float = DEFAULT_LOCK_TIMEOUT) -> None:
     """Create or upgrade the schema, so the database is ready on first use."""
+    where = f"database {engine.url.render_as_string(hide_password=True)}"
     try:
         if current_revision(engine) != head_revision(engine):
-            upgrade(engine)
-    except OperationalError as exc:
-        raise SitroomError(
-            f"cannot open database {engine.url.render_as_string()}: {exc.orig}"
-        ) from exc
+            upgrade(engine, lock_timeout=lock_timeout)
+    except Exception as exc:
+        if not is_db_error(exc):
+            raise
+        known = translate_db_error(exc, f"the {where}")
+        if known is not None:
+            raise known from exc
+        reason = str(getattr(exc, "orig", exc)).strip().splitlines()
+        raise SitroomError(f"cannot open {where}: {reason[0] if reason else exc}") from exc
 
 
 def session_factory(engine: Engine) -> sessionmaker[Session]:

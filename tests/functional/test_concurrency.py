@@ -22,10 +22,11 @@ from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
 from sitroom.country import Country
+from sitroom.db import create_db_engine, current_revision, head_revision
 from sitroom.places.models import OrgUnit
 from sitroom.surveillance.imports import Importer
 from sitroom.surveillance.models import DataElement, DataValue, DataValueAudit, ImportRun
@@ -50,6 +51,7 @@ LAUNCHER = (
     "from sitroom.cli import main\n"
     "start = float(sys.argv.pop(1))\n"
     "time.sleep(max(0.0, start - time.time()))\n"
+    "print('started', time.time(), file=sys.stderr, flush=True)\n"
     "main()\n"
 )
 
@@ -162,6 +164,21 @@ def _run_pair(db_url: str, tmp_path: Path, a: Path, b: Path) -> list[tuple[int, 
     return results
 
 
+def _started(err: str) -> float:
+    """When the launcher handed over to sitroom (its first line on stderr)."""
+    first = err.splitlines()[0].split()
+    assert first[0] == "started", err
+    return float(first[1])
+
+
+def _assert_overlapped(session: Session, err_a: str, err_b: str) -> None:
+    """Both imports were running before either committed: they really were concurrent."""
+    runs = session.scalars(select(ImportRun).order_by(ImportRun.id)).all()
+    finished = [r.finished_at.timestamp() for r in runs]
+    last_start = max(_started(err_a), _started(err_b))
+    assert last_start < min(finished[-2:]), "the imports ran one after the other"
+
+
 SCENARIOS = {
     # name: (initial value or None, A's value, B's value); None in A/B deletes.
     "update/update": (1, 2, 3),
@@ -222,8 +239,9 @@ def test_concurrent_imports_equal_a_serial_order(
     assert by_actor.get("alice", 0) == got_a["updated"] + got_a["deleted"]
     assert by_actor.get("bob", 0) == got_b["updated"] + got_b["deleted"]
     runs = {r.user: r for r in loaded.scalars(select(ImportRun))}
-    assert runs["alice"].updated == got_a["updated"]
-    assert runs["bob"].deleted == got_b["deleted"]
+    for user, got in (("alice", got_a), ("bob", got_b)):
+        assert {k: getattr(runs[user], k) for k in counts} == got
+    _assert_overlapped(loaded, err_a, err_b)
 
 
 def test_imports_meeting_periods_in_opposite_orders_do_not_lose_values(
@@ -238,7 +256,9 @@ def test_imports_meeting_periods_in_opposite_orders_do_not_lose_values(
     keys = _keys(days=240)  # 15,600 values: four batches of 5,000
     loaded.commit()
     initial = dict.fromkeys(keys, 1)
-    assert Importer(loaded, country, user="setup").run(_write(tmp_path / "i.csv", dict(initial)))
+    summary = Importer(loaded, country, user="setup").run(_write(tmp_path / "i.csv", dict(initial)))
+    assert summary.committed
+    assert summary.created == len(keys)
     content_a: Content = dict.fromkeys(keys, 2)
     content_b: Content = dict.fromkeys(reversed(keys), 3)
     a = _write(tmp_path / "a.csv", content_a)
@@ -248,10 +268,10 @@ def test_imports_meeting_periods_in_opposite_orders_do_not_lose_values(
     assert code_b == 0, err_b
     loaded.expire_all()
     stored = _stored(loaded)
+    assert len(stored) == len(keys)
     assert set(stored.values()) in ({2}, {3})  # one import wholly after the other
-    last, first = (sum_a, sum_b) if stored[keys[0]] == 2 else (sum_b, sum_a)
-    assert first["updated"] == len(keys)
-    assert last["updated"] == len(keys)
+    assert sum_a["updated"] == sum_b["updated"] == len(keys)
+    _assert_overlapped(loaded, err_a, err_b)
     _audit_chains(loaded, initial, stored)
 
 
@@ -277,3 +297,35 @@ def test_concurrent_setups_end_as_one_after_the_other(db_url: str, tmp_path: Pat
         "org units: 0 created, 0 updated, 198 unchanged",
         "org units: 198 created, 0 updated, 0 unchanged",
     ], outs
+
+
+def test_two_first_runs_on_a_new_database_migrate_once(db_url: str, tmp_path: Path) -> None:
+    """Both processes find no schema; one migrates, the other waits and finds it done."""
+    if db_url.startswith("sqlite"):
+        db_url = f"sqlite:///{tmp_path / 'new' / 'sitroom.db'}"
+    else:
+        engine = create_db_engine(db_url)
+        with engine.begin() as conn:
+            conn.execute(text("DROP SCHEMA public CASCADE"))
+            conn.execute(text("CREATE SCHEMA public"))
+        engine.dispose()
+    start = time.time() + 1.5
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", LAUNCHER, str(start), "--db", db_url, "--user", user, "setup"],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for user in ("alice", "bob")
+    ]
+    for proc in procs:
+        _, err = proc.communicate(timeout=120)
+        assert proc.returncode == 0, err
+    engine = create_db_engine(db_url)
+    try:
+        assert current_revision(engine) == head_revision(engine)
+        with engine.connect() as conn:
+            assert conn.scalar(text("SELECT count(*) FROM org_unit")) == 198
+    finally:
+        engine.dispose()

@@ -45,7 +45,7 @@ class Runtime:
                 lock_timeout=self.settings.lock_timeout,
                 create=self._writer,
             )
-            ensure_schema(self._engine)
+            ensure_schema(self._engine, lock_timeout=self.settings.lock_timeout)
         return self._engine
 
     def destination(self) -> str | None:

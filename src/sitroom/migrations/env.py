@@ -10,19 +10,31 @@ from sitroom.db import metadata
 config = context.config
 
 
+def _run(connection: object) -> None:
+    context.configure(
+        connection=connection,
+        target_metadata=metadata,
+        # Batch mode rebuilds tables on SQLite, which cannot ALTER constraints.
+        render_as_batch=True,
+        compare_type=True,
+        # SQLite can roll DDL back too: one transaction for the whole upgrade.
+        transactional_ddl=True,
+    )
+    with context.begin_transaction():
+        context.run_migrations()
+
+
 def run_migrations_online() -> None:
+    # sitroom.db.upgrade hands over a connection holding the migration lock,
+    # in its transaction; it commits. Other callers get one of their own.
+    connection = config.attributes.get("connection")
+    if connection is not None:
+        _run(connection)
+        return
     engine = config.attributes["engine"]
-    with engine.connect() as connection:
-        context.configure(
-            connection=connection,
-            target_metadata=metadata,
-            # Batch mode rebuilds tables on SQLite, which cannot ALTER constraints.
-            render_as_batch=True,
-            compare_type=True,
-        )
-        with context.begin_transaction():
-            context.run_migrations()
-        connection.commit()
+    with engine.connect() as own:
+        _run(own)
+        own.commit()
 
 
 run_migrations_online()
