@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from alembic import context
+from sqlalchemy import Connection
 
 import sitroom.models  # noqa: F401  (registers every table on the metadata)
 from sitroom.db import metadata
@@ -10,7 +11,7 @@ from sitroom.db import metadata
 config = context.config
 
 
-def _run(connection: object) -> None:
+def _run(connection: Connection) -> None:
     context.configure(
         connection=connection,
         target_metadata=metadata,
