@@ -221,6 +221,12 @@ def translate_db_error(exc: BaseException, what: str = "the database") -> Sitroo
             f"{what} is busy with another import or change: nothing was written;"
             " try again in a moment"
         )
+    lost = (state or "").startswith("08") or state in ("57P01", "57P02", "57P03")
+    if lost or "server closed the connection" in text:
+        return BusyError(
+            f"the connection to {what} was lost: nothing was committed;"
+            " check that the database server is running and try again"
+        )
     if state in ("53100", "53200") or "database or disk is full" in text:
         return StorageFullError(
             f"{what} has no space left (disk full): nothing was written;"

@@ -11,6 +11,7 @@ import os
 import sqlite3
 import subprocess
 import sys
+import time
 from datetime import date
 from pathlib import Path
 
@@ -85,10 +86,24 @@ def test_an_import_that_waits_past_the_lock_timeout_says_busy(db_url, cli, tmp_p
         )
 
     try:
+        began = time.monotonic()
         done = import_file()
+        waited = time.monotonic() - began
+        # Readers are not held up by a writer (SQLite's WAL; PostgreSQL's MVCC).
+        reader = subprocess.run(
+            [sys.executable, "-m", "sitroom", "places", "tree"],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
     finally:
         holder.close()
     assert done.returncode == 75, done.stderr
+    assert waited >= 1.0  # it waited the lock timeout before giving up
+    assert reader.returncode == 0, reader.stderr
+    assert "KP-01 Pyongyang" in reader.stdout
     line = _one_line_error(done.stderr)
     assert "busy with another import" in line
     assert "try again" in line

@@ -349,11 +349,12 @@ def demo(ctx: typer.Context) -> None:
     rt = runtime(ctx)
     with rt.session(write=True) as session:
         console.print(f"database: {rt.engine.url.render_as_string(hide_password=True)}")
-        setup_country(session, rt.country)
+        setup_country(session, rt.country, lock_timeout=rt.settings.lock_timeout)
         for name in DEMO_FILES:
-            summary = Importer(session, rt.country, user=rt.settings.user).run(
-                PACKAGE_DATA / "dprk2022" / name
+            importer = Importer(
+                session, rt.country, user=rt.settings.user, lock_timeout=rt.settings.lock_timeout
             )
+            summary = importer.run(PACKAGE_DATA / "dprk2022" / name)
             if not summary.ok:
                 raise SitroomError(f"demo data {name} was rejected: {summary.rejections[:3]}")
             console.print(

@@ -480,12 +480,17 @@ class Importer:
                     if known is None:
                         raise
                     raise known from exc
-                reason = str(getattr(exc, "orig", exc)).splitlines()[0]
+                reason = (str(getattr(exc, "orig", exc)).splitlines() or [type(exc).__name__])[0]
             else:
                 summary.attempts = attempt
                 return summary
-            log.info("import of %s conflicted with another (%s); attempt %d", path, reason, attempt)
-            time.sleep(random.uniform(0.05, 0.25) * attempt)
+            log.warning(
+                "import of %s conflicted with another (%s); attempt %d", path, reason, attempt
+            )
+            if attempt < MAX_ATTEMPTS:
+                time.sleep(
+                    random.uniform(0.05, 0.25) * attempt
+                )  # jitter, so retries do not collide
         raise BusyError(
             f"{path}: the import conflicted with concurrent changes {MAX_ATTEMPTS} times:"
             " nothing was written; try again in a moment"
@@ -689,7 +694,10 @@ class Importer:
                 summary.unchanged += 1
                 unwritten.append(v)
                 continue
+            # The new value's claim is the file's, else the actor's own; a comment
+            # the file does not give is kept (as when nothing else changed).
             stored_by = None if v.value is None else (v.stored_by or actor)
+            comment = v.comment if v.comment is not None or v.value is None else old_comment
             audits.append(
                 (
                     *key,
@@ -702,7 +710,7 @@ class Importer:
                     old_at,
                     v.value,
                     stored_by,
-                    v.comment,
+                    comment,
                     source,
                     actor,
                     stamp,
@@ -721,7 +729,7 @@ class Importer:
                         source,
                         stored_by,
                         import_id,
-                        v.comment,
+                        comment,
                         actor,
                         old_id,
                         old_value,
