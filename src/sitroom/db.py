@@ -8,6 +8,7 @@ can alter SQLite tables and both databases name constraints alike.
 from __future__ import annotations
 
 import math
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -78,15 +79,36 @@ def _milliseconds(seconds: float) -> int:
     return max(1, math.ceil(seconds * 1000))
 
 
+def _switch_to_wal(cursor: Any, lock_timeout: float) -> None:
+    """``PRAGMA journal_mode=WAL``, patient with another process doing the same.
+
+    Two processes opening a new file at once both try to switch it to WAL;
+    SQLite resolves the lock deadlock by failing one at once, without its busy
+    handler ("database is locked"). The other will have switched it: try again.
+    """
+    import sqlite3
+
+    deadline = time.monotonic() + lock_timeout
+    while True:
+        try:
+            cursor.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)
+
+
 def _sqlite_pragmas(lock_timeout: float) -> Any:
     def connect(dbapi_connection: Any, _record: Any) -> None:
         cursor = dbapi_connection.cursor()
+        # First: switching a new file to WAL needs a lock another process may hold.
+        cursor.execute(f"PRAGMA busy_timeout={_milliseconds(lock_timeout)}")
         # WAL lets readers (the dashboard) work while an import writes.
-        cursor.execute("PRAGMA journal_mode=WAL")
+        _switch_to_wal(cursor, lock_timeout)
         cursor.execute("PRAGMA foreign_keys=ON")
         # NORMAL is durable across application crashes in WAL mode and much faster than FULL.
         cursor.execute("PRAGMA synchronous=NORMAL")
-        cursor.execute(f"PRAGMA busy_timeout={_milliseconds(lock_timeout)}")
         cursor.close()
 
     return connect
