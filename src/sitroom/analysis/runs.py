@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from sitroom.analysis.defaults import OMICRON_SI_MEAN, OMICRON_SI_SD
 from sitroom.analysis.series import DailySeries
 from sitroom.epi import alerts, cfr, credibility
 from sitroom.epi.ascertainment import Ascertainment
@@ -19,12 +20,6 @@ from sitroom.epi.forecast import RenewalForecast
 from sitroom.epi.growth import LogLinearGrowth
 from sitroom.epi.nowcast import ChainLadderNowcast
 from sitroom.epi.rt import CoriRt
-
-#: Default serial interval for SARS-CoV-2 Omicron: mean 3.5 days (Backer JA et
-#: al., Eurosurveillance 2022;27(6):2200042, BA.1, the Netherlands); the sd of
-#: 2.4 days is our assumption (coefficient of variation 0.7). See docs/methods.md.
-OMICRON_SI_MEAN = 3.5
-OMICRON_SI_SD = 2.4
 
 
 @dataclass

@@ -6,6 +6,9 @@ import errno
 import os
 import sys
 
+from sitroom.cli import analyze as _analyze  # noqa: F401  (registers its commands)
+from sitroom.cli import commands as _commands  # noqa: F401
+from sitroom.cli import reports as _reports  # noqa: F401
 from sitroom.cli.app import app, err_console
 from sitroom.cli.text import styled
 from sitroom.errors import SitroomError, StorageFullError

@@ -7,22 +7,19 @@ import sys
 from collections.abc import Callable
 from datetime import date
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
-import numpy as np
 import typer
-from rich.table import Table as RichTable
-from sqlalchemy import select
-from sqlalchemy.orm import Session
 
-from sitroom.analysis import runs
-from sitroom.analysis.series import DailySeries, csv_series, optional_series, stored_series
-from sitroom.cli.app import app, console, print_json, runtime
-from sitroom.cli.commands import parse_date
+from sitroom.analysis.defaults import OMICRON_SI_MEAN, OMICRON_SI_SD
+from sitroom.cli.app import app, app_context, console, print_json
+from sitroom.cli.options import parse_date
 from sitroom.cli.text import styled
-from sitroom.epi.serial_interval import read_distribution
 from sitroom.errors import SitroomError
-from sitroom.places.models import OrgUnit
+
+if TYPE_CHECKING:
+    from sitroom.analysis import runs
+    from sitroom.analysis.series import DailySeries
 
 analyze_app = typer.Typer(
     help="Epidemiology on stored data (national or --org-unit) or a CSV file (--input).",
@@ -66,6 +63,8 @@ def _emit(table: runs.Table, as_json: bool, as_csv: bool) -> None:
         writer.writeheader()
         writer.writerows(table.rows)
         return
+    from rich.table import Table as RichTable
+
     out = RichTable(*table.columns, title=table.title)
     for row in table.rows:
         out.add_row(*("—" if row.get(c) is None else _cell(c, row.get(c)) for c in table.columns))
@@ -84,6 +83,10 @@ def _cell(column: str, value: object) -> str:
     return str(value)
 
 
+def _day(text: str | None, what: str) -> date | None:
+    return parse_date(text, what) if text else None
+
+
 def _load(
     ctx: typer.Context,
     columns: list[str],
@@ -94,54 +97,23 @@ def _load(
     end: str | None,
     fill: str | list[str],
 ) -> dict[str, DailySeries]:
-    """The named series, from --input or from the database, cut to [start, end] and filled."""
-    if input_file is not None:
-        found = csv_series(input_file, columns)
-    else:
-        rt = runtime(ctx)
-        unit = org_unit or rt.country.country.code
-        with rt.session() as session:
-            found = _union({c: stored_series(session, unit, c) for c in columns})
-    first = parse_date(start, "start") if start else None
-    last = parse_date(end, "end") if end else None
-    fills = fill if isinstance(fill, list) else [fill] * len(columns)
-    return {
-        c: found[c].between(first, last).filled(how) for c, how in zip(columns, fills, strict=True)
-    }
+    from sitroom.analysis.loading import load_series
 
-
-def _load_level(
-    ctx: typer.Context,
-    level: int,
-    element: str,
-    *,
-    start: str | None,
-    end: str | None,
-    fill: str,
-) -> dict[str, DailySeries]:
-    """``element`` for every org unit of ``level``, on the days all of them cover."""
-    rt = runtime(ctx)
-    with rt.session() as session:
-        codes = session.scalars(
-            select(OrgUnit.code).where(OrgUnit.level == level).order_by(OrgUnit.code)
-        ).all()
-        stored = {code: optional_series(session, code, element) for code in codes}
-    found = {code: s for code, s in stored.items() if s is not None}
-    if not found:
-        raise SitroomError(f"no org unit of level {level} has {element} values")
-    first = parse_date(start, "start") if start else max(s.start for s in found.values())
-    last = parse_date(end, "end") if end else min(s.dates[-1] for s in found.values())
-    return {code: s.spanning(first, last).filled(fill) for code, s in found.items()}
-
-
-def _union(series: dict[str, DailySeries]) -> dict[str, DailySeries]:
-    """The series extended to the days any of them covers (NaN where one has no value)."""
-    start = min(s.start for s in series.values())
-    end = max(s.dates[-1] for s in series.values())
-    return {name: s.spanning(start, end) for name, s in series.items()}
+    return load_series(
+        app_context(ctx),
+        columns,
+        org_unit=org_unit,
+        input_file=input_file,
+        start=_day(start, "start"),
+        end=_day(end, "end"),
+        fill=fill,
+    )
 
 
 def _si(si_mean: float, si_sd: float, si_file: Path | None) -> runs.SerialInterval:
+    from sitroom.analysis import runs
+    from sitroom.epi.serial_interval import read_distribution
+
     if si_file is not None:
         try:
             return runs.SerialInterval(distribution=read_distribution(si_file))
@@ -171,8 +143,8 @@ def rt_cmd(
     start: StartOpt = None,
     end: EndOpt = None,
     fill: FillOpt = "none",
-    si_mean: SiMeanOpt = runs.OMICRON_SI_MEAN,
-    si_sd: SiSdOpt = runs.OMICRON_SI_SD,
+    si_mean: SiMeanOpt = OMICRON_SI_MEAN,
+    si_sd: SiSdOpt = OMICRON_SI_SD,
     si_file: SiFileOpt = None,
     window: WindowOpt = 7,
     level: Annotated[
@@ -189,9 +161,20 @@ def rt_cmd(
     With --level 2, every region at once (one vectorised estimate), over the
     days they share.
     """
+    from sitroom.analysis import runs
+
     si = _si(si_mean, si_sd, si_file)
     if level is not None:
-        data = _load_level(ctx, level, column or element, start=start, end=end, fill=fill)
+        from sitroom.analysis.loading import load_level
+
+        data = load_level(
+            app_context(ctx),
+            level,
+            column or element,
+            start=_day(start, "start"),
+            end=_day(end, "end"),
+            fill=fill,
+        )
         table = _guard(lambda: runs.rt_many(data, si, window=window, latest=latest))
         _emit(table, as_json, as_csv)
         return
@@ -232,6 +215,8 @@ def growth_cmd(
     as_csv: CsvOpt = False,
 ) -> None:
     """Daily growth rate and doubling (or halving) time, by log-linear fit."""
+    from sitroom.analysis import runs
+
     name = column or element
     data = _load(
         ctx, [name], org_unit=org_unit, input_file=input_file, start=start, end=end, fill=fill
@@ -249,8 +234,8 @@ def forecast_cmd(
     start: StartOpt = None,
     end: EndOpt = None,
     fill: FillOpt = "none",
-    si_mean: SiMeanOpt = runs.OMICRON_SI_MEAN,
-    si_sd: SiSdOpt = runs.OMICRON_SI_SD,
+    si_mean: SiMeanOpt = OMICRON_SI_MEAN,
+    si_sd: SiSdOpt = OMICRON_SI_SD,
     si_file: SiFileOpt = None,
     horizon: Annotated[int, typer.Option("--horizon", help="Days ahead, 1 to 14.")] = 14,
     samples: Annotated[int, typer.Option("--samples", help="Sample paths.")] = 2000,
@@ -265,6 +250,8 @@ def forecast_cmd(
     as_csv: CsvOpt = False,
 ) -> None:
     """Renewal-equation forecast with prediction intervals, or its backtest."""
+    from sitroom.analysis import runs
+
     if not 1 <= horizon <= 14:
         raise SitroomError("--horizon must be between 1 and 14 days")
     name = column or element
@@ -314,6 +301,8 @@ def cfr_cmd(
 
     Days without a death count are taken as no deaths (the DPRK printed a dash).
     """
+    from sitroom.analysis import runs
+
     if (delay_shape is None) != (delay_scale is None):
         raise SitroomError("give both --delay-shape and --delay-scale")
     data = _load(
@@ -354,6 +343,8 @@ def alerts_cmd(
     as_csv: CsvOpt = False,
 ) -> None:
     """EARS C1, C2, C3 and CUSUM alarms for each day."""
+    from sitroom.analysis import runs
+
     name = column or element
     data = _load(
         ctx, [name], org_unit=org_unit, input_file=input_file, start=start, end=end, fill=fill
@@ -382,7 +373,11 @@ def credibility_cmd(
     as_csv: CsvOpt = False,
 ) -> None:
     """How far the stored series can be trusted: identities, digits, scatter, fatality."""
-    rt = runtime(ctx)
+    from sitroom.analysis import runs
+    from sitroom.analysis.loading import align
+    from sitroom.analysis.series import optional_series
+
+    rt = app_context(ctx)
     unit = org_unit or rt.country.country.code
     first = parse_date(start, "start") if start else None
     last = parse_date(end, "end") if end else None
@@ -395,30 +390,11 @@ def credibility_cmd(
     cumulative = {e: s for e, s in cut.items() if e in stocks}
     if not series:
         raise SitroomError(f"no new_fever, new_recovered or new_deaths stored for {unit}")
-    aligned = _align(cumulative)
+    aligned = align(cumulative)
     table = runs.credibility_table(
         series, reference_cfr=reference_cfr, reference=reference, cumulative=aligned
     )
     _emit(table, as_json, as_csv)
-
-
-def _stored_total(
-    session: Session, unit: str, element: str, first: date | None, last: date | None
-) -> float | None:
-    """The sum of ``element`` for ``unit`` over the range, or None when nothing is stored."""
-    found = optional_series(session, unit, element)
-    return None if found is None else float(np.nansum(found.between(first, last).values))
-
-
-def _align(series: dict[str, DailySeries]) -> dict[str, DailySeries]:
-    """The series cut to their common days (identities compare the same days)."""
-    if not series:
-        return {}
-    start = max(s.start for s in series.values())
-    end = min(s.dates[-1] for s in series.values())
-    if start > end:
-        return {}
-    return {k: s.between(start, end) for k, s in series.items()}
 
 
 @analyze_app.command("nowcast")
@@ -437,9 +413,10 @@ def nowcast_cmd(
     as_csv: CsvOpt = False,
 ) -> None:
     """Complete the latest periods from the revision history (chain ladder)."""
+    from sitroom.analysis import runs
     from sitroom.surveillance.revisions import reporting_triangle
 
-    rt = runtime(ctx)
+    rt = app_context(ctx)
     unit = org_unit or rt.country.country.code
     with rt.session() as session:
         tri = reporting_triangle(
@@ -473,7 +450,13 @@ def ascertainment_cmd(
     as_csv: CsvOpt = False,
 ) -> None:
     """Infections and attack rate per region from suspected (fever) cases and populations."""
-    rt = runtime(ctx)
+    from sqlalchemy import select
+
+    from sitroom.analysis import runs
+    from sitroom.analysis.loading import stored_total
+    from sitroom.places.models import OrgUnit
+
+    rt = app_context(ctx)
     first = parse_date(start, "start") if start else None
     stop = parse_date(end, "end") if end else None
     areas = []
@@ -484,11 +467,11 @@ def ascertainment_cmd(
             select(OrgUnit).where(OrgUnit.level <= 2).order_by(OrgUnit.level, OrgUnit.code)
         ).all()
         for unit in units:
-            cases = _stored_total(session, unit.code, "new_fever", first, stop)
+            cases = stored_total(session, unit.code, "new_fever", first, stop)
             if cases is not None and unit.population:
                 areas.append((unit.code, unit.name, cases, float(unit.population)))
-                tests.append(_stored_total(session, unit.code, "tested", first, stop))
-                positives.append(_stored_total(session, unit.code, "confirmed", first, stop))
+                tests.append(stored_total(session, unit.code, "tested", first, stop))
+                positives.append(stored_total(session, unit.code, "confirmed", first, stop))
     if not areas:
         raise SitroomError("no org unit has both new_fever values and a population")
     with_tests = all(t is not None for t in tests) and all(p is not None for p in positives)

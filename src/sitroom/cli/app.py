@@ -1,4 +1,8 @@
-"""The Typer application and its global options."""
+"""The Typer application, its consoles and its global options.
+
+The command modules register themselves on ``app``; ``sitroom.cli`` imports
+them. Nothing heavy is imported here: each command imports what it uses.
+"""
 
 from __future__ import annotations
 
@@ -8,12 +12,9 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from pydantic import ValidationError
 from rich.console import Console
 
-from sitroom.cli.runtime import Runtime
-from sitroom.config import Settings
-from sitroom.errors import ConfigError
+from sitroom.context import AppContext
 
 # Markup is off: nothing from data is ever read as styling (see cli/text.py).
 console = Console(highlight=False, markup=False)
@@ -46,35 +47,18 @@ def _global(
         str | None, typer.Option("--user", help="Who is acting, for the audit trail.")
     ] = None,
 ) -> None:
-    overrides: dict[str, Any] = {}
-    if db:
-        overrides["database_url"] = db
-    if country:
-        overrides["country"] = country
-    if user is not None:
-        overrides["user"] = user
-    try:
-        settings = Settings(**overrides)
-    except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in exc.errors()
-        )
-        raise ConfigError(f"bad setting: {problems}") from None
-    ctx.obj = Runtime(settings, set(overrides))
+    # The context is built on first use: `sitroom --help` reads no settings.
+    ctx.obj = {"database_url": db or None, "country": country, "user": user}
 
 
-def runtime(ctx: typer.Context) -> Runtime:
-    obj = ctx.find_root().obj
-    assert isinstance(obj, Runtime)
-    return obj
+def app_context(ctx: typer.Context) -> AppContext:
+    """The command's application context, built from the global options once."""
+    root = ctx.find_root()
+    if not isinstance(root.obj, AppContext):
+        root.obj = AppContext.from_overrides(**(root.obj or {}))
+    return root.obj
 
 
 def print_json(data: Any) -> None:
     """JSON on standard output, unstyled, for scripts."""
     sys.stdout.write(json.dumps(data, indent=2, ensure_ascii=False, default=str) + "\n")
-
-
-# Register the commands (each module adds its own to ``app``).
-from sitroom.cli import analyze as _analyze  # noqa: E402,F401
-from sitroom.cli import commands as _commands  # noqa: E402,F401
-from sitroom.cli import reports as _reports  # noqa: E402,F401

@@ -2,46 +2,29 @@
 
 from __future__ import annotations
 
-from datetime import date
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.progress import BarColumn, DownloadColumn, Progress, TimeRemainingColumn
-from rich.table import Table
 
-from sitroom.cli.app import app, console, err_console, print_json, runtime
-from sitroom.cli.runtime import Runtime
+from sitroom.cli.app import app, app_context, console, err_console, print_json
+from sitroom.cli.options import JsonOpt, parse_date
 from sitroom.cli.text import clean, styled
-from sitroom.db import current_revision, head_revision, upgrade
-from sitroom.errors import SitroomError
-from sitroom.setup import setup_country
-from sitroom.surveillance.imports import Importer, ImportSummary
-from sitroom.surveillance.service import value_history
+
+if TYPE_CHECKING:
+    from sitroom.context import AppContext
+    from sitroom.surveillance.imports import ImportSummary
 
 db_app = typer.Typer(help="Database schema: upgrade and inspect migrations.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
-
-PeriodOpt = Annotated[
-    str | None,
-    typer.Option("--period", help="Period (YYYY-MM-DD): the date whose cut-off closes it."),
-]
-JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
-
-
-def parse_date(text: str, what: str = "period") -> date:
-    try:
-        return date.fromisoformat(text)
-    except ValueError:
-        raise SitroomError(f"{what} {text!r} is not a date (YYYY-MM-DD)") from None
 
 
 @db_app.command("upgrade")
 def db_upgrade(ctx: typer.Context, revision: str = "head") -> None:
     """Apply the database migrations (the database is created if missing)."""
-    from sitroom.db import create_db_engine
+    from sitroom.db import create_db_engine, current_revision, upgrade
 
-    rt = runtime(ctx)
+    rt = app_context(ctx)
     announce_write(rt)
     engine = create_db_engine(rt.settings.database_url)
     upgrade(engine, revision)
@@ -51,16 +34,18 @@ def db_upgrade(ctx: typer.Context, revision: str = "head") -> None:
 @db_app.command("current")
 def db_current(ctx: typer.Context) -> None:
     """Show the database's migration revision and the newest one."""
-    from sitroom.db import create_db_engine
+    from sitroom.db import create_db_engine, current_revision, head_revision
 
-    engine = create_db_engine(runtime(ctx).settings.database_url, create=False)
+    engine = create_db_engine(app_context(ctx).settings.database_url, create=False)
     console.print(f"current: {current_revision(engine) or 'empty'}; head: {head_revision(engine)}")
 
 
 @app.command()
 def setup(ctx: typer.Context) -> None:
     """Load the country configuration (org units and data elements) into the database."""
-    rt = runtime(ctx)
+    from sitroom.setup import setup_country
+
+    rt = app_context(ctx)
     announce_write(rt)
     with rt.session(write=True) as session:
         places, elements = setup_country(session, rt.country, lock_timeout=rt.settings.lock_timeout)
@@ -76,7 +61,7 @@ def setup(ctx: typer.Context) -> None:
         console.print(f"  changed {change}")
 
 
-def announce_write(rt: Runtime) -> None:
+def announce_write(rt: AppContext) -> None:
     """Say on stderr where a write goes, unless the command line said it all."""
     where = rt.destination()
     if where is not None:
@@ -136,7 +121,11 @@ def import_(
     as_json: JsonOpt = False,
 ) -> None:
     """Import a file of values: atomic, idempotent, audited."""
-    rt = runtime(ctx)
+    from rich.progress import BarColumn, DownloadColumn, Progress, TimeRemainingColumn
+
+    from sitroom.surveillance.imports import Importer
+
+    rt = app_context(ctx)
     if not dry_run:
         announce_write(rt)
     size = file.stat().st_size if file.is_file() else 0
@@ -180,7 +169,11 @@ def history(
     as_json: JsonOpt = False,
 ) -> None:
     """Show every value a (data element, org unit, period) has had, and who set it."""
-    rt = runtime(ctx)
+    from rich.table import Table
+
+    from sitroom.surveillance.service import value_history
+
+    rt = app_context(ctx)
     with rt.session() as session:
         events = value_history(session, element, org_unit, parse_date(period))
     if as_json:

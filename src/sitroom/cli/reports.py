@@ -4,26 +4,22 @@ from __future__ import annotations
 
 from datetime import date
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.table import Table
 from rich.text import Text
-from rich.tree import Tree
 
-from sitroom.cli.app import app, console, print_json, runtime
-from sitroom.cli.commands import JsonOpt, PeriodOpt, parse_date
+from sitroom.cli.app import app, app_context, console, print_json
+from sitroom.cli.options import FORMATS, JsonOpt, PeriodOpt, parse_date
 from sitroom.cli.text import clean, styled
-from sitroom.config import PACKAGE_DATA
 from sitroom.errors import SitroomError
-from sitroom.places.models import OrgUnit
-from sitroom.setup import setup_country
-from sitroom.surveillance.bulletin import Bulletin, build_bulletin, latest_bulletin_period
-from sitroom.surveillance.export import export_values
-from sitroom.surveillance.ingest import FORMATS
-from sitroom.surveillance.reporting import aggregate, completeness, completeness_by_unit
-from sitroom.surveillance.service import period_range
-from sitroom.surveillance.validation import validate
+
+if TYPE_CHECKING:
+    from rich.tree import Tree
+
+    from sitroom.places.models import OrgUnit
+    from sitroom.surveillance.bulletin import Bulletin
 
 StartOpt = Annotated[str | None, typer.Option("--start", help="First period (YYYY-MM-DD).")]
 EndOpt = Annotated[str | None, typer.Option("--end", help="Last period (YYYY-MM-DD).")]
@@ -48,7 +44,9 @@ def validate_cmd(
     as_json: JsonOpt = False,
 ) -> None:
     """Check stored values against the country's rules and the outlier screen."""
-    rt = runtime(ctx)
+    from sitroom.surveillance.validation import validate
+
+    rt = app_context(ctx)
     first = _optional_date(period or start)
     last = _optional_date(period or end)
     with rt.session() as session:
@@ -88,7 +86,11 @@ def completeness_cmd(
     as_json: JsonOpt = False,
 ) -> None:
     """Expected, received and on-time reports per period (or per region); missing ones named."""
-    rt = runtime(ctx)
+    from sitroom.places.models import OrgUnit
+    from sitroom.surveillance.reporting import completeness, completeness_by_unit
+    from sitroom.surveillance.service import period_range
+
+    rt = app_context(ctx)
     with rt.session() as session:
         stored = period_range(session)
         if stored is None:
@@ -155,7 +157,9 @@ def aggregate_cmd(
     as_json: JsonOpt = False,
 ) -> None:
     """A parent's own figures beside the sum of its children's, with the gap."""
-    rt = runtime(ctx)
+    from sitroom.surveillance.reporting import aggregate
+
+    rt = app_context(ctx)
     with rt.session() as session:
         rows = aggregate(session, org_unit or rt.country.country.code, parse_date(period))
     if as_json:
@@ -244,7 +248,9 @@ def print_bulletin(b: Bulletin) -> None:
 @app.command("bulletin")
 def bulletin_cmd(ctx: typer.Context, period: PeriodOpt = None, as_json: JsonOpt = False) -> None:
     """The day's national headline, as the morning broadcast gives it."""
-    rt = runtime(ctx)
+    from sitroom.surveillance.bulletin import build_bulletin, latest_bulletin_period
+
+    rt = app_context(ctx)
     with rt.session() as session:
         day = parse_date(period) if period else latest_bulletin_period(session, rt.country)
         bulletin = build_bulletin(session, rt.country, day)
@@ -284,7 +290,9 @@ def export_cmd(
     """Export stored values as wide CSV, long (DHIS2) CSV or DHIS2 JSON."""
     if fmt not in FORMATS:
         raise SitroomError(f"unknown format {fmt!r}; choose one of {', '.join(FORMATS)}")
-    rt = runtime(ctx)
+    from sitroom.surveillance.export import export_values
+
+    rt = app_context(ctx)
     with rt.session() as session:
         count = export_values(
             session,
@@ -307,7 +315,11 @@ app.add_typer(places_app, name="places")
 @places_app.command("tree")
 def places_tree(ctx: typer.Context, depth: int = 2) -> None:
     """Show the hierarchy down to ``--depth`` levels."""
-    rt = runtime(ctx)
+    from rich.tree import Tree
+
+    from sitroom.places.models import OrgUnit
+
+    rt = app_context(ctx)
     with rt.session() as session:
         units = list(session.query(OrgUnit).order_by(OrgUnit.code))
     if not units:
@@ -335,36 +347,29 @@ def places_tree(ctx: typer.Context, depth: int = 2) -> None:
         console.print(tree)
 
 
-DEMO_FILES = ("fever_national.csv", "fever_by_region.csv")
-
-
 @app.command()
 def demo(ctx: typer.Context) -> None:
     """Load the 2022 DPRK outbreak (national and regional) and print the latest bulletin.
 
     Safe to run again: the country set-up and the imports are idempotent.
     """
-    from sitroom.surveillance.imports import Importer
+    from sitroom.demo import load_demo
 
-    rt = runtime(ctx)
+    rt = app_context(ctx)
     with rt.session(write=True) as session:
         console.print(f"database: {rt.engine.url.render_as_string(hide_password=True)}")
-        setup_country(session, rt.country, lock_timeout=rt.settings.lock_timeout)
-        for name in DEMO_FILES:
-            importer = Importer(
-                session, rt.country, user=rt.settings.user, lock_timeout=rt.settings.lock_timeout
-            )
-            summary = importer.run(PACKAGE_DATA / "dprk2022" / name)
-            if not summary.ok:
-                raise SitroomError(f"demo data {name} was rejected: {summary.rejections[:3]}")
-            console.print(
-                f"{name}: {summary.created} created, {summary.updated} updated,"
-                f" {summary.unchanged} unchanged"
-            )
-        day = latest_bulletin_period(session, rt.country)
-        bulletin = build_bulletin(session, rt.country, day)
+        result = load_demo(
+            session,
+            rt.country,
+            user=rt.settings.user,
+            lock_timeout=rt.settings.lock_timeout,
+            on_import=lambda summary: console.print(
+                f"{Path(summary.file).name}: {summary.created} created,"
+                f" {summary.updated} updated, {summary.unchanged} unchanged"
+            ),
+        )
     console.print()
-    print_bulletin(bulletin)
+    print_bulletin(result.bulletin)
     console.print(
         "\nTry: sitroom bulletin --period 2022-05-15 · sitroom validate --period 2022-06-08"
         " · sitroom completeness --start 2022-05-14 --end 2022-05-20 · sitroom analyze rt"

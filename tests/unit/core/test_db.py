@@ -8,12 +8,14 @@ from sqlalchemy import inspect, text
 
 import sitroom.models  # noqa: F401
 from sitroom.db import (
+    HEAD_REVISION,
     UTCDateTime,
     create_db_engine,
     current_revision,
     ensure_schema,
     head_revision,
     metadata,
+    upgrade,
 )
 from sitroom.errors import ConfigError
 
@@ -72,3 +74,44 @@ def test_nothing_reads_the_shared_folder():
         if "../shared" in p.read_text(encoding="utf-8") and p.name != Path(__file__).name
     ]
     assert offenders == []
+
+
+def test_the_head_revision_known_without_alembic_is_alembics(engine):
+    """Commands check the schema against HEAD_REVISION without importing Alembic."""
+    assert head_revision(engine) == HEAD_REVISION
+
+
+def test_upgrading_a_database_of_the_previous_release_keeps_its_values(tmp_path):
+    """0001 -> 0002: values survive, and their best-known actor is their storedBy."""
+    engine = create_db_engine(f"sqlite:///{tmp_path / 'old.db'}")
+    upgrade(engine, "0001")
+    with engine.begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO data_element (id, code, name, kind, unit)"
+                " VALUES (1, 'new_fever', 'New fever', 'flow', 'persons')"
+            )
+        )
+        conn.execute(
+            text(
+                "INSERT INTO org_unit (id, code, name, level, kind)"
+                " VALUES (1, 'KP', 'Korea', 1, 'country')"
+            )
+        )
+        conn.execute(
+            text(
+                "INSERT INTO data_value (element_id, org_unit_id, period, value, received_at,"
+                " late, updated_at, source, stored_by, comment) VALUES (1, 1, '2022-05-15',"
+                " 392920, '2022-05-16 00:00:00', 0, '2022-05-16 00:00:00', 'import:x.csv',"
+                " 'kctv', 'broadcast')"
+            )
+        )
+    assert current_revision(engine) == "0001"
+    ensure_schema(engine)
+    assert current_revision(engine) == HEAD_REVISION
+    with engine.connect() as conn:
+        row = conn.execute(
+            text("SELECT value, stored_by, changed_by, comment FROM data_value")
+        ).one()
+    assert tuple(row) == (392920, "kctv", "kctv", "broadcast")
+    engine.dispose()

@@ -1,4 +1,11 @@
-"""What every command needs: settings, the country, the database."""
+"""The application context: settings, the country, the database.
+
+One object that every entry point builds the same way, the command line
+today and the web API next: it reads the settings (environment, ``.env``,
+explicit overrides), loads the country configuration, and opens the database
+(created for writers, migrated on first use). Heavy libraries are imported
+when first needed, so that building a context costs nothing until it is used.
+"""
 
 from __future__ import annotations
 
@@ -6,30 +13,64 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Engine
-from sqlalchemy.orm import Session
+from sitroom.errors import ConfigError
 
-from sitroom.config import Settings
-from sitroom.country import Country, cached_country
-from sitroom.db import create_db_engine, ensure_schema, session_factory
-from sitroom.surveillance.periods import ReportingCalendar
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
+    from sqlalchemy.orm import Session
+
+    from sitroom.config import Settings
+    from sitroom.country import Country
+    from sitroom.surveillance.periods import ReportingCalendar
 
 
 @dataclass
-class Runtime:
+class AppContext:
+    """What every command and request needs.
+
+    Parameters
+    ----------
+    settings:
+        The deployment settings.
+    from_command_line:
+        Names of the settings given explicitly (the rest came from the
+        environment, a ``.env`` file or the defaults).
+    """
+
     settings: Settings
-    #: Settings given as command-line options (the rest came from elsewhere).
     from_command_line: set[str] = field(default_factory=set)
     _engine: Engine | None = field(default=None, init=False)
     _writer: bool = field(default=False, init=False)
 
+    @classmethod
+    def from_overrides(cls, **overrides: Any) -> AppContext:
+        """A context whose settings are the environment's, with ``overrides`` on top."""
+        from pydantic import ValidationError
+
+        from sitroom.config import Settings
+
+        given = {k: v for k, v in overrides.items() if v is not None}
+        try:
+            settings = Settings(**given)
+        except ValidationError as exc:
+            problems = "; ".join(
+                f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in exc.errors()
+            )
+            raise ConfigError(f"bad setting: {problems}") from None
+        return cls(settings, set(given))
+
     @property
     def country(self) -> Country:
+        from sitroom.country import cached_country
+
         return cached_country(Path(self.settings.country).resolve())
 
     @property
     def calendar(self) -> ReportingCalendar:
+        from sitroom.surveillance.periods import ReportingCalendar
+
         return ReportingCalendar.from_config(self.country.reporting)
 
     @property
@@ -40,6 +81,8 @@ class Runtime:
         path must not create folders and an empty database.
         """
         if self._engine is None:
+            from sitroom.db import create_db_engine, ensure_schema
+
             self._engine = create_db_engine(
                 self.settings.database_url,
                 lock_timeout=self.settings.lock_timeout,
@@ -49,7 +92,7 @@ class Runtime:
         return self._engine
 
     def destination(self) -> str | None:
-        """Where a write goes and as whom, when that was not said on the command line.
+        """Where a write goes and as whom, when that was not said explicitly.
 
         A ``.env`` file in the working folder or an environment variable can
         point writes at another database or user: say so, in one line.
@@ -65,7 +108,9 @@ class Runtime:
 
     @contextmanager
     def session(self, *, write: bool = False) -> Iterator[Session]:
-        """A session; ``write=True`` for commands that change the database."""
+        """A session; ``write=True`` for work that changes the database."""
+        from sitroom.db import session_factory
+
         if write:
             self._writer = True
         with session_factory(self.engine)() as session:
