@@ -222,3 +222,28 @@ def test_rt_for_every_region_in_one_call(demo):
     kp03 = next(r for r in table if r["org_unit"] == "KP-03")
     assert kp03["mean"] == alone["mean"]
     assert kp03["above_1"] is (alone["q025"] > 1)
+
+
+@pytest.mark.parametrize(
+    ("args", "fragment"),
+    [
+        (["forecast", "--samples", "0"], "Invalid value for '--samples'"),
+        (["cfr", "--delay-shape", "-1", "--delay-scale", "3"], "Invalid value for '--delay-shape'"),
+        (["rt", "--si-file", "/nonexistent"], "'/nonexistent' does not exist"),
+        (["rt", "--window", "0"], "Invalid value for '--window'"),
+        (["alerts", "--baseline", "1"], "Invalid value for '--baseline'"),
+        (["ascertainment", "--detected-low", "2"], "Invalid value for '--detected-low'"),
+    ],
+)
+def test_bad_options_are_refused_where_they_are_parsed(cli, args, fragment):
+    result = cli("analyze", *args)
+    assert result.code == 2
+    assert fragment in result.err.replace("\n", " ").replace("│", " ")
+    assert "unexpected" not in result.err
+
+
+def test_a_series_too_short_for_the_window_says_so(cli):
+    assert cli("demo").code == 0
+    result = cli("analyze", "rt", "--start", "2022-05-14", "--end", "2022-05-15")
+    assert result.code == 1
+    assert "a 7-day window needs at least 8 days of data; the series has 2" in result.err

@@ -45,12 +45,26 @@ FillOpt = Annotated[
 ]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON.")]
 CsvOpt = Annotated[bool, typer.Option("--csv", help="Print CSV.")]
-SiMeanOpt = Annotated[float, typer.Option("--si-mean", help="Mean serial interval, days.")]
-SiSdOpt = Annotated[float, typer.Option("--si-sd", help="Serial interval sd, days.")]
-SiFileOpt = Annotated[
-    Path | None, typer.Option("--si-file", help="Serial interval distribution (CSV, day 0 first).")
+SiMeanOpt = Annotated[
+    float,
+    typer.Option("--si-mean", min=0.1, max=60, help="Mean serial interval, days (0.1 to 60)."),
 ]
-WindowOpt = Annotated[int, typer.Option("--window", help="Window length, days.")]
+SiSdOpt = Annotated[
+    float, typer.Option("--si-sd", min=0.01, max=60, help="Serial interval sd, days (0.01 to 60).")
+]
+SiFileOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--si-file",
+        exists=True,
+        dir_okay=False,
+        readable=True,
+        help="Serial interval distribution (CSV, day 0 first).",
+    ),
+]
+WindowOpt = Annotated[
+    int, typer.Option("--window", min=2, max=365, help="Window length, days (2 to 365).")
+]
 
 
 def _emit(table: runs.Table, as_json: bool, as_csv: bool) -> None:
@@ -237,8 +251,12 @@ def forecast_cmd(
     si_mean: SiMeanOpt = OMICRON_SI_MEAN,
     si_sd: SiSdOpt = OMICRON_SI_SD,
     si_file: SiFileOpt = None,
-    horizon: Annotated[int, typer.Option("--horizon", help="Days ahead, 1 to 14.")] = 14,
-    samples: Annotated[int, typer.Option("--samples", help="Sample paths.")] = 2000,
+    horizon: Annotated[
+        int, typer.Option("--horizon", min=1, max=14, help="Days ahead, 1 to 14.")
+    ] = 14,
+    samples: Annotated[
+        int, typer.Option("--samples", min=10, max=100_000, help="Sample paths (10 to 100,000).")
+    ] = 2000,
     seed: Annotated[int, typer.Option("--seed", help="Random seed.")] = 0,
     noise: Annotated[
         str, typer.Option("--noise", help="Day-to-day noise: negbin (fitted) or poisson.")
@@ -288,10 +306,12 @@ def cfr_cmd(
     start: StartOpt = None,
     end: EndOpt = None,
     delay_shape: Annotated[
-        float | None, typer.Option("--delay-shape", help="Onset-to-death gamma shape.")
+        float | None,
+        typer.Option("--delay-shape", min=0.01, help="Onset-to-death gamma shape (> 0)."),
     ] = None,
     delay_scale: Annotated[
-        float | None, typer.Option("--delay-scale", help="Onset-to-death gamma scale, days.")
+        float | None,
+        typer.Option("--delay-scale", min=0.01, help="Onset-to-death gamma scale, days (> 0)."),
     ] = None,
     rolling: Annotated[bool, typer.Option("--rolling", help="Estimate to each day.")] = False,
     as_json: JsonOpt = False,
@@ -332,7 +352,9 @@ def alerts_cmd(
     start: StartOpt = None,
     end: EndOpt = None,
     fill: FillOpt = "none",
-    baseline: Annotated[int, typer.Option("--baseline", help="EARS baseline, days.")] = 7,
+    baseline: Annotated[
+        int, typer.Option("--baseline", min=2, max=365, help="EARS baseline, days (2 to 365).")
+    ] = 7,
     min_sigma: Annotated[
         float, typer.Option("--min-sigma", help="Floor of the baseline sd.")
     ] = 1.0,
@@ -442,10 +464,22 @@ def ascertainment_cmd(
     ctx: typer.Context,
     start: StartOpt = None,
     end: EndOpt = None,
-    detected_low: Annotated[float, typer.Option("--detected-low")] = 0.3,
-    detected_high: Annotated[float, typer.Option("--detected-high")] = 0.7,
-    disease_low: Annotated[float, typer.Option("--disease-low")] = 0.8,
-    disease_high: Annotated[float, typer.Option("--disease-high")] = 1.0,
+    detected_low: Annotated[
+        float,
+        typer.Option("--detected-low", min=0.001, max=1, help="Lowest share of cases detected."),
+    ] = 0.3,
+    detected_high: Annotated[
+        float,
+        typer.Option("--detected-high", min=0.001, max=1, help="Highest share of cases detected."),
+    ] = 0.7,
+    disease_low: Annotated[
+        float,
+        typer.Option("--disease-low", min=0.001, max=1, help="Lowest share of infections ill."),
+    ] = 0.8,
+    disease_high: Annotated[
+        float,
+        typer.Option("--disease-high", min=0.001, max=1, help="Highest share of infections ill."),
+    ] = 1.0,
     as_json: JsonOpt = False,
     as_csv: CsvOpt = False,
 ) -> None:

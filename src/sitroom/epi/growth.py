@@ -95,8 +95,13 @@ class LogLinearGrowth:
             xs, ys = np.broadcast_to(x, y.shape), y
             ends = np.array([n_points - 1])
         else:
-            if not 3 <= self.window <= n_points:
-                raise ValueError(f"window must be between 3 and {n_points} points")
+            if self.window < 3:
+                raise ValueError(f"the window must be at least 3 days, not {self.window}")
+            if self.window > n_points:
+                raise ValueError(
+                    f"a {self.window}-day window needs at least {self.window} days of"
+                    f" data; the series has {n_points}"
+                )
             view = np.lib.stride_tricks.sliding_window_view
             ys = view(y, self.window, axis=1).reshape(-1, self.window)
             xs = np.broadcast_to(

@@ -172,7 +172,10 @@ class CoriRt:
             end = np.asarray(self.t_end, dtype=int)
         else:
             if not 1 <= self.window < n_days:
-                raise ValueError(f"window must be between 1 and {n_days - 1} days")
+                raise ValueError(
+                    f"a {self.window}-day window needs at least {self.window + 1} days of"
+                    f" data; the series has {n_days}"
+                )
             start = np.arange(2, n_days - self.window + 2)
             end = start + self.window - 1
         if start.shape != end.shape or (start > end).any() or start.min() < 1 or end.max() > n_days:

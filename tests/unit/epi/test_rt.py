@@ -102,7 +102,11 @@ def test_windows_without_infectiousness_are_nan():
         ({}, [1, 2, 3], "give si_distr"),
         ({"si_distr": [0.5, 0.5]}, [1, 2, 3], r"si_distr\[0\] must be 0"),
         ({"si_mean": 2.6, "si_sd": 1.5}, [1, -2, 3], "negative"),
-        ({"si_mean": 2.6, "si_sd": 1.5, "window": 5}, [1, 2, 3], "window must be"),
+        (
+            {"si_mean": 2.6, "si_sd": 1.5, "window": 5},
+            [1, 2, 3],
+            "5-day window needs at least 6 days",
+        ),
         ({"si_mean": 0.5, "si_sd": 1.5}, [1, 2, 3, 4], "greater than 1 day"),
         ({"si_mean": 2.6, "si_sd": 1.5, "t_start": [3], "t_end": [2]}, [1, 2, 3], "windows must"),
     ],
