@@ -116,3 +116,29 @@ def test_commands_before_setup_explain_what_to_do(cli, tmp_path):
     assert result.code == 1
     assert "run `sitroom setup` first" in result.err
     assert "import some data first" in cli("bulletin").err
+
+
+def test_validate_exits_1_on_errors_unless_exit_zero(cli):
+    assert cli("demo").code == 0
+    found = cli("validate", "--period", "2022-06-08")
+    assert found.code == 1
+    assert "stock_identity" in found.out
+    assert cli("validate", "--period", "2022-06-08", "--exit-zero").code == 0
+    assert cli("validate", "--period", "2022-06-08", "--json").code == 1
+
+
+def test_inverted_ranges_and_unknown_codes_are_errors(cli, tmp_path):
+    assert cli("demo").code == 0
+    for args in (
+        ["validate", "--start", "2022-06-10", "--end", "2022-06-01"],
+        ["completeness", "--start", "2022-06-10", "--end", "2022-06-01"],
+        ["export", "--start", "2022-06-10", "--end", "2022-06-01"],
+    ):
+        result = cli(*args)
+        assert result.code == 1, args
+        assert "start 2022-06-10 is after end 2022-06-01" in result.err
+    out = tmp_path / "out.csv"
+    result = cli("export", "--org-unit", "KP-99", "-o", str(out))
+    assert result.code == 1
+    assert "unknown org unit 'KP-99'" in result.err
+    assert not out.exists()

@@ -42,8 +42,17 @@ def validate_cmd(
     start: StartOpt = None,
     end: EndOpt = None,
     as_json: JsonOpt = False,
+    exit_zero: Annotated[
+        bool,
+        typer.Option(
+            "--exit-zero", help="Exit 0 even when there are errors (for scripts that list)."
+        ),
+    ] = False,
 ) -> None:
-    """Check stored values against the country's rules and the outlier screen."""
+    """Check stored values against the country's rules and the outlier screen.
+
+    Exits 1 when any finding is an error (warnings alone exit 0), like a linter.
+    """
     from sitroom.surveillance.validation import validate
 
     rt = app_context(ctx)
@@ -51,9 +60,10 @@ def validate_cmd(
     last = _optional_date(period or end)
     with rt.session() as session:
         findings = validate(session, rt.country, start=first, end=last)
+    failed = not exit_zero and any(f.severity == "error" for f in findings)
     if as_json:
         print_json([f.to_dict() for f in findings])
-        return
+        raise typer.Exit(1 if failed else 0)
     if not findings:
         console.print("No findings: every rule holds.")
         return
@@ -71,7 +81,9 @@ def validate_cmd(
         )
     console.print(table)
     counts = {s: sum(f.severity == s for f in findings) for s in SEVERITY_STYLE}
-    console.print(", ".join(f"{n} {s}s" for s, n in counts.items() if n))
+    console.print(", ".join(f"{n} {s}{'' if n == 1 else 's'}" for s, n in counts.items() if n))
+    if failed:
+        raise typer.Exit(1)
 
 
 @app.command("completeness")

@@ -25,9 +25,11 @@ from typing import IO, Any
 from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
+from sitroom.errors import NotFoundError, SitroomError
 from sitroom.places.models import OrgUnit
 from sitroom.surveillance.ingest import DHIS2_CSV_COLUMNS, FORMATS
 from sitroom.surveillance.models import DataElement, DataValue
+from sitroom.surveillance.periods import check_range
 
 #: A select of any columns (SQLAlchemy 2.1 types a select by its column types).
 AnySelect = Select[*tuple[Any, ...]]
@@ -102,16 +104,34 @@ def _query(
     return query
 
 
+def _umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def _check_codes(session: Session, model: Any, codes: list[str] | None, kind: str) -> None:
+    if not codes:
+        return
+    known = set(session.scalars(select(model.code).where(model.code.in_(codes))))
+    unknown = [c for c in codes if c not in known]
+    if unknown:
+        raise NotFoundError(f"unknown {kind} {unknown[0]!r}")
+
+
 @contextmanager
 def _atomic_output(output: Path | None) -> Iterator[IO[str]]:
     if output is None:
         yield sys.stdout
         return
-    output.parent.mkdir(parents=True, exist_ok=True)
+    if not output.parent.is_dir():
+        raise SitroomError(f"{output}: no such folder {str(output.parent)!r}; create it first")
     fd, tmp = tempfile.mkstemp(dir=output.parent, prefix=f".{output.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
             yield handle
+        # mkstemp makes the file private (0600); give it the mode any new file gets.
+        os.chmod(tmp, 0o666 & ~_umask())
         os.replace(tmp, output)
     except BaseException:
         os.unlink(tmp)
@@ -139,6 +159,9 @@ def export_values(
     """
     if fmt not in FORMATS:
         raise ValueError(f"unknown format {fmt!r}")
+    check_range(start, end)
+    _check_codes(session, OrgUnit, org_units, "org unit")
+    _check_codes(session, DataElement, elements, "data element")
     rows = session.execute(
         _query(start, end, org_units, elements), execution_options={"yield_per": 5000}
     )

@@ -12,7 +12,13 @@ from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sitroom.country import ReportingConfig
-from sitroom.errors import ConfigError
+from sitroom.errors import ConfigError, SitroomError
+
+
+def check_range(start: date | None, end: date | None) -> None:
+    """Refuse a range whose start is after its end (it would select nothing, silently)."""
+    if start is not None and end is not None and start > end:
+        raise SitroomError(f"the range is inverted: start {start} is after end {end}")
 
 
 @dataclass(frozen=True, slots=True)

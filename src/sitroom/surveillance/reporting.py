@@ -13,6 +13,7 @@ from sitroom.country import Country
 from sitroom.errors import NotFoundError
 from sitroom.places.models import OrgUnit
 from sitroom.surveillance.models import DataElement, DataValue
+from sitroom.surveillance.periods import check_range
 from sitroom.surveillance.service import fetch_values
 
 
@@ -58,6 +59,7 @@ def completeness(
     (any element if none are named); the report is on time when none of those
     values arrived after the deadline (cut-off plus grace).
     """
+    check_range(start, end)
     level = country.reporting.reporting_level
     units = session.execute(
         select(OrgUnit.id, OrgUnit.code).where(OrgUnit.level == level).order_by(OrgUnit.code)

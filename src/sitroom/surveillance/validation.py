@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 from sitroom.country import Country
 from sitroom.places.models import OrgUnit
 from sitroom.surveillance.outliers import trend_outliers
+from sitroom.surveillance.periods import check_range
 from sitroom.surveillance.rules import Finding, Rule, Values, check_rules
 from sitroom.surveillance.service import fetch_values, period_range
 
@@ -89,6 +90,7 @@ def validate(
     session: Session, country: Country, *, start: date | None = None, end: date | None = None
 ) -> list[Finding]:
     """Findings for the periods ``[start, end]`` (default: every stored period)."""
+    check_range(start, end)
     stored = period_range(session)
     if stored is None:
         return []

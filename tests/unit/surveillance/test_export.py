@@ -1,7 +1,11 @@
 import json
+import os
+import stat
+from datetime import date
 
 import pytest
 
+from sitroom.errors import NotFoundError, SitroomError
 from sitroom.surveillance.export import export_values
 from sitroom.surveillance.imports import Importer
 from sitroom.surveillance.service import fetch_values
@@ -55,6 +59,7 @@ def test_long_csv_export_has_the_dhis2_header(outbreak, tmp_path):
 
 def test_a_failed_export_leaves_no_file(outbreak, tmp_path, monkeypatch):
     folder = tmp_path / "exports"
+    folder.mkdir()
     path = folder / "out.csv"
 
     def boom(*_a, **_k):
@@ -64,3 +69,27 @@ def test_a_failed_export_leaves_no_file(outbreak, tmp_path, monkeypatch):
     with pytest.raises(RuntimeError):
         export_values(outbreak, "csv-wide", path)
     assert list(folder.iterdir()) == []
+
+
+def test_an_export_takes_the_mode_new_files_get(outbreak, tmp_path):
+    old = os.umask(0o027)
+    try:
+        export_values(outbreak, "csv-long", tmp_path / "out.csv", org_units=["KP-01"])
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE((tmp_path / "out.csv").stat().st_mode) == 0o640
+
+
+def test_an_export_refuses_a_missing_folder_unknown_codes_and_inverted_ranges(outbreak, tmp_path):
+    with pytest.raises(SitroomError, match="no such folder"):
+        export_values(outbreak, "csv-long", tmp_path / "none" / "out.csv")
+    assert not (tmp_path / "none").exists()
+    with pytest.raises(NotFoundError, match="unknown org unit 'KP-99'"):
+        export_values(outbreak, "csv-long", tmp_path / "a.csv", org_units=["KP-01", "KP-99"])
+    with pytest.raises(NotFoundError, match="unknown data element 'fever'"):
+        export_values(outbreak, "csv-long", tmp_path / "a.csv", elements=["fever"])
+    with pytest.raises(SitroomError, match="inverted"):
+        export_values(
+            outbreak, "csv-long", tmp_path / "a.csv", start=date(2022, 6, 10), end=date(2022, 6, 1)
+        )
+    assert not [p for p in tmp_path.iterdir() if not p.name.startswith("sitroom.db")]
