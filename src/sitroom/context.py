@@ -87,6 +87,8 @@ class AppContext:
                 self.settings.database_url,
                 lock_timeout=self.settings.lock_timeout,
                 create=self._writer,
+                make_folder=self.settings.origin("database_url", self.from_command_line)
+                == "default",
             )
             ensure_schema(self._engine, lock_timeout=self.settings.lock_timeout)
         return self._engine

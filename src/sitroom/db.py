@@ -126,7 +126,12 @@ def sqlite_path(url: str) -> Path | None:
 
 
 def create_db_engine(
-    url: str, *, lock_timeout: float = DEFAULT_LOCK_TIMEOUT, create: bool = True, **kwargs: Any
+    url: str,
+    *,
+    lock_timeout: float = DEFAULT_LOCK_TIMEOUT,
+    create: bool = True,
+    make_folder: bool = True,
+    **kwargs: Any,
 ) -> Engine:
     """An engine for ``url``.
 
@@ -134,6 +139,8 @@ def create_db_engine(
     reader (``create=False``) is refused a SQLite file that does not exist, so
     a mistyped path is an error rather than a new empty database.
     ``lock_timeout`` is how long a writer waits for another's lock (seconds).
+    ``make_folder=False`` refuses a SQLite path whose folder does not exist
+    (only the default data folder is created; a mistyped path is an error).
     """
     try:
         parsed = make_url(url)
@@ -146,6 +153,11 @@ def create_db_engine(
                 raise ConfigError(
                     f"no database at {path}: check --db or SITROOM_DATABASE_URL,"
                     " or create it with `sitroom setup` (or `sitroom demo`)"
+                )
+            if not make_folder and not path.parent.is_dir():
+                raise ConfigError(
+                    f"no folder {path.parent} for the database {path.name}: check the path,"
+                    " or create the folder first"
                 )
             path.parent.mkdir(parents=True, exist_ok=True)
         engine = create_engine(url, **kwargs)

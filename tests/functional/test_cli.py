@@ -142,3 +142,25 @@ def test_inverted_ranges_and_unknown_codes_are_errors(cli, tmp_path):
     assert result.code == 1
     assert "unknown org unit 'KP-99'" in result.err
     assert not out.exists()
+
+
+def test_global_options_work_after_the_command_too(cli, db_url, tmp_path):
+    assert cli("demo").code == 0
+    before = cli("bulletin", "--period", "2022-05-15", "--json")
+    after = cli("bulletin", "--db", db_url, "--period", "2022-05-15", "--json")
+    assert after.code == 0, after.err
+    assert json.loads(after.out) == json.loads(before.out)
+    equals = cli("bulletin", f"--db={db_url}", "--period=2022-05-15", "--json")
+    assert json.loads(equals.out) == json.loads(before.out)
+    day = tmp_path / "day.csv"
+    day.write_text("org_unit,period,new_fever\nKP-01,2022-05-15,1\n", encoding="utf-8")
+    result = cli("import", str(day), "--user", "ann", "--dry-run")
+    assert result.code == 0, result.err
+
+
+def test_a_write_to_a_missing_folder_is_refused(cli, tmp_path):
+    wrong = tmp_path / "typo" / "sitroom.db"
+    result = cli("--db", f"sqlite:///{wrong}", "setup")
+    assert result.code == 1
+    assert f"no folder {wrong.parent}" in result.err
+    assert not wrong.parent.exists()

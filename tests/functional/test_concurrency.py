@@ -302,6 +302,7 @@ def test_concurrent_setups_end_as_one_after_the_other(db_url: str, tmp_path: Pat
 def test_two_first_runs_on_a_new_database_migrate_once(db_url: str, tmp_path: Path) -> None:
     """Both processes find no schema; one migrates, the other waits and finds it done."""
     if db_url.startswith("sqlite"):
+        (tmp_path / "new").mkdir()
         db_url = f"sqlite:///{tmp_path / 'new' / 'sitroom.db'}"
     else:
         engine = create_db_engine(db_url)

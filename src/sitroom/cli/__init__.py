@@ -25,10 +25,34 @@ def _known(exc: BaseException) -> SitroomError | None:
     return translate_db_error(exc) if is_db_error(exc) else None
 
 
+#: The global options, accepted anywhere on the line (``sitroom bulletin --db URL``).
+GLOBAL_OPTIONS = frozenset({"--db", "--country", "--user"})
+
+
+def hoist_global_options(args: list[str]) -> list[str]:
+    """``args`` with the global options moved before the command, where Typer wants them."""
+    front: list[str] = []
+    rest: list[str] = []
+    i = 0
+    while i < len(args):
+        arg = args[i]
+        if arg == "--":
+            rest.extend(args[i:])
+            break
+        if arg.split("=", 1)[0] in GLOBAL_OPTIONS:
+            take = 1 if "=" in arg or i + 1 == len(args) else 2
+            front.extend(args[i : i + take])
+            i += take
+            continue
+        rest.append(arg)
+        i += 1
+    return front + rest
+
+
 def main() -> None:
     """Entry point: runs the app and turns errors into messages and exit codes."""
     try:
-        app()
+        app(args=hoist_global_options(sys.argv[1:]), prog_name="sitroom")
     except KeyboardInterrupt:
         err_console.print("interrupted: nothing was written by the interrupted step")
         sys.exit(130)

@@ -26,7 +26,8 @@ def db_upgrade(ctx: typer.Context, revision: str = "head") -> None:
 
     rt = app_context(ctx)
     announce_write(rt)
-    engine = create_db_engine(rt.settings.database_url)
+    default = rt.settings.origin("database_url", rt.from_command_line) == "default"
+    engine = create_db_engine(rt.settings.database_url, make_folder=default)
     upgrade(engine, revision)
     console.print(f"database at revision {current_revision(engine)}")
 
