@@ -36,7 +36,8 @@ def load_demo(
 ) -> DemoResult:
     """Set up ``country`` and import the 2022 files; safe to run again (idempotent).
 
-    Returns each import's summary and the latest bulletin.
+    Returns each import's summary and the bulletin of the latest period with
+    regional reports.
     """
     setup_country(session, country, lock_timeout=lock_timeout)
     summaries = []
@@ -48,5 +49,7 @@ def load_demo(
         summaries.append(summary)
         if on_import is not None:
             on_import(summary)
-    day = latest_bulletin_period(session, country)
+    # End on the latest day the regions reported too: the last broadcasts gave
+    # national figures only, and "0 of 13 regions" is no way to end a demo.
+    day = latest_bulletin_period(session, country, with_regions=True)
     return DemoResult(summaries, build_bulletin(session, country, day))

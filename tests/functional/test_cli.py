@@ -7,8 +7,11 @@ def test_demo_loads_the_outbreak_and_can_run_twice(cli):
     first = cli("demo")
     assert first.code == 0, first.err
     assert "fever_national.csv: 548 created" in first.out
-    assert "situation for the period 09 August 2022" in first.out
-    assert "4,772,813" in first.out
+    # The demo ends on the latest period with regional reports, and says so.
+    assert "The latest period with regional reports is 2022-07-26" in first.out
+    assert "situation for the period 26 July 2022" in first.out
+    assert "Regions reporting: 13 of 13" in first.out
+    assert "4,772,790" in first.out
     second = cli("demo")
     assert second.code == 0
     assert "fever_national.csv: 0 created, 0 updated, 548 unchanged" in second.out

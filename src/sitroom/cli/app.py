@@ -7,6 +7,7 @@ them. Nothing heavy is imported here: each command imports what it uses.
 from __future__ import annotations
 
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Annotated, Any
@@ -16,8 +17,11 @@ from rich.console import Console
 
 from sitroom.context import AppContext
 
+#: Output to a pipe or file is not wrapped at 80 columns: tables keep their width.
+_PIPED_WIDTH = None if sys.stdout.isatty() or os.environ.get("COLUMNS") else 250
+
 # Markup is off: nothing from data is ever read as styling (see cli/text.py).
-console = Console(highlight=False, markup=False)
+console = Console(highlight=False, markup=False, width=_PIPED_WIDTH)
 # Messages are never wrapped: a file path or a reason must stay on one line for grep.
 err_console = Console(stderr=True, highlight=False, soft_wrap=True, markup=False)
 

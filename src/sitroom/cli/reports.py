@@ -380,7 +380,11 @@ def demo(ctx: typer.Context) -> None:
                 f" {summary.updated} updated, {summary.unchanged} unchanged"
             ),
         )
-    console.print()
+    console.print(
+        f"\nThe latest period with regional reports is {result.bulletin.period}"
+        " (later broadcasts gave national figures only: `sitroom bulletin` shows the"
+        " latest national one).\n"
+    )
     print_bulletin(result.bulletin)
     console.print(
         "\nTry: sitroom bulletin --period 2022-05-15 · sitroom validate --period 2022-06-08"

@@ -6,12 +6,13 @@ from dataclasses import asdict, dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from sitroom.country import Country
 from sitroom.errors import NotFoundError
 from sitroom.places.models import OrgUnit
+from sitroom.surveillance.models import DataElement, DataValue
 from sitroom.surveillance.periods import ReportingCalendar
 from sitroom.surveillance.reporting import (
     AggregateRow,
@@ -76,12 +77,34 @@ class Bulletin:
         }
 
 
-def latest_bulletin_period(session: Session, country: Country) -> date:
-    """The last period with a national new-case figure."""
+def latest_bulletin_period(
+    session: Session, country: Country, *, with_regions: bool = False
+) -> date:
+    """The last period with a national new-case figure.
+
+    With ``with_regions``, the last such period for which units of the
+    reporting level (the regions) reported too, when there is one.
+    """
     period = latest_period(session, country.country.code, "new_fever")
     if period is None:
         raise NotFoundError("no national figures are stored yet: import some data first")
-    return period
+    if not with_regions:
+        return period
+    fever = select(DataElement.id).where(DataElement.code == "new_fever").scalar_subquery()
+    root = select(OrgUnit.id).where(OrgUnit.code == country.country.code).scalar_subquery()
+    national_periods = select(DataValue.period).where(
+        DataValue.org_unit_id == root, DataValue.element_id == fever
+    )
+    regional = session.scalar(
+        select(func.max(DataValue.period))
+        .join(OrgUnit, OrgUnit.id == DataValue.org_unit_id)
+        .where(
+            OrgUnit.level == country.reporting.reporting_level,
+            DataValue.element_id == fever,
+            DataValue.period.in_(national_periods),
+        )
+    )
+    return regional or period
 
 
 def build_bulletin(session: Session, country: Country, period: date) -> Bulletin:
