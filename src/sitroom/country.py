@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import stat
 import tomllib
+from datetime import date
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
@@ -35,6 +36,10 @@ class ReportingConfig(_Model):
     grace_minutes: int = Field(default=0, ge=0)
     reporting_level: int = Field(default=2, ge=1, le=4)
     required_elements: list[str] = Field(default_factory=list)
+    #: No value may be for a period before this one (a typo such as 1899 or 2202).
+    first_period: date | None = None
+    #: Periods after the open one (today's) that may already hold values.
+    days_ahead: int = Field(default=0, ge=0, le=366)
 
     @field_validator("cutoff")
     @classmethod

@@ -364,3 +364,23 @@ def test_an_ambiguous_local_receipt_time_is_imported_with_a_warning(cli, tmp_pat
     assert "occurs twice in Asia/Pyongyang" in result.err
     data = json.loads(cli("import", str(path), "--json").out)
     assert data["warnings"][0]["line"] == 2
+
+
+@pytest.mark.parametrize(
+    ("row", "fragment"),
+    [
+        ("KP-01,2030-01-01,1,", "2030-01-01 has not begun yet"),
+        ("KP-01,1899-01-01,1,", "outside the years"),
+        ("KP-01,1999-12-31,1,", "before the first period 2000-01-01"),
+        ("KP-01,2022-05-15,1,2031-01-01T00:00", "is in the future"),
+        ("KP-01,2022-05-15,1,2022-05-01T00:00", "is before the period 2022-05-15 began"),
+    ],
+)
+def test_impossible_periods_and_receipt_times_are_refused(cli, db_url, tmp_path, row, fragment):
+    assert cli("setup").code == 0
+    path = _write(tmp_path, "when.csv", "org_unit,period,new_fever,received_at\n" + row + "\n")
+    result = cli("import", str(path))
+    assert result.code == 1
+    assert "when.csv, line 2" in result.err
+    assert fragment in result.err, result.err
+    assert _counts(db_url)[0] == 0

@@ -25,7 +25,7 @@ import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -56,6 +56,8 @@ MAX_REPORTED_REJECTIONS = 1000
 MAX_COUNT = 10**12
 #: Periods and receipt times are accepted in these years only.
 FIRST_YEAR, LAST_YEAR = 1900, 2199
+#: How far a receipt time may be ahead of this machine's clock (clocks differ).
+RECEIPT_CLOCK_SKEW = timedelta(minutes=15)
 #: Times an import is run again after a conflict with a concurrent one.
 MAX_ATTEMPTS = 5
 
@@ -326,6 +328,13 @@ class _Checker:
         self.calendar = importer.calendar
         self.user = importer.user
         self.now = now
+        reporting = importer.country.reporting
+        self.first_period = reporting.first_period
+        # The clock, not ``now`` (the receipt time given to values): what has
+        # not begun yet cannot have been counted.
+        clock = utcnow()
+        self.last_period = self.calendar.period_of(clock) + timedelta(days=reporting.days_ahead)
+        self.latest_receipt = clock + RECEIPT_CLOCK_SKEW
         self._units: dict[str, int | str] = {}
         self._periods: dict[str, date | str] = {}
         self._received: dict[str, tuple[datetime, str | None] | str] = {}
@@ -359,6 +368,20 @@ class _Checker:
             period = self._parsed(self._periods, raw.period, parse_period)
         if isinstance(period, str):
             return Rejection(raw.line, names["period"], period)
+        if self.first_period is not None and period < self.first_period:
+            return Rejection(
+                raw.line,
+                names["period"],
+                f"{period} is before the first period {self.first_period}"
+                " (reporting.first_period in the country configuration)",
+            )
+        if period > self.last_period:
+            return Rejection(
+                raw.line,
+                names["period"],
+                f"{period} has not begun yet: the open period is"
+                f" {self.last_period} (reporting.days_ahead allows later ones)",
+            )
         if raw.combo and raw.combo.lower() not in DEFAULT_COMBOS:
             return Rejection(
                 raw.line,
@@ -378,6 +401,15 @@ class _Checker:
             if isinstance(got, str):
                 return Rejection(raw.line, names["received"], got)
             received = got[0]
+            if received > self.latest_receipt:
+                return Rejection(raw.line, names["received"], f"{raw.received} is in the future")
+            if received < self.calendar.window(period)[0]:
+                return Rejection(
+                    raw.line,
+                    names["received"],
+                    f"{raw.received} is before the period {period} began"
+                    f" ({self.calendar.window(period)[0]:%Y-%m-%d %H:%M} UTC)",
+                )
         value: int | None = None
         if not raw.delete:
             try:

@@ -162,8 +162,11 @@ def test_dhis2_csv_is_read_by_position(session, tmp_path):
     test_country = load_country(DATA / "dhis2test" / "country.toml")
     setup_country(session, test_country)
     text = (DATA / "dhis2" / "dataValueSetB.csv").read_text(encoding="utf-8")
+    # Monthly periods made daily (the last day). DHIS2's sample stamps every value
+    # 2012-01-01, before February's and March's periods began: sitroom refuses a
+    # receipt before its period, so the stamps move to the end of March.
     text = text.replace('"201201"', '"20120131"').replace('"201202"', '"20120229"')
-    text = text.replace('"201203"', '"20120331"')
+    text = text.replace('"201203"', '"20120331"').replace('"2012-01-01"', '"2012-03-31"')
     summary = Importer(session, test_country, user="x").run(write(tmp_path, "b.csv", text))
     assert summary.format == "csv-long"
     assert summary.ok, summary.rejections
