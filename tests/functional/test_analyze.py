@@ -2,6 +2,8 @@
 
 import csv
 import json
+import subprocess
+import sys
 
 import pytest
 
@@ -247,3 +249,40 @@ def test_a_series_too_short_for_the_window_says_so(cli):
     result = cli("analyze", "rt", "--start", "2022-05-14", "--end", "2022-05-15")
     assert result.code == 1
     assert "a 7-day window needs at least 8 days of data; the series has 2" in result.err
+
+
+@pytest.mark.parametrize(
+    ("cell", "fragment"),
+    [
+        ("1" + "0" * 30, "too large for a count"),
+        ("174440.5", "not a whole number"),
+        ("-5", "is negative: a count cannot be below zero"),
+        ("+5", "has a sign"),
+    ],
+)
+def test_input_files_read_counts_as_the_import_does(cli, tmp_path, cell, fragment):
+    path = tmp_path / "cases.csv"
+    rows = [f"2022-05-{d:02d},{100 + d}" for d in range(1, 20)]
+    rows[10] = f"2022-05-11,{cell}"
+    path.write_text("date,cases\n" + "\n".join(rows) + "\n", encoding="utf-8")
+    result = cli("analyze", "rt", "--input", str(path), "--column", "cases")
+    assert result.code == 1
+    assert "cases.csv, line 12, field 'cases'" in result.err
+    assert fragment in result.err
+
+
+@pytest.mark.parametrize("analysis", ["rt", "growth", "forecast", "alerts"])
+def test_an_all_zero_series_leaks_no_numpy_warning(tmp_path, analysis):
+    path = tmp_path / "zeros.csv"
+    days = [f"2022-05-{d:02d},0" for d in range(1, 21)]
+    path.write_text("date,cases\n" + "\n".join(days) + "\n", encoding="utf-8")
+    done = subprocess.run(
+        [sys.executable, "-W", "error", "-m", "sitroom", "analyze", analysis]
+        + ["--input", str(path), "--column", "cases"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode in (0, 1), done.stderr
+    assert "Warning" not in done.stderr
+    assert "unexpected" not in done.stderr

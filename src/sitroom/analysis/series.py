@@ -12,6 +12,7 @@ from numpy.typing import NDArray
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from sitroom.counts import parse_count
 from sitroom.errors import InputError, Location, NotFoundError, SitroomError
 from sitroom.places.models import OrgUnit
 from sitroom.surveillance.models import DataElement, DataValue
@@ -142,13 +143,9 @@ def csv_series(path: Path, columns: list[str]) -> dict[str, DailySeries]:
         for column in columns:
             cell = (row[column] or "").strip()
             try:
-                value = float(cell) if cell else np.nan
-            except ValueError:
-                raise InputError(
-                    Location(str(path), line, column), f"{cell!r} is not a number"
-                ) from None
-            if value < 0:
-                raise InputError(Location(str(path), line, column), f"{cell} is negative")
+                value = float(parse_count(cell)) if cell else np.nan
+            except ValueError as exc:
+                raise InputError(Location(str(path), line, column), str(exc)) from None
             data[column].append(value)
     if not dates:
         raise InputError(Location(str(path)), "the file has a header but no data rows")

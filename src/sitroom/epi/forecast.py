@@ -12,6 +12,7 @@ intervals are quantiles across paths. Vectorised over series and samples.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 from typing import Literal
 
@@ -194,7 +195,11 @@ class RenewalForecast:
         if self.r_drift is None:
             with np.errstate(divide="ignore", invalid="ignore"):
                 steps = np.diff(np.log(r_mean[:, -recent:]), axis=1)
-            drift = np.nan_to_num(np.nanstd(np.where(np.isfinite(steps), steps, np.nan), axis=1))
+            finite_steps = np.where(np.isfinite(steps), steps, np.nan)
+            # A series with no finite step (all zeros) has no drift to measure: 0.
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", RuntimeWarning)
+                drift = np.nan_to_num(np.nanstd(finite_steps, axis=1))
         else:
             drift = np.full(n_series, float(self.r_drift))
         return k, drift

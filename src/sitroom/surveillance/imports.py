@@ -34,6 +34,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from sitroom.country import Country
+from sitroom.counts import parse_count
 from sitroom.db import (
     DEFAULT_LOCK_TIMEOUT,
     begin_write,
@@ -52,8 +53,6 @@ from sitroom.surveillance.periods import ReportingCalendar
 
 #: Rejections kept in full for the summary; the rest are only counted.
 MAX_REPORTED_REJECTIONS = 1000
-#: Largest count accepted (a sanity bound far above any population).
-MAX_COUNT = 10**12
 #: Periods and receipt times are accepted in these years only.
 FIRST_YEAR, LAST_YEAR = 1900, 2199
 #: How far a receipt time may be ahead of this machine's clock (clocks differ).
@@ -199,29 +198,6 @@ class _SeenKeys:
             merged = np.concatenate([self._runs[-1], top])
             merged.sort()  # in place: no third copy at the peak
             self._runs[-1] = merged
-
-
-def parse_count(text: str) -> int:
-    """A non-negative whole count from ``text``; ValueError with a plain reason."""
-    text = text.strip()
-    if text.isascii() and text.isdigit():
-        number = int(text)
-        if number > MAX_COUNT:
-            raise ValueError(f"{text} is too large for a count")
-        return number
-    if text.isdigit() or (text[:1] in "+-" and text[1:].isdigit()):
-        if not text.isascii():
-            raise ValueError(f"{text!r} uses digits other than 0-9; write counts with 0-9")
-        if text.startswith("-"):
-            raise ValueError(f"{text} is negative; counts cannot be")
-        raise ValueError(f"{text} has a sign; write counts without + or -")
-    try:
-        number_f = float(text)
-    except ValueError:
-        raise ValueError(f"{text!r} is not a number") from None
-    if number_f < 0:
-        raise ValueError(f"{text} is negative; counts cannot be")
-    raise ValueError(f"{text} is not a whole number; counts are whole numbers")
 
 
 def parse_period(text: str) -> date:
