@@ -276,9 +276,9 @@ def test_an_all_zero_series_leaks_no_numpy_warning(tmp_path, analysis):
     path = tmp_path / "zeros.csv"
     days = [f"2022-05-{d:02d},0" for d in range(1, 21)]
     path.write_text("date,cases\n" + "\n".join(days) + "\n", encoding="utf-8")
+    command = ["analyze", analysis, "--input", str(path), "--column", "cases"]
     done = subprocess.run(
-        [sys.executable, "-W", "error", "-m", "sitroom", "analyze", analysis]
-        + ["--input", str(path), "--column", "cases"],
+        [sys.executable, "-W", "error", "-m", "sitroom", *command],
         capture_output=True,
         text=True,
         check=False,
