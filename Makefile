@@ -7,7 +7,8 @@ STAMP := $(VENV)/.installed
 .PHONY: demo test lint typecheck check bench lock clean
 
 $(STAMP): pyproject.toml requirements.lock
-	$(PYTHON) -m venv $(VENV)
+	@$(PYTHON) -c 'import sys; v = sys.version_info; sys.exit(0 if v >= (3, 11) else f"sitroom needs Python 3.11 or newer; $(PYTHON) is {v.major}.{v.minor} (try: make PYTHON=python3.11 ...)")'
+	$(PYTHON) -m venv --clear $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -r requirements.lock
 	$(BIN)/python -m pip install --quiet --no-deps -e .

@@ -167,3 +167,11 @@ def test_a_write_to_a_missing_folder_is_refused(cli, tmp_path):
     assert result.code == 1
     assert f"no folder {wrong.parent}" in result.err
     assert not wrong.parent.exists()
+
+
+def test_short_help_and_version(cli):
+    assert "Usage: sitroom" in cli("-h").out
+    assert "Usage: sitroom bulletin" in cli("bulletin", "-h").out
+    version = cli("--version")
+    assert version.code == 0
+    assert version.out.startswith("sitroom 0.")

@@ -31,7 +31,16 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     add_completion=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
 )
+
+
+def _version(value: bool) -> None:
+    if value:
+        from importlib.metadata import version
+
+        console.print(f"sitroom {version('sitroom')}")
+        raise typer.Exit()
 
 
 @app.callback()
@@ -50,6 +59,12 @@ def _global(
     user: Annotated[
         str | None, typer.Option("--user", help="Who is acting, for the audit trail.")
     ] = None,
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_version, is_eager=True, help="Show the version and exit."
+        ),
+    ] = False,
 ) -> None:
     # The context is built on first use: `sitroom --help` reads no settings.
     ctx.obj = {"database_url": db or None, "country": country, "user": user}
