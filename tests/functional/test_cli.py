@@ -175,3 +175,16 @@ def test_short_help_and_version(cli):
     version = cli("--version")
     assert version.code == 0
     assert version.out.startswith("sitroom 0.")
+
+
+def test_org_units_are_named_as_the_import_names_them(cli):
+    """Codes, English and Korean names and aliases work wherever an org unit is asked for."""
+    assert cli("demo").code == 0
+    by_code = json.loads(cli("history", "new_fever", "KP-04", "2022-05-15", "--json").out)
+    for label in ("Chagang", "Jagang", "자강", "chagang"):
+        result = cli("history", "new_fever", label, "2022-05-15", "--json")
+        assert result.code == 0, result.err
+        assert json.loads(result.out) == by_code
+    rt = cli("analyze", "rt", "--org-unit", "자강", "--end", "2022-05-31", "--fill", "linear")
+    assert rt.code == 0, rt.err
+    assert "unknown org unit 'Atlantis'" in cli("aggregate", "--org-unit", "Atlantis").err

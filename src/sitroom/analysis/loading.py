@@ -17,6 +17,7 @@ from sitroom.analysis.series import DailySeries, csv_series, optional_series, st
 from sitroom.context import AppContext
 from sitroom.errors import SitroomError
 from sitroom.places.models import OrgUnit
+from sitroom.places.service import org_unit_code
 
 
 def load_series(
@@ -38,8 +39,8 @@ def load_series(
     if input_file is not None:
         found = csv_series(input_file, columns)
     else:
-        unit = org_unit or context.country.country.code
         with context.session() as session:
+            unit = org_unit_code(session, context.country, org_unit)
             found = union({c: stored_series(session, unit, c) for c in columns})
     fills = fill if isinstance(fill, list) else [fill] * len(columns)
     return {

@@ -28,7 +28,8 @@ analyze_app = typer.Typer(
 app.add_typer(analyze_app, name="analyze")
 
 OrgUnitOpt = Annotated[
-    str | None, typer.Option("--org-unit", help="Org unit code (default: the country).")
+    str | None,
+    typer.Option("--org-unit", help="Org unit: code, name or alias (default: the country)."),
 ]
 ElementOpt = Annotated[str, typer.Option("--element", help="Data element of the case series.")]
 InputOpt = Annotated[
@@ -398,14 +399,15 @@ def credibility_cmd(
     from sitroom.analysis import runs
     from sitroom.analysis.loading import align
     from sitroom.analysis.series import optional_series
+    from sitroom.places.service import org_unit_code
 
     rt = app_context(ctx)
-    unit = org_unit or rt.country.country.code
     first = parse_date(start, "start") if start else None
     last = parse_date(end, "end") if end else None
     flows = ("new_fever", "new_recovered", "new_deaths")
     stocks = ("cum_fever", "cum_recovered", "under_treatment", "cum_deaths")
     with rt.session() as session:
+        unit = org_unit_code(session, rt.country, org_unit)
         stored = {e: optional_series(session, unit, e) for e in (*flows, *stocks)}
     cut = {e: s.between(first, last) for e, s in stored.items() if s is not None}
     series = {e: s for e, s in cut.items() if e in flows}
@@ -436,11 +438,12 @@ def nowcast_cmd(
 ) -> None:
     """Complete the latest periods from the revision history (chain ladder)."""
     from sitroom.analysis import runs
+    from sitroom.places.service import org_unit_code
     from sitroom.surveillance.revisions import reporting_triangle
 
     rt = app_context(ctx)
-    unit = org_unit or rt.country.country.code
     with rt.session() as session:
+        unit = org_unit_code(session, rt.country, org_unit)
         tri = reporting_triangle(
             session,
             rt.calendar,

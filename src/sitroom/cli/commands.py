@@ -165,18 +165,22 @@ def import_(
 def history(
     ctx: typer.Context,
     element: Annotated[str, typer.Argument(help="Data element code, e.g. new_fever.")],
-    org_unit: Annotated[str, typer.Argument(help="Org unit code, e.g. KP-01.")],
+    org_unit: Annotated[
+        str, typer.Argument(help="Org unit: code, name or alias, e.g. KP-04, Chagang, 자강.")
+    ],
     period: Annotated[str, typer.Argument(help="Period, YYYY-MM-DD.")],
     as_json: JsonOpt = False,
 ) -> None:
     """Show every value a (data element, org unit, period) has had, and who set it."""
     from rich.table import Table
 
+    from sitroom.places.service import org_unit_code
     from sitroom.surveillance.service import value_history
 
     rt = app_context(ctx)
     with rt.session() as session:
-        events = value_history(session, element, org_unit, parse_date(period))
+        code = org_unit_code(session, rt.country, org_unit)
+        events = value_history(session, element, code, parse_date(period))
     if as_json:
         print_json([e.to_dict() for e in events])
         return

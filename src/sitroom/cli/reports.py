@@ -169,11 +169,13 @@ def aggregate_cmd(
     as_json: JsonOpt = False,
 ) -> None:
     """A parent's own figures beside the sum of its children's, with the gap."""
+    from sitroom.places.service import org_unit_code
     from sitroom.surveillance.reporting import aggregate
 
     rt = app_context(ctx)
     with rt.session() as session:
-        rows = aggregate(session, org_unit or rt.country.country.code, parse_date(period))
+        unit = org_unit_code(session, rt.country, org_unit)
+        rows = aggregate(session, unit, parse_date(period))
     if as_json:
         print_json([r.to_dict() for r in rows])
         return
@@ -302,6 +304,7 @@ def export_cmd(
     """Export stored values as wide CSV, long (DHIS2) CSV or DHIS2 JSON."""
     if fmt not in FORMATS:
         raise SitroomError(f"unknown format {fmt!r}; choose one of {', '.join(FORMATS)}")
+    from sitroom.places.service import org_unit_code
     from sitroom.surveillance.export import export_values
 
     rt = app_context(ctx)
@@ -312,7 +315,7 @@ def export_cmd(
             output,
             start=parse_date(start) if start else None,
             end=parse_date(end) if end else None,
-            org_units=org_unit,
+            org_units=[org_unit_code(session, rt.country, u) for u in org_unit or []] or None,
             elements=element,
             neutralise_formulas=formula_safe,
         )

@@ -230,3 +230,16 @@ class OrgUnitResolver:
 
     def children(self, unit: OrgUnit) -> list[OrgUnit]:
         return [u for u in self.by_id.values() if u.parent_id == unit.id]
+
+
+def org_unit_code(session: Session, country: Country, label: str | None) -> str:
+    """The code of the unit a user named (code, name, local name or alias); the country's if None.
+
+    Every command that takes an org unit resolves it here, as the import does.
+    """
+    if label is None:
+        return country.country.code
+    found = session.scalar(select(OrgUnit.code).where(OrgUnit.code == label))
+    if found is not None:
+        return found
+    return OrgUnitResolver.from_session(session, country).resolve(label).code
