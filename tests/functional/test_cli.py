@@ -187,4 +187,5 @@ def test_org_units_are_named_as_the_import_names_them(cli):
         assert json.loads(result.out) == by_code
     rt = cli("analyze", "rt", "--org-unit", "자강", "--end", "2022-05-31", "--fill", "linear")
     assert rt.code == 0, rt.err
-    assert "unknown org unit 'Atlantis'" in cli("aggregate", "--org-unit", "Atlantis").err
+    missing = cli("aggregate", "--period", "2022-05-15", "--org-unit", "Atlantis")
+    assert "unknown org unit 'Atlantis'" in missing.err
