@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint typecheck check bench lock clean
+.PHONY: demo test lint typecheck check bench lock clean docs
 
 $(STAMP): pyproject.toml requirements.lock
 	@$(PYTHON) -c 'import sys; v = sys.version_info; sys.exit(0 if v >= (3, 11) else f"sitroom needs Python 3.11 or newer; $(PYTHON) is {v.major}.{v.minor} (try: make PYTHON=python3.11 ...)")'
@@ -35,6 +35,10 @@ bench: $(STAMP)
 	$(BIN)/python -m pip install --quiet -r bench/requirements.txt
 	$(BIN)/python bench/bench_import.py --rows 1000000
 	$(BIN)/python bench/bench_rt.py --series 2000 --days 365
+
+## Regenerate docs/cli.md from the commands (a test checks it is current).
+docs: $(STAMP)
+	$(BIN)/python -m sitroom.cli.reference > docs/cli.md
 
 ## Re-resolve the pinned dependencies after editing pyproject.toml.
 lock: $(STAMP)
