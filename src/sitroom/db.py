@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import DateTime, Engine, MetaData, create_engine, event
+from sqlalchemy import BigInteger, DateTime, Engine, Integer, MetaData, create_engine, event
 from sqlalchemy.engine import Dialect, make_url
 from sqlalchemy.exc import ArgumentError
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
@@ -36,6 +36,10 @@ MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 
 class Base(DeclarativeBase):
     metadata = metadata
+
+
+#: 64-bit keys on PostgreSQL; SQLite only auto-increments INTEGER PRIMARY KEY.
+BigId = BigInteger().with_variant(Integer, "sqlite")
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -293,7 +297,11 @@ def upgrade(
     from alembic.runtime.migration import MigrationContext
 
     with engine.connect() as connection:
-        if connection.dialect.name == "sqlite":
+        sqlite = connection.dialect.name == "sqlite"
+        if sqlite:
+            # SQLite's way to alter tables others refer to: foreign keys off (only
+            # possible outside a transaction), rebuild, check, foreign keys on.
+            connection.exec_driver_sql("PRAGMA foreign_keys=OFF")
             connection.exec_driver_sql("BEGIN IMMEDIATE")
         elif connection.dialect.name == "postgresql":
             connection.exec_driver_sql(f"SET LOCAL lock_timeout = {_milliseconds(lock_timeout)}")
@@ -305,7 +313,14 @@ def upgrade(
             cfg = alembic_config(engine)
             cfg.attributes["connection"] = connection
             command.upgrade(cfg, revision)
+        if sqlite:
+            broken = connection.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
+            if broken:
+                connection.rollback()
+                raise SitroomError(f"the migration would break foreign keys: {broken[:3]}")
         connection.commit()
+        if sqlite:
+            connection.exec_driver_sql("PRAGMA foreign_keys=ON")
 
 
 def current_revision(engine: Engine) -> str | None:
@@ -323,7 +338,7 @@ def head_revision(engine: Engine) -> str | None:
 
 #: The newest migration; a test keeps it equal to Alembic's head. Knowing it here
 #: lets every command check the schema without importing Alembic.
-HEAD_REVISION = "0002"
+HEAD_REVISION = "0003"
 
 
 def _stored_revision(engine: Engine) -> str | None:

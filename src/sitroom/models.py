@@ -2,5 +2,6 @@
 
 from sitroom.places.models import OrgUnit
 from sitroom.surveillance.models import DataElement, DataValue, DataValueAudit, ImportRun
+from sitroom.users.models import AppUser
 
-__all__ = ["DataElement", "DataValue", "DataValueAudit", "ImportRun", "OrgUnit"]
+__all__ = ["AppUser", "DataElement", "DataValue", "DataValueAudit", "ImportRun", "OrgUnit"]

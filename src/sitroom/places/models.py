@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import BigInteger, ForeignKey, Integer, SmallInteger, String, Text
+from sqlalchemy import BigInteger, CheckConstraint, ForeignKey, Integer, SmallInteger, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from sitroom.db import Base
@@ -14,6 +14,7 @@ LEVELS = {1: "country", 2: "region", 3: "district", 4: "facility"}
 
 class OrgUnit(Base):
     __tablename__ = "org_unit"
+    __table_args__ = (CheckConstraint("level BETWEEN 1 AND 4", name="level"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     code: Mapped[str] = mapped_column(String(64), unique=True)
@@ -25,6 +26,9 @@ class OrgUnit(Base):
     population: Mapped[int | None] = mapped_column(BigInteger)
     population_year: Mapped[int | None] = mapped_column(SmallInteger)
     source: Mapped[str | None] = mapped_column(Text)
+    #: Codes from the root down, "/KP/KP-04/KP-04-KANGGYE/": a subtree is one
+    #: indexed prefix query (regional scopes will ask it on every request).
+    path: Mapped[str] = mapped_column(String(1000), index=True)
 
     def __repr__(self) -> str:
         return f"OrgUnit({self.code!r}, {self.name!r}, level={self.level})"

@@ -176,15 +176,49 @@ def load_places(session: Session, country: Country) -> LoadSummary:
         }
         unit = existing.get(record.code)
         if unit is None:
-            unit = OrgUnit(code=record.code, **wanted)
+            parent = existing[record.parent_code] if record.parent_code else None
+            unit = OrgUnit(code=record.code, path=unit_path(parent, record.code), **wanted)
             session.add(unit)
             session.flush()
             existing[record.code] = unit
             summary.created += 1
             continue
         summary.update(record.code, unit, wanted)
+    _repath(existing.values())
     session.flush()
     return summary
+
+
+def unit_path(parent: OrgUnit | None, code: str) -> str:
+    """The materialised path of a unit: its ancestors' codes and its own, slash-framed."""
+    return f"{parent.path if parent else '/'}{code}/"
+
+
+def _repath(units: Iterable[OrgUnit]) -> None:
+    """Set every unit's path from its parent's (after a move, descendants follow)."""
+    by_id = {u.id: u for u in units}
+    done: dict[int, str] = {}
+
+    def path_of(unit: OrgUnit) -> str:
+        if unit.id not in done:
+            parent = by_id.get(unit.parent_id) if unit.parent_id else None
+            done[unit.id] = f"{path_of(parent) if parent else '/'}{unit.code}/"
+        return done[unit.id]
+
+    for unit in by_id.values():
+        wanted = path_of(unit)
+        if unit.path != wanted:
+            unit.path = wanted
+
+
+def subtree_codes(session: Session, code: str) -> list[str]:
+    """``code`` and every unit below it: one indexed prefix query on the path."""
+    path = session.scalar(select(OrgUnit.path).where(OrgUnit.code == code))
+    if path is None:
+        raise NotFoundError(f"unknown org unit {code!r}")
+    return list(
+        session.scalars(select(OrgUnit.code).where(OrgUnit.path.startswith(path, autoescape=True)))
+    )
 
 
 class OrgUnitResolver:

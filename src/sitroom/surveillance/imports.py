@@ -50,6 +50,7 @@ from sitroom.surveillance.bulk import BulkStatements, ConcurrentChange
 from sitroom.surveillance.ingest import DEFAULT_COMBOS, RawValue, Rejection
 from sitroom.surveillance.models import DataElement, ImportRun
 from sitroom.surveillance.periods import ReportingCalendar
+from sitroom.users.service import ensure_user
 
 #: Rejections kept in full for the summary; the rest are only counted.
 MAX_REPORTED_REJECTIONS = 1000
@@ -518,6 +519,7 @@ class Importer:
         summary = ImportSummary(file=str(path), format=fmt, mapping=mapping, dry_run=dry_run)
         try:
             begin_write(self.session, self.lock_timeout)
+            ensure_user(self.session, self.user)
             summary.previously_imported = self.session.scalar(
                 select(ImportRun.finished_at).where(ImportRun.sha256 == sha).order_by(ImportRun.id)
             )

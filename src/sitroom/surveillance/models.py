@@ -7,6 +7,7 @@ from datetime import date, datetime
 from sqlalchemy import (
     BigInteger,
     Boolean,
+    CheckConstraint,
     Date,
     ForeignKey,
     Index,
@@ -17,16 +18,17 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
-from sitroom.db import Base, UTCDateTime
+from sitroom.db import Base, BigId, UTCDateTime
 
-#: 64-bit keys on PostgreSQL; SQLite only auto-increments INTEGER PRIMARY KEY.
-BigId = BigInteger().with_variant(Integer, "sqlite")
+#: The foreign key of every "who acted" column: a registered user.
+_USER = "app_user.username"
 
 
 class DataElement(Base):
     """What is counted: a flow (counted in the period) or a stock (level at its end)."""
 
     __tablename__ = "data_element"
+    __table_args__ = (CheckConstraint("kind IN ('flow', 'stock')", name="kind"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     code: Mapped[str] = mapped_column(String(64), unique=True)
@@ -45,7 +47,7 @@ class ImportRun(Base):
     file_name: Mapped[str] = mapped_column(String(500))
     sha256: Mapped[str] = mapped_column(String(64), index=True)
     format: Mapped[str] = mapped_column(String(32))
-    user: Mapped[str] = mapped_column(String(100))
+    user: Mapped[str] = mapped_column(String(100), ForeignKey(_USER), index=True)
     started_at: Mapped[datetime] = mapped_column(UTCDateTime)
     finished_at: Mapped[datetime] = mapped_column(UTCDateTime)
     created: Mapped[int] = mapped_column(Integer)
@@ -71,11 +73,13 @@ class DataValue(Base):
     __table_args__ = (
         UniqueConstraint("element_id", "org_unit_id", "period"),
         Index("ix_data_value_period_org_unit", "period", "org_unit_id"),
+        CheckConstraint("value >= 0", name="value_not_negative"),
+        CheckConstraint("period >= '1900-01-01' AND period < '2200-01-01'", name="period_in_range"),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     element_id: Mapped[int] = mapped_column(ForeignKey("data_element.id"))
-    org_unit_id: Mapped[int] = mapped_column(ForeignKey("org_unit.id"))
+    org_unit_id: Mapped[int] = mapped_column(ForeignKey("org_unit.id"), index=True)
     period: Mapped[date] = mapped_column(Date)
     value: Mapped[int] = mapped_column(BigInteger)
     received_at: Mapped[datetime] = mapped_column(UTCDateTime)
@@ -83,9 +87,9 @@ class DataValue(Base):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
     source: Mapped[str] = mapped_column(String(500))
     stored_by: Mapped[str] = mapped_column(String(100))
-    import_id: Mapped[int | None] = mapped_column(ForeignKey("import_run.id"))
+    import_id: Mapped[int | None] = mapped_column(ForeignKey("import_run.id"), index=True)
     comment: Mapped[str | None] = mapped_column(Text)
-    changed_by: Mapped[str] = mapped_column(String(100))
+    changed_by: Mapped[str] = mapped_column(String(100), ForeignKey(_USER), index=True)
 
 
 class DataValueAudit(Base):
@@ -101,11 +105,17 @@ class DataValueAudit(Base):
     """
 
     __tablename__ = "data_value_audit"
-    __table_args__ = (Index("ix_data_value_audit_key", "element_id", "org_unit_id", "period"),)
+    __table_args__ = (
+        Index("ix_data_value_audit_key", "element_id", "org_unit_id", "period"),
+        CheckConstraint("action IN ('update', 'delete')", name="action"),
+        CheckConstraint(
+            "old_value >= 0 AND (new_value IS NULL OR new_value >= 0)", name="values_not_negative"
+        ),
+    )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     element_id: Mapped[int] = mapped_column(ForeignKey("data_element.id"))
-    org_unit_id: Mapped[int] = mapped_column(ForeignKey("org_unit.id"))
+    org_unit_id: Mapped[int] = mapped_column(ForeignKey("org_unit.id"), index=True)
     period: Mapped[date] = mapped_column(Date)
     action: Mapped[str] = mapped_column(String(16))  # "update" or "delete"
     old_value: Mapped[int] = mapped_column(BigInteger)
@@ -114,10 +124,10 @@ class DataValueAudit(Base):
     old_set_at: Mapped[datetime] = mapped_column(UTCDateTime)
     new_value: Mapped[int | None] = mapped_column(BigInteger)
     source: Mapped[str] = mapped_column(String(500))
-    changed_by: Mapped[str] = mapped_column(String(100))
+    changed_by: Mapped[str] = mapped_column(String(100), ForeignKey(_USER), index=True)
     changed_at: Mapped[datetime] = mapped_column(UTCDateTime)
-    import_id: Mapped[int | None] = mapped_column(ForeignKey("import_run.id"))
-    old_changed_by: Mapped[str | None] = mapped_column(String(100))
+    import_id: Mapped[int | None] = mapped_column(ForeignKey("import_run.id"), index=True)
+    old_changed_by: Mapped[str | None] = mapped_column(String(100), ForeignKey(_USER), index=True)
     old_comment: Mapped[str | None] = mapped_column(Text)
     new_stored_by: Mapped[str | None] = mapped_column(String(100))
     new_comment: Mapped[str | None] = mapped_column(Text)

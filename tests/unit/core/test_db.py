@@ -82,7 +82,7 @@ def test_the_head_revision_known_without_alembic_is_alembics(engine):
 
 
 def test_upgrading_a_database_of_the_previous_release_keeps_its_values(tmp_path):
-    """0001 -> 0002: values survive, and their best-known actor is their storedBy."""
+    """0001 -> head: values survive; their best-known actor is their storedBy, registered."""
     engine = create_db_engine(f"sqlite:///{tmp_path / 'old.db'}")
     upgrade(engine, "0001")
     with engine.begin() as conn:
@@ -113,5 +113,8 @@ def test_upgrading_a_database_of_the_previous_release_keeps_its_values(tmp_path)
         row = conn.execute(
             text("SELECT value, stored_by, changed_by, comment FROM data_value")
         ).one()
-    assert tuple(row) == (392920, "kctv", "kctv", "broadcast")
+        assert tuple(row) == (392920, "kctv", "kctv", "broadcast")
+        # 0003: the names are registered users, and units have their paths.
+        assert conn.execute(text("SELECT username FROM app_user")).scalars().all() == ["kctv"]
+        assert conn.execute(text("SELECT path FROM org_unit")).scalar() == "/KP/"
     engine.dispose()
