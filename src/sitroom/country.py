@@ -125,6 +125,29 @@ class MappingConfig(_Model):
     rename: dict[str, str] = Field(default_factory=dict)
 
 
+class RolesConfig(_Model):
+    """Which element plays which part in the bulletin and the analyses.
+
+    The code knows parts (the new cases, the deaths...), the country names the
+    elements that play them: the DPRK's cases are ``new_fever``, another
+    country's may be ``cholera_cases``. A part left out is simply not shown.
+    """
+
+    cases: str
+    deaths: str | None = None
+    recovered: str | None = None
+    active: str | None = None
+    cumulative_cases: str | None = None
+    cumulative_recovered: str | None = None
+    cumulative_deaths: str | None = None
+    tested: str | None = None
+    confirmed: str | None = None
+
+    def named(self) -> dict[str, str]:
+        """The parts that are played, by part."""
+        return {k: v for k, v in self.model_dump().items() if v is not None}
+
+
 class Country(_Model):
     """A whole country configuration, with the folder its files are relative to."""
 
@@ -135,6 +158,7 @@ class Country(_Model):
     rules: list[RuleConfig] = Field(default_factory=list)
     outliers: OutlierConfig = OutlierConfig()
     mappings: dict[str, MappingConfig] = Field(default_factory=dict)
+    roles: RolesConfig
     folder: Path = Path()
 
     @model_validator(mode="after")
@@ -144,6 +168,7 @@ class Country(_Model):
             raise ValueError("element codes must be unique")
         unknown = [c for c in self.reporting.required_elements if c not in codes]
         unknown += [c for c in self.outliers.elements if c not in codes]
+        unknown += [c for c in self.roles.named().values() if c not in codes]
         if unknown:
             raise ValueError(f"unknown element codes: {', '.join(unknown)}")
         return self

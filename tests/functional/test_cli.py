@@ -44,7 +44,7 @@ def test_bulletin_json_for_15_may(cli):
         "under_treatment": 564_860,
     }
     text = cli("bulletin", "--period", "2022-05-15").out
-    for figure in ("392,920", "1,213,550", "648,630", "564,860", "total deaths 50"):
+    for figure in ("392,920", "1,213,550", "648,630", "564,860", "cumulative deaths 50"):
         assert figure in text
     assert text.index("Pyongyang") < text.index("South Pyongan") < text.index("North Hamgyong")
 

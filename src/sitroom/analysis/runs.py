@@ -350,20 +350,31 @@ def credibility_table(
     reference_cfr: float,
     reference: str,
     cumulative: dict[str, DailySeries] | None = None,
+    roles: dict[str, str] | None = None,
 ) -> Table:
+    """The credibility checks of ``series`` (flows) and ``cumulative`` (stocks).
+
+    ``roles`` (a country's, part -> element code) says which series are the
+    cases, the deaths and the cumulative counts that must add up.
+    """
     rows = []
+    parts = roles or {}
 
     def add(element: str, result: credibility.CheckResult) -> None:
         rows.append({"element": element, **result.to_dict()})
 
     cum = cumulative or {}
-    if {"cum_fever", "cum_recovered", "under_treatment", "cum_deaths"} <= cum.keys():
-        a = cum["cum_fever"].values
-        b = cum["cum_recovered"].values + cum["under_treatment"].values + cum["cum_deaths"].values
+    total = parts.get("cumulative_cases")
+    terms = [parts.get(p) for p in ("cumulative_recovered", "active", "cumulative_deaths")]
+    if total in cum and all(t in cum for t in terms):
+        named = [t for t in terms if t is not None]
         add(
-            "cum_fever",
+            total,
             credibility.identity_check(
-                a, b, tolerance=20, name="cum_fever = cum_recovered + under_treatment + cum_deaths"
+                cum[total].values,
+                sum((cum[t].values for t in named), np.zeros(len(cum[total].values))),
+                tolerance=20,
+                name=f"{total} = {' + '.join(named)}",
             ),
         )
     for name, s in series.items():
@@ -371,12 +382,13 @@ def credibility_table(
         add(name, credibility.dispersion_check(s.values))
         add(name, credibility.weekday_check(s.values, s.dates))
         add(name, credibility.repeat_check(s.values))
-    if "new_fever" in series and "new_deaths" in series:
+    cases, deaths = parts.get("cases"), parts.get("deaths")
+    if cases in series and deaths in series:
         add(
-            "new_deaths",
+            deaths,
             credibility.fatality_check(
-                float(np.nansum(series["new_deaths"].values)),
-                float(np.nansum(series["new_fever"].values)),
+                float(np.nansum(series[deaths].values)),
+                float(np.nansum(series[cases].values)),
                 reference_cfr=reference_cfr,
                 reference=reference,
             ),

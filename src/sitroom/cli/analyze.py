@@ -18,6 +18,8 @@ from sitroom.cli.text import styled
 from sitroom.errors import SitroomError
 
 if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
     from sitroom.analysis import runs
     from sitroom.analysis.series import DailySeries
 
@@ -31,7 +33,10 @@ OrgUnitOpt = Annotated[
     str | None,
     typer.Option("--org-unit", help="Org unit: code, name or alias (default: the country)."),
 ]
-ElementOpt = Annotated[str, typer.Option("--element", help="Data element of the case series.")]
+ElementOpt = Annotated[
+    str | None,
+    typer.Option("--element", help="Data element (default: the country's cases, e.g. new_fever)."),
+]
 InputOpt = Annotated[
     Path | None, typer.Option("--input", help="CSV with a date column and count columns.")
 ]
@@ -98,6 +103,18 @@ def _cell(column: str, value: object) -> str:
     return str(value)
 
 
+def _role(ctx: typer.Context, part: str) -> str:
+    """The element that plays ``part`` in the country's configuration ([roles])."""
+    code = app_context(ctx).country.roles.named().get(part)
+    if code is None:
+        raise SitroomError(f"the country configuration names no element for {part} ([roles])")
+    return code
+
+
+def _cases(ctx: typer.Context, element: str | None) -> str:
+    return element or _role(ctx, "cases")
+
+
 def _day(text: str | None, what: str) -> date | None:
     return parse_date(text, what) if text else None
 
@@ -149,7 +166,7 @@ def _guard(call: Callable[[], runs.Table]) -> runs.Table:
 def rt_cmd(
     ctx: typer.Context,
     org_unit: OrgUnitOpt = None,
-    element: ElementOpt = "new_fever",
+    element: ElementOpt = None,
     input_file: InputOpt = None,
     column: ColumnOpt = None,
     imported: Annotated[
@@ -185,7 +202,7 @@ def rt_cmd(
         data = load_level(
             app_context(ctx),
             level,
-            column or element,
+            column or _cases(ctx, element),
             start=_day(start, "start"),
             end=_day(end, "end"),
             fill=fill,
@@ -207,7 +224,7 @@ def rt_cmd(
         )
         table = _guard(lambda: runs.rt(data["local"], si, window=window, imported=data["imported"]))
     else:
-        name = column or element
+        name = column or _cases(ctx, element)
         data = _load(
             ctx, [name], org_unit=org_unit, input_file=input_file, start=start, end=end, fill=fill
         )
@@ -219,7 +236,7 @@ def rt_cmd(
 def growth_cmd(
     ctx: typer.Context,
     org_unit: OrgUnitOpt = None,
-    element: ElementOpt = "new_fever",
+    element: ElementOpt = None,
     input_file: InputOpt = None,
     column: ColumnOpt = None,
     start: StartOpt = None,
@@ -232,7 +249,7 @@ def growth_cmd(
     """Daily growth rate and doubling (or halving) time, by log-linear fit."""
     from sitroom.analysis import runs
 
-    name = column or element
+    name = column or _cases(ctx, element)
     data = _load(
         ctx, [name], org_unit=org_unit, input_file=input_file, start=start, end=end, fill=fill
     )
@@ -243,7 +260,7 @@ def growth_cmd(
 def forecast_cmd(
     ctx: typer.Context,
     org_unit: OrgUnitOpt = None,
-    element: ElementOpt = "new_fever",
+    element: ElementOpt = None,
     input_file: InputOpt = None,
     column: ColumnOpt = None,
     start: StartOpt = None,
@@ -273,7 +290,7 @@ def forecast_cmd(
 
     if not 1 <= horizon <= 14:
         raise SitroomError("--horizon must be between 1 and 14 days")
-    name = column or element
+    name = column or _cases(ctx, element)
     data = _load(
         ctx, [name], org_unit=org_unit, input_file=input_file, start=start, end=end, fill=fill
     )
@@ -298,11 +315,13 @@ def cfr_cmd(
     ctx: typer.Context,
     org_unit: OrgUnitOpt = None,
     cases: Annotated[
-        str, typer.Option("--cases", help="Element or column of cases.")
-    ] = "new_fever",
+        str | None,
+        typer.Option("--cases", help="Element or column of cases (default: the country's)."),
+    ] = None,
     deaths: Annotated[
-        str, typer.Option("--deaths", help="Element or column of deaths.")
-    ] = "new_deaths",
+        str | None,
+        typer.Option("--deaths", help="Element or column of deaths (default: the country's)."),
+    ] = None,
     input_file: InputOpt = None,
     start: StartOpt = None,
     end: EndOpt = None,
@@ -326,6 +345,8 @@ def cfr_cmd(
 
     if (delay_shape is None) != (delay_scale is None):
         raise SitroomError("give both --delay-shape and --delay-scale")
+    cases = _cases(ctx, cases)
+    deaths = deaths or _role(ctx, "deaths")
     data = _load(
         ctx,
         [cases, deaths],
@@ -347,7 +368,7 @@ def cfr_cmd(
 def alerts_cmd(
     ctx: typer.Context,
     org_unit: OrgUnitOpt = None,
-    element: ElementOpt = "new_fever",
+    element: ElementOpt = None,
     input_file: InputOpt = None,
     column: ColumnOpt = None,
     start: StartOpt = None,
@@ -368,7 +389,7 @@ def alerts_cmd(
     """EARS C1, C2, C3 and CUSUM alarms for each day."""
     from sitroom.analysis import runs
 
-    name = column or element
+    name = column or _cases(ctx, element)
     data = _load(
         ctx, [name], org_unit=org_unit, input_file=input_file, start=start, end=end, fill=fill
     )
@@ -404,8 +425,13 @@ def credibility_cmd(
     rt = app_context(ctx)
     first = parse_date(start, "start") if start else None
     last = parse_date(end, "end") if end else None
-    flows = ("new_fever", "new_recovered", "new_deaths")
-    stocks = ("cum_fever", "cum_recovered", "under_treatment", "cum_deaths")
+    roles = rt.country.roles.named()
+    flows = [roles[p] for p in ("cases", "recovered", "deaths") if p in roles]
+    stocks = [
+        roles[p]
+        for p in ("cumulative_cases", "cumulative_recovered", "active", "cumulative_deaths")
+        if p in roles
+    ]
     with rt.session() as session:
         unit = org_unit_code(session, rt.country, org_unit)
         stored = {e: optional_series(session, unit, e) for e in (*flows, *stocks)}
@@ -413,10 +439,10 @@ def credibility_cmd(
     series = {e: s for e, s in cut.items() if e in flows}
     cumulative = {e: s for e, s in cut.items() if e in stocks}
     if not series:
-        raise SitroomError(f"no new_fever, new_recovered or new_deaths stored for {unit}")
+        raise SitroomError(f"no {', '.join(flows)} values are stored for {unit}")
     aligned = align(cumulative)
     table = runs.credibility_table(
-        series, reference_cfr=reference_cfr, reference=reference, cumulative=aligned
+        series, reference_cfr=reference_cfr, reference=reference, cumulative=aligned, roles=roles
     )
     _emit(table, as_json, as_csv)
 
@@ -425,7 +451,7 @@ def credibility_cmd(
 def nowcast_cmd(
     ctx: typer.Context,
     org_unit: OrgUnitOpt = None,
-    element: ElementOpt = "new_fever",
+    element: ElementOpt = None,
     max_delay: Annotated[
         int, typer.Option("--max-delay", help="Longest reporting delay, days.")
     ] = 7,
@@ -442,6 +468,7 @@ def nowcast_cmd(
     from sitroom.surveillance.revisions import reporting_triangle
 
     rt = app_context(ctx)
+    element = _cases(ctx, element)
     with rt.session() as session:
         unit = org_unit_code(session, rt.country, org_unit)
         tri = reporting_triangle(
@@ -494,8 +521,14 @@ def ascertainment_cmd(
     from sitroom.places.models import OrgUnit
 
     rt = app_context(ctx)
+    roles = rt.country.roles.named()
+    case_code = roles["cases"]
     first = parse_date(start, "start") if start else None
     stop = parse_date(end, "end") if end else None
+
+    def _total(session: Session, unit: str, code: str | None, *span: date | None) -> float | None:
+        return None if code is None else stored_total(session, unit, code, *span)
+
     areas = []
     tests: list[float | None] = []
     positives: list[float | None] = []
@@ -504,13 +537,13 @@ def ascertainment_cmd(
             select(OrgUnit).where(OrgUnit.level <= 2).order_by(OrgUnit.level, OrgUnit.code)
         ).all()
         for unit in units:
-            cases = stored_total(session, unit.code, "new_fever", first, stop)
+            cases = stored_total(session, unit.code, case_code, first, stop)
             if cases is not None and unit.population:
                 areas.append((unit.code, unit.name, cases, float(unit.population)))
-                tests.append(stored_total(session, unit.code, "tested", first, stop))
-                positives.append(stored_total(session, unit.code, "confirmed", first, stop))
+                tests.append(_total(session, unit.code, roles.get("tested"), first, stop))
+                positives.append(_total(session, unit.code, roles.get("confirmed"), first, stop))
     if not areas:
-        raise SitroomError("no org unit has both new_fever values and a population")
+        raise SitroomError(f"no org unit has both {case_code} values and a population")
     with_tests = all(t is not None for t in tests) and all(p is not None for p in positives)
     table = _guard(
         lambda: runs.ascertainment_table(

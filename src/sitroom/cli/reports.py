@@ -194,6 +194,25 @@ def aggregate_cmd(
     console.print(table)
 
 
+#: The bulletin's headline lines, by part (see the country's [roles]), in order.
+HEADLINE_PARTS = (
+    "cases",
+    "recovered",
+    "deaths",
+    "cumulative_cases",
+    "cumulative_recovered",
+    "active",
+    "tested",
+    "confirmed",
+)
+#: Parts shown only when the period has a figure (most days have no tests).
+OPTIONAL_PARTS = ("tested", "confirmed")
+
+
+def _national(value: int | None) -> str:
+    return "not reported" if value is None else f"{value:,}"
+
+
 def print_bulletin(b: Bulletin) -> None:
     v = b.values
     console.print(
@@ -203,33 +222,34 @@ def print_bulletin(b: Bulletin) -> None:
         f"24 hours from {b.window_start:%d %b %H:%M} to {b.window_end:%d %b %H:%M}"
         f" ({b.window_end.tzname()})\n"
     )
-    change = b.change("new_fever")
-    trend = "" if change is None else f" ({change:+,} on the previous day)"
-    console.print(styled("  New fever cases       [bold]{}[/]{}", _fmt(v.get("new_fever")), trend))
-    console.print(f"  New recoveries        {_fmt(v.get('new_recovered'))}")
-    console.print(
-        f"  New deaths            {_fmt(v.get('new_deaths'))}"
-        f"  (total deaths {_fmt(v.get('cum_deaths'))})"
-    )
-    console.print(f"  Cumulative fever      {_fmt(v.get('cum_fever'))}")
-    console.print(f"  Cumulative recovered  {_fmt(v.get('cum_recovered'))}")
-    console.print(f"  Under treatment       {_fmt(v.get('under_treatment'))}")
-    for code in ("tested", "confirmed"):
-        if v.get(code) is not None:
-            console.print(f"  {code.capitalize():<22}{_fmt(v.get(code))}")
+    width = max(len(b.labels[b.roles[p]]) for p in HEADLINE_PARTS if p in b.roles) + 2
+    total_deaths = b.part("cumulative_deaths")
+    for part in HEADLINE_PARTS:
+        code = b.part(part)
+        if code is None or (part in OPTIONAL_PARTS and v.get(code) is None):
+            continue
+        label = f"  {b.labels[code]:<{width}}"
+        if part == "cases":
+            change = b.change(code)
+            trend = "" if change is None else f" ({change:+,} on the previous day)"
+            console.print(styled("{}[bold]{}[/]{}", label, _national(v.get(code)), trend))
+        elif part == "deaths" and total_deaths is not None:
+            total = f"  ({b.labels[total_deaths].lower()} {_fmt(v.get(total_deaths))})"
+            console.print(f"{label}{_national(v.get(code))}{total}")
+        else:
+            console.print(f"{label}{_national(v.get(code))}")
     status = b.completeness
     console.print(
         f"\nRegions reporting: {status.received} of {status.expected} ({status.on_time} on time)"
     )
     if b.regions:
-        table = Table("rank", "region", "new fever", "under treatment", "new deaths", "")
+        shown = list(b.regions[0].values)
+        table = Table("rank", "region", *(b.labels[c].lower() for c in shown), "")
         for rank, r in enumerate(b.regions, start=1):
             table.add_row(
                 str(rank),
                 f"{r.name} ({r.name_local})" if r.name_local else r.name,
-                _fmt(r.new_fever),
-                _fmt(r.under_treatment),
-                _fmt(r.new_deaths),
+                *(_fmt(r.values[c]) for c in shown),
                 Text("late", style="yellow") if r.late else "",
             )
         console.print(table)
@@ -238,14 +258,17 @@ def print_bulletin(b: Bulletin) -> None:
         console.print(styled("[yellow]No regional report for this period.[/]"))
     elif status.missing:
         console.print(styled("[yellow]Missing[/]: {}", ", ".join(status.missing)))
-    if status.late:
+    if status.late and len(status.late) == status.expected:
+        console.print(styled("[yellow]Late[/]: all {} regions", status.expected))
+    elif status.late:
         late = ", ".join(names.get(c, c) for c in status.late)
         console.print(styled("[yellow]Late[/]: {}", late))
+    cases = b.roles["cases"]
     for agg in b.regional_sums:
-        if agg.element == "new_fever" and agg.gap is not None:
+        if agg.element == cases and agg.gap is not None:
             console.print(
-                f"Regional new cases add up to {_fmt(agg.children_sum)}, {agg.coverage:.0%} of the"
-                f" national figure (gap {_fmt(agg.gap)})."
+                f"The regions' {b.labels[cases].lower()} add up to {_fmt(agg.children_sum)},"
+                f" {agg.coverage:.0%} of the national figure (gap {_fmt(agg.gap)})."
             )
     if b.findings:
         console.print(styled("\n[bold]Validation flags ({})[/]", len(b.findings)))

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
@@ -24,19 +24,27 @@ from sitroom.surveillance.rules import Finding
 from sitroom.surveillance.service import fetch_values, latest_period
 from sitroom.surveillance.validation import validate
 
+#: The parts a region's line shows, in order (see the country's [roles]).
+REGION_PARTS = ("cases", "active", "deaths")
+
 
 @dataclass(frozen=True, slots=True)
 class RegionLine:
     code: str
     name: str
     name_local: str | None
-    new_fever: int | None
-    new_deaths: int | None
-    under_treatment: int | None
+    #: The region's figures for :data:`REGION_PARTS`, by element code.
+    values: dict[str, int | None]
     late: bool
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        return {
+            "code": self.code,
+            "name": self.name,
+            "name_local": self.name_local,
+            **self.values,
+            "late": self.late,
+        }
 
 
 @dataclass(frozen=True)
@@ -54,6 +62,13 @@ class Bulletin:
     completeness: PeriodCompleteness
     regional_sums: list[AggregateRow]
     findings: list[Finding]
+    #: Which element plays which part (the country's [roles]), and elements' names.
+    roles: dict[str, str]
+    labels: dict[str, str]
+
+    def part(self, name: str) -> str | None:
+        """The element code that plays ``name`` here, if any."""
+        return self.roles.get(name)
 
     def change(self, element: str) -> int | None:
         now, before = self.values.get(element), self.previous.get(element)
@@ -66,7 +81,7 @@ class Bulletin:
             "period": self.period.isoformat(),
             "window_start": self.window_start.isoformat(),
             "window_end": self.window_end.isoformat(),
-            "change_new_fever": self.change("new_fever"),
+            f"change_{self.roles['cases']}": self.change(self.roles["cases"]),
             "regions": [r.to_dict() for r in self.regions],
             "regions_reporting": self.completeness.received,
             "regions_expected": self.completeness.expected,
@@ -85,12 +100,13 @@ def latest_bulletin_period(
     With ``with_regions``, the last such period for which units of the
     reporting level (the regions) reported too, when there is one.
     """
-    period = latest_period(session, country.country.code, "new_fever")
+    cases = country.roles.cases
+    period = latest_period(session, country.country.code, cases)
     if period is None:
         raise NotFoundError("no national figures are stored yet: import some data first")
     if not with_regions:
         return period
-    fever = select(DataElement.id).where(DataElement.code == "new_fever").scalar_subquery()
+    fever = select(DataElement.id).where(DataElement.code == cases).scalar_subquery()
     root = select(OrgUnit.id).where(OrgUnit.code == country.country.code).scalar_subquery()
     national_periods = select(DataValue.period).where(
         DataValue.org_unit_id == root, DataValue.element_id == fever
@@ -122,23 +138,17 @@ def build_bulletin(session: Session, country: Country, period: date) -> Bulletin
     ).all()
     regional = fetch_values(session, start=period, end=period, org_units=[u.code for u in units])
     status = completeness(session, country, start=period, end=period)[0]
+    roles = country.roles.named()
+    cases = roles["cases"]
+    region_codes = [roles[p] for p in REGION_PARTS if p in roles]
     lines = []
     for code, name, name_local in units:
         row = regional.get((code, period))
         if row is None:
             continue
-        lines.append(
-            RegionLine(
-                code,
-                name,
-                name_local,
-                row.get("new_fever"),
-                row.get("new_deaths"),
-                row.get("under_treatment"),
-                code in status.late,
-            )
-        )
-    lines.sort(key=lambda r: (-(r.new_fever or 0), r.code))
+        shown = {c: row.get(c) for c in region_codes}
+        lines.append(RegionLine(code, name, name_local, shown, code in status.late))
+    lines.sort(key=lambda r: (-(r.values.get(cases) or 0), r.code))
     calendar = ReportingCalendar.from_config(country.reporting)
     start, end = calendar.window(period)
     return Bulletin(
@@ -153,4 +163,6 @@ def build_bulletin(session: Session, country: Country, period: date) -> Bulletin
         completeness=status,
         regional_sums=[r for r in aggregate(session, root, period) if r.children_reporting],
         findings=validate(session, country, start=period, end=period),
+        roles=roles,
+        labels={e.code: e.name for e in country.elements},
     )
