@@ -23,3 +23,12 @@ def test_the_reference_covers_every_command():
         "sitroom places tree",
     ):
         assert f"## `{command}`" in text
+
+
+def test_every_option_says_what_it_does():
+    """An option line with nothing after its name and type has no help."""
+    import re
+
+    bare = re.compile(r"^  (--[a-z-]+)( <[a-z]+>)?\s*(\[default: [^]]*\])?$")
+    missing = [line.strip() for line in render().splitlines() if bare.match(line)]
+    assert missing == []

@@ -20,7 +20,12 @@ app.add_typer(db_app, name="db")
 
 
 @db_app.command("upgrade")
-def db_upgrade(ctx: typer.Context, revision: str = "head") -> None:
+def db_upgrade(
+    ctx: typer.Context,
+    revision: Annotated[
+        str, typer.Option("--revision", help="Migrate up to this revision (default: the newest).")
+    ] = "head",
+) -> None:
     """Apply the database migrations (the database is created if missing)."""
     from sitroom.db import create_db_engine, current_revision, upgrade
 

@@ -351,8 +351,13 @@ app.add_typer(places_app, name="places")
 
 
 @places_app.command("tree")
-def places_tree(ctx: typer.Context, depth: int = 2) -> None:
-    """Show the hierarchy down to ``--depth`` levels."""
+def places_tree(
+    ctx: typer.Context,
+    depth: Annotated[
+        int, typer.Option("--depth", min=1, max=4, help="Levels to show (1: the country, 4: all).")
+    ] = 2,
+) -> None:
+    """Show the hierarchy down to --depth levels."""
     from rich.tree import Tree
 
     from sitroom.places.models import OrgUnit
