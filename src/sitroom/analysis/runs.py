@@ -48,6 +48,17 @@ def _num(x: Any, digits: int = 6) -> Any:
     return float(f"{value:.{digits}g}")
 
 
+def _count(x: float | None) -> int | None:
+    """A count as a whole number, never rounded to significant digits."""
+    return None if x is None or math.isnan(x) else round(x)
+
+
+def _span(series: DailySeries) -> str:
+    """Which series, and which days, a total sums (totals of one wave differ by range)."""
+    days = series.dates
+    return f"the daily {series.name}, {days[0]} to {days[-1]} ({len(days)} days)"
+
+
 @dataclass(frozen=True)
 class SerialInterval:
     mean: float | None = OMICRON_SI_MEAN
@@ -279,7 +290,10 @@ def cfr_table(
                 **cfr.cfr_static(cases.values, deaths.values, density).to_dict(),
             }
         )
-    totals = f"{np.nansum(deaths.values):,.0f} deaths among {np.nansum(cases.values):,.0f} cases"
+    totals = (
+        f"{np.nansum(deaths.values):,.0f} deaths among {np.nansum(cases.values):,.0f} cases:"
+        f" sums of {_span(deaths)} and {_span(cases)}"
+    )
     return Table(
         f"Case fatality ratio, {cases.name}",
         ["method", "estimate", "low", "high"],
@@ -436,8 +450,8 @@ def ascertainment_table(
             {
                 "org_unit": code,
                 "name": name,
-                "suspected": _num(cases),
-                "population": _num(population),
+                "suspected": _count(cases),
+                "population": _count(population),
                 "infections": _num(inf[0], 4),
                 "infections_low": _num(inf[1], 4),
                 "infections_high": _num(inf[2], 4),

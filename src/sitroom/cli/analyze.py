@@ -100,6 +100,8 @@ def _cell(column: str, value: object) -> str:
         return "ALARM" if column.endswith("alarm") else "yes"
     if isinstance(value, float):
         return f"{value:,.0f}" if abs(value) >= 1000 else f"{value:.4g}"
+    if isinstance(value, int):
+        return f"{value:,}"
     return str(value)
 
 
@@ -555,7 +557,9 @@ def ascertainment_cmd(
         )
     )
     table.notes.append(
-        "suspected = the sum of the reported new fever cases in the range; regions"
-        " were not broadcast every day, so their sums fall short of the national one"
+        f"suspected = the sum of the daily {case_code} of each unit over the range"
+        f" ({first or 'first day'} to {stop or 'last day'}); where regions did not report"
+        " every day, their sums fall short of the national one; the bulletin's cumulative"
+        " count may also include cases from before the daily series began"
     )
     _emit(table, as_json, as_csv)
