@@ -291,8 +291,9 @@ def test_an_all_zero_series_leaks_no_numpy_warning(tmp_path, analysis):
 def test_totals_say_what_they_sum_and_are_never_rounded(cli):
     assert cli("demo").code == 0
     cfr = json.loads(cli("analyze", "cfr", "--json").out)
-    assert "4,440,452 cases: sums of the daily new_deaths of KP, 2022-05-12 to 2022-08-09" in (
-        cfr["notes"][0]
+    assert (
+        "4,440,452 cases: sums of the daily new_deaths of KP, 2022-05-12 to 2022-08-09"
+        in (cfr["notes"][0])
     )
     rows = json.loads(cli("analyze", "ascertainment", "--json").out)["rows"]
     national = next(r for r in rows if r["org_unit"] == "KP")

@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from sitroom.country import Country
 from sitroom.places.models import OrgUnit
-from sitroom.surveillance.outliers import trend_outliers
+from sitroom.surveillance.outliers import trend_outliers_many
 from sitroom.surveillance.periods import check_range
 from sitroom.surveillance.rules import Finding, Rule, Values, check_rules
 from sitroom.surveillance.service import fetch_values, period_range
@@ -34,6 +34,11 @@ def children_map(session: Session) -> dict[str, list[str]]:
     return children
 
 
+#: Series screened per call of the vectorised screen (bounds its working memory:
+#: each series-day holds the window's pairwise slopes).
+SCREEN_CHUNK = 256
+
+
 def outlier_findings(values: Values, country: Country, start: date, end: date) -> list[Finding]:
     """Outliers among the configured elements, per org unit, for periods in [start, end]."""
     config = country.outliers
@@ -42,47 +47,58 @@ def outlier_findings(values: Values, country: Country, start: date, end: date) -
     first = min(period for _, period in values)
     n_days = (end - first).days + 1
     units = sorted({unit for unit, _ in values})
+    unit_index = {unit: k for k, unit in enumerate(units)}
+    element_index = {element: k for k, element in enumerate(config.elements)}
+    # One matrix of every (element, unit) series, filled in one pass over the values.
+    matrix = np.full((len(config.elements), len(units), n_days), np.nan)
+    for (unit, period), row in values.items():
+        offset = (period - first).days
+        if not 0 <= offset < n_days:
+            continue
+        for element, value in row.items():
+            e = element_index.get(element)
+            if e is not None:
+                matrix[e, unit_index[unit], offset] = value
+    series = matrix.reshape(-1, n_days)
+    keys = [(element, unit) for element in config.elements for unit in units]
+    screened = [
+        k for k in range(len(keys)) if np.count_nonzero(~np.isnan(series[k])) > config.min_history
+    ]
     findings = []
-    for element in config.elements:
-        for unit in units:
-            series = np.full(n_days, np.nan)
-            for offset in range(n_days):
-                row = values.get((unit, first + timedelta(days=offset)))
-                if row is not None and element in row:
-                    series[offset] = row[element]
-            if np.count_nonzero(~np.isnan(series)) <= config.min_history:
+    for chunk_start in range(0, len(screened), SCREEN_CHUNK):
+        rows = screened[chunk_start : chunk_start + SCREEN_CHUNK]
+        result = trend_outliers_many(
+            series[rows],
+            window=config.window,
+            min_history=config.min_history,
+            threshold=config.threshold,
+            min_count=config.min_count,
+            min_spread=config.min_spread,
+        )
+        for r, index in zip(*np.nonzero(result.flagged), strict=True):
+            element, unit = keys[rows[r]]
+            period = first + timedelta(days=int(index))
+            if period < start:
                 continue
-            result = trend_outliers(
-                series,
-                window=config.window,
-                min_history=config.min_history,
-                threshold=config.threshold,
-                min_count=config.min_count,
-                min_spread=config.min_spread,
-            )
-            for index in np.flatnonzero(result.flagged):
-                period = first + timedelta(days=int(index))
-                if period < start:
-                    continue
-                actual, expected = series[index], result.expected[index]
-                direction = "above" if actual > expected else "below"
-                findings.append(
-                    Finding(
-                        rule="outlier",
-                        name=f"{element} far from its recent trend",
-                        org_unit=unit,
-                        period=period,
-                        left=float(actual),
-                        right=round(float(expected)),
-                        operator="~",
-                        severity=config.severity,
-                        message=(
-                            f"{element} {actual:,.0f} is far {direction} the trend of the previous"
-                            f" {config.window} days (expected about {expected:,.0f};"
-                            f" robust z {result.score[index]:+.1f})"
-                        ),
-                    )
+            actual, expected = series[rows[r], index], result.expected[r, index]
+            direction = "above" if actual > expected else "below"
+            findings.append(
+                Finding(
+                    rule="outlier",
+                    name=f"{element} far from its recent trend",
+                    org_unit=unit,
+                    period=period,
+                    left=float(actual),
+                    right=round(float(expected)),
+                    operator="~",
+                    severity=config.severity,
+                    message=(
+                        f"{element} {actual:,.0f} is far {direction} the trend of the previous"
+                        f" {config.window} days (expected about {expected:,.0f};"
+                        f" robust z {result.score[r, index]:+.1f})"
+                    ),
                 )
+            )
     return findings
 
 

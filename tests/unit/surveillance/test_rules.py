@@ -136,3 +136,31 @@ def test_small_counts_need_a_real_difference():
     # ... and with a lower threshold min_count still decides.
     assert trend_outliers(counts, threshold=3, min_count=20).flagged[-1]
     assert not trend_outliers(counts, threshold=3, min_count=50).flagged[-1]
+
+
+def test_the_vectorised_screen_gives_the_loops_results():
+    """The screen in array operations equals the day-by-day reference on varied series."""
+    from sitroom.surveillance.outliers import trend_outliers_loop, trend_outliers_many
+
+    rng = np.random.default_rng(7)
+    series = []
+    for trial in range(120):
+        n = 90
+        level = rng.uniform(1, 5000) * np.exp(np.linspace(0, rng.normal(0, 2), n))
+        counts = np.round(rng.poisson(level).astype(float))
+        counts[rng.random(n) < 0.15] = np.nan
+        if trial % 5 == 0:
+            counts[rng.integers(20, n)] *= 10  # a spike to flag
+        series.append(counts)
+    many = trend_outliers_many(np.array(series))
+    flagged = 0
+    for k, counts in enumerate(series):
+        loop = trend_outliers_loop(counts)
+        assert np.array_equal(many.flagged[k], loop.flagged)
+        assert np.array_equal(np.isnan(many.score[k]), np.isnan(loop.score))
+        np.testing.assert_allclose(
+            many.score[k], loop.score, rtol=1e-12, atol=1e-12, equal_nan=True
+        )
+        np.testing.assert_allclose(many.expected[k], loop.expected, rtol=1e-12, equal_nan=True)
+        flagged += int(loop.flagged.sum())
+    assert flagged > 10  # the comparison covered flagged days, not only quiet ones
