@@ -164,3 +164,22 @@ def test_the_vectorised_screen_gives_the_loops_results():
         np.testing.assert_allclose(many.expected[k], loop.expected, rtol=1e-12, equal_nan=True)
         flagged += int(loop.flagged.sum())
     assert flagged > 10  # the comparison covered flagged days, not only quiet ones
+
+
+def test_rules_on_arrays_give_the_rowwise_findings(outbreak, country):
+    """The whole 2022 wave, every rule: the array evaluation equals the cell-by-cell one."""
+    from sitroom.surveillance.rules import check_rules, check_rules_rowwise
+    from sitroom.surveillance.service import fetch_values
+    from sitroom.surveillance.validation import children_map, compile_rules
+
+    values = fetch_values(outbreak)
+    rules = compile_rules(country)
+    children = children_map(outbreak)
+    fast = check_rules(rules, values, children)
+    slow = check_rules_rowwise(rules, values, children)
+    assert len(slow) >= 10  # the real data fails some rules (18 findings)
+    assert [f.to_dict() for f in fast] == [f.to_dict() for f in slow]
+    some = sorted({p for _, p in values})[10:40]
+    assert [f.to_dict() for f in check_rules(rules, values, children, some)] == [
+        f.to_dict() for f in check_rules_rowwise(rules, values, children, some)
+    ]
