@@ -375,6 +375,13 @@ def check_rules(
     if not values or not rules:
         return []
     grid = Grid.build(values, children, set().union(*(r.elements for r in rules)))
+    return check_rules_on(rules, grid, periods)
+
+
+def check_rules_on(
+    rules: list[Rule], grid: Grid, periods: Iterable[date] | None = None
+) -> list[Finding]:
+    """:func:`check_rules` on values already laid out as a :class:`Grid`."""
     n_days = grid.present.shape[1]
     wanted = np.ones(n_days, dtype=bool)
     if periods is not None:

@@ -10,10 +10,11 @@ from sqlalchemy.orm import Session
 
 from sitroom.country import Country
 from sitroom.places.models import OrgUnit
+from sitroom.surveillance.models import DataElement, DataValue
 from sitroom.surveillance.outliers import trend_outliers_many
 from sitroom.surveillance.periods import check_range
-from sitroom.surveillance.rules import Finding, Rule, Values, check_rules
-from sitroom.surveillance.service import fetch_values, period_range
+from sitroom.surveillance.rules import Finding, Grid, Rule, Values, check_rules_on
+from sitroom.surveillance.service import period_range
 
 SEVERITY_ORDER = {"error": 0, "warning": 1, "info": 2}
 
@@ -41,25 +42,20 @@ SCREEN_CHUNK = 256
 
 def outlier_findings(values: Values, country: Country, start: date, end: date) -> list[Finding]:
     """Outliers among the configured elements, per org unit, for periods in [start, end]."""
-    config = country.outliers
-    if not config.elements or not values:
+    if not country.outliers.elements or not values:
         return []
-    first = min(period for _, period in values)
-    n_days = (end - first).days + 1
-    units = sorted({unit for unit, _ in values})
-    unit_index = {unit: k for k, unit in enumerate(units)}
-    element_index = {element: k for k, element in enumerate(config.elements)}
-    # One matrix of every (element, unit) series, filled in one pass over the values.
-    matrix = np.full((len(config.elements), len(units), n_days), np.nan)
-    for (unit, period), row in values.items():
-        offset = (period - first).days
-        if not 0 <= offset < n_days:
-            continue
-        for element, value in row.items():
-            e = element_index.get(element)
-            if e is not None:
-                matrix[e, unit_index[unit], offset] = value
-    series = matrix.reshape(-1, n_days)
+    return outlier_findings_on(Grid.build(values, {}, country.outliers.elements), country, start)
+
+
+def outlier_findings_on(grid: Grid, country: Country, start: date) -> list[Finding]:
+    """:func:`outlier_findings` on values laid out as a :class:`Grid` (from ``start`` on)."""
+    config = country.outliers
+    if not config.elements:
+        return []
+    first = grid.first
+    units = grid.units
+    n_days = grid.present.shape[1]
+    series = np.stack([grid.arrays[e] for e in config.elements]).reshape(-1, n_days)
     keys = [(element, unit) for element in config.elements for unit in units]
     screened = [
         k for k in range(len(keys)) if np.count_nonzero(~np.isnan(series[k])) > config.min_history
@@ -102,6 +98,53 @@ def outlier_findings(values: Values, country: Country, start: date, end: date) -
     return findings
 
 
+#: Rows read from the database per round when loading a grid.
+FETCH_ROWS = 50_000
+
+
+def load_grid(session: Session, elements: list[str], start: date, end: date) -> Grid:
+    """Stored values of [start, end] as arrays, streamed from the database.
+
+    Memory is the arrays (elements x org units x days, 8 bytes a cell), not
+    the rows: values are read in rounds of :data:`FETCH_ROWS` by id and placed
+    with array indexing, with no object per value.
+    """
+    units = session.execute(select(OrgUnit.id, OrgUnit.code).order_by(OrgUnit.code)).all()
+    codes = [code for _, code in units]
+    unit_index = np.full(max((i for i, _ in units), default=0) + 1, -1)
+    for k, (unit_id, _) in enumerate(units):
+        unit_index[unit_id] = k
+    element_ids = dict(session.execute(select(DataElement.code, DataElement.id)).all())
+    element_index = np.full(max(element_ids.values(), default=0) + 1, -1)
+    for k, code in enumerate(elements):
+        element_index[element_ids[code]] = k
+    n_days = (end - start).days + 1
+    data = np.full((len(elements), len(units), n_days), np.nan)
+    present = np.zeros((len(units), n_days), dtype=bool)
+    first = np.datetime64(start, "D")
+    result = session.execute(
+        select(DataValue.org_unit_id, DataValue.element_id, DataValue.period, DataValue.value)
+        .where(DataValue.period >= start, DataValue.period <= end)
+        .execution_options(yield_per=FETCH_ROWS)
+    )
+    for chunk in result.partitions():
+        unit_ids, elem_ids, days, values = zip(*chunk, strict=True)
+        u = unit_index[np.fromiter(unit_ids, dtype=np.int64, count=len(chunk))]
+        e = element_index[np.fromiter(elem_ids, dtype=np.int64, count=len(chunk))]
+        d = (np.array(days, dtype="datetime64[D]") - first).astype(np.int64)
+        present[u, d] = True
+        known = e >= 0
+        data[e[known], u[known], d[known]] = np.fromiter(values, dtype=float, count=len(chunk))[
+            known
+        ]
+    children = np.zeros((len(units), len(units)))
+    parent_of = session.execute(select(OrgUnit.id, OrgUnit.parent_id)).all()
+    for unit_id, parent_id in parent_of:
+        if parent_id is not None:
+            children[unit_index[parent_id], unit_index[unit_id]] = 1.0
+    return Grid(codes, start, {code: data[k] for k, code in enumerate(elements)}, children, present)
+
+
 def validate(
     session: Session, country: Country, *, start: date | None = None, end: date | None = None
 ) -> list[Finding]:
@@ -113,9 +156,11 @@ def validate(
     start = start or stored[0]
     end = end or stored[1]
     lookback = max(country.outliers.window, 1)
-    values = fetch_values(session, start=start - timedelta(days=lookback), end=end)
+    grid = load_grid(
+        session, [e.code for e in country.elements], start - timedelta(days=lookback), end
+    )
     periods = [start + timedelta(days=i) for i in range((end - start).days + 1)]
-    findings = check_rules(compile_rules(country), values, children_map(session), periods)
-    findings += outlier_findings(values, country, start, end)
+    findings = check_rules_on(compile_rules(country), grid, periods)
+    findings += outlier_findings_on(grid, country, start)
     findings.sort(key=lambda f: (f.period, SEVERITY_ORDER[f.severity], f.org_unit, f.rule))
     return findings
