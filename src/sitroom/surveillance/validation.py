@@ -10,7 +10,8 @@ from sqlalchemy.orm import Session
 
 from sitroom.country import Country
 from sitroom.places.models import OrgUnit
-from sitroom.surveillance.models import DataElement, DataValue
+from sitroom.surveillance.bulk import BulkStatements
+from sitroom.surveillance.models import DataElement
 from sitroom.surveillance.outliers import trend_outliers_many
 from sitroom.surveillance.periods import check_range
 from sitroom.surveillance.rules import Finding, Grid, Rule, Values, check_rules_on
@@ -35,9 +36,9 @@ def children_map(session: Session) -> dict[str, list[str]]:
     return children
 
 
-#: Series screened per call of the vectorised screen (bounds its working memory:
-#: each series-day holds the window's pairwise slopes).
-SCREEN_CHUNK = 256
+#: Cells (series x days x pairs of window days) the vectorised screen holds at
+#: once: about 32 MB of slopes, whatever the number and length of the series.
+SCREEN_CELLS = 4_000_000
 
 
 def outlier_findings(values: Values, country: Country, start: date, end: date) -> list[Finding]:
@@ -61,8 +62,10 @@ def outlier_findings_on(grid: Grid, country: Country, start: date) -> list[Findi
         k for k in range(len(keys)) if np.count_nonzero(~np.isnan(series[k])) > config.min_history
     ]
     findings = []
-    for chunk_start in range(0, len(screened), SCREEN_CHUNK):
-        rows = screened[chunk_start : chunk_start + SCREEN_CHUNK]
+    pairs = config.window * (config.window - 1) // 2
+    step = max(1, SCREEN_CELLS // max(1, n_days * pairs))
+    for chunk_start in range(0, len(screened), step):
+        rows = screened[chunk_start : chunk_start + step]
         result = trend_outliers_many(
             series[rows],
             window=config.window,
@@ -122,12 +125,16 @@ def load_grid(session: Session, elements: list[str], start: date, end: date) -> 
     data = np.full((len(elements), len(units), n_days), np.nan)
     present = np.zeros((len(units), n_days), dtype=bool)
     first = np.datetime64(start, "D")
-    result = session.execute(
-        select(DataValue.org_unit_id, DataValue.element_id, DataValue.period, DataValue.value)
-        .where(DataValue.period >= start, DataValue.period <= end)
-        .execution_options(yield_per=FETCH_ROWS)
+    # The DBAPI cursor, as the import's hot path: SQLAlchemy's per-row type
+    # processing would cost more than the database's own fetch.
+    bulk = BulkStatements(session.connection())
+    cursor = bulk.connection.connection.cursor()
+    cursor.execute(
+        "SELECT org_unit_id, element_id, period, value FROM data_value"
+        f" WHERE period >= {bulk.mark} AND period <= {bulk.mark}",
+        (bulk.period(start), bulk.period(end)),
     )
-    for chunk in result.partitions():
+    while chunk := cursor.fetchmany(FETCH_ROWS):
         unit_ids, elem_ids, days, values = zip(*chunk, strict=True)
         u = unit_index[np.fromiter(unit_ids, dtype=np.int64, count=len(chunk))]
         e = element_index[np.fromiter(elem_ids, dtype=np.int64, count=len(chunk))]
@@ -137,6 +144,7 @@ def load_grid(session: Session, elements: list[str], start: date, end: date) -> 
         data[e[known], u[known], d[known]] = np.fromiter(values, dtype=float, count=len(chunk))[
             known
         ]
+    cursor.close()
     children = np.zeros((len(units), len(units)))
     parent_of = session.execute(select(OrgUnit.id, OrgUnit.parent_id)).all()
     for unit_id, parent_id in parent_of:
