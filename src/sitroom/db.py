@@ -41,6 +41,20 @@ class Base(DeclarativeBase):
 #: 64-bit keys on PostgreSQL; SQLite only auto-increments INTEGER PRIMARY KEY.
 BigId = BigInteger().with_variant(Integer, "sqlite")
 
+_UID_FIRST = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+_UID_REST = _UID_FIRST + "0123456789"
+
+
+def generate_uid() -> str:
+    """A DHIS2-style identifier: 11 characters, a letter then letters and digits.
+
+    Generated once per org unit and data element and kept, so that DHIS2 tools
+    that identify by uid (their default) can exchange data with sitroom.
+    """
+    import secrets
+
+    return secrets.choice(_UID_FIRST) + "".join(secrets.choice(_UID_REST) for _ in range(10))
+
 
 class UTCDateTime(TypeDecorator[datetime]):
     """A timezone-aware UTC timestamp on every database.
@@ -338,7 +352,7 @@ def head_revision(engine: Engine) -> str | None:
 
 #: The newest migration; a test keeps it equal to Alembic's head. Knowing it here
 #: lets every command check the schema without importing Alembic.
-HEAD_REVISION = "0003"
+HEAD_REVISION = "0004"
 
 
 def _stored_revision(engine: Engine) -> str | None:

@@ -323,6 +323,13 @@ def export_cmd(
             " exchanges. DHIS2 JSON is never changed.",
         ),
     ] = True,
+    id_scheme: Annotated[
+        str,
+        typer.Option(
+            "--id-scheme",
+            help="Name org units and elements by code or by DHIS2 uid (long formats).",
+        ),
+    ] = "code",
 ) -> None:
     """Export stored values as wide CSV, long (DHIS2) CSV or DHIS2 JSON."""
     if fmt not in FORMATS:
@@ -341,6 +348,7 @@ def export_cmd(
             org_units=[org_unit_code(session, rt.country, u) for u in org_unit or []] or None,
             elements=element,
             neutralise_formulas=formula_safe,
+            id_scheme=id_scheme,
         )
     if output is not None:
         console.print(f"wrote {count} values to {output}")

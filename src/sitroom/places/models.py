@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlalchemy import BigInteger, CheckConstraint, ForeignKey, Integer, SmallInteger, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from sitroom.db import Base
+from sitroom.db import Base, generate_uid
 
 #: Levels of the hierarchy, top first. A country configuration names its own
 #: kinds (province, kun, ...); the level number is what the code relies on.
@@ -18,6 +18,8 @@ class OrgUnit(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     code: Mapped[str] = mapped_column(String(64), unique=True)
+    #: DHIS2-style identifier, generated once (see ``db.generate_uid``).
+    uid: Mapped[str] = mapped_column(String(11), unique=True, default=generate_uid)
     name: Mapped[str] = mapped_column(String(200))
     name_local: Mapped[str | None] = mapped_column(String(200))
     level: Mapped[int] = mapped_column(SmallInteger)

@@ -222,15 +222,17 @@ def subtree_codes(session: Session, code: str) -> list[str]:
 
 
 class OrgUnitResolver:
-    """Finds org units by code, name, local name or configured alias (case-insensitive)."""
+    """Finds org units by code, DHIS2 uid, name, local name or alias (names case-insensitive)."""
 
     def __init__(self, units: Iterable[OrgUnit], aliases: dict[str, str] | None = None) -> None:
         self.by_id: dict[int, OrgUnit] = {}
         self.by_code: dict[str, OrgUnit] = {}
         names: dict[str, set[str]] = {}
+        self.by_uid: dict[str, OrgUnit] = {}
         for unit in units:
             self.by_id[unit.id] = unit
             self.by_code[unit.code] = unit
+            self.by_uid[unit.uid] = unit
             for label in (unit.code, unit.name, unit.name_local):
                 if label:
                     names.setdefault(label.casefold(), set()).add(unit.code)
@@ -245,7 +247,7 @@ class OrgUnitResolver:
 
     def resolve(self, label: str, level: int | None = None) -> OrgUnit:
         """The unit named ``label`` (at ``level`` if given); NotFoundError if none or several."""
-        exact = self.by_code.get(label)
+        exact = self.by_code.get(label) or self.by_uid.get(label)
         if exact is not None and (level is None or exact.level == level):
             return exact
         codes = self._names.get(label.strip().casefold(), set())

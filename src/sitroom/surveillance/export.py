@@ -148,6 +148,7 @@ def export_values(
     org_units: list[str] | None = None,
     elements: list[str] | None = None,
     neutralise_formulas: bool = True,
+    id_scheme: str = "code",
 ) -> int:
     """Write the selected values to ``output`` (stdout if None); returns how many.
 
@@ -155,16 +156,30 @@ def export_values(
     cell a spreadsheet would take for a formula with ``'`` (see
     :func:`neutralise_formula`); turn it off for machine-to-machine exchanges,
     where the prefix would be imported as part of the value. DHIS2 JSON is not
-    meant for spreadsheets and is always written unchanged.
+    meant for spreadsheets and is always written unchanged. ``id_scheme``
+    ``"uid"`` names org units and elements by their DHIS2 uids (long formats).
     """
     if fmt not in FORMATS:
         raise ValueError(f"unknown format {fmt!r}")
     check_range(start, end)
     _check_codes(session, OrgUnit, org_units, "org unit")
     _check_codes(session, DataElement, elements, "data element")
-    rows = session.execute(
+    if id_scheme not in ("code", "uid"):
+        raise SitroomError(f"unknown identifier scheme {id_scheme!r}; choose code or uid")
+    if id_scheme == "uid" and fmt == "csv-wide":
+        raise SitroomError(
+            "the wide CSV names elements in its header by code: use --id-scheme code"
+        )
+    rows: Iterable[Any] = session.execute(
         _query(start, end, org_units, elements), execution_options={"yield_per": 5000}
     )
+    if id_scheme == "uid":
+        unit_uid = dict(session.execute(select(OrgUnit.code, OrgUnit.uid)).all())
+        element_uid = dict(session.execute(select(DataElement.code, DataElement.uid)).all())
+        rows = (
+            (unit_uid[unit], period, element_uid[element], *rest)
+            for unit, period, element, *rest in rows
+        )
     count = 0
     with _atomic_output(output) as handle:
         if fmt == "csv-long":
@@ -188,7 +203,7 @@ def export_values(
                 )
                 count += 1
         elif fmt == "dhis2-json":
-            handle.write('{\n  "idScheme": "CODE",\n  "dataValues": [')
+            handle.write(f'{{\n  "idScheme": "{id_scheme.upper()}",\n  "dataValues": [')
             for unit, period, element, value, stored_by, received, comment in rows:
                 item = {
                     "dataElement": element,

@@ -298,7 +298,9 @@ class _Checker:
             self.names.update(org_unit=spec.org_unit, period=spec.period, received=spec.received)
             self.level = spec.org_unit_level
         session = importer.session
-        self.elements = {e.code: e.id for e in session.scalars(select(DataElement))}
+        known = list(session.scalars(select(DataElement)))
+        # Identified by code or by DHIS2 uid (whatever idScheme the file declares).
+        self.elements = {e.uid: e.id for e in known} | {e.code: e.id for e in known}
         if not self.elements:
             raise SitroomError("no data elements are loaded: run `sitroom setup` first")
         self.resolver = OrgUnitResolver.from_session(session, importer.country)

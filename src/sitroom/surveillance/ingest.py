@@ -725,11 +725,11 @@ def parse_dhis2_json(path: Path, progress: Progress | None = None) -> Iterator[I
     header = payload.header
     for key in ("idScheme", "dataElementIdScheme", "orgUnitIdScheme"):
         scheme, line = header.get(key, (None, None))
-        if scheme is not None and str(scheme).lower() not in ("code", "name"):
+        if scheme is not None and str(scheme).lower() not in ("code", "name", "uid"):
             raise InputError(
                 Location(str(path), line, key),
                 f"identifier scheme {scheme!r} is not supported: sitroom identifies"
-                " data elements and org units by code (idScheme=CODE)",
+                " data elements and org units by code, uid or name",
             )
     for key in ("period", "orgUnit", "attributeOptionCombo"):
         got, line = header.get(key, (None, None))

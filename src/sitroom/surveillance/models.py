@@ -18,7 +18,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
-from sitroom.db import Base, BigId, UTCDateTime
+from sitroom.db import Base, BigId, UTCDateTime, generate_uid
 
 #: The foreign key of every "who acted" column: a registered user.
 _USER = "app_user.username"
@@ -32,6 +32,8 @@ class DataElement(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     code: Mapped[str] = mapped_column(String(64), unique=True)
+    #: DHIS2-style identifier, generated once (see ``db.generate_uid``).
+    uid: Mapped[str] = mapped_column(String(11), unique=True, default=generate_uid)
     name: Mapped[str] = mapped_column(String(200))
     kind: Mapped[str] = mapped_column(String(16))  # "flow" or "stock"
     unit: Mapped[str] = mapped_column(String(32))

@@ -93,3 +93,32 @@ def test_an_export_refuses_a_missing_folder_unknown_codes_and_inverted_ranges(ou
             outbreak, "csv-long", tmp_path / "a.csv", start=date(2022, 6, 10), end=date(2022, 6, 1)
         )
     assert not [p for p in tmp_path.iterdir() if not p.name.startswith("sitroom.db")]
+
+
+def test_uids_are_dhis2_style_generated_once_and_round_trip(outbreak, country, tmp_path):
+    """An export by uid (DHIS2's default scheme) imports back as the same values."""
+    import re
+
+    from sqlalchemy import select
+
+    from sitroom.places.models import OrgUnit
+    from sitroom.setup import setup_country
+    from sitroom.surveillance.models import DataElement
+
+    uids = dict(outbreak.execute(select(OrgUnit.code, OrgUnit.uid)).all())
+    assert all(re.fullmatch(r"[A-Za-z][A-Za-z0-9]{10}", u) for u in uids.values())
+    assert len(set(uids.values())) == len(uids)
+    setup_country(outbreak, country)  # loading again keeps them
+    assert dict(outbreak.execute(select(OrgUnit.code, OrgUnit.uid)).all()) == uids
+    path = tmp_path / "by_uid.json"
+    export_values(outbreak, "dhis2-json", path, org_units=["KP-04"], id_scheme="uid")
+    payload = json.loads(path.read_text(encoding="utf-8"))
+    assert payload["idScheme"] == "UID"
+    first = payload["dataValues"][0]
+    assert first["orgUnit"] == uids["KP-04"]
+    element_uids = set(outbreak.scalars(select(DataElement.uid)))
+    assert first["dataElement"] in element_uids
+    summary = Importer(outbreak, country, user="dhis2").run(path)
+    assert summary.ok, summary.rejections
+    assert summary.changed == 0
+    assert summary.unchanged == len(payload["dataValues"])

@@ -344,10 +344,10 @@ def test_json_header_keys_after_the_values_apply_to_them(tmp_path):
 
 
 def test_json_an_unsupported_id_scheme_after_the_values_refuses_the_file(tmp_path):
-    text = '{"dataValues": [\n' + json.dumps(value()) + '\n],\n"idScheme": "UID"}'
+    text = '{"dataValues": [\n' + json.dumps(value()) + '\n],\n"idScheme": "ATTRIBUTE:x"}'
     error = refused(write(tmp_path, "uid.json", text))
     assert (error.location.line, error.location.field) == (4, "idScheme")
-    assert "identifier scheme 'UID' is not supported" in error.reason
+    assert "identifier scheme 'ATTRIBUTE:x' is not supported" in error.reason
 
 
 @pytest.mark.parametrize(
