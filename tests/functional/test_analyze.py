@@ -299,3 +299,21 @@ def test_totals_say_what_they_sum_and_are_never_rounded(cli):
     national = next(r for r in rows if r["org_unit"] == "KP")
     assert national["suspected"] == 4_440_452  # the same sum, exact
     assert national["population"] == 23_349_859
+
+
+def test_alerts_for_a_whole_level_equal_the_units_one_by_one(cli):
+    assert cli("demo").code == 0
+    span = ["--fill", "linear", "--start", "2022-05-14", "--end", "2022-06-30"]
+    many = json.loads(cli("analyze", "alerts", "--level", "2", *span, "--json").out)
+    alarmed = {r["org_unit"] for r in many["rows"]}
+    assert alarmed
+    for unit in ("KP-01", "KP-04"):
+        one = json.loads(
+            cli("analyze", "alerts", "--org-unit", unit, *span, "--alarms", "--json").out
+        )
+        assert [r["date"] for r in many["rows"] if r["org_unit"] == unit] == [
+            r["date"] for r in one["rows"]
+        ]
+    latest = json.loads(cli("analyze", "alerts", "--level", "2", *span, "--latest", "--json").out)
+    assert len(latest["rows"]) == 13
+    assert {r["date"] for r in latest["rows"]} == {"2022-06-30"}

@@ -302,6 +302,55 @@ def cfr_table(
     )
 
 
+def alerts_many(
+    series: dict[str, DailySeries],
+    *,
+    baseline: int = 7,
+    min_sigma: float = 1.0,
+    latest: bool = False,
+) -> Table:
+    """EARS C1-C3 and CUSUM for several org units' series (same days) in one call.
+
+    Rows are the days with any alarm, per unit; with ``latest``, every unit's
+    last day (alarm or not), for a map of today's situation.
+    """
+    names = list(series)
+    y = np.vstack([series[n].values for n in names])
+    dates = series[names[0]].dates
+    results = {
+        "c1": alerts.ears(y, method="C1", baseline=baseline, min_sigma=min_sigma),
+        "c2": alerts.ears(y, method="C2", baseline=baseline, min_sigma=min_sigma),
+        "c3": alerts.ears(y, method="C3", baseline=baseline, min_sigma=min_sigma),
+        "cusum": alerts.cusum(y, start=min(28, y.shape[1] - 1)),
+    }
+    any_alarm = np.any([r.alarm for r in results.values()], axis=0)
+    rows = []
+    for j, name in enumerate(names):
+        days = [len(dates) - 1] if latest else np.flatnonzero(any_alarm[j]).tolist()
+        for i in days:
+            row: dict[str, Any] = {"org_unit": name, "date": dates[i].isoformat()}
+            row["count"] = _num(y[j, i])
+            for key, result in results.items():
+                row[key] = _num(result.statistic[j, i], 3)
+                row[f"{key}_alarm"] = bool(result.alarm[j, i])
+            rows.append(row)
+    units_alarmed = int(np.any(any_alarm, axis=1).sum())
+    columns = ["org_unit", "date", "count"]
+    for key in results:
+        columns += [key, f"{key}_alarm"]
+    return Table(
+        f"Outbreak alerts for {len(names)} org units",
+        columns,
+        rows,
+        [
+            f"EARS baseline {baseline} days, minimum sigma {min_sigma}; C1/C2 alpha 0.001,"
+            " C3 (CDC) alpha 0.025; CUSUM k 1.04, h 2.26",
+            f"{units_alarmed} of {len(names)} org units had an alarm from"
+            f" {dates[0]} to {dates[-1]}",
+        ],
+    )
+
+
 def alerts_table(
     series: DailySeries,
     *,

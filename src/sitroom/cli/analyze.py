@@ -385,13 +385,45 @@ def alerts_cmd(
     only_alarms: Annotated[
         bool, typer.Option("--alarms", help="Show only days with an alarm.")
     ] = False,
+    level: Annotated[
+        int | None,
+        typer.Option("--level", help="Every org unit of this level at once (3: the districts)."),
+    ] = None,
+    latest: Annotated[
+        bool, typer.Option("--latest", help="With --level: every unit's last day.")
+    ] = False,
     as_json: JsonOpt = False,
     as_csv: CsvOpt = False,
 ) -> None:
-    """EARS C1, C2, C3 and CUSUM alarms for each day."""
+    """EARS C1, C2, C3 and CUSUM alarms for each day.
+
+    With --level, every org unit of the level in one vectorised call: the days
+    with an alarm, per unit (or with --latest, every unit's last day).
+    """
     from sitroom.analysis import runs
 
     name = column or _cases(ctx, element)
+    if level is not None:
+        from sitroom.analysis.loading import load_level
+
+        many = load_level(
+            app_context(ctx),
+            level,
+            name,
+            start=_day(start, "start"),
+            end=_day(end, "end"),
+            fill=fill,
+        )
+        _emit(
+            _guard(
+                lambda: runs.alerts_many(
+                    many, baseline=baseline, min_sigma=min_sigma, latest=latest
+                )
+            ),
+            as_json,
+            as_csv,
+        )
+        return
     data = _load(
         ctx, [name], org_unit=org_unit, input_file=input_file, start=start, end=end, fill=fill
     )
