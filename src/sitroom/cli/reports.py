@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -17,6 +19,7 @@ from sitroom.errors import SitroomError
 
 if TYPE_CHECKING:
     from rich.tree import Tree
+    from sqlalchemy.orm import Session
 
     from sitroom.places.models import OrgUnit
     from sitroom.surveillance.bulletin import Bulletin
@@ -25,6 +28,31 @@ StartOpt = Annotated[str | None, typer.Option("--start", help="First period (YYY
 EndOpt = Annotated[str | None, typer.Option("--end", help="Last period (YYYY-MM-DD).")]
 
 SEVERITY_STYLE = {"error": "red", "warning": "yellow", "info": "cyan"}
+
+
+@contextmanager
+def _rows_progress(session: Session, what: str) -> Iterator[Callable[[int], None]]:
+    """A progress bar over the stored values, on a terminal and for large databases only."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
+    from sqlalchemy import func, select
+
+    from sitroom.cli.app import err_console
+    from sitroom.surveillance.models import DataValue
+
+    total = 0
+    if err_console.is_terminal:
+        total = session.scalar(select(func.count()).select_from(DataValue)) or 0
+    with Progress(
+        "[progress.description]{task.description}",
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+        console=err_console,
+        transient=True,
+        disable=total < 200_000,
+    ) as bar:
+        task = bar.add_task(what, total=total)
+        yield lambda n: bar.advance(task, n)
 
 
 def _optional_date(text: str | None) -> date | None:
@@ -58,8 +86,8 @@ def validate_cmd(
     rt = app_context(ctx)
     first = _optional_date(period or start)
     last = _optional_date(period or end)
-    with rt.session() as session:
-        findings = validate(session, rt.country, start=first, end=last)
+    with rt.session() as session, _rows_progress(session, "validating") as advance:
+        findings = validate(session, rt.country, start=first, end=last, progress=advance)
     failed = not exit_zero and any(f.severity == "error" for f in findings)
     if as_json:
         print_json([f.to_dict() for f in findings])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date, timedelta
 
 import numpy as np
@@ -105,7 +106,13 @@ def outlier_findings_on(grid: Grid, country: Country, start: date) -> list[Findi
 FETCH_ROWS = 50_000
 
 
-def load_grid(session: Session, elements: list[str], start: date, end: date) -> Grid:
+def load_grid(
+    session: Session,
+    elements: list[str],
+    start: date,
+    end: date,
+    progress: Callable[[int], None] | None = None,
+) -> Grid:
     """Stored values of [start, end] as arrays, streamed from the database.
 
     Memory is the arrays (elements x org units x days, 8 bytes a cell), not
@@ -135,6 +142,8 @@ def load_grid(session: Session, elements: list[str], start: date, end: date) -> 
         (bulk.period(start), bulk.period(end)),
     )
     while chunk := cursor.fetchmany(FETCH_ROWS):
+        if progress is not None:
+            progress(len(chunk))
         unit_ids, elem_ids, days, values = zip(*chunk, strict=True)
         u = unit_index[np.fromiter(unit_ids, dtype=np.int64, count=len(chunk))]
         e = element_index[np.fromiter(elem_ids, dtype=np.int64, count=len(chunk))]
@@ -154,9 +163,17 @@ def load_grid(session: Session, elements: list[str], start: date, end: date) -> 
 
 
 def validate(
-    session: Session, country: Country, *, start: date | None = None, end: date | None = None
+    session: Session,
+    country: Country,
+    *,
+    start: date | None = None,
+    end: date | None = None,
+    progress: Callable[[int], None] | None = None,
 ) -> list[Finding]:
-    """Findings for the periods ``[start, end]`` (default: every stored period)."""
+    """Findings for the periods ``[start, end]`` (default: every stored period).
+
+    ``progress`` is called with the number of values read, round by round.
+    """
     check_range(start, end)
     stored = period_range(session)
     if stored is None:
