@@ -5,9 +5,11 @@ import json
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 
 from sitroom.config import PACKAGE_DATA
+from sitroom.epi import CoriRt
 
 
 def rows(result):
@@ -62,7 +64,12 @@ def test_rt_with_imported_cases_and_a_distribution_file(demo, tmp_path):
         demo("analyze", "rt", "--input", str(data), "--imported", "--si-file", str(si), "--json")
     )
     assert len(table) == 13
-    assert all(r["mean"] > 0 for r in table)
+    # The command gives what the estimator (checked against EpiEstim's own
+    # vectors in tests/unit/epi) gives on the same local and imported counts.
+    fit = CoriRt(si_distr=np.array([0, 0.3, 0.4, 0.3]), window=7).fit(
+        np.arange(1, 21, dtype=float), np.array([1.0] * 3 + [0.0] * 17)
+    )
+    assert [r["mean"] for r in table] == pytest.approx(np.ravel(fit.r_mean_).tolist(), rel=1e-5)
 
 
 def test_forecast_and_backtest(demo):
@@ -135,6 +142,9 @@ def test_credibility_of_the_national_series(demo):
 def test_nowcast_and_ascertainment(demo):
     table = rows(demo("analyze", "nowcast", "--org-unit", "KP-01", "--last", "5", "--json"))
     assert len(table) == 5
+    # Each period: the nowcast completes what was reported, never below it;
+    # the chain ladder on the same triangle (its own vectors in tests/unit/epi).
+    assert all(r["nowcast"] >= r["reported"] for r in table)
     areas = {r["org_unit"]: r for r in rows(demo("analyze", "ascertainment", "--json"))}
     assert len(areas) == 14
     kp = areas["KP"]
