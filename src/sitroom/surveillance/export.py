@@ -120,9 +120,12 @@ def _check_codes(session: Session, model: Any, codes: list[str] | None, kind: st
 
 
 @contextmanager
-def _atomic_output(output: Path | None) -> Iterator[IO[str]]:
+def _atomic_output(output: Path | IO[str] | None) -> Iterator[IO[str]]:
     if output is None:
         yield sys.stdout
+        return
+    if not isinstance(output, Path):
+        yield output  # a stream of the caller's (a web response, a buffer): theirs to close
         return
     if not output.parent.is_dir():
         raise SitroomError(f"{output}: no such folder {str(output.parent)!r}; create it first")
@@ -141,7 +144,7 @@ def _atomic_output(output: Path | None) -> Iterator[IO[str]]:
 def export_values(
     session: Session,
     fmt: str,
-    output: Path | None = None,
+    output: Path | IO[str] | None = None,
     *,
     start: date | None = None,
     end: date | None = None,
@@ -150,7 +153,10 @@ def export_values(
     neutralise_formulas: bool = True,
     id_scheme: str = "code",
 ) -> int:
-    """Write the selected values to ``output`` (stdout if None); returns how many.
+    """Write the selected values to ``output``; returns how many.
+
+    ``output`` is a file (written atomically: a temporary file renamed into
+    place), any text stream (an API response, a buffer), or None for stdout.
 
     With ``neutralise_formulas`` (the default) the CSV formats prefix every text
     cell a spreadsheet would take for a formula with ``'`` (see

@@ -122,3 +122,15 @@ def test_uids_are_dhis2_style_generated_once_and_round_trip(outbreak, country, t
     assert summary.ok, summary.rejections
     assert summary.changed == 0
     assert summary.unchanged == len(payload["dataValues"])
+
+
+def test_an_export_writes_to_any_stream(outbreak, tmp_path):
+    """The API will stream an export into a response: a text stream is enough."""
+    import io
+
+    buffer = io.StringIO()
+    count = export_values(outbreak, "csv-long", buffer, org_units=["KP-01"])
+    lines = buffer.getvalue().splitlines()
+    assert count == len(lines) - 1 > 0
+    export_values(outbreak, "csv-long", tmp_path / "same.csv", org_units=["KP-01"])
+    assert (tmp_path / "same.csv").read_text(encoding="utf-8").splitlines() == lines
