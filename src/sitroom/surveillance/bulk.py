@@ -35,6 +35,10 @@ PERIOD_LOCK_SPACE = 0x5175
 PERIOD_LOCK_SLOTS = 366
 
 
+#: Batches of at least this many new values go through COPY on PostgreSQL.
+COPY_MIN_ROWS = 100
+
+
 class ConcurrentChange(Exception):
     """A row changed under the import although it held the lock: retry the import."""
 
@@ -145,6 +149,21 @@ class BulkStatements:
         return found
 
     def insert_values(self, rows: Sequence[tuple[Any, ...]]) -> None:
+        """Insert new values: PostgreSQL's COPY for batches, executemany otherwise.
+
+        The keys were found absent while their periods were locked (see
+        ``lock_periods``), so no other writer can have inserted them since; a
+        constraint violation aborts the COPY as it would the INSERT.
+        """
+        if not self.sqlite and len(rows) >= COPY_MIN_ROWS:
+            cursor = self.connection.connection.cursor()
+            try:
+                with cursor.copy(f"COPY data_value ({_VALUE_COLUMNS}) FROM STDIN") as copy:
+                    for row in rows:
+                        copy.write_row(row)
+            finally:
+                cursor.close()
+            return
         marks = ", ".join([self.mark] * 12)
         self._run_many(f"INSERT INTO data_value ({_VALUE_COLUMNS}) VALUES ({marks})", rows)
 
