@@ -66,11 +66,20 @@ class Settings(BaseSettings):
     def _default_user(cls, value: str) -> str:
         if value:
             return value
-        return os.environ.get("USER") or os.environ.get("USERNAME") or "unknown"
+        import getpass
+
+        try:
+            return getpass.getuser()  # USER, LOGNAME..., then the account database
+        except (OSError, KeyError):
+            return "unknown"
 
     @field_validator("user", mode="after")
     @classmethod
     def _check_user(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("is blank: name who acts")
+        if value != value.strip():
+            raise ValueError("has spaces at its start or end")
         if len(value) > MAX_USER_CHARS:
             raise ValueError(f"is longer than {MAX_USER_CHARS} characters")
         if any(ord(c) < 32 or 127 <= ord(c) < 160 for c in value):

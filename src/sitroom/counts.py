@@ -14,6 +14,8 @@ def parse_count(text: str) -> int:
     """A non-negative whole count from ``text``; ValueError with a plain reason."""
     text = text.strip()
     if text.isascii() and text.isdigit():
+        if len(text.lstrip("0")) > len(str(MAX_COUNT)):
+            raise ValueError(f"{text[:20]}... ({len(text)} digits) is too large for a count")
         number = int(text)
         if number > MAX_COUNT:
             raise ValueError(f"{text} is too large for a count")

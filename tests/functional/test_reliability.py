@@ -384,3 +384,98 @@ def test_impossible_periods_and_receipt_times_are_refused(cli, db_url, tmp_path,
     assert "when.csv, line 2" in result.err
     assert fragment in result.err, result.err
     assert _counts(db_url)[0] == 0
+
+
+# -- Findings of the outside test of the fixes (a second audit) --------------------
+
+
+def test_an_export_never_replaces_what_is_not_a_regular_file(cli, tmp_path):
+    assert cli("demo").code == 0
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    link = tmp_path / "link"
+    link.symlink_to(tmp_path / "elsewhere.csv")
+    folder = tmp_path / "folder"
+    folder.mkdir()
+    for target, fragment in (
+        (fifo, "is not a regular file"),
+        (link, "is a symbolic link"),
+        (folder, "is a folder"),
+    ):
+        result = cli("export", "-o", str(target), "--org-unit", "KP-01")
+        assert result.code == 1, target
+        assert fragment in _one_line_error(result.err)
+    assert fifo.is_fifo()
+    assert link.is_symlink()
+    assert not (tmp_path / "elsewhere.csv").exists()
+    to_stdout = cli("export", "-o", "-", "--org-unit", "KP-01")
+    assert to_stdout.code == 0
+    assert to_stdout.out.startswith("dataelement,period,orgunit")
+    assert not (tmp_path / "-").exists()
+
+
+def test_analysis_files_are_checked_as_imports_are(cli, tmp_path):
+    fifo = tmp_path / "pipe.csv"
+    os.mkfifo(fifo)
+    wide = tmp_path / "wide.csv"
+    wide.write_text("date,cases\n2022-05-01," + "1" * 200_000 + "\n", encoding="utf-8")
+    cases = ["analyze", "rt", "--column", "cases", "--input"]
+    for args, fragment in (
+        ([*cases, str(fifo)], "is not a regular file"),
+        ([*cases, str(tmp_path)], "is a folder"),
+        ([*cases, str(wide)], "field larger than field limit"),
+        (["analyze", "rt", "--si-file", str(fifo)], "is not a regular file"),
+    ):
+        result = cli(*args)
+        assert result.code == 1, args
+        assert fragment in _one_line_error(result.err)
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["bulletin", "--period", "0001-01-01"],
+        ["validate", "--period", "00010101"],
+        ["completeness", "--start", "0001-01-01", "--end", "2022-05-20"],
+    ],
+)
+def test_command_line_dates_keep_to_the_years_imports_do(cli, args):
+    assert cli("demo").code == 0
+    result = cli(*args)
+    assert result.code == 1
+    assert "outside the years 1900-2199" in _one_line_error(result.err)
+
+
+def test_a_dry_run_creates_no_database(cli, tmp_path):
+    path = _write(tmp_path, "day.csv", WIDE_HEADER + "KP-01,2022-05-15,1\n")
+    missing = tmp_path / "typo.db"
+    result = cli("--db", f"sqlite:///{missing}", "import", str(path), "--dry-run")
+    assert result.code == 1
+    assert "no database at" in _one_line_error(result.err)
+    assert not missing.exists()
+
+
+def test_json_output_escapes_what_steers_a_terminal(cli, tmp_path):
+    assert cli("setup").code == 0
+    steering = "a\u009b31m\u202eb\u2028c\u0085d"
+    body = LONG_HEADER + f"new_fever,2022-05-15,KP-01,,,5,{steering},,,,\n"
+    assert cli("import", str(_write(tmp_path, "c1.csv", body))).code == 0
+    out = cli("history", "new_fever", "KP-01", "2022-05-15", "--json").out
+    assert not any(ch in out for ch in "\u009b\u202e\u2028\u0085")
+    assert json.loads(out)[0]["stored_by"] == steering  # the same data, escaped
+
+
+def test_more_odd_values(cli, db_url, tmp_path):
+    assert cli("setup").code == 0
+    digits = _write(tmp_path, "digits.csv", WIDE_HEADER + "KP-01,2022-05-15," + "7" * 5000 + "\n")
+    result = cli("import", str(digits))
+    assert result.code == 1
+    assert "(5000 digits) is too large for a count" in result.err
+    for user in ("   ", " ann"):
+        blank = cli("--user", user, "import", str(digits))
+        assert blank.code == 1
+        assert "user" in _one_line_error(blank.err)
+    same = cli("analyze", "cfr", "--cases", "new_fever", "--deaths", "new_fever")
+    assert same.code == 1
+    assert "name the same series" in same.err
+    assert _counts(db_url)[0] == 0

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
@@ -102,15 +103,47 @@ def optional_series(session: Session, org_unit: str, element: str) -> DailySerie
         return None
 
 
+def _rows(reader: csv.DictReader[str], path: Path) -> Iterator[dict[str, str]]:
+    """The reader's rows; a malformed one is an InputError with its line."""
+    while True:
+        try:
+            yield next(reader)
+        except StopIteration:
+            return
+        except csv.Error as exc:
+            raise InputError(Location(str(path), reader.line_num), f"bad CSV: {exc}") from None
+
+
+#: Largest analysis input file read (a daily series of decades is a few MB).
+MAX_INPUT_BYTES = 64 * 1024 * 1024
+
+
+def check_input_file(path: Path, max_bytes: int = MAX_INPUT_BYTES) -> None:
+    """Refuse what cannot be read safely: missing, a folder, not a regular file, too big.
+
+    The import's own check (a FIFO would wait forever, /dev/zero never ends),
+    with a size cap, since these files are read whole.
+    """
+    from sitroom.surveillance.ingest import check_readable
+
+    check_readable(path)
+    size = path.stat().st_size
+    if size > max_bytes:
+        raise InputError(
+            Location(str(path)),
+            f"is {size:,} bytes, more than the {max_bytes // (1024 * 1024)} MiB an input file"
+            " may have",
+        )
+
+
 def csv_series(path: Path, columns: list[str]) -> dict[str, DailySeries]:
     """Named columns of a CSV file with a date column (``date`` or the first column).
 
     Dates must be consecutive days; an empty cell is a missing value.
     """
+    check_input_file(path)
     try:
         text = path.read_text(encoding="utf-8-sig")
-    except FileNotFoundError as exc:
-        raise InputError(Location(str(path)), "no such file") from exc
     except UnicodeDecodeError as exc:
         raise InputError(Location(str(path)), "not UTF-8 text") from exc
     reader = csv.DictReader(text.splitlines())
@@ -126,7 +159,7 @@ def csv_series(path: Path, columns: list[str]) -> dict[str, DailySeries]:
             )
     dates: list[date] = []
     data: dict[str, list[float]] = {c: [] for c in columns}
-    for row in reader:
+    for row in _rows(reader, path):
         line = reader.line_num
         try:
             day = date.fromisoformat((row[date_col] or "").strip())
@@ -134,6 +167,10 @@ def csv_series(path: Path, columns: list[str]) -> dict[str, DailySeries]:
             raise InputError(
                 Location(str(path), line, date_col), f"{row[date_col]!r} is not a date"
             ) from None
+        if not 1900 <= day.year <= 2199:
+            raise InputError(
+                Location(str(path), line, date_col), f"{day} is outside the years 1900-2199"
+            )
         if dates and day != dates[-1] + timedelta(days=1):
             raise InputError(
                 Location(str(path), line, date_col),

@@ -20,6 +20,11 @@ def _known(exc: BaseException) -> SitroomError | None:
         return exc
     if isinstance(exc, OSError) and exc.errno == errno.ENOSPC:
         return StorageFullError(f"no space left on the disk ({exc.filename or 'writing'})")
+    if isinstance(exc, OSError) and exc.filename is not None:
+        # A file the user named that cannot be read or written: say which and why.
+        failed = SitroomError(f"{exc.filename}: {exc.strerror or exc}")
+        failed.exit_code = 74  # EX_IOERR
+        return failed
     from sitroom.db import is_db_error, translate_db_error
 
     return translate_db_error(exc) if is_db_error(exc) else None

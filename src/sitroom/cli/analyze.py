@@ -146,9 +146,11 @@ def _load(
 
 def _si(si_mean: float, si_sd: float, si_file: Path | None) -> runs.SerialInterval:
     from sitroom.analysis import runs
+    from sitroom.analysis.series import check_input_file
     from sitroom.epi.serial_interval import read_distribution
 
     if si_file is not None:
+        check_input_file(si_file, max_bytes=1024 * 1024)
         try:
             return runs.SerialInterval(distribution=read_distribution(si_file))
         except (ValueError, FileNotFoundError) as exc:
@@ -336,6 +338,7 @@ def cfr_cmd(
         typer.Option("--delay-scale", min=0.01, help="Onset-to-death gamma scale, days (> 0)."),
     ] = None,
     rolling: Annotated[bool, typer.Option("--rolling", help="Estimate to each day.")] = False,
+    fill: FillOpt = "none",
     as_json: JsonOpt = False,
     as_csv: CsvOpt = False,
 ) -> None:
@@ -349,6 +352,8 @@ def cfr_cmd(
         raise SitroomError("give both --delay-shape and --delay-scale")
     cases = _cases(ctx, cases)
     deaths = deaths or _role(ctx, "deaths")
+    if cases == deaths:
+        raise SitroomError(f"--cases and --deaths name the same series ({cases})")
     data = _load(
         ctx,
         [cases, deaths],
@@ -356,7 +361,7 @@ def cfr_cmd(
         input_file=input_file,
         start=start,
         end=end,
-        fill=["none", "zero"],
+        fill=[fill, "zero"],
     )
     delay = (delay_shape, delay_scale) if delay_shape and delay_scale else None
     _emit(

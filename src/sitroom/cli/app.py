@@ -80,5 +80,13 @@ def app_context(ctx: typer.Context) -> AppContext:
 
 
 def print_json(data: Any) -> None:
-    """JSON on standard output, unstyled, for scripts."""
-    sys.stdout.write(json.dumps(data, indent=2, ensure_ascii=False, default=str) + "\n")
+    """JSON on standard output, unstyled, for scripts.
+
+    Text stays readable (Hangul as Hangul), but characters that steer a
+    terminal (C1 controls such as CSI, line separators, bidirectional
+    overrides) are written as JSON escapes: the same data, nothing raw.
+    """
+    from sitroom.cli.text import json_escape_controls
+
+    text = json.dumps(data, indent=2, ensure_ascii=False, default=str)
+    sys.stdout.write(json_escape_controls(text) + "\n")

@@ -136,7 +136,8 @@ def import_(
         announce_write(rt)
     size = file.stat().st_size if file.is_file() else 0
     with (
-        rt.session(write=True) as session,
+        # A dry run writes nothing: not even a new database for a mistyped path.
+        rt.session(write=not dry_run) as session,
         Progress(
             "[progress.description]{task.description}",
             BarColumn(),

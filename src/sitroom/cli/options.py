@@ -21,7 +21,11 @@ JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON instead of a t
 
 
 def parse_date(text: str, what: str = "period") -> date:
+    """A date given on the command line, in the years sitroom accepts (as imports do)."""
     try:
-        return date.fromisoformat(text)
+        day = date.fromisoformat(text)
     except ValueError:
         raise SitroomError(f"{what} {text!r} is not a date (YYYY-MM-DD)") from None
+    if not 1900 <= day.year <= 2199:
+        raise SitroomError(f"{what} {text!r} is outside the years 1900-2199")
+    return day

@@ -332,7 +332,7 @@ def export_cmd(
         str, typer.Option("--format", help=f"One of {', '.join(FORMATS)}.")
     ] = "csv-long",
     output: Annotated[
-        Path | None, typer.Option("--output", "-o", help="File (default: stdout).")
+        Path | None, typer.Option("--output", "-o", help="File (default or -: stdout).")
     ] = None,
     start: StartOpt = None,
     end: EndOpt = None,
@@ -365,6 +365,8 @@ def export_cmd(
     from sitroom.places.service import org_unit_code
     from sitroom.surveillance.export import export_values
 
+    if output is not None and str(output) == "-":
+        output = None
     rt = app_context(ctx)
     with rt.session() as session:
         count = export_values(

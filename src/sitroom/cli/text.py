@@ -41,3 +41,14 @@ def clean_block(value: object, limit: int = 4 * MAX_SHOWN_CHARS) -> str:
 def styled(template: str, *data: object) -> Text:
     """Our markup ``template`` with ``{}`` fields filled by cleaned, escaped ``data``."""
     return Text.from_markup(template.format(*(escape(clean(d)) for d in data)))
+
+
+def json_escape_controls(text: str) -> str:
+    """``text`` (JSON) with every control, line-separator and bidi character as a \\u escape.
+
+    Inside JSON these characters can only be in strings, where ``\\uXXXX`` means
+    the same character: the document is unchanged for a parser.
+    """
+    return _CONTROL.sub(
+        lambda m: m.group() if m.group() == "\n" else f"\\u{ord(m.group()):04x}", text
+    )

@@ -14,6 +14,7 @@ import csv
 import io
 import json
 import os
+import stat
 import sys
 import tempfile
 from collections.abc import Iterable, Iterator
@@ -119,6 +120,29 @@ def _check_codes(session: Session, model: Any, codes: list[str] | None, kind: st
         raise NotFoundError(f"unknown {kind} {unknown[0]!r}")
 
 
+def check_output(output: Path) -> None:
+    """Refuse an output that is not (or would not be) a regular file in an existing folder.
+
+    The export writes a temporary file and renames it over ``output``: over a
+    device, a pipe or a link that would replace it (``-o /dev/null`` as root
+    would replace the device), so only a regular file, or a new one, is taken.
+    """
+    if output.is_symlink():
+        raise SitroomError(f"{output}: is a symbolic link; give the file it points to")
+    if output.exists():
+        if output.is_dir():
+            raise SitroomError(f"{output}: is a folder; give a file name in it")
+        if not stat.S_ISREG(output.stat().st_mode):
+            raise SitroomError(
+                f"{output}: is not a regular file (a device, pipe or socket);"
+                " leave out -o to write to standard output"
+            )
+    if not output.parent.is_dir():
+        raise SitroomError(f"{output}: no such folder {str(output.parent)!r}; create it first")
+    if not os.access(output.parent, os.W_OK):
+        raise SitroomError(f"{output}: the folder {str(output.parent)!r} is not writable")
+
+
 @contextmanager
 def _atomic_output(output: Path | IO[str] | None) -> Iterator[IO[str]]:
     if output is None:
@@ -127,9 +151,11 @@ def _atomic_output(output: Path | IO[str] | None) -> Iterator[IO[str]]:
     if not isinstance(output, Path):
         yield output  # a stream of the caller's (a web response, a buffer): theirs to close
         return
-    if not output.parent.is_dir():
-        raise SitroomError(f"{output}: no such folder {str(output.parent)!r}; create it first")
-    fd, tmp = tempfile.mkstemp(dir=output.parent, prefix=f".{output.name}.", suffix=".tmp")
+    check_output(output)
+    try:
+        fd, tmp = tempfile.mkstemp(dir=output.parent, prefix=f".{output.name}.", suffix=".tmp")
+    except OSError as exc:
+        raise SitroomError(f"{output}: cannot write a file there ({exc.strerror})") from exc
     try:
         with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
             yield handle
