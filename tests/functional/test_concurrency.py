@@ -275,8 +275,8 @@ def test_imports_meeting_periods_in_opposite_orders_do_not_lose_values(
     _audit_chains(loaded, initial, stored)
 
 
-def test_concurrent_setups_end_as_one_after_the_other(db_url: str, tmp_path: Path) -> None:
-    """Two `sitroom setup` at once: one creates everything, the other finds it in place."""
+def _two_setups(db_url: str) -> list[str]:
+    """Run `sitroom setup` twice at the same instant; both must succeed. Their outputs."""
     start = time.time() + 1.5
     procs = [
         subprocess.Popen(
@@ -292,6 +292,12 @@ def test_concurrent_setups_end_as_one_after_the_other(db_url: str, tmp_path: Pat
         out, err = proc.communicate(timeout=120)
         assert proc.returncode == 0, err
         outs.append(out)
+    return outs
+
+
+def test_concurrent_setups_end_as_one_after_the_other(db_url: str, tmp_path: Path) -> None:
+    """Two `sitroom setup` at once: one creates everything, the other finds it in place."""
+    outs = _two_setups(db_url)
     firsts = [o.splitlines()[0] for o in outs]
     assert sorted(firsts) == [
         "org units: 0 created, 0 updated, 198 unchanged",
@@ -310,19 +316,7 @@ def test_two_first_runs_on_a_new_database_migrate_once(db_url: str, tmp_path: Pa
             conn.execute(text("DROP SCHEMA public CASCADE"))
             conn.execute(text("CREATE SCHEMA public"))
         engine.dispose()
-    start = time.time() + 1.5
-    procs = [
-        subprocess.Popen(
-            [sys.executable, "-c", LAUNCHER, str(start), "--db", db_url, "--user", user, "setup"],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        for user in ("alice", "bob")
-    ]
-    for proc in procs:
-        _, err = proc.communicate(timeout=120)
-        assert proc.returncode == 0, err
+    _two_setups(db_url)
     engine = create_db_engine(db_url)
     try:
         assert current_revision(engine) == head_revision(engine)
