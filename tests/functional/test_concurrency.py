@@ -146,7 +146,7 @@ def _audit_chains(session: Session, initial: State, stored: State) -> dict[str, 
 
 
 def _run_pair(db_url: str, tmp_path: Path, a: Path, b: Path) -> list[tuple[int, dict, str]]:
-    start = time.time() + 1.5  # both processes have imported sitroom by then
+    start = time.time() + 1.0  # both processes have imported sitroom by then
     launch = [sys.executable, "-c", LAUNCHER, str(start)]
     procs = [
         subprocess.Popen(
@@ -277,7 +277,7 @@ def test_imports_meeting_periods_in_opposite_orders_do_not_lose_values(
 
 def _two_setups(db_url: str) -> list[str]:
     """Run `sitroom setup` twice at the same instant; both must succeed. Their outputs."""
-    start = time.time() + 1.5
+    start = time.time() + 1.0
     procs = [
         subprocess.Popen(
             [sys.executable, "-c", LAUNCHER, str(start), "--db", db_url, "--user", user, "setup"],
