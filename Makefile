@@ -14,7 +14,7 @@ $(STAMP): pyproject.toml requirements.lock
 	$(BIN)/python -m pip install --quiet --no-deps -e .
 	touch $(STAMP)
 
-## Load the 2022 outbreak into the embedded SQLite database and print the latest bulletin.
+## Load the 2022 outbreak into the embedded SQLite database and print its last regional bulletin.
 demo: $(STAMP)
 	$(BIN)/sitroom demo
 

@@ -430,7 +430,7 @@ def places_tree(
 
 @app.command()
 def demo(ctx: typer.Context) -> None:
-    """Load the 2022 DPRK outbreak (national and regional) and print the latest bulletin.
+    """Load the 2022 DPRK outbreak and print the bulletin of its last period with regional reports.
 
     Safe to run again: the country set-up and the imports are idempotent.
     """
