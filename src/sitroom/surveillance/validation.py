@@ -127,7 +127,8 @@ def load_grid(
     element_ids = dict(session.execute(select(DataElement.code, DataElement.id)).all())
     element_index = np.full(max(element_ids.values(), default=0) + 1, -1)
     for k, code in enumerate(elements):
-        element_index[element_ids[code]] = k
+        if code in element_ids:  # an element not set up yet has no values: its array stays empty
+            element_index[element_ids[code]] = k
     n_days = (end - start).days + 1
     data = np.full((len(elements), len(units), n_days), np.nan)
     present = np.zeros((len(units), n_days), dtype=bool)
