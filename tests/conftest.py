@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -102,6 +103,20 @@ def outbreak(loaded: Session, country: Country) -> Session:
         summary = Importer(loaded, country, user="test").run(DEMO / name)
         assert summary.ok, summary.rejections
     return loaded
+
+
+@pytest.fixture
+def alarm() -> Iterator[None]:
+    """Fail instead of hanging forever if something opens a pipe nobody writes to."""
+
+    def timeout(*_: object) -> None:
+        raise TimeoutError("hung on a pipe")
+
+    previous = signal.signal(signal.SIGALRM, timeout)
+    signal.alarm(5)
+    yield
+    signal.alarm(0)
+    signal.signal(signal.SIGALRM, previous)
 
 
 @dataclass

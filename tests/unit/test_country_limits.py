@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import os
-import signal
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -13,20 +11,6 @@ from sitroom import country as country_module
 from sitroom.config import DEFAULT_COUNTRY
 from sitroom.country import MAX_COUNTRY_BYTES, load_country
 from sitroom.errors import ConfigError
-
-
-@pytest.fixture
-def alarm() -> Iterator[None]:
-    """Fail instead of hanging forever if something opens a pipe nobody writes to."""
-
-    def timeout(*_: object) -> None:
-        raise TimeoutError("hung on a pipe")
-
-    previous = signal.signal(signal.SIGALRM, timeout)
-    signal.alarm(5)
-    yield
-    signal.alarm(0)
-    signal.signal(signal.SIGALRM, previous)
 
 
 def test_the_limit_is_10_mib():

@@ -33,11 +33,6 @@ def clean(value: object, limit: int = MAX_SHOWN_CHARS) -> str:
     return text
 
 
-def clean_block(value: object, limit: int = 4 * MAX_SHOWN_CHARS) -> str:
-    """Like :func:`clean`, but keeps line breaks (for messages of several lines)."""
-    return "\n".join(clean(line, limit) for line in str(value).split("\n"))
-
-
 def styled(template: str, *data: object) -> Text:
     """Our markup ``template`` with ``{}`` fields filled by cleaned, escaped ``data``."""
     return Text.from_markup(template.format(*(escape(clean(d)) for d in data)))

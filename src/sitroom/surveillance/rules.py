@@ -260,13 +260,8 @@ def _compile_array(node: ast.expr) -> ArrayEvaluator:
 
 def _names(node: ast.AST) -> set[str]:
     """The element codes an expression reads."""
-    found = set()
-    for child in ast.walk(node):
-        if isinstance(child, ast.Name) and not (
-            isinstance(child, ast.Name) and child.id in ("prev", "children")
-        ):
-            found.add(child.id)
-    return found
+    functions = {"prev", "children"}
+    return {n.id for n in ast.walk(node) if isinstance(n, ast.Name) and n.id not in functions}
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,7 @@ from sitroom.surveillance.bulk import BulkStatements
 from sitroom.surveillance.models import DataElement
 from sitroom.surveillance.outliers import trend_outliers_many
 from sitroom.surveillance.periods import check_range
-from sitroom.surveillance.rules import Finding, Grid, Rule, Values, check_rules_on
+from sitroom.surveillance.rules import Finding, Grid, Rule, check_rules_on
 from sitroom.surveillance.service import period_range
 
 SEVERITY_ORDER = {"error": 0, "warning": 1, "info": 2}
@@ -42,15 +42,8 @@ def children_map(session: Session) -> dict[str, list[str]]:
 SCREEN_CELLS = 4_000_000
 
 
-def outlier_findings(values: Values, country: Country, start: date, end: date) -> list[Finding]:
-    """Outliers among the configured elements, per org unit, for periods in [start, end]."""
-    if not country.outliers.elements or not values:
-        return []
-    return outlier_findings_on(Grid.build(values, {}, country.outliers.elements), country, start)
-
-
-def outlier_findings_on(grid: Grid, country: Country, start: date) -> list[Finding]:
-    """:func:`outlier_findings` on values laid out as a :class:`Grid` (from ``start`` on)."""
+def outlier_findings(grid: Grid, country: Country, start: date) -> list[Finding]:
+    """Outliers among the configured elements, per org unit, from ``start`` on."""
     config = country.outliers
     if not config.elements:
         return []
@@ -187,6 +180,6 @@ def validate(
     )
     periods = [start + timedelta(days=i) for i in range((end - start).days + 1)]
     findings = check_rules_on(compile_rules(country), grid, periods)
-    findings += outlier_findings_on(grid, country, start)
+    findings += outlier_findings(grid, country, start)
     findings.sort(key=lambda f: (f.period, SEVERITY_ORDER[f.severity], f.org_unit, f.rule))
     return findings

@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import tracemalloc
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -468,20 +466,6 @@ def test_json_a_value_nested_deeper_than_the_limit_is_rejected(tmp_path):
 
 
 # 7. Bounded resources ---------------------------------------------------------
-
-
-@pytest.fixture
-def alarm() -> Iterator[None]:
-    """Fail instead of hanging forever if something opens a pipe nobody writes to."""
-
-    def timeout(*_: object) -> None:
-        raise TimeoutError("hung on a pipe")
-
-    previous = signal.signal(signal.SIGALRM, timeout)
-    signal.alarm(5)
-    yield
-    signal.alarm(0)
-    signal.signal(signal.SIGALRM, previous)
 
 
 @pytest.mark.parametrize(
