@@ -92,6 +92,23 @@ class ElementConfig(_Model):
     description: str | None = None
 
 
+#: How often a data set is reported: every day, every ISO week, every month.
+PeriodType = Literal["daily", "weekly", "monthly"]
+
+
+class DataSetConfig(_Model):
+    """Elements reported together, at one frequency (DHIS2's data set).
+
+    An element belongs to one data set, so that its period type is never in
+    doubt (DHIS2 allows several and then takes the data set's from the form).
+    """
+
+    code: str = Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
+    name: str
+    period_type: PeriodType = "daily"
+    elements: list[str] = Field(min_length=1)
+
+
 class RuleConfig(_Model):
     code: str
     name: str
@@ -155,6 +172,7 @@ class Country(_Model):
     reporting: ReportingConfig
     places: PlacesConfig
     elements: list[ElementConfig]
+    data_sets: list[DataSetConfig] = Field(default_factory=list)
     rules: list[RuleConfig] = Field(default_factory=list)
     outliers: OutlierConfig = OutlierConfig()
     mappings: dict[str, MappingConfig] = Field(default_factory=dict)
@@ -169,9 +187,68 @@ class Country(_Model):
         unknown = [c for c in self.reporting.required_elements if c not in codes]
         unknown += [c for c in self.outliers.elements if c not in codes]
         unknown += [c for c in self.roles.named().values() if c not in codes]
+        for data_set in self.data_sets:
+            unknown += [c for c in data_set.elements if c not in codes]
         if unknown:
             raise ValueError(f"unknown element codes: {', '.join(unknown)}")
+        self._check_data_sets(codes)
         return self
+
+    def _check_data_sets(self, codes: set[str]) -> None:
+        if not self.data_sets:
+            return
+        owner: dict[str, str] = {}
+        for data_set in self.data_sets:
+            for code in data_set.elements:
+                if code in owner:
+                    raise ValueError(
+                        f"element {code} is in two data sets ({owner[code]} and"
+                        f" {data_set.code}): an element has one period type"
+                    )
+                owner[code] = data_set.code
+        if missing := sorted(codes - owner.keys()):
+            raise ValueError(f"elements in no data set: {', '.join(missing)}")
+        if len({d.code for d in self.data_sets}) != len(self.data_sets):
+            raise ValueError("data set codes must be unique")
+        required = {self.period_type(c) for c in self.reporting.required_elements}
+        if len(required) > 1:
+            raise ValueError(
+                "reporting.required_elements mix period types ("
+                + ", ".join(sorted(required))
+                + "): completeness counts the reports of one data set"
+            )
+
+    @property
+    def all_data_sets(self) -> list[DataSetConfig]:
+        """The data sets; without any in the file, one daily set of every element."""
+        if self.data_sets:
+            return self.data_sets
+        return [
+            DataSetConfig(
+                code=self.country.code,
+                name=f"{self.country.name} daily report",
+                elements=[e.code for e in self.elements],
+            )
+        ]
+
+    def data_set_of(self, element: str) -> DataSetConfig:
+        for data_set in self.all_data_sets:
+            if element in data_set.elements:
+                return data_set
+        raise KeyError(element)
+
+    def period_type(self, element: str) -> PeriodType:
+        """How often ``element`` is reported (daily for an unknown element)."""
+        for data_set in self.data_sets:
+            if element in data_set.elements:
+                return data_set.period_type
+        return "daily"
+
+    @property
+    def reporting_period_type(self) -> PeriodType:
+        """The period type of the reports that completeness counts (of the cases, by default)."""
+        first = (self.reporting.required_elements or [self.roles.cases])[0]
+        return self.period_type(first)
 
     def element(self, code: str) -> ElementConfig:
         for element in self.elements:

@@ -29,8 +29,8 @@ from sqlalchemy.orm import Session
 from sitroom.errors import NotFoundError, SitroomError
 from sitroom.places.models import OrgUnit
 from sitroom.surveillance.ingest import DHIS2_CSV_COLUMNS, FORMATS
-from sitroom.surveillance.models import DataElement, DataValue
-from sitroom.surveillance.periods import check_range
+from sitroom.surveillance.models import DataElement, DataSet, DataValue
+from sitroom.surveillance.periods import check_range, dhis2_label, label
 
 #: A select of any columns (SQLAlchemy 2.1 types a select by its column types).
 AnySelect = Select[*tuple[Any, ...]]
@@ -89,10 +89,13 @@ def _query(
             DataValue.stored_by,
             DataValue.received_at,
             DataValue.comment,
+            DataSet.period_type,
         )
         .join(OrgUnit, OrgUnit.id == DataValue.org_unit_id)
         .join(DataElement, DataElement.id == DataValue.element_id)
-        .order_by(OrgUnit.code, DataValue.period, DataElement.id)
+        .outerjoin(DataSet, DataSet.id == DataElement.data_set_id)
+        # Grouped by period type too: a wide row holds one period of one type.
+        .order_by(OrgUnit.code, DataSet.period_type, DataValue.period, DataElement.id)
     )
     if start:
         query = query.where(DataValue.period >= start)
@@ -202,8 +205,15 @@ def export_values(
         raise SitroomError(
             "the wide CSV names elements in its header by code: use --id-scheme code"
         )
-    rows: Iterable[Any] = session.execute(
+    stored: Iterable[Any] = session.execute(
         _query(start, end, org_units, elements), execution_options={"yield_per": 5000}
+    )
+    # Periods as DHIS2 writes them (20220515, 2022W20, 202205); the wide CSV
+    # keeps ISO days (2022-05-15) and writes weeks and months the same way.
+    name_period = label if fmt == "csv-wide" else dhis2_label
+    rows: Iterable[Any] = (
+        (unit, name_period(period, kind or "daily"), element, *rest)
+        for unit, period, element, *rest, kind in stored
     )
     if id_scheme == "uid":
         unit_uid = dict(session.execute(select(OrgUnit.code, OrgUnit.uid)).all())
@@ -221,7 +231,7 @@ def export_values(
                 writer.writerow(
                     [
                         element,
-                        period.strftime("%Y%m%d"),
+                        period,
                         unit,
                         "",
                         "",
@@ -239,7 +249,7 @@ def export_values(
             for unit, period, element, value, stored_by, received, comment in rows:
                 item = {
                     "dataElement": element,
-                    "period": period.strftime("%Y%m%d"),
+                    "period": period,
                     "orgUnit": unit,
                     "value": str(value),
                     "storedBy": stored_by,
@@ -263,7 +273,7 @@ def _write_wide(session: Session, writer: _CsvOut, rows: Any, elements: list[str
         codes = [c for c in codes if c in elements]
     writer.writerow(["org_unit", "period", *codes, "received_at"])
     count = 0
-    current: tuple[str, date] | None = None
+    current: tuple[str, str] | None = None
     cells: dict[str, int] = {}
     received_first = None
 
@@ -272,7 +282,7 @@ def _write_wide(session: Session, writer: _CsvOut, rows: Any, elements: list[str
             writer.writerow(
                 [
                     current[0],
-                    current[1].isoformat(),
+                    current[1],
                     *(cells.get(c, "") for c in codes),
                     received_first.isoformat() if received_first else "",
                 ]

@@ -20,7 +20,6 @@ import errno
 import hashlib
 import logging
 import random
-import re
 import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
@@ -49,13 +48,22 @@ from sitroom.surveillance import ingest
 from sitroom.surveillance.bulk import BulkStatements, ConcurrentChange
 from sitroom.surveillance.ingest import DEFAULT_COMBOS, RawValue, Rejection
 from sitroom.surveillance.models import DataElement, ImportRun
-from sitroom.surveillance.periods import ReportingCalendar
+from sitroom.surveillance.periods import (
+    FIRST_YEAR,
+    LAST_YEAR,
+    UNIT_NAMES,
+    PeriodType,
+    ReportingCalendar,
+    label,
+    last_day,
+    parse_period,
+    start_of,
+)
+from sitroom.surveillance.service import period_types
 from sitroom.users.service import ensure_user
 
 #: Rejections kept in full for the summary; the rest are only counted.
 MAX_REPORTED_REJECTIONS = 1000
-#: Periods and receipt times are accepted in these years only.
-FIRST_YEAR, LAST_YEAR = 1900, 2199
 #: How far a receipt time may be ahead of this machine's clock (clocks differ).
 RECEIPT_CLOCK_SKEW = timedelta(minutes=15)
 #: Times an import is run again after a conflict with a concurrent one.
@@ -158,7 +166,8 @@ class _Clean:
     line: int
     element_id: int
     org_unit_id: int
-    period: date
+    period: date  # the first day of the period
+    period_type: PeriodType
     value: int | None  # None: delete
     received_at: datetime
     stored_by: str | None  # the file's claim; None when it makes none
@@ -199,24 +208,6 @@ class _SeenKeys:
             merged = np.concatenate([self._runs[-1], top])
             merged.sort()  # in place: no third copy at the peak
             self._runs[-1] = merged
-
-
-def parse_period(text: str) -> date:
-    """A daily period from ``YYYY-MM-DD`` or DHIS2's ``yyyyMMdd``."""
-    text = text.strip()
-    if re.fullmatch(r"\d{8}", text):
-        iso = f"{text[:4]}-{text[4:6]}-{text[6:]}"
-    elif re.fullmatch(r"\d{4}-\d{2}-\d{2}", text):
-        iso = text
-    else:
-        raise ValueError(f"{text!r} is not a daily period (YYYY-MM-DD or yyyyMMdd)")
-    try:
-        day = date.fromisoformat(iso)
-    except ValueError:
-        raise ValueError(f"{text!r} is not a real date") from None
-    if not FIRST_YEAR <= day.year <= LAST_YEAR:
-        raise ValueError(f"{text!r} is outside the years {FIRST_YEAR}-{LAST_YEAR}")
-    return day
 
 
 def parse_received(text: str, calendar: ReportingCalendar) -> tuple[datetime, str | None]:
@@ -264,7 +255,7 @@ class _Batch:
     #: Periods seen so far, and those of them that held values before this import.
     classified: set[date] = field(default_factory=set)
     stored_before: set[date] = field(default_factory=set)
-    deadlines: dict[date, datetime] = field(default_factory=dict)
+    deadlines: dict[tuple[date, PeriodType], datetime] = field(default_factory=dict)
 
 
 @dataclass(slots=True)
@@ -303,6 +294,9 @@ class _Checker:
         self.elements = {e.uid: e.id for e in known} | {e.code: e.id for e in known}
         if not self.elements:
             raise SitroomError("no data elements are loaded: run `sitroom setup` first")
+        stored_types = period_types(session)
+        self.period_types = {e.id: stored_types[e.code] for e in known}
+        self.element_codes = {e.id: e.code for e in known}
         self.resolver = OrgUnitResolver.from_session(session, importer.country)
         self.calendar = importer.calendar
         self.user = importer.user
@@ -312,10 +306,10 @@ class _Checker:
         # The clock, not ``now`` (the receipt time given to values): what has
         # not begun yet cannot have been counted.
         clock = utcnow()
-        self.last_period = self.calendar.period_of(clock) + timedelta(days=reporting.days_ahead)
+        self.last_day = self.calendar.period_of(clock) + timedelta(days=reporting.days_ahead)
         self.latest_receipt = clock + RECEIPT_CLOCK_SKEW
         self._units: dict[str, int | str] = {}
-        self._periods: dict[str, date | str] = {}
+        self._periods: dict[str, tuple[PeriodType, date] | str] = {}
         self._received: dict[str, tuple[datetime, str | None] | str] = {}
 
     @staticmethod
@@ -342,24 +336,34 @@ class _Checker:
             unit = self._parsed(self._units, raw.org_unit, self._unit)
         if isinstance(unit, str):
             return Rejection(raw.line, names["org_unit"], unit)
-        period = self._periods.get(raw.period)
-        if period is None:
-            period = self._parsed(self._periods, raw.period, parse_period)
-        if isinstance(period, str):
-            return Rejection(raw.line, names["period"], period)
-        if self.first_period is not None and period < self.first_period:
+        parsed = self._periods.get(raw.period)
+        if parsed is None:
+            parsed = self._parsed(self._periods, raw.period, parse_period)
+        if isinstance(parsed, str):
+            return Rejection(raw.line, names["period"], parsed)
+        period_type, period = parsed
+        if period_type != (wanted := self.period_types[element_id]):
             return Rejection(
                 raw.line,
                 names["period"],
-                f"{period} is before the first period {self.first_period}"
+                f"{raw.period.strip()!r} is a {UNIT_NAMES[period_type][0]}:"
+                f" {self.element_codes[element_id]} is reported {wanted}"
+                f" (periods like {label(start_of(period, wanted), wanted)})",
+            )
+        if self.first_period is not None and last_day(period, period_type) < self.first_period:
+            return Rejection(
+                raw.line,
+                names["period"],
+                f"{label(period, period_type)} is before the first period {self.first_period}"
                 " (reporting.first_period in the country configuration)",
             )
-        if period > self.last_period:
+        if period > self.last_day:
             return Rejection(
                 raw.line,
                 names["period"],
-                f"{period} has not begun yet: the open period is"
-                f" {self.last_period} (reporting.days_ahead allows later ones)",
+                f"{label(period, period_type)} has not begun yet: the open period is"
+                f" {label(start_of(self.last_day, period_type), period_type)}"
+                " (reporting.days_ahead allows later ones)",
             )
         if raw.combo and raw.combo.lower() not in DEFAULT_COMBOS:
             return Rejection(
@@ -382,12 +386,13 @@ class _Checker:
             received = got[0]
             if received > self.latest_receipt:
                 return Rejection(raw.line, names["received"], f"{raw.received} is in the future")
-            if received < self.calendar.window(period)[0]:
+            began = self.calendar.window(period, period_type)[0]
+            if received < began:
                 return Rejection(
                     raw.line,
                     names["received"],
-                    f"{raw.received} is before the period {period} began"
-                    f" ({self.calendar.window(period)[0]:%Y-%m-%d %H:%M} UTC)",
+                    f"{raw.received} is before the period {label(period, period_type)} began"
+                    f" ({began:%Y-%m-%d %H:%M} UTC)",
                 )
         value: int | None = None
         if not raw.delete:
@@ -400,6 +405,7 @@ class _Checker:
             element_id,
             unit,
             period,
+            period_type,
             value,
             received,
             raw.stored_by or None,
@@ -677,9 +683,10 @@ class Importer:
                     summary.unchanged += 1  # nothing stored, nothing to delete
                     unwritten.append(v)
                     continue
-                deadline = deadlines.get(v.period)
+                deadline = deadlines.get((v.period, v.period_type))
                 if deadline is None:
-                    deadline = deadlines[v.period] = self.calendar.deadline(v.period)
+                    deadline = self.calendar.deadline(v.period, v.period_type)
+                    deadlines[v.period, v.period_type] = deadline
                 received = v.received_at
                 plan.written.append(v)
                 inserts.append(

@@ -24,6 +24,21 @@ from sitroom.db import Base, BigId, UTCDateTime, generate_uid
 _USER = "app_user.username"
 
 
+class DataSet(Base):
+    """Elements reported together at one frequency (DHIS2's data set)."""
+
+    __tablename__ = "data_set"
+    __table_args__ = (
+        CheckConstraint("period_type IN ('daily', 'weekly', 'monthly')", name="period_type"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    code: Mapped[str] = mapped_column(String(64), unique=True)
+    uid: Mapped[str] = mapped_column(String(11), unique=True, default=generate_uid)
+    name: Mapped[str] = mapped_column(String(200))
+    period_type: Mapped[str] = mapped_column(String(16))
+
+
 class DataElement(Base):
     """What is counted: a flow (counted in the period) or a stock (level at its end)."""
 
@@ -38,6 +53,8 @@ class DataElement(Base):
     kind: Mapped[str] = mapped_column(String(16))  # "flow" or "stock"
     unit: Mapped[str] = mapped_column(String(32))
     description: Mapped[str | None] = mapped_column(Text)
+    #: The data set the element is reported in (its period type); set by ``setup``.
+    data_set_id: Mapped[int | None] = mapped_column(ForeignKey("data_set.id"), index=True)
 
 
 class ImportRun(Base):

@@ -1,18 +1,140 @@
-"""Daily reporting periods over a configurable window.
+"""Reporting periods (daily, ISO weekly, monthly) over a configurable window.
 
-A period is named by the date whose cut-off closes it: with an 18:00 cut-off
-in Asia/Pyongyang, the period 2022-05-15 runs from 2022-05-14 18:00 to
-2022-05-15 18:00 local time. Storage is in UTC; local time is applied here.
+A period is a run of whole days, stored by its first day: a day, an ISO week
+(Monday to Sunday, DHIS2 ``2022W20``) or a calendar month (DHIS2 ``202205``).
+Each day closes at the cut-off: with an 18:00 cut-off in Asia/Pyongyang, the
+daily period 2022-05-15 runs from 2022-05-14 18:00 to 2022-05-15 18:00 local
+time, and the week 2022W20 (16 to 22 May) from Sunday 15 May 18:00 to Sunday
+22 May 18:00. Storage is in UTC; local time is applied here.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
+from typing import get_args
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from sitroom.country import ReportingConfig
+from sitroom.country import PeriodType, ReportingConfig
 from sitroom.errors import ConfigError, SitroomError
+
+PERIOD_TYPES: tuple[PeriodType, ...] = get_args(PeriodType)
+
+#: Periods are accepted in these years only (a mistyped year is refused).
+FIRST_YEAR, LAST_YEAR = 1900, 2199
+
+#: What one period of each type is called in messages, and its plural.
+UNIT_NAMES: dict[PeriodType, tuple[str, str]] = {
+    "daily": ("day", "days"),
+    "weekly": ("week", "weeks"),
+    "monthly": ("month", "months"),
+}
+
+
+def start_of(day: date, period_type: PeriodType) -> date:
+    """The first day of the period of ``period_type`` that holds ``day``."""
+    if period_type == "weekly":
+        return day - timedelta(days=day.weekday())
+    if period_type == "monthly":
+        return day.replace(day=1)
+    return day
+
+
+def shift(start: date, steps: int, period_type: PeriodType) -> date:
+    """The period ``steps`` periods after the one starting on ``start`` (before, if negative)."""
+    if period_type == "weekly":
+        return start + timedelta(weeks=steps)
+    if period_type == "monthly":
+        months = start.year * 12 + start.month - 1 + steps
+        return date(months // 12, months % 12 + 1, 1)
+    return start + timedelta(days=steps)
+
+
+def last_day(start: date, period_type: PeriodType) -> date:
+    """The last day of the period starting on ``start``."""
+    return shift(start, 1, period_type) - timedelta(days=1)
+
+
+def steps_between(first: date, last: date, period_type: PeriodType) -> int:
+    """How many periods ``last`` is after ``first`` (both period starts)."""
+    if period_type == "weekly":
+        return (last - first).days // 7
+    if period_type == "monthly":
+        return (last.year - first.year) * 12 + last.month - first.month
+    return (last - first).days
+
+
+def is_start(day: date, period_type: PeriodType) -> bool:
+    return start_of(day, period_type) == day
+
+
+def label(start: date, period_type: PeriodType) -> str:
+    """How sitroom writes a period: ``2022-05-15``, ``2022W20`` or ``202205`` (DHIS2's ISO)."""
+    if period_type == "weekly":
+        year, week, _ = start.isocalendar()
+        return f"{year}W{week}"
+    if period_type == "monthly":
+        return f"{start:%Y%m}"
+    return start.isoformat()
+
+
+def dhis2_label(start: date, period_type: PeriodType) -> str:
+    """The period as DHIS2 names it: ``20220515``, ``2022W20`` or ``202205``."""
+    return f"{start:%Y%m%d}" if period_type == "daily" else label(start, period_type)
+
+
+_DAY = re.compile(r"(\d{4})-(\d{2})-(\d{2})|(\d{4})(\d{2})(\d{2})")
+_WEEK = re.compile(r"(\d{4})-?W(\d{1,2})")
+_MONTH = re.compile(r"(\d{4})-?(\d{2})")  # after _DAY: 8 digits are a day
+
+
+def parse_period(text: str) -> tuple[PeriodType, date]:
+    """The type and first day of a period written the ISO or the DHIS2 way.
+
+    Days: ``2022-05-15`` or ``20220515``; ISO weeks: ``2022W20`` or ``2022-W20``;
+    months: ``202205`` or ``2022-05``. Raises ValueError saying what is wrong.
+    """
+    text = text.strip()
+    try:
+        if match := _DAY.fullmatch(text):
+            year, month, day = (int(g) for g in match.groups() if g is not None)
+            period_type: PeriodType = "daily"
+            start = date(year, month, day)
+        elif match := _WEEK.fullmatch(text):
+            year, week = int(match[1]), int(match[2])
+            period_type = "weekly"
+            start = date.fromisocalendar(year, week, 1)
+        elif match := _MONTH.fullmatch(text):
+            period_type = "monthly"
+            start = date(int(match[1]), int(match[2]), 1)
+        else:
+            raise ValueError(
+                f"{text!r} is not a period: give a day (2022-05-15 or 20220515),"
+                " an ISO week (2022W20) or a month (202205 or 2022-05)"
+            )
+    except ValueError as exc:
+        if "is not a period" in str(exc):
+            raise
+        raise ValueError(f"{text!r} is not a real {_kind(text)}") from None
+    if not FIRST_YEAR <= start.year <= LAST_YEAR:
+        raise ValueError(f"{text!r} is outside the years {FIRST_YEAR}-{LAST_YEAR}")
+    return period_type, start
+
+
+def _kind(text: str) -> str:
+    if "W" in text:
+        return "ISO week (weeks run from 1 to 52 or 53)"
+    return "date" if len(text.replace("-", "")) == 8 else "month"
+
+
+def check_period_type(text: str) -> PeriodType:
+    """A period type named on the command line (``day``/``daily``, ``week``, ``month``)."""
+    aliases = {"day": "daily", "week": "weekly", "month": "monthly"}
+    name = aliases.get(text, text)
+    if name not in PERIOD_TYPES:
+        raise SitroomError(f"unknown period type {text!r}: choose day, week or month")
+    return name  # type: ignore[return-value]
 
 
 def check_range(start: date | None, end: date | None) -> None:
@@ -53,35 +175,40 @@ class ReportingCalendar:
         midnight = datetime.combine(day, time())
         return (midnight + timedelta(minutes=self.cutoff_minutes)).replace(tzinfo=self.zone)
 
-    def window(self, period: date) -> tuple[datetime, datetime]:
-        """Start (inclusive) and end (exclusive) of ``period``, in UTC."""
+    def window(self, period: date, period_type: PeriodType = "daily") -> tuple[datetime, datetime]:
+        """Start (inclusive) and end (exclusive) of the period starting on ``period``, in UTC."""
         start = self._local_cutoff(period - timedelta(days=1))
-        end = self._local_cutoff(period)
+        end = self._local_cutoff(last_day(period, period_type))
         return start.astimezone(UTC), end.astimezone(UTC)
 
-    def period_of(self, instant: datetime) -> date:
-        """The period whose window holds ``instant`` (an aware datetime)."""
+    def period_of(self, instant: datetime, period_type: PeriodType = "daily") -> date:
+        """The (first day of the) period whose window holds ``instant`` (an aware datetime)."""
         if instant.tzinfo is None:
             raise ValueError("period_of needs an aware datetime")
         local = instant.astimezone(self.zone)
         day = local.date()
-        # Periods are named by their closing cut-off; anything at or after
-        # today's cut-off belongs to tomorrow's period.
-        return day + timedelta(days=1) if local >= self._local_cutoff(day) else day
+        # Days are named by their closing cut-off; anything at or after
+        # today's cut-off belongs to tomorrow.
+        if local >= self._local_cutoff(day):
+            day += timedelta(days=1)
+        return start_of(day, period_type)
 
-    def deadline(self, period: date) -> datetime:
-        """The last moment (UTC) at which a value for ``period`` is on time.
+    def deadline(self, period: date, period_type: PeriodType = "daily") -> datetime:
+        """The last moment (UTC) at which a value for the period is on time.
 
-        The grace is added in local wall time, like the cut-off: with an 18:00
-        cut-off and 6 hours' grace the deadline is local midnight, also on a
-        day whose clocks change (DPRK's 2015-08-15 and 2018-05-05).
+        The period closes at the cut-off of its last day; the grace is added
+        in local wall time, like the cut-off: with an 18:00 cut-off and 6
+        hours' grace the deadline is local midnight, also on a day whose
+        clocks change (DPRK's 2015-08-15 and 2018-05-05).
         """
-        midnight = datetime.combine(period, time())
+        midnight = datetime.combine(last_day(period, period_type), time())
         local = midnight + timedelta(minutes=self.cutoff_minutes) + self.grace
         return local.replace(tzinfo=self.zone).astimezone(UTC)
 
-    def is_late(self, period: date, received_at: datetime) -> bool:
-        return received_at > self.deadline(period)
+    def is_late(
+        self, period: date, received_at: datetime, period_type: PeriodType = "daily"
+    ) -> bool:
+        return received_at > self.deadline(period, period_type)
 
     def localize(self, value: datetime | date) -> datetime:
         """An aware UTC datetime from a date (local midnight) or a naive local datetime."""

@@ -5,19 +5,21 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import date, datetime
+from typing import cast
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from sitroom.country import Country
+from sitroom.country import Country, PeriodType
 from sitroom.errors import NotFoundError
 from sitroom.places.models import OrgUnit
 from sitroom.places.service import LoadSummary
-from sitroom.surveillance.models import DataElement, DataValue, DataValueAudit
+from sitroom.surveillance.models import DataElement, DataSet, DataValue, DataValueAudit
 
 
 def load_elements(session: Session, country: Country) -> LoadSummary:
     """Create or update the data elements of ``country``; never deletes one."""
+    data_sets = _load_data_sets(session, country)
     existing = {e.code: e for e in session.scalars(select(DataElement))}
     summary = LoadSummary()
     for spec in country.elements:
@@ -26,6 +28,7 @@ def load_elements(session: Session, country: Country) -> LoadSummary:
             "kind": spec.kind,
             "unit": spec.unit,
             "description": spec.description,
+            "data_set_id": data_sets[country.data_set_of(spec.code).code],
         }
         element = existing.get(spec.code)
         if element is None:
@@ -35,6 +38,33 @@ def load_elements(session: Session, country: Country) -> LoadSummary:
         summary.update(spec.code, element, wanted)
     session.flush()
     return summary
+
+
+def _load_data_sets(session: Session, country: Country) -> dict[str, int]:
+    """Create or update the data sets of ``country``; their ids by code."""
+    existing = {d.code: d for d in session.scalars(select(DataSet))}
+    for spec in country.all_data_sets:
+        found = existing.get(spec.code)
+        if found is None:
+            found = existing[spec.code] = DataSet(code=spec.code)
+            session.add(found)
+        found.name, found.period_type = spec.name, spec.period_type
+    session.flush()
+    return {code: d.id for code, d in existing.items()}
+
+
+def period_types(session: Session) -> dict[str, PeriodType]:
+    """How often each stored element is reported, by code (daily until ``setup`` says).
+
+    The database is the reference once ``setup`` has run: imports, exports
+    and analyses read the period type here, as DHIS2 reads its metadata.
+    """
+    rows = session.execute(
+        select(DataElement.code, DataSet.period_type).outerjoin(
+            DataSet, DataSet.id == DataElement.data_set_id
+        )
+    )
+    return {code: cast("PeriodType", kind or "daily") for code, kind in rows}
 
 
 #: values[(org_unit_code, period)][element_code] = value

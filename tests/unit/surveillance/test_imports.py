@@ -7,7 +7,8 @@ from sqlalchemy import func, select
 
 from sitroom.country import load_country
 from sitroom.setup import setup_country
-from sitroom.surveillance.imports import Importer, _SeenKeys, parse_count, parse_period
+from sitroom.surveillance.imports import Importer, _SeenKeys, parse_count
+from sitroom.surveillance.periods import parse_period
 from sitroom.surveillance.models import DataValue, DataValueAudit, ImportRun
 from sitroom.surveillance.service import fetch_values, value_history
 from tests.conftest import DATA, DEMO
@@ -123,38 +124,35 @@ def test_dhis2_json_round_trip_and_delete_semantics(session, tmp_path):
     """DHIS2's own payloads: a value, then the same without value, which deletes it."""
     test_country = load_country(DATA / "dhis2test" / "country.toml")
     setup_country(session, test_country)
-    daily = {}
-    for name in ("dataValueSetJ.json", "dataValueSetJDeleteNoValue.json"):
-        text = (DATA / "dhis2" / name).read_text(encoding="utf-8").replace('"201201"', '"20120115"')
-        daily[name] = write(tmp_path, name, text)
+    # The payloads as DHIS2 ships them: monthly (201201), like the data set.
     run = Importer(session, test_country, user="dhis2", now=WHEN)
-    created = run.run(daily["dataValueSetJ.json"])
+    created = run.run(DATA / "dhis2" / "dataValueSetJ.json")
     assert (created.format, created.created) == ("dhis2-json", 1)
-    deleted = run.run(daily["dataValueSetJDeleteNoValue.json"])
+    deleted = run.run(DATA / "dhis2" / "dataValueSetJDeleteNoValue.json")
     assert deleted.deleted == 1
     assert count(session) == 0
-    history = value_history(session, "f7n9E0hX8qk", "DiszpKrYNg8", date(2012, 1, 15))
+    history = value_history(session, "f7n9E0hX8qk", "DiszpKrYNg8", date(2012, 1, 1))
     assert [(e.action, e.value) for e in history] == [("created", 10), ("deleted", None)]
 
 
-def test_dhis2_monthly_payloads_are_refused_with_the_reason(session, tmp_path):
+def test_a_period_of_another_type_than_the_data_sets_is_refused(session, tmp_path):
     test_country = load_country(DATA / "dhis2test" / "country.toml")
     setup_country(session, test_country)
-    summary = Importer(session, test_country, user="x").run(DATA / "dhis2" / "dataValueSetJ.json")
-    assert not summary.ok
-    assert summary.rejections[0].reason == "'201201' is not a daily period (YYYY-MM-DD or yyyyMMdd)"
+    text = (DATA / "dhis2" / "dataValueSetJ.json").read_text(encoding="utf-8")
+    for period, kind in (("20120115", "day"), ("2012W3", "week")):
+        path = write(tmp_path, "j.json", text.replace('"201201"', f'"{period}"'))
+        summary = Importer(session, test_country, user="x").run(path)
+        assert not summary.ok
+        assert summary.rejections[0].reason == (
+            f"'{period}' is a {kind}: f7n9E0hX8qk is reported monthly (periods like 201201)"
+        )
     summary = Importer(session, test_country, user="x").run(
         DATA / "dhis2" / "docs_read_response.json"
     )
-    # The manual's payload: each value rejected with its own line number.
+    # The manual's payload: each value rejected with its own line number, for
+    # its non-default category option combo.
     assert summary.rejected == 3
     assert {r.line for r in summary.rejections} == {7, 14, 21}
-    assert {r.field for r in summary.rejections} == {"period"}
-    # Made daily, its non-default category option combo is what stops it.
-    text = (DATA / "dhis2" / "docs_read_response.json").read_text(encoding="utf-8")
-    daily = write(tmp_path, "daily.json", text.replace('"201401"', '"20140115"'))
-    summary = Importer(session, test_country, user="x").run(daily)
-    assert summary.rejected == 3
     assert {r.field for r in summary.rejections} == {"categoryOptionCombo"}
 
 
@@ -162,17 +160,16 @@ def test_dhis2_csv_is_read_by_position(session, tmp_path):
     test_country = load_country(DATA / "dhis2test" / "country.toml")
     setup_country(session, test_country)
     text = (DATA / "dhis2" / "dataValueSetB.csv").read_text(encoding="utf-8")
-    # Monthly periods made daily (the last day). DHIS2's sample stamps every value
-    # 2012-01-01, before February's and March's periods began: sitroom refuses a
-    # receipt before its period, so the stamps move to the end of March.
-    text = text.replace('"201201"', '"20120131"').replace('"201202"', '"20120229"')
-    text = text.replace('"201203"', '"20120331"').replace('"2012-01-01"', '"2012-03-31"')
+    # DHIS2's sample stamps every value 2012-01-01, before February's and
+    # March's periods began: sitroom refuses a receipt before its period, so
+    # the stamps move to the end of March.
+    text = text.replace('"2012-01-01"', '"2012-03-31"')
     summary = Importer(session, test_country, user="x").run(write(tmp_path, "b.csv", text))
     assert summary.format == "csv-long"
     assert summary.ok, summary.rejections
     assert summary.created == 12
     row = session.scalars(select(DataValue).where(DataValue.value == 10001)).one()
-    assert (row.stored_by, row.comment, row.period) == ("john", "comment", date(2012, 1, 31))
+    assert (row.stored_by, row.comment, row.period) == ("john", "comment", date(2012, 1, 1))
 
 
 def test_rejections_are_reported_once_per_bad_row(loaded, country, tmp_path):
@@ -208,10 +205,23 @@ def test_parse_count_refuses_the_rest(text, reason):
         parse_count(text)
 
 
-def test_parse_period_accepts_iso_and_dhis2_daily():
-    assert parse_period("2022-05-15") == parse_period("20220515") == date(2022, 5, 15)
-    for bad in ("202205", "2022W20", "2022-5-15", "20220230"):
-        with pytest.raises(ValueError, match=r"daily period|real date"):
+def test_parse_period_reads_iso_and_dhis2_days_weeks_and_months():
+    day = ("daily", date(2022, 5, 15))
+    assert parse_period("2022-05-15") == parse_period("20220515") == day
+    week = ("weekly", date(2022, 5, 16))  # ISO week 20 of 2022 starts on Monday 16 May
+    assert parse_period("2022W20") == parse_period("2022-W20") == week
+    assert parse_period("2020W53") == ("weekly", date(2020, 12, 28))
+    assert parse_period("202205") == parse_period("2022-05") == ("monthly", date(2022, 5, 1))
+    for bad, reason in (
+        ("2022-5-15", "not a period"),
+        ("2022-0515", "not a period"),
+        ("20220230", "not a real date"),
+        ("2022W53", "not a real ISO week"),
+        ("2022W0", "not a real ISO week"),
+        ("202213", "not a real month"),
+        ("1899W52", "outside the years"),
+    ):
+        with pytest.raises(ValueError, match=reason):
             parse_period(bad)
 
 

@@ -6,7 +6,16 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from sitroom.country import ReportingConfig
-from sitroom.surveillance.periods import ReportingCalendar
+from sitroom.surveillance.periods import (
+    ReportingCalendar,
+    dhis2_label,
+    label,
+    last_day,
+    parse_period,
+    shift,
+    start_of,
+    steps_between,
+)
 
 PYONGYANG = ReportingCalendar.from_config(
     ReportingConfig(time_zone="Asia/Pyongyang", cutoff="18:00", grace_minutes=360)
@@ -113,3 +122,55 @@ def test_ambiguous_and_missing_local_times_are_warned_about():
     assert "does not exist" in warning
     assert PYONGYANG.localize_checked(datetime(2018, 5, 4, 22, 45))[1] is None
     assert PYONGYANG.localize_checked(datetime(2022, 5, 15, 18, 0))[1] is None
+
+
+# Weekly and monthly periods: stored by their first day, closed at the cut-off of their last.
+
+
+def test_a_week_runs_from_the_cutoff_before_monday_to_sundays_cutoff():
+    zone = ZoneInfo("Asia/Pyongyang")
+    monday = date(2022, 5, 16)  # ISO 2022W20
+    start, end = PYONGYANG.window(monday, "weekly")
+    assert start == datetime(2022, 5, 15, 18, 0, tzinfo=zone)
+    assert end == datetime(2022, 5, 22, 18, 0, tzinfo=zone)
+    assert PYONGYANG.deadline(monday, "weekly") == datetime(2022, 5, 23, 0, 0, tzinfo=zone)
+    # Sunday 17:59 is still week 20; Sunday 18:00 is already week 21.
+    assert PYONGYANG.period_of(datetime(2022, 5, 22, 17, 59, tzinfo=zone), "weekly") == monday
+    assert PYONGYANG.period_of(datetime(2022, 5, 22, 18, 0, tzinfo=zone), "weekly") == date(
+        2022, 5, 23
+    )
+
+
+def test_a_month_closes_at_the_cutoff_of_its_last_day():
+    zone = ZoneInfo("Asia/Pyongyang")
+    start, end = PYONGYANG.window(date(2024, 2, 1), "monthly")
+    assert start == datetime(2024, 1, 31, 18, 0, tzinfo=zone)
+    assert end == datetime(2024, 2, 29, 18, 0, tzinfo=zone)  # a leap year
+    assert PYONGYANG.deadline(date(2022, 12, 1), "monthly") == datetime(2023, 1, 1, tzinfo=zone)
+    assert PYONGYANG.period_of(datetime(2022, 12, 31, 18, 0, tzinfo=zone), "monthly") == date(
+        2023, 1, 1
+    )
+
+
+def test_period_arithmetic_across_years():
+    assert shift(date(2022, 12, 1), 1, "monthly") == date(2023, 1, 1)
+    assert shift(date(2023, 1, 1), -13, "monthly") == date(2021, 12, 1)
+    assert shift(date(2020, 12, 28), 1, "weekly") == date(2021, 1, 4)  # 2020W53 -> 2021W1
+    assert last_day(date(2020, 12, 28), "weekly") == date(2021, 1, 3)
+    assert steps_between(date(2021, 12, 1), date(2023, 1, 1), "monthly") == 13
+    assert label(date(2021, 1, 4), "weekly") == "2021W1"
+    assert dhis2_label(date(2022, 5, 15), "daily") == "20220515"
+    assert label(date(2022, 5, 1), "monthly") == "202205"
+
+
+@given(
+    st.dates(min_value=date(1901, 1, 1), max_value=date(2198, 12, 1)),
+    st.sampled_from(["daily", "weekly", "monthly"]),
+)
+def test_every_day_falls_in_one_period_that_round_trips_through_its_label(day, period_type):
+    start = start_of(day, period_type)
+    assert start <= day <= last_day(start, period_type)
+    assert shift(start, 1, period_type) == last_day(start, period_type) + timedelta(days=1)
+    assert parse_period(label(start, period_type)) == (period_type, start)
+    assert parse_period(dhis2_label(start, period_type)) == (period_type, start)
+    assert steps_between(start, shift(start, 5, period_type), period_type) == 5
