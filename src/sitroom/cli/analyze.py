@@ -118,7 +118,7 @@ def _cases(ctx: typer.Context, element: str | None) -> str:
 
 
 def _day(text: str | None, what: str) -> date | None:
-    return parse_date(text, what) if text else None
+    return parse_date(text, what, last=what == "end") if text else None
 
 
 def _load(
@@ -463,7 +463,7 @@ def credibility_cmd(
 
     rt = app_context(ctx)
     first = parse_date(start, "start") if start else None
-    last = parse_date(end, "end") if end else None
+    last = parse_date(end, "end", last=True) if end else None
     roles = rt.country.roles.named()
     flows = [roles[p] for p in ("cases", "recovered", "deaths") if p in roles]
     stocks = [
@@ -563,7 +563,7 @@ def ascertainment_cmd(
     roles = rt.country.roles.named()
     case_code = roles["cases"]
     first = parse_date(start, "start") if start else None
-    stop = parse_date(end, "end") if end else None
+    stop = parse_date(end, "end", last=True) if end else None
 
     def _total(session: Session, unit: str, code: str | None, *span: date | None) -> float | None:
         return None if code is None else stored_total(session, unit, code, *span)

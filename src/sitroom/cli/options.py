@@ -15,17 +15,25 @@ FORMATS = ("csv-wide", "csv-long", "dhis2-json")
 
 PeriodOpt = Annotated[
     str | None,
-    typer.Option("--period", help="Period (YYYY-MM-DD): the date whose cut-off closes it."),
+    typer.Option(
+        "--period",
+        help="Period: a day (YYYY-MM-DD, the date whose cut-off closes it),"
+        " an ISO week (2022W20) or a month (202205).",
+    ),
 ]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
 
 
-def parse_date(text: str, what: str = "period") -> date:
-    """A date given on the command line, in the years sitroom accepts (as imports do)."""
+def parse_date(text: str, what: str = "period", *, last: bool = False) -> date:
+    """A day given on the command line, in the years sitroom accepts (as imports do).
+
+    A week (``2023W9``) or a month (``202303``, ``2023-03``) stands for its
+    first day, or its last with ``last`` (the end of a range).
+    """
+    from sitroom.surveillance.periods import last_day, parse_period
+
     try:
-        day = date.fromisoformat(text)
-    except ValueError:
-        raise SitroomError(f"{what} {text!r} is not a date (YYYY-MM-DD)") from None
-    if not 1900 <= day.year <= 2199:
-        raise SitroomError(f"{what} {text!r} is outside the years 1900-2199")
-    return day
+        period_type, day = parse_period(text)
+    except ValueError as exc:
+        raise SitroomError(f"{what}: {exc}") from None
+    return last_day(day, period_type) if last else day

@@ -24,8 +24,16 @@ if TYPE_CHECKING:
     from sitroom.places.models import OrgUnit
     from sitroom.surveillance.bulletin import Bulletin
 
-StartOpt = Annotated[str | None, typer.Option("--start", help="First period (YYYY-MM-DD).")]
-EndOpt = Annotated[str | None, typer.Option("--end", help="Last period (YYYY-MM-DD).")]
+StartOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--start", help="First period (a day YYYY-MM-DD, a week 2022W20, a month 202205)."
+    ),
+]
+EndOpt = Annotated[
+    str | None,
+    typer.Option("--end", help="Last period (a day, a week or a month: up to its last day)."),
+]
 
 SEVERITY_STYLE = {"error": "red", "warning": "yellow", "info": "cyan"}
 
@@ -55,8 +63,8 @@ def _rows_progress(session: Session, what: str) -> Iterator[Callable[[int], None
         yield lambda n: bar.advance(task, n)
 
 
-def _optional_date(text: str | None) -> date | None:
-    return parse_date(text) if text else None
+def _optional_date(text: str | None, *, last: bool = False) -> date | None:
+    return parse_date(text, last=last) if text else None
 
 
 def _fmt(value: int | float | None) -> str:
@@ -85,7 +93,7 @@ def validate_cmd(
 
     rt = app_context(ctx)
     first = _optional_date(period or start)
-    last = _optional_date(period or end)
+    last = _optional_date(period or end, last=True)
     with rt.session() as session, _rows_progress(session, "validating") as advance:
         findings = validate(session, rt.country, start=first, end=last, progress=advance)
     failed = not exit_zero and any(f.severity == "error" for f in findings)
@@ -136,7 +144,7 @@ def completeness_cmd(
         if stored is None:
             raise SitroomError("no values are stored yet")
         first = _optional_date(period or start) or stored[0]
-        last = _optional_date(period or end) or stored[1]
+        last = _optional_date(period or end, last=True) or stored[1]
         rows = completeness(session, rt.country, start=first, end=last)
         level = rt.country.reporting.reporting_level
         reporters = {u.code: u.name for u in session.query(OrgUnit).filter(OrgUnit.level == level)}
@@ -243,11 +251,15 @@ def _national(value: int | None) -> str:
 
 def print_bulletin(b: Bulletin) -> None:
     v = b.values
+    span, previous = {
+        "daily": (f"the period {b.period:%d %B %Y}", "day"),
+        "weekly": (f"the week {b.period_label} (from {b.period:%d %B %Y})", "week"),
+        "monthly": (f"the month {b.period:%B %Y}", "month"),
+    }[b.period_type]
+    console.print(styled("[bold]{}[/]", f"{b.country} — situation for {span}"))
+    hours = "24 hours from" if b.period_type == "daily" else "From"
     console.print(
-        styled("[bold]{}[/]", f"{b.country} — situation for the period {b.period:%d %B %Y}")
-    )
-    console.print(
-        f"24 hours from {b.window_start:%d %b %H:%M} to {b.window_end:%d %b %H:%M}"
+        f"{hours} {b.window_start:%d %b %H:%M} to {b.window_end:%d %b %H:%M}"
         f" ({b.window_end.tzname()})\n"
     )
     width = max(len(b.labels[b.roles[p]]) for p in HEADLINE_PARTS if p in b.roles) + 2
@@ -259,7 +271,7 @@ def print_bulletin(b: Bulletin) -> None:
         label = f"  {b.labels[code]:<{width}}"
         if part == "cases":
             change = b.change(code)
-            trend = "" if change is None else f" ({change:+,} on the previous day)"
+            trend = "" if change is None else f" ({change:+,} on the previous {previous})"
             console.print(styled("{}[bold]{}[/]{}", label, _national(v.get(code)), trend))
         elif part == "deaths" and total_deaths is not None:
             total = f"  ({b.labels[total_deaths].lower()} {_fmt(v.get(total_deaths))})"
@@ -374,7 +386,7 @@ def export_cmd(
             fmt,
             output,
             start=parse_date(start) if start else None,
-            end=parse_date(end) if end else None,
+            end=parse_date(end, "end", last=True) if end else None,
             org_units=[org_unit_code(session, rt.country, u) for u in org_unit or []] or None,
             elements=element,
             neutralise_formulas=formula_safe,
@@ -450,7 +462,7 @@ def demo(ctx: typer.Context) -> None:
             ),
         )
     console.print(
-        f"\nThe latest period with regional reports is {result.bulletin.period}"
+        f"\nThe latest period with regional reports is {result.bulletin.period_label}"
         " (later broadcasts gave national figures only: `sitroom bulletin` shows the"
         " latest national one).\n"
     )

@@ -1,9 +1,13 @@
-"""The daily national bulletin, as the morning broadcast gives it."""
+"""The national bulletin of a period, as the morning broadcast gives it.
+
+The period is one of the cases' data set: a day for the DPRK's daily fever
+reports, a week or a month for a country reporting so.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import func, select
@@ -13,7 +17,14 @@ from sitroom.country import Country
 from sitroom.errors import NotFoundError
 from sitroom.places.models import OrgUnit
 from sitroom.surveillance.models import DataElement, DataValue
-from sitroom.surveillance.periods import ReportingCalendar
+from sitroom.surveillance.periods import (
+    PeriodType,
+    ReportingCalendar,
+    label,
+    last_day,
+    shift,
+    start_of,
+)
 from sitroom.surveillance.reporting import (
     AggregateRow,
     PeriodCompleteness,
@@ -21,7 +32,7 @@ from sitroom.surveillance.reporting import (
     completeness,
 )
 from sitroom.surveillance.rules import Finding
-from sitroom.surveillance.service import fetch_values, latest_period
+from sitroom.surveillance.service import fetch_values, latest_period, period_types
 from sitroom.surveillance.validation import validate
 
 #: The parts a region's line shows, in order (see the country's [roles]).
@@ -53,7 +64,7 @@ class Bulletin:
 
     country: str
     country_code: str
-    period: date
+    period: date  # its first day
     window_start: datetime  # local time
     window_end: datetime  # local time
     values: dict[str, int | None]  # the country's own figures, by element code
@@ -65,6 +76,12 @@ class Bulletin:
     #: Which element plays which part (the country's [roles]), and elements' names.
     roles: dict[str, str]
     labels: dict[str, str]
+    period_type: PeriodType = "daily"
+
+    @property
+    def period_label(self) -> str:
+        """The period as sitroom writes it: ``2022-05-15``, ``2022W20``, ``202205``."""
+        return label(self.period, self.period_type)
 
     def part(self, name: str) -> str | None:
         """The element code that plays ``name`` here, if any."""
@@ -78,7 +95,8 @@ class Bulletin:
         return {
             **self.values,
             "country": self.country_code,
-            "period": self.period.isoformat(),
+            "period": self.period_label,
+            "period_type": self.period_type,
             "window_start": self.window_start.isoformat(),
             "window_end": self.window_end.isoformat(),
             f"change_{self.roles['cases']}": self.change(self.roles["cases"]),
@@ -126,21 +144,25 @@ def latest_bulletin_period(
 def build_bulletin(session: Session, country: Country, period: date) -> Bulletin:
     """Collect the figures, the regional table, reporting status and flags for ``period``."""
     root = country.country.code
-    codes = [e.code for e in country.elements]
-    national = fetch_values(session, start=period - timedelta(days=1), end=period, org_units=[root])
+    roles = country.roles.named()
+    period_type = period_types(session).get(roles["cases"], "daily")
+    period = start_of(period, period_type)
+    before = shift(period, -1, period_type)
+    # The elements reported at the cases' frequency (a daily bulletin shows no monthly figure).
+    codes = [e.code for e in country.elements if country.period_type(e.code) == period_type]
+    national = fetch_values(session, start=before, end=period, org_units=[root], elements=codes)
     today = national.get((root, period), {})
     if not today:
-        raise NotFoundError(f"no national figures for the period {period}")
-    yesterday = national.get((root, period - timedelta(days=1)), {})
+        raise NotFoundError(f"no national figures for the period {label(period, period_type)}")
+    yesterday = national.get((root, before), {})
     level = country.reporting.reporting_level
     units = session.execute(
         select(OrgUnit.code, OrgUnit.name, OrgUnit.name_local).where(OrgUnit.level == level)
     ).all()
     regional = fetch_values(session, start=period, end=period, org_units=[u.code for u in units])
     status = completeness(session, country, start=period, end=period)[0]
-    roles = country.roles.named()
     cases = roles["cases"]
-    region_codes = [roles[p] for p in REGION_PARTS if p in roles]
+    region_codes = [roles[p] for p in REGION_PARTS if p in roles and roles[p] in codes]
     lines = []
     for code, name, name_local in units:
         row = regional.get((code, period))
@@ -150,7 +172,7 @@ def build_bulletin(session: Session, country: Country, period: date) -> Bulletin
         lines.append(RegionLine(code, name, name_local, shown, code in status.late))
     lines.sort(key=lambda r: (-(r.values.get(cases) or 0), r.code))
     calendar = ReportingCalendar.from_config(country.reporting)
-    start, end = calendar.window(period)
+    start, end = calendar.window(period, period_type)
     return Bulletin(
         country=country.country.name,
         country_code=root,
@@ -161,8 +183,13 @@ def build_bulletin(session: Session, country: Country, period: date) -> Bulletin
         previous={code: yesterday.get(code) for code in codes},
         regions=lines,
         completeness=status,
-        regional_sums=[r for r in aggregate(session, root, period) if r.children_reporting],
-        findings=validate(session, country, start=period, end=period),
-        roles=roles,
+        regional_sums=[
+            r
+            for r in aggregate(session, root, period)
+            if r.children_reporting and r.element in codes
+        ],
+        findings=validate(session, country, start=period, end=last_day(period, period_type)),
+        roles={part: code for part, code in roles.items() if code in codes},
         labels={e.code: e.name for e in country.elements},
+        period_type=period_type,
     )

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import date
 from typing import Any
 
 from sqlalchemy import select
@@ -13,15 +13,22 @@ from sitroom.country import Country
 from sitroom.errors import NotFoundError
 from sitroom.places.models import OrgUnit
 from sitroom.surveillance.models import DataElement, DataValue
-from sitroom.surveillance.periods import check_range
-from sitroom.surveillance.service import fetch_values
+from sitroom.surveillance.periods import (
+    PeriodType,
+    check_range,
+    label,
+    shift,
+    start_of,
+    steps_between,
+)
+from sitroom.surveillance.service import fetch_values, period_types
 
 
 @dataclass(slots=True)
 class PeriodCompleteness:
     """Who reported for one period, and who did it on time."""
 
-    period: date
+    period: date  # its first day
     expected: int
     received: int
     on_time: int
@@ -36,9 +43,11 @@ class PeriodCompleteness:
     def timeliness(self) -> float:
         return self.on_time / self.expected if self.expected else 1.0
 
+    period_type: PeriodType = "daily"
+
     def to_dict(self) -> dict[str, Any]:
         return {
-            "period": self.period.isoformat(),
+            "period": label(self.period, self.period_type),
             "expected": self.expected,
             "received": self.received,
             "on_time": self.on_time,
@@ -57,9 +66,14 @@ def completeness(
     The units expected to report are those at ``reporting.reporting_level``. A
     unit has reported a period when it sent any of ``reporting.required_elements``
     (any element if none are named); the report is on time when none of those
-    values arrived after the deadline (cut-off plus grace).
+    values arrived after the deadline (cut-off plus grace). Periods are those of
+    the required elements' data set (days, weeks or months): the periods that
+    hold ``start`` and ``end`` and those between.
     """
     check_range(start, end)
+    required = country.reporting.required_elements
+    period_type = period_types(session).get((required or [country.roles.cases])[0], "daily")
+    start = start_of(start, period_type)
     level = country.reporting.reporting_level
     units = session.execute(
         select(OrgUnit.id, OrgUnit.code).where(OrgUnit.level == level).order_by(OrgUnit.code)
@@ -69,7 +83,6 @@ def completeness(
         .join(OrgUnit, OrgUnit.id == DataValue.org_unit_id)
         .where(OrgUnit.level == level, DataValue.period >= start, DataValue.period <= end)
     )
-    required = country.reporting.required_elements
     if required:
         query = query.join(DataElement, DataElement.id == DataValue.element_id).where(
             DataElement.code.in_(required)
@@ -78,9 +91,9 @@ def completeness(
     for unit_id, period, is_late in session.execute(query):
         late[(unit_id, period)] = late.get((unit_id, period), False) or is_late
     result = []
-    for offset in range((end - start).days + 1):
-        period = start + timedelta(days=offset)
-        row = PeriodCompleteness(period, expected=len(units), received=0, on_time=0)
+    for step in range(steps_between(start, start_of(end, period_type), period_type) + 1):
+        period = shift(start, step, period_type)
+        row = PeriodCompleteness(period, len(units), 0, 0, period_type=period_type)
         for unit_id, code in units:
             state = late.get((unit_id, period))
             if state is None:

@@ -14,15 +14,16 @@ from __future__ import annotations
 import ast
 import operator
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, timedelta
 from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
 
-from sitroom.country import RuleConfig
+from sitroom.country import PeriodType, RuleConfig
 from sitroom.errors import ConfigError
+from sitroom.surveillance.periods import label, shift, steps_between
 
 #: values[(org_unit_code, period)][element_code] = value
 Values = Mapping[tuple[str, date], Mapping[str, int]]
@@ -54,6 +55,8 @@ class Finding:
     operator: str
     severity: str
     message: str
+    #: The period is the first day of a day, an ISO week or a month.
+    period_type: PeriodType = "daily"
 
     @property
     def difference(self) -> float | None:
@@ -66,7 +69,7 @@ class Finding:
             "rule": self.rule,
             "name": self.name,
             "org_unit": self.org_unit,
-            "period": self.period.isoformat(),
+            "period": label(self.period, self.period_type),
             "left": _plain(self.left),
             "right": _plain(self.right),
             "operator": self.operator,
@@ -179,6 +182,15 @@ class Grid:
     arrays: dict[str, FloatGrid]
     children: NDArray[np.float64]  # (units x units): 1 where column is a child of row
     present: NDArray[np.bool_]
+    #: A column is a day, an ISO week or a month from ``first`` on.
+    period_type: PeriodType = "daily"
+
+    def column(self, period: date) -> int:
+        """The column of the period starting on ``period`` (may be out of range)."""
+        return steps_between(self.first, period, self.period_type)
+
+    def period_at(self, column: int) -> date:
+        return shift(self.first, column, self.period_type)
 
     @classmethod
     def build(
@@ -382,7 +394,7 @@ def check_rules_on(
     if periods is not None:
         wanted[:] = False
         for period in periods:
-            offset = (period - grid.first).days
+            offset = grid.column(period)
             if 0 <= offset < n_days:
                 wanted[offset] = True
     found: list[tuple[int, int, int, Finding]] = []
@@ -394,8 +406,10 @@ def check_rules_on(
         for u, d in zip(*np.nonzero(fails), strict=True):
             a, b = float(left[u, d]), float(right[u, d])
             slack = max(rule.tolerance, rule.relative * max(abs(a), abs(b)))
-            period = grid.first + timedelta(days=int(d))
-            found.append((int(u), int(d), r, rule.finding(grid.units[u], period, a, b, slack)))
+            finding = rule.finding(grid.units[u], grid.period_at(int(d)), a, b, slack)
+            if grid.period_type != "daily":
+                finding = replace(finding, period_type=grid.period_type)
+            found.append((int(u), int(d), r, finding))
     found.sort(key=lambda item: item[:3])
     return [finding for *_, finding in found]
 

@@ -3,27 +3,38 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import date, timedelta
+from datetime import date
+from typing import Any
 
 import numpy as np
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from sitroom.country import Country
+from sitroom.country import Country, PeriodType
+from sitroom.errors import ConfigError
 from sitroom.places.models import OrgUnit
 from sitroom.surveillance.bulk import BulkStatements
 from sitroom.surveillance.models import DataElement
 from sitroom.surveillance.outliers import trend_outliers_many
-from sitroom.surveillance.periods import check_range
+from sitroom.surveillance.periods import UNIT_NAMES, check_range, shift, start_of, steps_between
 from sitroom.surveillance.rules import Finding, Grid, Rule, check_rules_on
-from sitroom.surveillance.service import period_range
+from sitroom.surveillance.service import period_range, period_types
 
 SEVERITY_ORDER = {"error": 0, "warning": 1, "info": 2}
 
 
 def compile_rules(country: Country) -> list[Rule]:
+    """The country's rules; a rule compares values of one period type (ConfigError if not)."""
     codes = [e.code for e in country.elements]
-    return [Rule.compile(rule, codes) for rule in country.rules]
+    rules = [Rule.compile(rule, codes) for rule in country.rules]
+    for rule in rules:
+        kinds = {country.period_type(code) for code in rule.elements}
+        if len(kinds) > 1:
+            raise ConfigError(
+                f"rule {rule.code}: its elements are reported at different frequencies"
+                f" ({', '.join(sorted(kinds))}); a rule compares values of the same periods"
+            )
+    return rules
 
 
 def children_map(session: Session) -> dict[str, list[str]]:
@@ -43,15 +54,16 @@ SCREEN_CELLS = 4_000_000
 
 
 def outlier_findings(grid: Grid, country: Country, start: date) -> list[Finding]:
-    """Outliers among the configured elements, per org unit, from ``start`` on."""
+    """Outliers among the configured elements of the grid, per org unit, from ``start`` on."""
     config = country.outliers
-    if not config.elements:
+    elements = [e for e in config.elements if e in grid.arrays]
+    if not elements:
         return []
-    first = grid.first
     units = grid.units
     n_days = grid.present.shape[1]
-    series = np.stack([grid.arrays[e] for e in config.elements]).reshape(-1, n_days)
-    keys = [(element, unit) for element in config.elements for unit in units]
+    series = np.stack([grid.arrays[e] for e in elements]).reshape(-1, n_days)
+    keys = [(element, unit) for element in elements for unit in units]
+    unit_names = UNIT_NAMES[grid.period_type][1]
     screened = [
         k for k in range(len(keys)) if np.count_nonzero(~np.isnan(series[k])) > config.min_history
     ]
@@ -70,7 +82,7 @@ def outlier_findings(grid: Grid, country: Country, start: date) -> list[Finding]
         )
         for r, index in zip(*np.nonzero(result.flagged), strict=True):
             element, unit = keys[rows[r]]
-            period = first + timedelta(days=int(index))
+            period = grid.period_at(int(index))
             if period < start:
                 continue
             actual, expected = series[rows[r], index], result.expected[r, index]
@@ -87,9 +99,10 @@ def outlier_findings(grid: Grid, country: Country, start: date) -> list[Finding]
                     severity=config.severity,
                     message=(
                         f"{element} {actual:,.0f} is far {direction} the trend of the previous"
-                        f" {config.window} days (expected about {expected:,.0f};"
+                        f" {config.window} {unit_names} (expected about {expected:,.0f};"
                         f" robust z {result.score[r, index]:+.1f})"
                     ),
+                    period_type=grid.period_type,
                 )
             )
     return findings
@@ -104,13 +117,17 @@ def load_grid(
     elements: list[str],
     start: date,
     end: date,
+    *,
     progress: Callable[[int], None] | None = None,
+    period_type: PeriodType = "daily",
 ) -> Grid:
-    """Stored values of [start, end] as arrays, streamed from the database.
+    """Stored values of ``elements`` in [start, end] as arrays, streamed from the database.
 
-    Memory is the arrays (elements x org units x days, 8 bytes a cell), not
-    the rows: values are read in rounds of :data:`FETCH_ROWS` by id and placed
-    with array indexing, with no object per value.
+    ``start`` and ``end`` are the first days of periods of ``period_type``,
+    the frequency of the elements. Memory is the arrays (elements x org units
+    x periods, 8 bytes a cell), not the rows: values are read in rounds of
+    :data:`FETCH_ROWS` by id and placed with array indexing, with no object
+    per value.
     """
     units = session.execute(select(OrgUnit.id, OrgUnit.code).order_by(OrgUnit.code)).all()
     codes = [code for _, code in units]
@@ -122,17 +139,20 @@ def load_grid(
     for k, code in enumerate(elements):
         if code in element_ids:  # an element not set up yet has no values: its array stays empty
             element_index[element_ids[code]] = k
-    n_days = (end - start).days + 1
+    n_days = steps_between(start, end, period_type) + 1
     data = np.full((len(elements), len(units), n_days), np.nan)
     present = np.zeros((len(units), n_days), dtype=bool)
-    first = np.datetime64(start, "D")
+    ids = [element_ids[code] for code in elements if code in element_ids]
+    if not ids:
+        ids = [-1]  # nothing set up: no rows
     # The DBAPI cursor, as the import's hot path: SQLAlchemy's per-row type
     # processing would cost more than the database's own fetch.
     bulk = BulkStatements(session.connection())
     cursor = bulk.connection.connection.cursor()
     cursor.execute(
         "SELECT org_unit_id, element_id, period, value FROM data_value"
-        f" WHERE period >= {bulk.mark} AND period <= {bulk.mark}",
+        f" WHERE period >= {bulk.mark} AND period <= {bulk.mark}"
+        f" AND element_id IN ({', '.join(str(int(i)) for i in ids)})",
         (bulk.period(start), bulk.period(end)),
     )
     while chunk := cursor.fetchmany(FETCH_ROWS):
@@ -141,7 +161,7 @@ def load_grid(
         unit_ids, elem_ids, days, values = zip(*chunk, strict=True)
         u = unit_index[np.fromiter(unit_ids, dtype=np.int64, count=len(chunk))]
         e = element_index[np.fromiter(elem_ids, dtype=np.int64, count=len(chunk))]
-        d = (np.array(days, dtype="datetime64[D]") - first).astype(np.int64)
+        d = _columns(np.array(days, dtype="datetime64[D]"), start, period_type)
         present[u, d] = True
         known = e >= 0
         data[e[known], u[known], d[known]] = np.fromiter(values, dtype=float, count=len(chunk))[
@@ -153,7 +173,19 @@ def load_grid(
     for unit_id, parent_id in parent_of:
         if parent_id is not None:
             children[unit_index[parent_id], unit_index[unit_id]] = 1.0
-    return Grid(codes, start, {code: data[k] for k, code in enumerate(elements)}, children, present)
+    arrays = {code: data[k] for k, code in enumerate(elements)}
+    return Grid(codes, start, arrays, children, present, period_type)
+
+
+def _columns(
+    days: np.ndarray[Any, np.dtype[np.datetime64]], start: date, period_type: PeriodType
+) -> np.ndarray[Any, np.dtype[np.int64]]:
+    """The grid column of each period (given by its first day) counted from ``start``."""
+    if period_type == "monthly":
+        months = days.astype("datetime64[M]") - np.datetime64(start, "M")
+        return months.astype(np.int64)
+    offset = (days - np.datetime64(start, "D")).astype(np.int64)
+    return offset // 7 if period_type == "weekly" else offset
 
 
 def validate(
@@ -174,12 +206,23 @@ def validate(
         return []
     start = start or stored[0]
     end = end or stored[1]
-    lookback = max(country.outliers.window, 1)
-    grid = load_grid(
-        session, [e.code for e in country.elements], start - timedelta(days=lookback), end
-    )
-    periods = [start + timedelta(days=i) for i in range((end - start).days + 1)]
-    findings = check_rules_on(compile_rules(country), grid, periods)
-    findings += outlier_findings(grid, country, start)
+    rules = compile_rules(country)
+    kinds = period_types(session)
+    by_type: dict[PeriodType, list[str]] = {}
+    for element in country.elements:
+        by_type.setdefault(kinds.get(element.code, "daily"), []).append(element.code)
+    findings: list[Finding] = []
+    # Each frequency on its own grid: a rule or a trend compares periods of one type.
+    for period_type, elements in by_type.items():
+        first, last = start_of(start, period_type), start_of(end, period_type)
+        lookback = shift(first, -max(country.outliers.window, 1), period_type)
+        grid = load_grid(
+            session, elements, lookback, last, progress=progress, period_type=period_type
+        )
+        steps = steps_between(first, last, period_type) + 1
+        periods = [shift(first, i, period_type) for i in range(steps)]
+        own = [rule for rule in rules if rule.elements <= set(elements)]
+        findings += check_rules_on(own, grid, periods)
+        findings += outlier_findings(grid, country, first)
     findings.sort(key=lambda f: (f.period, SEVERITY_ORDER[f.severity], f.org_unit, f.rule))
     return findings

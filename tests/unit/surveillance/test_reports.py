@@ -92,6 +92,32 @@ def test_bulletin_for_15_may_matches_the_broadcast(outbreak, country):
     assert data["late_regions"]
     assert not data["missing_regions"]
     assert {f["rule"] for f in data["validation"]} == {"treatment_balance"}
+    # The keys a renderer (the page, the PDF, an API client) may rely on.
+    assert set(data) == {e.code for e in country.elements} | {
+        "country",
+        "period",
+        "period_type",
+        "window_start",
+        "window_end",
+        "change_new_fever",
+        "regions",
+        "regions_reporting",
+        "regions_expected",
+        "missing_regions",
+        "late_regions",
+        "regional_sums",
+        "validation",
+    }
+    assert (data["period"], data["period_type"]) == ("2022-05-15", "daily")
+    assert set(data["regions"][0]) == {
+        "code",
+        "name",
+        "name_local",
+        "new_fever",
+        "under_treatment",
+        "new_deaths",
+        "late",
+    }
 
 
 def test_latest_period_is_the_last_national_report(outbreak, country):
