@@ -106,7 +106,7 @@ def test_cfr_naive_and_corrected(demo):
 def test_alerts_regional_with_gaps(demo):
     refused = demo("analyze", "alerts", "--org-unit", "KP-04")
     assert refused.code == 1
-    assert "has no value on" in refused.err
+    assert "has no value in" in refused.err
     assert "--fill" in refused.err
     table = rows(
         demo(

@@ -57,10 +57,15 @@ CASES = {
         (HEADER + GOOD_ROW + "KP-02,2022-02-30,1,2\n").encode(),
         ["date.csv", "line 3", "field 'period'", "'2022-02-30' is not a real date"],
     ),
-    "not_a_daily_period": (
+    "a_month_for_a_daily_element": (
         "month.csv",
         (HEADER + "KP-02,2022-05,1,2\n").encode(),
-        ["month.csv", "line 2", "field 'period'", "not a daily period"],
+        [
+            "month.csv",
+            "line 2",
+            "field 'period'",
+            "'2022-05' is a month: new_fever is reported daily",
+        ],
     ),
     "negative_count": (
         "neg.csv",
@@ -175,7 +180,7 @@ def test_a_missing_file_and_a_bad_option_give_messages(cli, tmp_path):
     assert "is a folder" in result.err
     result = cli("bulletin", "--period", "2022-13-01")
     assert result.code == 1
-    assert "'2022-13-01' is not a date" in result.err
+    assert "'2022-13-01' is not a real date" in result.err
 
 
 def test_the_real_process_prints_no_traceback(db_url, tmp_path):

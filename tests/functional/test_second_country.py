@@ -1,7 +1,9 @@
 """A second, synthetic country runs the whole pipeline: nothing knows the DPRK's codes.
 
 Lakeland (tests/data/lakeland) counts cholera, not fever, in another time zone
-with a midnight cut-off; its [roles] name the elements that play each part.
+with a midnight cut-off; it reports weekly (IDSR) and its laboratory monthly.
+Its [roles] name the elements that play each part, its [[data_sets]] how often
+each is reported.
 """
 
 from __future__ import annotations
@@ -14,76 +16,125 @@ import pytest
 from tests.conftest import DATA
 
 COUNTRY = DATA / "lakeland" / "country.toml"
-FIRST = date(2023, 3, 1)
-DAYS = 40
+FIRST = date(2023, 1, 2)  # Monday of ISO week 2023W1
+WEEKS = 20
+MONTHS = ("202301", "202302", "202303", "202304")
+
+
+def week(n: int) -> str:
+    year, number, _ = (FIRST + timedelta(weeks=n)).isocalendar()
+    return f"{year}W{number}"
 
 
 @pytest.fixture
 def lakeland(cli, tmp_path):
-    """Lakeland set up, with 40 days of a growing cholera outbreak in three regions."""
+    """Lakeland set up, with 20 weeks of a growing cholera outbreak in three regions."""
 
     def run(*args: str):
         return cli("--country", str(COUNTRY), *args)
 
     assert run("setup").code == 0
     rows = ["org_unit,period,cholera_cases,cholera_deaths,in_treatment_centres"]
-    for day in range(DAYS):
-        period = FIRST + timedelta(days=day)
+    for n in range(WEEKS):
         regional = []
         for share, unit in ((6, "LL-N"), (3, "LL-S"), (1, "LL-I")):
-            cases = int(share * 4 * 1.06**day) + day % 3
+            cases = int(share * 30 * 1.25**n) + n % 3
             regional.append(cases)
-            rows.append(f"{unit},{period},{cases},{cases // 40},{cases * 2}")
+            rows.append(f"{unit},{week(n)},{cases},{cases // 40},{cases * 2}")
         total = sum(regional)
-        rows.append(f"LL,{period},{total},{total // 40},{total * 2}")
-    path = tmp_path / "cholera.csv"
-    path.write_text("\n".join(rows) + "\n", encoding="utf-8")
-    result = run("import", str(path))
+        rows.append(f"LL,{week(n)},{total},{total // 40},{total * 2}")
+    weekly = tmp_path / "cholera.csv"
+    weekly.write_text("\n".join(rows) + "\n", encoding="utf-8")
+    result = run("import", str(weekly))
     assert result.code == 0, result.err
-    assert f"created {DAYS * 4 * 3}" in result.out
+    assert f"created {WEEKS * 4 * 3}" in result.out
+    lab = ["org_unit,period,cholera_tests"]
+    lab += [f"LL,{month},{100 + 10 * i}" for i, month in enumerate(MONTHS)]
+    monthly = tmp_path / "lab.csv"
+    monthly.write_text("\n".join(lab) + "\n", encoding="utf-8")
+    result = run("import", str(monthly))
+    assert result.code == 0, result.err
+    assert f"created {len(MONTHS)}" in result.out
     return run
 
 
-def test_the_bulletin_speaks_of_cholera(lakeland):
-    last = FIRST + timedelta(days=DAYS - 1)
+def test_a_period_of_the_wrong_type_is_refused_with_the_right_one(lakeland, tmp_path):
+    path = tmp_path / "daily.csv"
+    path.write_text("org_unit,period,cholera_cases,cholera_tests\nLL-N,2023-02-01,5,7\n")
+    result = lakeland("import", str(path))
+    assert result.code == 1
+    assert "'2023-02-01' is a day: cholera_cases is reported weekly (periods like 2023W5)" in (
+        result.out + result.err
+    )
+    assert "cholera_tests is reported monthly (periods like 202302)" in result.out + result.err
+
+
+def test_the_bulletin_is_weekly_and_speaks_of_cholera(lakeland):
     data = json.loads(lakeland("bulletin", "--json").out)
-    assert data["period"] == last.isoformat()
+    assert (data["period"], data["period_type"]) == (week(WEEKS - 1), "weekly")
     assert data["country"] == "LL"
     assert data["cholera_cases"] > 0
-    assert "change_cholera_cases" in data
+    assert "cholera_tests" not in data  # a monthly figure is not a week's
+    assert data["change_cholera_cases"] > 0
     assert {"code", "cholera_cases", "in_treatment_centres", "cholera_deaths", "late"} <= set(
         data["regions"][0]
     )
     assert data["regions"][0]["code"] == "LL-N"  # ranked by cases
+    # The week closes at midnight on Sunday, Nairobi time.
+    assert data["window_end"].endswith("T00:00:00+03:00")
     text = lakeland("bulletin").out
-    assert "Lakeland — situation for the period" in text
+    assert f"Lakeland — situation for the week {week(WEEKS - 1)}" in text
+    assert "on the previous week" in text
     assert "Suspected cholera cases" in text
     assert "(EAT)" in text  # Nairobi's zone
     assert "new_fever" not in text
 
 
-def test_the_analyses_default_to_the_countrys_cases(lakeland):
+def test_the_analyses_work_on_weekly_counts(lakeland):
     rt = lakeland("analyze", "rt", "--json")
     assert rt.code == 0, rt.err
     table = json.loads(rt.out)
-    assert table["rows"]
     assert "cholera_cases" in table["title"]
-    assert lakeland("analyze", "growth").code == 0
+    assert "over 4 weeks" in table["title"]
+    # 25 % growth a week with a 3.5-day serial interval: R about 1.25**0.5, above 1.
+    last = table["rows"][-1]
+    assert last["window_end"] == week(WEEKS - 1)
+    assert 1.05 < last["median"] < 1.2
+    assert last["q025"] <= last["median"] <= last["q975"]
+    growth = json.loads(lakeland("analyze", "growth", "--json").out)
+    assert growth["rows"][-1]["r"] == pytest.approx(0.223, abs=0.01)  # log 1.25
+    assert growth["rows"][-1]["doubling_days"] == pytest.approx(7 * 0.693 / 0.223, rel=0.05)
     cfr = lakeland("analyze", "cfr", "--json")
     assert cfr.code == 0, cfr.err
+    assert "(20 weeks)" in json.loads(cfr.out)["notes"][0]
     credibility = json.loads(lakeland("analyze", "credibility", "--json").out)
-    checked = {row["element"] for row in credibility["rows"]}
-    assert {"cholera_cases", "cholera_deaths"} <= checked
+    checked = {(row["element"], row["check"]) for row in credibility["rows"]}
+    assert ("cholera_cases", "last_digit") in checked
+    assert not any(check == "weekday" for _, check in checked)  # needs days
     ascertainment = json.loads(lakeland("analyze", "ascertainment", "--json").out)
     assert {row["org_unit"] for row in ascertainment["rows"]} >= {"LL-N", "LL-S", "LL-I"}
+    alerts = json.loads(lakeland("analyze", "alerts", "--level", "2", "--latest", "--json").out)
+    assert {row["date"] for row in alerts["rows"]} == {week(WEEKS - 1)}
+    refused = lakeland("analyze", "forecast")
+    assert refused.code == 1
+    assert "needs daily counts" in refused.err
 
 
-def test_the_rest_of_the_pipeline(lakeland):
+def test_the_rest_of_the_pipeline(lakeland, tmp_path):
     assert lakeland("validate", "--exit-zero").code == 0
     completeness = json.loads(lakeland("completeness", "--json").out)
+    assert [p["period"] for p in completeness] == [week(n) for n in range(WEEKS)]
     assert all(p["received"] == 3 for p in completeness)
-    history = json.loads(
-        lakeland("history", "cholera_cases", "North Shore", FIRST.isoformat(), "--json").out
-    )
-    assert history[0]["value"] == 24
+    one = json.loads(lakeland("completeness", "--period", "2023W3", "--json").out)
+    assert [p["period"] for p in one] == ["2023W3"]
+    history = json.loads(lakeland("history", "cholera_cases", "North Shore", week(0), "--json").out)
+    assert history[0]["value"] == 180
     assert lakeland("places", "tree").code == 0
+    # Exports write DHIS2's periods, and import back unchanged.
+    out = tmp_path / "out.json"
+    assert lakeland("export", "--format", "dhis2-json", "-o", str(out)).code == 0
+    periods = {v["period"] for v in json.loads(out.read_text())["dataValues"]}
+    assert {week(0), week(WEEKS - 1), "202301", "202304"} <= periods
+    again = lakeland("import", str(out))
+    assert again.code == 0, again.err
+    assert f"unchanged {WEEKS * 4 * 3 + len(MONTHS)}" in again.out

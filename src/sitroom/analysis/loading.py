@@ -13,7 +13,7 @@ import numpy as np
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from sitroom.analysis.series import DailySeries, csv_series, optional_series, stored_series
+from sitroom.analysis.series import Series, csv_series, optional_series, stored_series
 from sitroom.context import AppContext
 from sitroom.errors import SitroomError
 from sitroom.places.models import OrgUnit
@@ -29,7 +29,7 @@ def load_series(
     start: date | None = None,
     end: date | None = None,
     fill: str | list[str] = "none",
-) -> dict[str, DailySeries]:
+) -> dict[str, Series]:
     """The named series, from ``input_file`` or the database, cut to [start, end] and filled.
 
     Stored series of one org unit (the country by default) are put on the days
@@ -56,7 +56,7 @@ def load_level(
     start: date | None = None,
     end: date | None = None,
     fill: str = "none",
-) -> dict[str, DailySeries]:
+) -> dict[str, Series]:
     """``element`` for every org unit of ``level``, on the days all of them cover."""
     with context.session() as session:
         codes = session.scalars(
@@ -71,14 +71,14 @@ def load_level(
     return {code: s.spanning(first, last).filled(fill) for code, s in found.items()}
 
 
-def union(series: dict[str, DailySeries]) -> dict[str, DailySeries]:
+def union(series: dict[str, Series]) -> dict[str, Series]:
     """The series extended to the days any of them covers (NaN where one has no value)."""
     start = min(s.start for s in series.values())
     end = max(s.dates[-1] for s in series.values())
     return {name: s.spanning(start, end) for name, s in series.items()}
 
 
-def align(series: dict[str, DailySeries]) -> dict[str, DailySeries]:
+def align(series: dict[str, Series]) -> dict[str, Series]:
     """The series cut to their common days (identities compare the same days)."""
     if not series:
         return {}

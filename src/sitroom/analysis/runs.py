@@ -11,7 +11,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from sitroom.analysis.defaults import OMICRON_SI_MEAN, OMICRON_SI_SD
-from sitroom.analysis.series import DailySeries
+from sitroom.analysis.series import Series
 from sitroom.epi import alerts, cfr, credibility
 from sitroom.epi.ascertainment import Ascertainment
 from sitroom.epi.backtest import backtest as run_backtest
@@ -20,6 +20,8 @@ from sitroom.epi.forecast import RenewalForecast
 from sitroom.epi.growth import LogLinearGrowth
 from sitroom.epi.nowcast import ChainLadderNowcast
 from sitroom.epi.rt import CoriRt
+from sitroom.errors import SitroomError
+from sitroom.surveillance.periods import UNIT_NAMES
 
 
 @dataclass
@@ -53,10 +55,28 @@ def _count(x: float | None) -> int | None:
     return None if x is None or math.isnan(x) else round(x)
 
 
-def _span(series: DailySeries) -> str:
-    """Which series, and which days, a total sums (totals of one wave differ by range)."""
-    days = series.dates
-    return f"the daily {series.name}, {days[0]} to {days[-1]} ({len(days)} days)"
+def _span(series: Series) -> str:
+    """Which series, and which periods, a total sums (totals of one wave differ by range)."""
+    labels = series.labels
+    return (
+        f"the {series.period_type} {series.name}, {labels[0]} to {labels[-1]}"
+        f" ({len(labels)} {series.unit})"
+    )
+
+
+#: Windows of Rt and growth when none is given, in periods: a week, a month, a quarter.
+DEFAULT_WINDOW = {"daily": 7, "weekly": 4, "monthly": 3}
+
+#: Days in a period, on average (for rates and delays given in days).
+DAYS_PER_PERIOD = {"daily": 1.0, "weekly": 7.0, "monthly": 365.2425 / 12}
+
+
+def _daily_only(series: Series, what: str) -> None:
+    if series.period_type != "daily":
+        raise SitroomError(
+            f"{what} needs daily counts; {series.name} is reported {series.period_type}"
+            " (Rt, growth, CFR, alerts and credibility work on weekly and monthly counts)"
+        )
 
 
 @dataclass(frozen=True)
@@ -70,6 +90,15 @@ class SerialInterval:
             return {"si_distr": self.distribution}
         return {"si_mean": self.mean, "si_sd": self.sd}
 
+    def daily_distribution(self, n_days: int = 120) -> NDArray[np.float64]:
+        """The interval on lags 0, 1, 2, ... days (EpiEstim's discretised gamma if not given)."""
+        if self.distribution is not None:
+            return self.distribution
+        from sitroom.epi.serial_interval import parametric_si
+
+        mean, sd = self.mean or OMICRON_SI_MEAN, self.sd or OMICRON_SI_SD
+        return parametric_si(mean, sd, n_days)
+
     def describe(self) -> str:
         if self.distribution is not None:
             return f"serial interval: a given distribution over {self.distribution.size} days"
@@ -77,8 +106,17 @@ class SerialInterval:
 
 
 def rt(
-    series: DailySeries, si: SerialInterval, *, window: int = 7, imported: DailySeries | None = None
+    series: Series,
+    si: SerialInterval,
+    *,
+    window: int | None = None,
+    imported: Series | None = None,
 ) -> Table:
+    window = window or DEFAULT_WINDOW[series.period_type]
+    if series.period_type != "daily":
+        if imported is not None:
+            raise SitroomError("imported cases are taken into account for daily counts only")
+        return _rt_from_growth({series.name: series}, si, window=window, latest=False)
     fit = CoriRt(window=window, **si.kwargs()).fit(
         series.values, None if imported is None else imported.values
     )
@@ -110,11 +148,18 @@ def rt(
 
 
 def rt_many(
-    series: dict[str, DailySeries], si: SerialInterval, *, window: int = 7, latest: bool = False
+    series: dict[str, Series],
+    si: SerialInterval,
+    *,
+    window: int | None = None,
+    latest: bool = False,
 ) -> Table:
     """Rt of several org units' series (same days) in one vectorised call."""
     names = list(series)
     first = series[names[0]]
+    window = window or DEFAULT_WINDOW[first.period_type]
+    if first.period_type != "daily":
+        return _rt_from_growth(series, si, window=window, latest=latest)
     fit = CoriRt(window=window, **si.kwargs()).fit(np.vstack([series[n].values for n in names]))
     dates = first.dates
     rows = []
@@ -141,26 +186,88 @@ def rt_many(
     )
 
 
-def growth(series: DailySeries, *, window: int = 7) -> Table:
+def _rt_from_growth(
+    series: dict[str, Series], si: SerialInterval, *, window: int, latest: bool
+) -> Table:
+    """Rt of weekly or monthly counts: from the growth rate through the serial interval.
+
+    The renewal equation behind Cori's method needs the days inside each
+    period; with counts per week or month sitroom fits the growth rate over
+    ``window`` periods and turns it (and its 95% interval) into R with the
+    daily serial interval (Wallinga and Lipsitch 2007).
+    """
+    from sitroom.epi.growth import reproduction_from_growth
+
+    w = si.daily_distribution()
+    first = next(iter(series.values()))
+    per_day = DAYS_PER_PERIOD[first.period_type]
+    labels = first.labels
+    rows = []
+    for name, s in series.items():
+        fit = LogLinearGrowth(window=window).fit(s.values)
+        ends = fit.end_[-1:] if latest else fit.end_
+        offset = fit.end_.size - ends.size
+        for i, end in enumerate(ends, start=offset):
+            mean, low, high = (
+                reproduction_from_growth(rate / per_day, w)
+                for rate in (fit.r_[i], fit.r_low_[i], fit.r_high_[i])
+            )
+            row = {
+                "window_start": labels[end - window + 1],
+                "window_end": labels[end],
+                "mean": _num(mean),
+                "q025": _num(low),
+                "median": _num(mean),
+                "q975": _num(high),
+            }
+            if len(series) > 1 or latest:
+                row = {"org_unit": name, **row, "above_1": bool(low > 1)}
+            rows.append(row)
+    columns = ["window_start", "window_end", "mean", "q025", "median", "q975"]
+    if len(series) > 1 or latest:
+        columns = ["org_unit", *columns[1:], "above_1"]
+    title = first.name if len(series) == 1 else "by org unit"
+    return Table(
+        f"Reproduction number {'of ' * (len(series) == 1)}{title}"
+        f" (from the growth rate over {window} {first.unit})",
+        columns,
+        rows,
+        [
+            si.describe(),
+            f"{first.period_type} counts: R = 1/M(-r), M the serial interval's"
+            " moment-generating function (Wallinga and Lipsitch 2007), from a log-linear"
+            " fit of the growth rate r with its 95% interval; exact while growth is exponential",
+        ],
+    )
+
+
+def growth(series: Series, *, window: int | None = None) -> Table:
+    window = window or DEFAULT_WINDOW[series.period_type]
     fit = LogLinearGrowth(window=window).fit(series.values)
-    dates = series.dates
+    labels = series.labels
+    # Doubling times in days whatever the period (a week is 7 days, a month 30.4 on average).
+    days = DAYS_PER_PERIOD[series.period_type]
     rows = [
         {
-            "date": dates[end].isoformat(),
+            "date": labels[end],
             "r": _num(fit.r_[i]),
             "r_low": _num(fit.r_low_[i]),
             "r_high": _num(fit.r_high_[i]),
-            "doubling_days": _num(fit.doubling_time_[i]),
-            "doubling_low": _num(fit.doubling_high_[i]),
-            "doubling_high": _num(fit.doubling_low_[i]),
+            "doubling_days": _num(fit.doubling_time_[i] * days),
+            "doubling_low": _num(fit.doubling_high_[i] * days),
+            "doubling_high": _num(fit.doubling_low_[i] * days),
         }
         for i, end in enumerate(fit.end_)
     ]
+    rate = {"daily": "Daily", "weekly": "Weekly", "monthly": "Monthly"}[series.period_type]
     return Table(
-        f"Daily growth rate of {series.name} (log-linear fit over {window} days)",
+        f"{rate} growth rate of {series.name} (log-linear fit over {window} {series.unit})",
         ["date", "r", "r_low", "r_high", "doubling_days"],
         rows,
-        ["r < 0: declining; doubling_days < 0 is a halving time; 95% confidence intervals"],
+        [
+            f"r per {UNIT_NAMES[series.period_type][0]}; r < 0: declining; doubling_days < 0"
+            " is a halving time; 95% confidence intervals"
+        ],
     )
 
 
@@ -180,7 +287,7 @@ def _renewal(
 
 
 def forecast(
-    series: DailySeries,
+    series: Series,
     si: SerialInterval,
     *,
     horizon: int = 14,
@@ -188,6 +295,7 @@ def forecast(
     seed: int = 0,
     noise: str = "negbin",
 ) -> Table:
+    _daily_only(series, "the renewal forecast")
     fit = _renewal(si, horizon, samples, seed, noise).fit(series.values)
     last = series.dates[-1]
     rows = []
@@ -218,7 +326,7 @@ def forecast(
 
 
 def backtest_table(
-    series: DailySeries,
+    series: Series,
     si: SerialInterval,
     *,
     horizon: int = 7,
@@ -227,6 +335,7 @@ def backtest_table(
     min_history: int = 21,
     noise: str = "negbin",
 ) -> Table:
+    _daily_only(series, "the renewal backtest")
     model = _renewal(si, horizon, samples, seed, noise)
 
     def renewal(history: NDArray[np.float64], h: int) -> NDArray[np.float64]:
@@ -250,8 +359,8 @@ def backtest_table(
 
 
 def cfr_table(
-    cases: DailySeries,
-    deaths: DailySeries,
+    cases: Series,
+    deaths: Series,
     *,
     delay: tuple[float, float] | None,
     rolling: bool = False,
@@ -259,7 +368,9 @@ def cfr_table(
     density = None
     notes = ["naive: deaths / cases with an exact (Clopper-Pearson) 95% interval"]
     if delay is not None:
-        density = cfr.gamma_density(*delay)(np.arange(cases.values.size, dtype=float))
+        # The delay is given in days; counts per week or month see it in their periods.
+        shape, scale = delay[0], delay[1] / DAYS_PER_PERIOD[cases.period_type]
+        density = cfr.gamma_density(shape, scale)(np.arange(cases.values.size, dtype=float))
         notes.append(
             f"corrected: onset-to-death gamma, shape {delay[0]}, scale {delay[1]} days;"
             " profile likelihood over p in steps of 0.0001"
@@ -270,9 +381,9 @@ def cfr_table(
             cfr.cfr_rolling(cases.values, deaths.values, density) if density is not None else None
         )
         rows = []
-        for i, day in enumerate(cases.dates):
+        for i, day in enumerate(cases.labels):
             row: dict[str, Any] = {
-                "date": day.isoformat(),
+                "date": day,
                 **{f"naive_{k}": v for k, v in naive[i].to_dict().items()},
             }
             if corrected is not None:
@@ -303,7 +414,7 @@ def cfr_table(
 
 
 def alerts_many(
-    series: dict[str, DailySeries],
+    series: dict[str, Series],
     *,
     baseline: int = 7,
     min_sigma: float = 1.0,
@@ -316,7 +427,8 @@ def alerts_many(
     """
     names = list(series)
     y = np.vstack([series[n].values for n in names])
-    dates = series[names[0]].dates
+    dates = series[names[0]].labels
+    unit = series[names[0]].unit
     results = {
         "c1": alerts.ears(y, method="C1", baseline=baseline, min_sigma=min_sigma),
         "c2": alerts.ears(y, method="C2", baseline=baseline, min_sigma=min_sigma),
@@ -328,7 +440,7 @@ def alerts_many(
     for j, name in enumerate(names):
         days = [len(dates) - 1] if latest else np.flatnonzero(any_alarm[j]).tolist()
         for i in days:
-            row: dict[str, Any] = {"org_unit": name, "date": dates[i].isoformat()}
+            row: dict[str, Any] = {"org_unit": name, "date": dates[i]}
             row["count"] = _num(y[j, i])
             for key, result in results.items():
                 row[key] = _num(result.statistic[j, i], 3)
@@ -343,7 +455,7 @@ def alerts_many(
         columns,
         rows,
         [
-            f"EARS baseline {baseline} days, minimum sigma {min_sigma}; C1/C2 alpha 0.001,"
+            f"EARS baseline {baseline} {unit}, minimum sigma {min_sigma}; C1/C2 alpha 0.001,"
             " C3 (CDC) alpha 0.025; CUSUM k 1.04, h 2.26",
             f"{units_alarmed} of {len(names)} org units had an alarm from"
             f" {dates[0]} to {dates[-1]}",
@@ -352,7 +464,7 @@ def alerts_many(
 
 
 def alerts_table(
-    series: DailySeries,
+    series: Series,
     *,
     baseline: int = 7,
     min_sigma: float = 1.0,
@@ -365,10 +477,10 @@ def alerts_table(
     start = cusum_start if cusum_start is not None else min(28, y.size - 1)
     cs = alerts.cusum(y, start=start)
     rows = []
-    for i, day in enumerate(series.dates):
+    for i, day in enumerate(series.labels):
         rows.append(
             {
-                "date": day.isoformat(),
+                "date": day,
                 "count": _num(y[i]),
                 "c1": _num(c1.statistic[i], 3),
                 "c1_alarm": bool(c1.alarm[i]),
@@ -399,20 +511,21 @@ def alerts_table(
         ],
         rows,
         [
-            f"EARS baseline {baseline} days, minimum sigma {min_sigma}; C1/C2 alpha 0.001,"
-            " C3 (CDC) alpha 0.025; CUSUM k 1.04, h 2.26"
-            f" from day {start + 1}, mean of the days before",
+            f"EARS baseline {baseline} {series.unit}, minimum sigma {min_sigma}; C1/C2 alpha"
+            " 0.001, C3 (CDC) alpha 0.025; CUSUM k 1.04, h 2.26"
+            f" from {UNIT_NAMES[series.period_type][0]} {start + 1}, mean of the {series.unit}"
+            " before",
             "alarms: " + ", ".join(f"{k} {v}" for k, v in counts.items()),
         ],
     )
 
 
 def credibility_table(
-    series: dict[str, DailySeries],
+    series: dict[str, Series],
     *,
     reference_cfr: float,
     reference: str,
-    cumulative: dict[str, DailySeries] | None = None,
+    cumulative: dict[str, Series] | None = None,
     roles: dict[str, str] | None = None,
 ) -> Table:
     """The credibility checks of ``series`` (flows) and ``cumulative`` (stocks).
@@ -443,7 +556,8 @@ def credibility_table(
     for name, s in series.items():
         add(name, credibility.last_digit_check(s.values))
         add(name, credibility.dispersion_check(s.values))
-        add(name, credibility.weekday_check(s.values, s.dates))
+        if s.period_type == "daily":  # a weekday pattern needs days
+            add(name, credibility.weekday_check(s.values, s.dates))
         add(name, credibility.repeat_check(s.values))
     cases, deaths = parts.get("cases"), parts.get("deaths")
     if cases in series and deaths in series:

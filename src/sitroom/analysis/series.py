@@ -1,4 +1,4 @@
-"""Daily series from the database or from a CSV file, the same either way."""
+"""Series of counts (days, weeks or months) from the database or a CSV file, alike."""
 
 from __future__ import annotations
 
@@ -13,36 +13,66 @@ from numpy.typing import NDArray
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from sitroom.country import PeriodType
 from sitroom.counts import parse_count
 from sitroom.errors import InputError, Location, NotFoundError, SitroomError
 from sitroom.places.models import OrgUnit
 from sitroom.surveillance.models import DataElement, DataValue
+from sitroom.surveillance.periods import (
+    UNIT_NAMES,
+    label,
+    shift,
+    start_of,
+    steps_between,
+)
+from sitroom.surveillance.service import period_types
 
 
 @dataclass(frozen=True)
-class DailySeries:
-    """Counts on consecutive days (NaN where nothing was reported)."""
+class Series:
+    """Counts in consecutive periods (NaN where nothing was reported).
+
+    Periods are days, ISO weeks or months (``period_type``), each named by its
+    first day in ``dates``; the analyses count windows and horizons in them.
+    """
 
     name: str
     start: date
     values: NDArray[np.float64]
+    period_type: PeriodType = "daily"
 
     @property
     def dates(self) -> list[date]:
-        return [self.start + timedelta(days=i) for i in range(self.values.size)]
+        """The first day of each period."""
+        return [shift(self.start, i, self.period_type) for i in range(self.values.size)]
+
+    @property
+    def labels(self) -> list[str]:
+        """Each period as sitroom writes it (2022-05-15, 2022W20, 202205)."""
+        return [label(d, self.period_type) for d in self.dates]
+
+    @property
+    def unit(self) -> str:
+        """What one period is called, plural: days, weeks or months."""
+        return UNIT_NAMES[self.period_type][1]
+
+    def _steps(self, first: date, last: date) -> int:
+        return steps_between(first, last, self.period_type)
 
     def gaps(self) -> list[date]:
         return [d for d, v in zip(self.dates, self.values, strict=True) if np.isnan(v)]
 
-    def filled(self, how: str) -> DailySeries:
+    def filled(self, how: str) -> Series:
         """The series with its gaps filled: ``none`` refuses gaps; ``zero``, ``linear`` fill."""
         missing = np.isnan(self.values)
         if not missing.any():
             return self
         if how == "none":
             gaps = self.gaps()
+            first, last = label(gaps[0], self.period_type), label(gaps[-1], self.period_type)
             raise SitroomError(
-                f"{self.name} has no value on {len(gaps)} days (first {gaps[0]}, last {gaps[-1]});"
+                f"{self.name} has no value in {_count(len(gaps), self.period_type)}"
+                f" (first {first}, last {last});"
                 " choose --fill zero or --fill linear, or a range without gaps (--start/--end)"
             )
         values = self.values.copy()
@@ -53,28 +83,48 @@ class DailySeries:
             values[missing] = np.interp(np.flatnonzero(missing), known, values[known])
         else:
             raise SitroomError(f"unknown --fill {how!r}: use none, zero or linear")
-        return DailySeries(self.name, self.start, values)
+        return Series(self.name, self.start, values, self.period_type)
 
-    def spanning(self, start: date, end: date) -> DailySeries:
-        """The series over exactly [start, end]: cut, and NaN on days it does not cover."""
-        values = np.full((end - start).days + 1, np.nan)
-        offset = (self.start - start).days  # where our first day falls in the new range
+    def spanning(self, start: date, end: date) -> Series:
+        """The series over exactly the periods of [start, end]: cut, NaN where it has none."""
+        start, end = start_of(start, self.period_type), start_of(end, self.period_type)
+        values = np.full(self._steps(start, end) + 1, np.nan)
+        offset = self._steps(start, self.start)  # where our first period falls in the new range
         lo, hi = max(0, offset), min(values.size, offset + self.values.size)
         if lo < hi:
             values[lo:hi] = self.values[lo - offset : hi - offset]
-        return DailySeries(self.name, start, values)
+        return Series(self.name, start, values, self.period_type)
 
-    def between(self, start: date | None, end: date | None) -> DailySeries:
-        dates = self.dates
-        lo = 0 if start is None else max(0, (start - self.start).days)
-        hi = len(dates) if end is None else min(len(dates), (end - self.start).days + 1)
+    def between(self, start: date | None, end: date | None) -> Series:
+        """The periods that overlap [start, end] (a day, for weekly counts, selects its week)."""
+        size = self.values.size
+        lo = (
+            0
+            if start is None
+            else max(0, self._steps(self.start, start_of(start, self.period_type)))
+        )
+        hi = (
+            size
+            if end is None
+            else min(size, self._steps(self.start, start_of(end, self.period_type)) + 1)
+        )
         if lo >= hi:
-            raise SitroomError(f"{self.name} has no days between {start} and {end}")
-        return DailySeries(self.name, dates[lo], self.values[lo:hi])
+            raise SitroomError(f"{self.name} has no {self.unit} between {start} and {end}")
+        return Series(
+            self.name, shift(self.start, lo, self.period_type), self.values[lo:hi], self.period_type
+        )
 
 
-def stored_series(session: Session, org_unit: str, element: str) -> DailySeries:
-    """The daily series of ``element`` for ``org_unit`` from its first to its last value."""
+def _count(n: int, period_type: PeriodType) -> str:
+    one, many = UNIT_NAMES[period_type]
+    return f"{n} {one if n == 1 else many}"
+
+
+def stored_series(session: Session, org_unit: str, element: str) -> Series:
+    """The series of ``element`` for ``org_unit`` from its first to its last value.
+
+    Its periods are those of the element's data set (days, weeks or months).
+    """
     unit_id = session.scalar(select(OrgUnit.id).where(OrgUnit.code == org_unit))
     if unit_id is None:
         raise NotFoundError(f"unknown org unit {org_unit!r}")
@@ -88,14 +138,15 @@ def stored_series(session: Session, org_unit: str, element: str) -> DailySeries:
     ).all()
     if not rows:
         raise NotFoundError(f"no {element} values are stored for {org_unit}")
+    period_type = period_types(session).get(element, "daily")
     start = rows[0][0]
-    values = np.full((rows[-1][0] - start).days + 1, np.nan)
+    values = np.full(steps_between(start, rows[-1][0], period_type) + 1, np.nan)
     for period, value in rows:
-        values[(period - start).days] = value
-    return DailySeries(f"{element} of {org_unit}", start, values)
+        values[steps_between(start, period, period_type)] = value
+    return Series(f"{element} of {org_unit}", start, values, period_type)
 
 
-def optional_series(session: Session, org_unit: str, element: str) -> DailySeries | None:
+def optional_series(session: Session, org_unit: str, element: str) -> Series | None:
     """:func:`stored_series`, or None when nothing is stored for the pair."""
     try:
         return stored_series(session, org_unit, element)
@@ -136,7 +187,7 @@ def check_input_file(path: Path, max_bytes: int = MAX_INPUT_BYTES) -> None:
         )
 
 
-def csv_series(path: Path, columns: list[str]) -> dict[str, DailySeries]:
+def csv_series(path: Path, columns: list[str]) -> dict[str, Series]:
     """Named columns of a CSV file with a date column (``date`` or the first column).
 
     Dates must be consecutive days; an empty cell is a missing value.
@@ -186,4 +237,4 @@ def csv_series(path: Path, columns: list[str]) -> dict[str, DailySeries]:
             data[column].append(value)
     if not dates:
         raise InputError(Location(str(path)), "the file has a header but no data rows")
-    return {c: DailySeries(c, dates[0], np.array(v, dtype=float)) for c, v in data.items()}
+    return {c: Series(c, dates[0], np.array(v, dtype=float)) for c, v in data.items()}

@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     from sqlalchemy.orm import Session
 
     from sitroom.analysis import runs
-    from sitroom.analysis.series import DailySeries
+    from sitroom.analysis.series import Series
 
 analyze_app = typer.Typer(
     help="Epidemiology on stored data (national or --org-unit) or a CSV file (--input).",
@@ -44,8 +44,12 @@ ColumnOpt = Annotated[
     str | None,
     typer.Option("--column", help="Count column of --input (default: the element name)."),
 ]
-StartOpt = Annotated[str | None, typer.Option("--start", help="First day (YYYY-MM-DD).")]
-EndOpt = Annotated[str | None, typer.Option("--end", help="Last day (YYYY-MM-DD).")]
+StartOpt = Annotated[
+    str | None, typer.Option("--start", help="First period (YYYY-MM-DD, 2022W20 or 202205).")
+]
+EndOpt = Annotated[
+    str | None, typer.Option("--end", help="Last period (a day, a week or a month).")
+]
 FillOpt = Annotated[
     str, typer.Option("--fill", help="Days without a value: none (refuse), zero or linear.")
 ]
@@ -69,7 +73,13 @@ SiFileOpt = Annotated[
     ),
 ]
 WindowOpt = Annotated[
-    int, typer.Option("--window", min=2, max=365, help="Window length, days (2 to 365).")
+    int | None,
+    typer.Option(
+        "--window",
+        min=2,
+        max=365,
+        help="Window length in the series' periods, 2 to 365 (default: 7 days, 4 weeks, 3 months).",
+    ),
 ]
 
 
@@ -130,7 +140,7 @@ def _load(
     start: str | None,
     end: str | None,
     fill: str | list[str],
-) -> dict[str, DailySeries]:
+) -> dict[str, Series]:
     from sitroom.analysis.loading import load_series
 
     return load_series(
@@ -182,7 +192,7 @@ def rt_cmd(
     si_mean: SiMeanOpt = OMICRON_SI_MEAN,
     si_sd: SiSdOpt = OMICRON_SI_SD,
     si_file: SiFileOpt = None,
-    window: WindowOpt = 7,
+    window: WindowOpt = None,
     level: Annotated[
         int | None, typer.Option("--level", help="Every org unit of this level (2: regions).")
     ] = None,
@@ -246,7 +256,7 @@ def growth_cmd(
     start: StartOpt = None,
     end: EndOpt = None,
     fill: FillOpt = "none",
-    window: WindowOpt = 7,
+    window: WindowOpt = None,
     as_json: JsonOpt = False,
     as_csv: CsvOpt = False,
 ) -> None:
@@ -382,7 +392,10 @@ def alerts_cmd(
     end: EndOpt = None,
     fill: FillOpt = "none",
     baseline: Annotated[
-        int, typer.Option("--baseline", min=2, max=365, help="EARS baseline, days (2 to 365).")
+        int,
+        typer.Option(
+            "--baseline", min=2, max=365, help="EARS baseline, periods of the series (2 to 365)."
+        ),
     ] = 7,
     min_sigma: Annotated[
         float, typer.Option("--min-sigma", help="Floor of the baseline sd.")

@@ -174,7 +174,10 @@ def history(
     org_unit: Annotated[
         str, typer.Argument(help="Org unit: code, name or alias, e.g. KP-04, Chagang, 자강.")
     ],
-    period: Annotated[str, typer.Argument(help="Period, YYYY-MM-DD.")],
+    period: Annotated[
+        str,
+        typer.Argument(help="Period: a day (YYYY-MM-DD), a week (2022W20) or a month (202205)."),
+    ],
     as_json: JsonOpt = False,
 ) -> None:
     """Show every value a (data element, org unit, period) has had, and who set it."""

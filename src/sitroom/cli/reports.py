@@ -106,7 +106,7 @@ def validate_cmd(
     table = Table("period", "org unit", "rule", "left", "op", "right", "diff", "severity")
     for f in findings:
         table.add_row(
-            f.period.isoformat(),
+            f.period_label,
             f.org_unit,
             f.rule,
             _fmt(f.left),
@@ -140,7 +140,8 @@ def completeness_cmd(
 
     rt = app_context(ctx)
     with rt.session() as session:
-        stored = period_range(session)
+        reporting = rt.country.reporting
+        stored = period_range(session, reporting.required_elements or [rt.country.roles.cases])
         if stored is None:
             raise SitroomError("no values are stored yet")
         first = _optional_date(period or start) or stored[0]
@@ -182,7 +183,7 @@ def completeness_cmd(
     table = Table("period", "expected", "received", "on time", "complete", "missing", "late")
     for r in rows:
         table.add_row(
-            r.period.isoformat(),
+            r.period_label,
             str(r.expected),
             str(r.received),
             str(r.on_time),

@@ -27,7 +27,7 @@ from sitroom.epi.credibility import (
     weekday_check,
 )
 from sitroom.epi.forecast import RenewalForecast, project
-from sitroom.epi.growth import LogLinearGrowth
+from sitroom.epi.growth import LogLinearGrowth, reproduction_from_growth
 from sitroom.epi.nowcast import ChainLadderNowcast, apply_delay, estimate_delay
 from sitroom.epi.rt import CoriRt, total_infectiousness
 from sitroom.epi.serial_interval import discr_si, parametric_si, read_distribution, si_moments
@@ -62,6 +62,7 @@ __all__ = [
     "project",
     "read_distribution",
     "repeat_check",
+    "reproduction_from_growth",
     "si_moments",
     "total_infectiousness",
     "weekday_check",

@@ -131,3 +131,22 @@ class LogLinearGrowth:
             self.doubling_high_ = math.log(2) / self.r_high_
         self.end_ = ends
         return self
+
+
+def reproduction_from_growth(r: ArrayLike, si_distr: ArrayLike) -> FloatArray:
+    """The reproduction number implied by a growth rate: ``1 / sum_k w_k exp(-r k)``.
+
+    Wallinga and Lipsitch (2007): for a generation interval ``w`` on lags 0,
+    1, 2, ... (in the unit of ``r``, here days), an epidemic growing at rate
+    ``r`` has R = 1 / M(-r), M the moment-generating function of ``w``. It is
+    exact while growth is exponential; sitroom uses it for weekly and monthly
+    counts, where the renewal equation would need the days inside each period.
+    NaN rates give NaN.
+    """
+    w = np.asarray(si_distr, dtype=float)
+    w = w / w.sum()
+    lags = np.arange(w.size, dtype=float)
+    rates = np.asarray(r, dtype=float)
+    with np.errstate(over="ignore"):
+        mgf = np.exp(-np.multiply.outer(rates, lags)) @ w
+    return np.asarray(1.0 / mgf, dtype=float)

@@ -13,12 +13,11 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from sitroom.country import Country
+from sitroom.country import Country, PeriodType
 from sitroom.errors import NotFoundError
 from sitroom.places.models import OrgUnit
 from sitroom.surveillance.models import DataElement, DataValue
 from sitroom.surveillance.periods import (
-    PeriodType,
     ReportingCalendar,
     label,
     last_day,

@@ -32,7 +32,7 @@ import numpy as np
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from sitroom.country import Country
+from sitroom.country import Country, PeriodType
 from sitroom.counts import parse_count
 from sitroom.db import (
     DEFAULT_LOCK_TIMEOUT,
@@ -52,7 +52,6 @@ from sitroom.surveillance.periods import (
     FIRST_YEAR,
     LAST_YEAR,
     UNIT_NAMES,
-    PeriodType,
     ReportingCalendar,
     label,
     last_day,

@@ -134,7 +134,7 @@ def check_period_type(text: str) -> PeriodType:
     name = aliases.get(text, text)
     if name not in PERIOD_TYPES:
         raise SitroomError(f"unknown period type {text!r}: choose day, week or month")
-    return name  # type: ignore[return-value]
+    return name
 
 
 def check_range(start: date | None, end: date | None) -> None:

@@ -9,12 +9,11 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from sitroom.country import Country
+from sitroom.country import Country, PeriodType
 from sitroom.errors import NotFoundError
 from sitroom.places.models import OrgUnit
 from sitroom.surveillance.models import DataElement, DataValue
 from sitroom.surveillance.periods import (
-    PeriodType,
     check_range,
     label,
     shift,
@@ -45,9 +44,13 @@ class PeriodCompleteness:
 
     period_type: PeriodType = "daily"
 
+    @property
+    def period_label(self) -> str:
+        return label(self.period, self.period_type)
+
     def to_dict(self) -> dict[str, Any]:
         return {
-            "period": label(self.period, self.period_type),
+            "period": self.period_label,
             "expected": self.expected,
             "received": self.received,
             "on_time": self.on_time,

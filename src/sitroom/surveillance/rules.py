@@ -59,6 +59,10 @@ class Finding:
     period_type: PeriodType = "daily"
 
     @property
+    def period_label(self) -> str:
+        return label(self.period, self.period_type)
+
+    @property
     def difference(self) -> float | None:
         if self.left is None or self.right is None:
             return None
@@ -69,7 +73,7 @@ class Finding:
             "rule": self.rule,
             "name": self.name,
             "org_unit": self.org_unit,
-            "period": label(self.period, self.period_type),
+            "period": self.period_label,
             "left": _plain(self.left),
             "right": _plain(self.right),
             "operator": self.operator,

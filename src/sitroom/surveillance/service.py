@@ -99,11 +99,14 @@ def fetch_values(
     return dict(table)
 
 
-def period_range(session: Session) -> tuple[date, date] | None:
-    """First and last period with any value."""
-    first, last = session.execute(
-        select(func.min(DataValue.period), func.max(DataValue.period))
-    ).one()
+def period_range(session: Session, elements: list[str] | None = None) -> tuple[date, date] | None:
+    """First and last period with any value (of ``elements``, when given)."""
+    query = select(func.min(DataValue.period), func.max(DataValue.period))
+    if elements:
+        query = query.join(DataElement, DataElement.id == DataValue.element_id).where(
+            DataElement.code.in_(elements)
+        )
+    first, last = session.execute(query).one()
     return None if first is None else (first, last)
 
 

@@ -3,10 +3,10 @@ from datetime import date
 import numpy as np
 import pytest
 
-from sitroom.analysis.series import DailySeries
+from sitroom.analysis.series import Series
 from sitroom.errors import SitroomError
 
-S = DailySeries("x", date(2022, 5, 10), np.array([1.0, np.nan, 3.0, 4.0]))
+S = Series("x", date(2022, 5, 10), np.array([1.0, np.nan, 3.0, 4.0]))
 
 
 def test_spanning_pads_and_cuts():
@@ -21,5 +21,5 @@ def test_spanning_pads_and_cuts():
 def test_filling_gaps():
     np.testing.assert_array_equal(S.filled("zero").values, [1, 0, 3, 4])
     np.testing.assert_array_equal(S.filled("linear").values, [1, 2, 3, 4])
-    with pytest.raises(SitroomError, match="no value on 1 days"):
+    with pytest.raises(SitroomError, match="no value in 1 day "):
         S.filled("none")

@@ -51,3 +51,23 @@ def test_too_few_non_zero_points_give_nan():
 def test_bad_window_is_refused():
     with pytest.raises(ValueError, match="window"):
         LogLinearGrowth(window=2).fit([1, 2, 3])
+
+
+def test_reproduction_from_growth_follows_wallinga_lipsitch():
+    from sitroom.epi import discr_si, reproduction_from_growth
+
+    # A generation interval of exactly g days: R = exp(r g).
+    w = np.zeros(8)
+    w[5] = 1.0
+    assert np.allclose(reproduction_from_growth([0.1, -0.2, 0.0], w), np.exp([0.5, -1.0, 0.0]))
+    # Any interval: no growth means R = 1, and R rises with r.
+    si = discr_si(np.arange(40), 3.5, 2.4)
+    r_values = reproduction_from_growth(np.linspace(-0.3, 0.3, 13), si)
+    assert r_values[6] == pytest.approx(1.0)
+    assert np.all(np.diff(r_values) > 0)
+    # Against the moment-generating function summed by hand.
+    r = 0.12
+    assert reproduction_from_growth(r, si) == pytest.approx(
+        1 / sum(si[k] / si.sum() * np.exp(-r * k) for k in range(40))
+    )
+    assert np.isnan(reproduction_from_growth(np.nan, si))

@@ -41,6 +41,7 @@ PUBLIC = [
     "project",
     "read_distribution",
     "repeat_check",
+    "reproduction_from_growth",
     "si_moments",
     "total_infectiousness",
     "weekday_check",
