@@ -199,19 +199,66 @@ def completeness_cmd(
 @app.command("aggregate")
 def aggregate_cmd(
     ctx: typer.Context,
-    period: Annotated[str, typer.Option("--period", help="Period (YYYY-MM-DD).")],
+    period: Annotated[
+        str | None,
+        typer.Option("--period", help="Period whose children's sums to show (YYYY-MM-DD)."),
+    ] = None,
     org_unit: Annotated[
-        str | None, typer.Option("--org-unit", help="Parent (default: country).")
+        list[str] | None,
+        typer.Option(
+            "--org-unit",
+            help="Parent (default: the country); with --to, the org units (repeatable;"
+            " default: all).",
+        ),
+    ] = None,
+    to: Annotated[
+        str | None,
+        typer.Option("--to", help="Sum daily values into weeks or months: week or month."),
+    ] = None,
+    start: StartOpt = None,
+    end: EndOpt = None,
+    element: Annotated[
+        list[str] | None,
+        typer.Option("--element", help="With --to: element code (repeatable; default: all daily)."),
+    ] = None,
+    partial: Annotated[
+        bool,
+        typer.Option("--partial", help="With --to: also weeks or months missing some days."),
+    ] = False,
+    fmt: Annotated[
+        str | None,
+        typer.Option("--format", help=f"With --to: write {', '.join(FORMATS)} instead of a table."),
+    ] = None,
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="With --to: file (default or -: stdout).")
     ] = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """A parent's own figures beside the sum of its children's, with the gap."""
+    """A parent's own figures beside the sum of its children's, with the gap; or, with
+    --to week|month, daily values summed into ISO weeks or months (stocks: the last day).
+    """
     from sitroom.places.service import org_unit_code
-    from sitroom.surveillance.reporting import aggregate
 
     rt = app_context(ctx)
+    if to is not None:
+        if period is not None:
+            raise SitroomError("--period: not with --to; give the range with --start and --end")
+        _aggregate_in_time(
+            ctx, to, start, end, org_unit, element, partial, fmt, output, as_json=as_json
+        )
+        return
+    if period is None:
+        raise SitroomError("give --period (a parent's sums) or --to week|month (sums in time)")
+    extra: dict[str, object] = {"--start": start, "--end": end, "--element": element}
+    extra |= {"--format": fmt, "--output": output, "--partial": partial}
+    if given := [name for name, value in extra.items() if value]:
+        raise SitroomError(f"{', '.join(given)}: only with --to week|month")
+    if org_unit and len(org_unit) > 1:
+        raise SitroomError("--org-unit: give one parent (several only with --to)")
+    from sitroom.surveillance.reporting import aggregate
+
     with rt.session() as session:
-        unit = org_unit_code(session, rt.country, org_unit)
+        unit = org_unit_code(session, rt.country, org_unit[0] if org_unit else None)
         rows = aggregate(session, unit, parse_date(period))
     if as_json:
         print_json([r.to_dict() for r in rows])
@@ -229,6 +276,89 @@ def aggregate_cmd(
             f"{r.children_reporting}/{r.children_total}",
         )
     console.print(table)
+
+
+def _aggregate_in_time(
+    ctx: typer.Context,
+    to: str,
+    start: str | None,
+    end: str | None,
+    org_unit: list[str] | None,
+    element: list[str] | None,
+    partial: bool,
+    fmt: str | None,
+    output: Path | None,
+    *,
+    as_json: bool,
+) -> None:
+    """``aggregate --to``: print a table or JSON, or write an import format."""
+    from datetime import UTC, datetime
+
+    from sitroom.places.service import org_unit_code
+    from sitroom.surveillance.periods import check_period_type, dhis2_label, label
+    from sitroom.surveillance.temporal import aggregate_days
+
+    period_type = check_period_type(to)
+    if fmt is not None and fmt not in FORMATS:
+        raise SitroomError(f"unknown format {fmt!r}; choose one of {', '.join(FORMATS)}")
+    if output is not None and fmt is None:
+        raise SitroomError("--output: give --format too (csv-long, dhis2-json or csv-wide)")
+    if fmt is not None and as_json:
+        raise SitroomError("--json prints a table's rows; --format writes values: choose one")
+    rt = app_context(ctx)
+    with rt.session() as session:
+        units = [org_unit_code(session, rt.country, u) for u in org_unit or []] or None
+        values = aggregate_days(
+            session,
+            period_type,
+            start=parse_date(start, "start") if start else None,
+            end=parse_date(end, "end", last=True) if end else None,
+            org_units=units,
+            elements=element,
+            partial=partial,
+        )
+        if fmt is None:
+            rows = list(values)
+        else:
+            from sitroom.surveillance.export import write_rows
+
+            now = datetime.now(UTC)
+            name = dhis2_label if fmt != "csv-wide" else label
+            written = (
+                (
+                    v.org_unit,
+                    name(v.period, v.period_type),
+                    v.element,
+                    v.value,
+                    rt.settings.user,
+                    now,
+                    f"sitroom: {v.to_dict()['how']} ({v.days} of {v.days_in_period} days)",
+                )
+                for v in values
+                if v.value is not None
+            )
+            codes = element or [e.code for e in rt.country.elements]
+            target = None if output is None or str(output) == "-" else output
+            count = write_rows(written, fmt, target, codes=codes)
+            if target is not None:
+                console.print(f"wrote {count} values to {target}")
+            return
+    if as_json:
+        print_json([r.to_dict() for r in rows])
+        return
+    table = Table("org unit", "element", "period", "value", "days", "")
+    for r in rows:
+        table.add_row(
+            r.org_unit,
+            r.element,
+            r.period_label,
+            _fmt(r.value),
+            f"{r.days}/{r.days_in_period}",
+            "" if r.complete else Text("incomplete", style="yellow"),
+        )
+    console.print(table)
+    if not rows:
+        console.print("No complete period in the range (--partial shows incomplete ones).")
 
 
 #: The bulletin's headline lines, by part (see the country's [roles]), in order.

@@ -19,7 +19,7 @@ import sys
 import tempfile
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 from typing import IO, Any
 
@@ -222,6 +222,33 @@ def export_values(
             (unit_uid[unit], period, element_uid[element], *rest)
             for unit, period, element, *rest in rows
         )
+    codes = list(session.scalars(select(DataElement.code).order_by(DataElement.id)))
+    if elements:
+        codes = [c for c in codes if c in elements]
+    return write_rows(
+        rows, fmt, output, neutralise_formulas=neutralise_formulas, id_scheme=id_scheme, codes=codes
+    )
+
+
+#: A value as the writers take it: org unit, period (as written), element,
+#: value, storedBy, receipt time, comment.
+Row = tuple[str, str, str, int, str, datetime, str | None]
+
+
+def write_rows(
+    rows: Iterable[Row],
+    fmt: str,
+    output: Path | IO[str] | None = None,
+    *,
+    neutralise_formulas: bool = True,
+    id_scheme: str = "code",
+    codes: list[str],
+) -> int:
+    """Write ``rows`` in ``fmt`` to ``output`` (see :func:`export_values`); returns how many.
+
+    ``codes`` are the wide CSV's element columns, in order. Rows must come
+    grouped by org unit and period for the wide CSV.
+    """
     count = 0
     with _atomic_output(output) as handle:
         if fmt == "csv-long":
@@ -263,14 +290,11 @@ def export_values(
                 count += 1
             handle.write("\n  ]\n}\n")
         else:
-            count = _write_wide(session, _CsvOut(handle, neutralise_formulas), rows, elements)
+            count = _write_wide(_CsvOut(handle, neutralise_formulas), rows, codes)
     return count
 
 
-def _write_wide(session: Session, writer: _CsvOut, rows: Any, elements: list[str] | None) -> int:
-    codes = list(session.scalars(select(DataElement.code).order_by(DataElement.id)))
-    if elements:
-        codes = [c for c in codes if c in elements]
+def _write_wide(writer: _CsvOut, rows: Iterable[Row], codes: list[str]) -> int:
     writer.writerow(["org_unit", "period", *codes, "received_at"])
     count = 0
     current: tuple[str, str] | None = None

@@ -8,8 +8,8 @@ from sqlalchemy import func, select
 from sitroom.country import load_country
 from sitroom.setup import setup_country
 from sitroom.surveillance.imports import Importer, _SeenKeys, parse_count
-from sitroom.surveillance.periods import parse_period
 from sitroom.surveillance.models import DataValue, DataValueAudit, ImportRun
+from sitroom.surveillance.periods import parse_period
 from sitroom.surveillance.service import fetch_values, value_history
 from tests.conftest import DATA, DEMO
 
