@@ -191,3 +191,15 @@ def test_org_units_are_named_as_the_import_names_them(cli):
     assert rt.code == 0, rt.err
     missing = cli("aggregate", "--period", "2022-05-15", "--org-unit", "Atlantis")
     assert "unknown org unit 'Atlantis'" in missing.err
+
+
+def test_import_reads_standard_input(cli, monkeypatch):
+    import io
+
+    assert cli("setup").code == 0
+    body = b"org_unit,period,new_fever\nKP-01,2022-05-15,12\n"
+    monkeypatch.setattr("sys.stdin", io.TextIOWrapper(io.BytesIO(body)))
+    result = cli("import", "-")
+    assert result.code == 0, result.err
+    assert "standard input (csv-wide)" in result.out
+    assert "created 1" in result.out

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -113,7 +114,10 @@ def _print_summary(summary: ImportSummary) -> None:
 @app.command("import")
 def import_(
     ctx: typer.Context,
-    file: Annotated[Path, typer.Argument(help="CSV (wide or long/DHIS2) or DHIS2 JSON file.")],
+    file: Annotated[
+        Path,
+        typer.Argument(help="CSV (wide or long/DHIS2) or DHIS2 JSON file; - reads standard input."),
+    ],
     fmt: Annotated[
         str | None,
         typer.Option("--format", help="csv-wide, csv-long or dhis2-json (default: detect)."),
@@ -152,8 +156,10 @@ def import_(
         importer = Importer(
             session, rt.country, user=rt.settings.user, lock_timeout=rt.settings.lock_timeout
         )
+        stdin = str(file) == "-"
         summary = importer.run(
-            file,
+            sys.stdin.buffer if stdin else file,
+            name="standard input" if stdin else None,
             fmt=fmt,
             mapping=mapping,
             dry_run=dry_run,

@@ -20,13 +20,15 @@ import errno
 import hashlib
 import logging
 import random
+import tempfile
 import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import numpy as np
 from sqlalchemy import select
@@ -42,7 +44,14 @@ from sitroom.db import (
     translate_db_error,
     utcnow,
 )
-from sitroom.errors import BusyError, NotFoundError, SitroomError, StorageFullError
+from sitroom.errors import (
+    BusyError,
+    InputError,
+    Location,
+    NotFoundError,
+    SitroomError,
+    StorageFullError,
+)
 from sitroom.places.service import OrgUnitResolver
 from sitroom.surveillance import ingest
 from sitroom.surveillance.bulk import BulkStatements, ConcurrentChange
@@ -451,17 +460,110 @@ class Importer:
 
     def run(
         self,
-        path: Path,
+        source: Path | BinaryIO,
         *,
+        name: str | None = None,
         fmt: str | None = None,
         mapping: str | None = None,
         dry_run: bool = False,
         progress: ingest.Progress | None = None,
     ) -> ImportSummary:
-        """Import ``path``; returns the summary. Raises InputError for unreadable files."""
-        path = Path(path)
-        ingest.check_readable(path)
-        detected, detected_mapping = ingest.detect_format(path, self.country)
+        """Import a file or a binary stream in a transaction of its own; returns the summary.
+
+        ``source`` is a path, or a stream (an upload, a request body) read once;
+        ``name`` is what messages call a stream (a path is named by itself). The
+        whole file is committed, or nothing: on a conflict with a concurrent
+        import the attempt is rolled back and run again (at most
+        :data:`MAX_ATTEMPTS`). Raises InputError for unreadable files.
+        """
+        with _opened(source, name) as (path, shown):
+            fmt, mapping, sha = self._prepare(path, shown, fmt, mapping)
+            for attempt in range(1, MAX_ATTEMPTS + 1):
+                try:
+                    summary = self._run_once(
+                        path, shown, sha, fmt, mapping, dry_run=dry_run, progress=progress
+                    )
+                except ConcurrentChange as exc:
+                    reason = str(exc)
+                except OSError as exc:
+                    if exc.errno == errno.ENOSPC:
+                        raise StorageFullError(
+                            "the disk is full: nothing was written; free some space and try again"
+                        ) from exc
+                    raise
+                except Exception as exc:
+                    if not is_db_error(exc):
+                        raise
+                    if not is_retryable(exc):
+                        known = translate_db_error(exc)
+                        if known is None:
+                            raise
+                        raise known from exc
+                    reason = (str(getattr(exc, "orig", exc)).splitlines() or [type(exc).__name__])[
+                        0
+                    ]
+                else:
+                    summary.attempts = attempt
+                    return summary
+                log.warning(
+                    "import of %s conflicted with another (%s); attempt %d", shown, reason, attempt
+                )
+                if attempt < MAX_ATTEMPTS:
+                    time.sleep(
+                        random.uniform(0.05, 0.25) * attempt
+                    )  # jitter, so retries do not collide
+        raise BusyError(
+            f"{shown}: the import conflicted with concurrent changes {MAX_ATTEMPTS} times:"
+            " nothing was written; try again in a moment"
+        )
+
+    def apply(
+        self,
+        source: Path | BinaryIO,
+        *,
+        name: str | None = None,
+        fmt: str | None = None,
+        mapping: str | None = None,
+        dry_run: bool = False,
+        progress: ingest.Progress | None = None,
+    ) -> ImportSummary:
+        """Import into the caller's transaction, which the caller commits or rolls back.
+
+        For a service that writes more than values in one transaction (an API
+        request that also records a submission, say). The caller starts the
+        transaction as a writer first (``db.begin_write``). The values are
+        written inside a savepoint that is released only when the whole file
+        is good: when the summary is not ``ok`` (or for a ``dry_run``) nothing
+        of the file remains in the transaction. A conflict with a concurrent
+        import raises (``ConcurrentChange`` or the database's error): the caller
+        rolls back and may run its transaction again, as :meth:`run` does.
+        ``summary.committed`` stays False: committing is the caller's.
+        """
+        with _opened(source, name) as (path, shown):
+            fmt, mapping, sha = self._prepare(path, shown, fmt, mapping)
+            savepoint = self.session.begin_nested()
+            try:
+                summary, _ = self._write(
+                    path, shown, sha, fmt, mapping=mapping, progress=progress, dry_run=dry_run
+                )
+            except BaseException:
+                if savepoint.is_active:
+                    savepoint.rollback()
+                raise
+            if summary.ok and not dry_run:
+                savepoint.commit()
+            else:
+                savepoint.rollback()
+            summary.attempts = 1
+            return summary
+
+    def _prepare(
+        self, path: Path, shown: str, fmt: str | None, mapping: str | None
+    ) -> tuple[str, str | None, str]:
+        """The format, the mapping and the file's SHA-256, or a SitroomError."""
+        with _named(shown):
+            ingest.check_readable(path)
+            detected, detected_mapping = ingest.detect_format(path, self.country)
         fmt = fmt or detected
         if fmt not in ingest.FORMATS:
             raise SitroomError(f"unknown format {fmt!r}; choose one of {', '.join(ingest.FORMATS)}")
@@ -474,47 +576,12 @@ class Importer:
                 f"unknown mapping {mapping!r}; the country has: "
                 f"{', '.join(self.country.mappings) or 'none'}"
             )
-        sha = file_sha256(path)
-        for attempt in range(1, MAX_ATTEMPTS + 1):
-            try:
-                summary = self._run_once(
-                    path, sha, fmt, mapping, dry_run=dry_run, progress=progress
-                )
-            except ConcurrentChange as exc:
-                reason = str(exc)
-            except OSError as exc:
-                if exc.errno == errno.ENOSPC:
-                    raise StorageFullError(
-                        "the disk is full: nothing was written; free some space and try again"
-                    ) from exc
-                raise
-            except Exception as exc:
-                if not is_db_error(exc):
-                    raise
-                if not is_retryable(exc):
-                    known = translate_db_error(exc)
-                    if known is None:
-                        raise
-                    raise known from exc
-                reason = (str(getattr(exc, "orig", exc)).splitlines() or [type(exc).__name__])[0]
-            else:
-                summary.attempts = attempt
-                return summary
-            log.warning(
-                "import of %s conflicted with another (%s); attempt %d", path, reason, attempt
-            )
-            if attempt < MAX_ATTEMPTS:
-                time.sleep(
-                    random.uniform(0.05, 0.25) * attempt
-                )  # jitter, so retries do not collide
-        raise BusyError(
-            f"{path}: the import conflicted with concurrent changes {MAX_ATTEMPTS} times:"
-            " nothing was written; try again in a moment"
-        )
+        return fmt, mapping, file_sha256(path)
 
     def _run_once(
         self,
         path: Path,
+        shown: str,
         sha: str,
         fmt: str,
         mapping: str | None,
@@ -523,38 +590,14 @@ class Importer:
         progress: ingest.Progress | None,
     ) -> ImportSummary:
         """One attempt: the whole file in one transaction, committed or rolled back."""
-        summary = ImportSummary(file=str(path), format=fmt, mapping=mapping, dry_run=dry_run)
         try:
             begin_write(self.session, self.lock_timeout)
-            ensure_user(self.session, self.user)
-            summary.previously_imported = self.session.scalar(
-                select(ImportRun.finished_at).where(ImportRun.sha256 == sha).order_by(ImportRun.id)
+            summary, run = self._write(
+                path, shown, sha, fmt, mapping=mapping, progress=progress, dry_run=dry_run
             )
-            started = utcnow()
-            now = self.now or started
-            run = ImportRun(
-                file_name=path.name,
-                sha256=sha,
-                format=fmt,
-                user=self.user,
-                started_at=started,
-                finished_at=started,
-                created=0,
-                updated=0,
-                unchanged=0,
-                deleted=0,
-            )
-            self.session.add(run)
-            self.session.flush()
-            items = self._parse(path, fmt, mapping, progress)
-            clean = self._check(items, fmt, mapping, summary, now)
-            self._apply(clean, run.id, f"import:{path.name}", now, summary)
             if not summary.ok or dry_run:
                 self.session.rollback()
                 return summary
-            run.finished_at = utcnow()
-            run.created, run.updated = summary.created, summary.updated
-            run.unchanged, run.deleted = summary.unchanged, summary.deleted
             self.session.commit()
         except BaseException:
             self.session.rollback()
@@ -562,6 +605,51 @@ class Importer:
         summary.committed = True
         summary.import_id = run.id
         return summary
+
+    def _write(
+        self,
+        path: Path,
+        shown: str,
+        sha: str,
+        fmt: str,
+        *,
+        mapping: str | None,
+        progress: ingest.Progress | None,
+        dry_run: bool,
+    ) -> tuple[ImportSummary, ImportRun]:
+        """Check and write the file in the session's transaction; flushes, never commits."""
+        summary = ImportSummary(file=shown, format=fmt, mapping=mapping, dry_run=dry_run)
+        ensure_user(self.session, self.user)
+        summary.previously_imported = self.session.scalar(
+            select(ImportRun.finished_at).where(ImportRun.sha256 == sha).order_by(ImportRun.id)
+        )
+        started = utcnow()
+        now = self.now or started
+        run = ImportRun(
+            file_name=Path(shown).name,
+            sha256=sha,
+            format=fmt,
+            user=self.user,
+            started_at=started,
+            finished_at=started,
+            created=0,
+            updated=0,
+            unchanged=0,
+            deleted=0,
+        )
+        self.session.add(run)
+        self.session.flush()
+        with _named(shown):
+            items = self._parse(path, fmt, mapping, progress)
+            clean = self._check(items, fmt, mapping, summary, now)
+            self._apply(clean, run.id, f"import:{Path(shown).name}", now, summary)
+        if summary.ok and not dry_run:
+            run.finished_at = utcnow()
+            run.created, run.updated = summary.created, summary.updated
+            run.unchanged, run.deleted = summary.unchanged, summary.deleted
+            self.session.flush()
+        summary.import_id = run.id
+        return summary, run
 
     def _parse(
         self, path: Path, fmt: str, mapping: str | None, progress: ingest.Progress | None
@@ -802,4 +890,49 @@ class Importer:
         summary.deleted += len(plan.deletes)
 
 
-__all__ = ["ImportSummary", "Importer", "parse_count", "parse_period"]
+#: Largest stream an import spools (a file on disk is capped per format instead).
+MAX_STREAM_BYTES = ingest.MAX_JSON_BYTES
+
+
+@contextmanager
+def _opened(source: Path | BinaryIO, name: str | None) -> Iterator[tuple[Path, str]]:
+    """A path to read ``source`` from, and the name messages give it.
+
+    A path is used as it is. A stream is read once, into a private temporary
+    file named like ``name`` (so that ``.json`` still means DHIS2 JSON), which
+    is read from there (again, if an attempt is retried) and removed at the end.
+    """
+    if isinstance(source, (str, Path)):
+        path = Path(source)
+        yield path, name or str(path)
+        return
+    shown = name or getattr(source, "name", None) or "upload"
+    base = Path(str(shown)).name or "upload"
+    with tempfile.TemporaryDirectory(prefix="sitroom-import-") as folder:
+        path = Path(folder) / base
+        copied = 0
+        with path.open("wb") as spool:
+            while chunk := source.read(1 << 20):
+                copied += len(chunk)
+                if copied > MAX_STREAM_BYTES:
+                    raise InputError(
+                        Location(str(shown)),
+                        f"is larger than {MAX_STREAM_BYTES >> 30} GiB, the limit for an upload",
+                    )
+                spool.write(chunk)
+        yield path, str(shown)
+
+
+@contextmanager
+def _named(shown: str) -> Iterator[None]:
+    """Input errors name the file as the caller does (a stream by its name, not its spool)."""
+    try:
+        yield
+    except InputError as exc:
+        if exc.location.file == shown:
+            raise
+        location = Location(shown, exc.location.line, exc.location.field)
+        raise InputError(location, exc.reason) from exc
+
+
+__all__ = ["MAX_STREAM_BYTES", "ImportSummary", "Importer", "parse_count", "parse_period"]
