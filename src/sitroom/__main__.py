@@ -1,3 +1,3 @@
-from sitroom.cli import main
+from sitroom.cli import entry
 
-main()
+entry()

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
-from pydantic import Field, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 PACKAGE_DATA = Path(__file__).parent / "data"
 DEFAULT_COUNTRY = PACKAGE_DATA / "countries" / "kp" / "country.toml"
@@ -28,7 +28,41 @@ def default_data_dir() -> Path:
     return Path(base) / "sitroom"
 
 
-class Settings(BaseSettings):
+#: Prefix of the settings' environment variables (any case, as ``sitroom_user``).
+ENV_PREFIX = "SITROOM_"
+#: The file of settings in the working folder, read when it exists.
+ENV_FILE = Path(".env")
+
+
+def _prefixed(variables: dict[str, str | None]) -> dict[str, str]:
+    """``{"user": "ann"}`` from ``{"SITROOM_USER": "ann"}``: any case, no value is no setting."""
+    prefix = ENV_PREFIX.lower()
+    found = {name.lower(): value for name, value in variables.items()}
+    return {
+        name.removeprefix(prefix): value
+        for name, value in found.items()
+        if name.startswith(prefix) and value is not None
+    }
+
+
+def environment_settings() -> dict[str, str]:
+    """The settings the environment gives, by field name: variables over the ``.env`` file.
+
+    The rules of pydantic-settings, which sitroom used before (its import cost
+    every command about 0.03 s): ``SITROOM_`` and the field's name, in any
+    case; a variable wins over the same line of ``.env`` in the working
+    folder; a line without a value (``SITROOM_USER``) sets nothing.
+    """
+    given: dict[str, str] = {}
+    if ENV_FILE.is_file():
+        from dotenv import dotenv_values
+
+        given.update(_prefixed(dotenv_values(ENV_FILE, encoding="utf-8")))
+    given.update(_prefixed(dict(os.environ)))
+    return given
+
+
+class Settings(BaseModel):
     """Deployment settings.
 
     Attributes
@@ -47,12 +81,16 @@ class Settings(BaseSettings):
         it gives up with "the database is busy" (exit 75). Default 60.
     """
 
-    model_config = SettingsConfigDict(env_prefix="SITROOM_", env_file=".env", extra="ignore")
+    model_config = ConfigDict(extra="ignore", validate_default=True)
 
     database_url: str = ""
     country: Path = DEFAULT_COUNTRY
     user: str = ""
     lock_timeout: float = Field(default=60.0, gt=0, le=3600)
+
+    def __init__(self, **values: Any) -> None:
+        """The environment's settings (:func:`environment_settings`), with ``values`` on top."""
+        super().__init__(**{**environment_settings(), **values})
 
     @field_validator("database_url")
     @classmethod
@@ -90,14 +128,13 @@ class Settings(BaseSettings):
         """Where setting ``name`` came from: an option, the environment, .env, or the default."""
         if name in from_command_line:
             return "command line"
-        variable = f"SITROOM_{name.upper()}"
+        variable = f"{ENV_PREFIX}{name.upper()}"
         if os.environ.get(variable):
             return variable
-        env_file = Path(".env")
-        if env_file.is_file():
+        if ENV_FILE.is_file():
             from dotenv import dotenv_values
 
-            found = {k.upper(): v for k, v in dotenv_values(env_file).items()}
+            found = {k.upper(): v for k, v in dotenv_values(ENV_FILE).items()}
             if found.get(variable):
-                return f"{variable} in {env_file.resolve()}"
+                return f"{variable} in {ENV_FILE.resolve()}"
         return "login name" if name == "user" else "default"

@@ -108,6 +108,12 @@ class AppContext:
         url = make_url(self.settings.database_url).render_as_string(hide_password=True)
         return f"writing to {url} ({db_origin}) as {self.settings.user} ({user_origin})"
 
+    def close(self) -> None:
+        """Close the database's connections (a later use opens them again)."""
+        if self._engine is not None:
+            self._engine.dispose()
+            self._engine = None
+
     @contextmanager
     def session(self, *, write: bool = False) -> Iterator[Session]:
         """A session; ``write=True`` for work that changes the database."""

@@ -551,6 +551,7 @@ def credibility_table(
                 sum((cum[t].values for t in named), np.zeros(len(cum[total].values))),
                 tolerance=20,
                 name=f"{total} = {' + '.join(named)}",
+                terms={t: cum[t].values for t in named},
             ),
         )
     for name, s in series.items():

@@ -9,7 +9,7 @@ import sys
 from sitroom.cli import analyze as _analyze  # noqa: F401  (registers its commands)
 from sitroom.cli import commands as _commands  # noqa: F401
 from sitroom.cli import reports as _reports  # noqa: F401
-from sitroom.cli.app import app, err_console
+from sitroom.cli.app import app, err_console, pause_collector
 from sitroom.cli.text import styled
 from sitroom.errors import SitroomError, StorageFullError
 
@@ -75,4 +75,15 @@ def main() -> None:
         sys.exit(70)
 
 
-__all__ = ["app", "main"]
+def entry() -> None:
+    """The ``sitroom`` program: :func:`main` in a process of its own.
+
+    It also keeps the garbage collector out of the start-up
+    (:func:`~sitroom.cli.app.pause_collector`), which only a process that
+    ends with the command may do; :func:`main` can run in-process.
+    """
+    pause_collector()
+    main()
+
+
+__all__ = ["app", "entry", "main"]

@@ -34,8 +34,11 @@ def db_upgrade(
     announce_write(rt)
     default = rt.settings.origin("database_url", rt.from_command_line) == "default"
     engine = create_db_engine(rt.settings.database_url, make_folder=default)
-    upgrade(engine, revision)
-    console.print(f"database at revision {current_revision(engine)}")
+    try:
+        upgrade(engine, revision)
+        console.print(f"database at revision {current_revision(engine)}")
+    finally:
+        engine.dispose()
 
 
 @db_app.command("current")
@@ -44,7 +47,11 @@ def db_current(ctx: typer.Context) -> None:
     from sitroom.db import create_db_engine, current_revision, head_revision
 
     engine = create_db_engine(app_context(ctx).settings.database_url, create=False)
-    console.print(f"current: {current_revision(engine) or 'empty'}; head: {head_revision(engine)}")
+    try:
+        current = current_revision(engine)
+        console.print(f"current: {current or 'empty'}; head: {head_revision(engine)}")
+    finally:
+        engine.dispose()
 
 
 @app.command()

@@ -16,13 +16,13 @@ plain sentence. They look for what reported counts cannot plausibly do:
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
 import numpy as np
-from numpy.typing import ArrayLike
+from numpy.typing import ArrayLike, NDArray
 from scipy import signal, stats
 
 from sitroom.epi._checks import FloatArray
@@ -88,20 +88,54 @@ def _longest_run(values: ArrayLike) -> FloatArray:
     return np.asarray(array[starts[longest] : stops[longest]], dtype=float)
 
 
+def _left_out(gaps: FloatArray, failed: NDArray[np.bool_], terms: Mapping[str, FloatArray]) -> str:
+    """The sentence for a term of the right side that is exactly the gap on failing days.
+
+    ``gaps`` are right minus left. Where a term equals the gap, the other
+    figures add up without it: the term seems to have been left out (of the
+    left side, or counted in another term). The term that explains the most
+    failing days is named; "" when none explains any.
+    """
+    failures = int(failed.sum())
+    matches = {name: int((failed & (gaps == values)).sum()) for name, values in terms.items()}
+    if not matches or max(matches.values()) == 0:
+        return ""
+    name = max(matches, key=lambda t: matches[t])  # the first named on a tie
+    found = matches[name]
+    on = f"on all {failures}" if found == failures else f"on {found} of these {failures} days"
+    return (
+        f" The gap is exactly {name} {on}: the other figures add up without it,"
+        f" as if {name} had been left out."
+    )
+
+
 def identity_check(
-    left: ArrayLike, right: ArrayLike, *, tolerance: float, name: str
+    left: ArrayLike,
+    right: ArrayLike,
+    *,
+    tolerance: float,
+    name: str,
+    terms: Mapping[str, ArrayLike] | None = None,
 ) -> CheckResult:
-    """Share of days where ``left`` and ``right`` differ by more than ``tolerance``."""
+    """Share of days where ``left`` and ``right`` differ by more than ``tolerance``.
+
+    ``terms``, the named terms of the right side (day by day, as ``right``),
+    let the sentence say when a failing day's gap (right minus left) is
+    exactly one of them, as when cumulative cases are published without the
+    deaths in them.
+    """
     a, b = np.asarray(left, dtype=float), np.asarray(right, dtype=float)
     ok = np.isfinite(a) & np.isfinite(b)
     n = int(ok.sum())
     if n == 0:
         return _not_enough("identity", f"{name}: no day has both sides.")
-    gaps = np.abs(a[ok] - b[ok])
-    failures = int((gaps > tolerance).sum())
+    gaps = b[ok] - a[ok]
+    failed = np.abs(gaps) > tolerance
+    failures = int(failed.sum())
     share = failures / n
     verdict = "fail" if failures else "pass"
-    worst = float(gaps.max())
+    worst = float(np.abs(gaps).max())
+    named = {t: np.asarray(v, dtype=float)[ok] for t, v in (terms or {}).items()}
     return CheckResult(
         "identity",
         share,
@@ -109,7 +143,7 @@ def identity_check(
         share,
         verdict,
         f"{name} fails on {failures} of {n} days beyond a tolerance of {tolerance:g}"
-        f" (largest gap {worst:,.0f}).",
+        f" (largest gap {worst:,.0f})." + _left_out(gaps, failed, named),
     )
 
 

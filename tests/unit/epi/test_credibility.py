@@ -62,6 +62,68 @@ def test_identity_check_counts_days_beyond_tolerance():
     assert "largest gap 30" in result.sentence
 
 
+def _stocks(deaths_left_out: list[bool]) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    """Cumulative cases and its terms over six days, deaths left out on the days marked."""
+    terms = {
+        "recovered": np.array([100.0, 300, 600, 900, 1200, 1500]),
+        "treated": np.array([400.0, 500, 450, 300, 200, 100]),
+        "deaths": np.array([30.0, 35, 40, 44, 47, 50]),
+    }
+    total = terms["recovered"] + terms["treated"] + terms["deaths"]
+    return total - np.where(deaths_left_out, terms["deaths"], 0), terms
+
+
+def _identity(total: np.ndarray, terms: dict[str, np.ndarray]) -> str:
+    right = terms["recovered"] + terms["treated"] + terms["deaths"]
+    result = identity_check(total, right, tolerance=20, name="cases = r + t + d", terms=terms)
+    return result.sentence
+
+
+def test_a_gap_that_is_exactly_the_deaths_is_named():
+    total, terms = _stocks([False, False, True, True, False, False])
+    sentence = _identity(total, terms)
+    assert "fails on 2 of 6 days" in sentence
+    assert "The gap is exactly deaths on all 2:" in sentence
+    assert "as if deaths had been left out." in sentence
+
+
+def test_only_the_days_the_deaths_explain_are_counted():
+    total, terms = _stocks([False, True, True, False, False, False])
+    total[4] -= 300  # another failure, unexplained
+    sentence = _identity(total, terms)
+    assert "fails on 3 of 6 days" in sentence
+    assert "The gap is exactly deaths on 2 of these 3 days:" in sentence
+
+
+def test_a_gap_that_no_term_explains_is_not_explained():
+    total, terms = _stocks([False] * 6)
+    total[2] -= 41  # deaths that day are 40: close is not equal
+    total[3] += 44  # the deaths too many, not missing: the gap has the other sign
+    sentence = _identity(total, terms)
+    assert "fails on 2 of 6 days" in sentence
+    assert "exactly" not in sentence
+    # Without the terms, the sentence is as it always was.
+    left_out, _ = _stocks([False, False, True, True, False, False])
+    right = terms["recovered"] + terms["treated"] + terms["deaths"]
+    plain = identity_check(left_out, right, tolerance=20, name="cases = r + t + d")
+    assert plain.sentence.endswith("(largest gap 44).")
+
+
+def test_deaths_within_the_tolerance_are_no_failure_to_explain():
+    total, terms = _stocks([False] * 6)
+    terms["deaths"] = np.array([3.0, 5, 8, 10, 12, 15])  # fewer than the tolerance of 20
+    total = terms["recovered"] + terms["treated"]  # deaths always left out
+    result = identity_check(
+        total,
+        terms["recovered"] + terms["treated"] + terms["deaths"],
+        tolerance=20,
+        name="cases = r + t + d",
+        terms=terms,
+    )
+    assert result.verdict == "pass"
+    assert "exactly" not in result.sentence
+
+
 def test_short_series_say_so():
     assert last_digit_check([10, 20]).verdict == "not enough data"
     assert dispersion_check([1, 2, 3]).verdict == "not enough data"
