@@ -336,7 +336,8 @@ class Rule:
         slack = max(self.tolerance, self.relative * max(abs(left), abs(right)))
         if self.holds(left, right, slack):
             return None
-        return self.finding(ctx.unit, ctx.period, left, right, slack)
+        terms = {code: ctx.get(code) for code in sorted(self.elements)}
+        return self.finding(ctx.unit, ctx.period, left, right, slack, terms=terms)
 
     def failures(self, grid: Grid) -> NDArray[np.bool_]:
         """Where the rule fails on ``grid``: cells with both sides known and outside the slack."""
@@ -353,7 +354,35 @@ class Rule:
             }[self.operator]
         return known & ~holds
 
-    def finding(self, unit: str, period: date, left: float, right: float, slack: float) -> Finding:
+    def finding(
+        self,
+        unit: str,
+        period: date,
+        left: float,
+        right: float,
+        slack: float,
+        *,
+        terms: Mapping[str, float | None] | None = None,
+    ) -> Finding:
+        """The failure at one cell; ``terms`` (the rule's elements there) may explain it.
+
+        When an identity (``==``) misses by exactly the value of one of its
+        elements, the message says so: the DPRK's cumulative cases equal
+        recovered plus under treatment on the days the identity fails, as if
+        the deaths had been left out.
+        """
+        message = (
+            f"{self.text}: {left:,.0f} {self.operator} {right:,.0f} fails"
+            f" (difference {left - right:+,.0f}, tolerance {slack:,.0f})"
+        )
+        gap = abs(left - right)
+        if self.operator == "==" and terms and gap > 0:
+            same = sorted(code for code, value in terms.items() if value == gap)
+            if same:
+                message += (
+                    f"; the gap is exactly {same[0]} ({gap:,.0f}): the other figures add up"
+                    f" without it, as if {same[0]} had been left out"
+                )
         return Finding(
             rule=self.code,
             name=self.name,
@@ -363,10 +392,7 @@ class Rule:
             right=right,
             operator=self.operator,
             severity=self.severity,
-            message=(
-                f"{self.text}: {left:,.0f} {self.operator} {right:,.0f} fails"
-                f" (difference {left - right:+,.0f}, tolerance {slack:,.0f})"
-            ),
+            message=message,
         )
 
 
@@ -410,7 +436,8 @@ def check_rules_on(
         for u, d in zip(*np.nonzero(fails), strict=True):
             a, b = float(left[u, d]), float(right[u, d])
             slack = max(rule.tolerance, rule.relative * max(abs(a), abs(b)))
-            finding = rule.finding(grid.units[u], grid.period_at(int(d)), a, b, slack)
+            terms = {code: float(grid.arrays[code][u, d]) for code in sorted(rule.elements)}
+            finding = rule.finding(grid.units[u], grid.period_at(int(d)), a, b, slack, terms=terms)
             if grid.period_type != "daily":
                 finding = replace(finding, period_type=grid.period_type)
             found.append((int(u), int(d), r, finding))

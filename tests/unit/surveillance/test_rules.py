@@ -6,7 +6,7 @@ import pytest
 from sitroom.country import RuleConfig
 from sitroom.errors import ConfigError
 from sitroom.surveillance.outliers import trend_outliers
-from sitroom.surveillance.rules import Rule, check_rules
+from sitroom.surveillance.rules import Rule, check_rules, check_rules_rowwise
 
 ELEMENTS = ["cum_fever", "cum_recovered", "under_treatment", "cum_deaths", "new_fever", "confirmed"]
 D1, D2 = date(2022, 5, 14), date(2022, 5, 15)
@@ -31,6 +31,22 @@ def test_identity_with_tolerance():
     assert (finding.left, finding.right, finding.difference) == (1_213_550, 1_213_540, 10)
     assert finding.to_dict()["operator"] == "=="
     assert check_rules([rule(identity, tolerance=20)], values, {}) == []
+
+
+def test_an_identity_missing_by_exactly_one_term_says_so():
+    identity = "cum_fever == cum_recovered + under_treatment + cum_deaths"
+    day = {"cum_fever": 4_253_500, "cum_recovered": 4_000_000, "under_treatment": 253_500}
+    left_out = {("KP", D2): {**day, "cum_deaths": 71}}
+    [finding] = check_rules([rule(identity)], left_out, {})
+    assert finding.message.endswith(
+        "; the gap is exactly cum_deaths (71): the other figures add up without it,"
+        " as if cum_deaths had been left out"
+    )
+    assert check_rules_rowwise([rule(identity)], left_out, {}) == [finding]
+    # Off by one more than the deaths: no explanation offered.
+    near = {("KP", D2): {**day, "cum_fever": 4_253_499, "cum_deaths": 71}}
+    [finding] = check_rules([rule(identity)], near, {})
+    assert "left out" not in finding.message
 
 
 def test_relative_tolerance_scales_with_the_values():
