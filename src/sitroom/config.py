@@ -129,8 +129,10 @@ class Settings(BaseModel):
         if name in from_command_line:
             return "command line"
         variable = f"{ENV_PREFIX}{name.upper()}"
-        if os.environ.get(variable):
-            return variable
+        # Variables are read in any case (sitroom_user too): name the one that was.
+        given = {k.upper(): k for k, v in os.environ.items() if v}
+        if variable in given:
+            return given[variable]
         if ENV_FILE.is_file():
             from dotenv import dotenv_values
 

@@ -81,3 +81,11 @@ def test_unknown_names_are_ignored(clean_env, tmp_path):
     clean_env.setenv("SITROOM_COLOUR", "red")
     (tmp_path / ".env").write_text("SITROOM_SHAPE=round\n")
     assert "colour" not in Settings().model_dump()
+
+
+def test_the_origin_names_the_variable_as_it_was_spelled(clean_env):
+    clean_env.setenv("sitroom_user", "ann")
+    settings = Settings()
+    assert settings.user == "ann"
+    assert settings.origin("user", set()) == "sitroom_user"
+    assert settings.origin("user", {"user"}) == "command line"
