@@ -1,4 +1,4 @@
-"""Validation, completeness, aggregation and the bulletin on the real 2022 outbreak."""
+"""Validation, completeness, aggregation and the bulletin on the real 2022 outbreak (read only)."""
 
 from datetime import date
 
@@ -7,8 +7,8 @@ from sitroom.surveillance.reporting import aggregate, completeness
 from sitroom.surveillance.validation import validate
 
 
-def test_validation_finds_the_known_quirks_of_the_national_series(outbreak, country):
-    findings = validate(outbreak, country)
+def test_validation_finds_the_known_quirks_of_the_national_series(outbreak_session, country):
+    findings = validate(outbreak_session, country)
     national = {
         (f.rule, f.period.isoformat(), f.difference) for f in findings if f.org_unit == "KP"
     }
@@ -22,16 +22,16 @@ def test_validation_finds_the_known_quirks_of_the_national_series(outbreak, coun
     assert not [f for f in findings if f.rule.startswith("regions_within")]
 
 
-def test_validation_does_not_flag_the_national_surge(outbreak, country):
-    findings = validate(outbreak, country, start=date(2022, 5, 13), end=date(2022, 6, 30))
+def test_validation_does_not_flag_the_national_surge(outbreak_session, country):
+    findings = validate(outbreak_session, country, start=date(2022, 5, 13), end=date(2022, 6, 30))
     national_outliers = [f for f in findings if f.org_unit == "KP" and f.rule == "outlier"]
     assert national_outliers == []
     # The whole three months give a reviewable list, not a flood.
-    assert len(validate(outbreak, country)) < 60
+    assert len(validate(outbreak_session, country)) < 60
 
 
-def test_regional_treatment_balance_errors_are_round_thousands(outbreak, country):
-    findings = validate(outbreak, country, start=date(2022, 5, 15), end=date(2022, 5, 15))
+def test_regional_treatment_balance_errors_are_round_thousands(outbreak_session, country):
+    findings = validate(outbreak_session, country, start=date(2022, 5, 15), end=date(2022, 5, 15))
     gaps = {f.org_unit: f.difference for f in findings if f.rule == "treatment_balance"}
     assert gaps == {
         "KP-01": -15_000,
@@ -42,10 +42,12 @@ def test_regional_treatment_balance_errors_are_round_thousands(outbreak, country
     }
 
 
-def test_completeness_names_missing_regions(outbreak, country):
+def test_completeness_names_missing_regions(outbreak_session, country):
     rows = {
         r.period: r
-        for r in completeness(outbreak, country, start=date(2022, 5, 14), end=date(2022, 5, 17))
+        for r in completeness(
+            outbreak_session, country, start=date(2022, 5, 14), end=date(2022, 5, 17)
+        )
     }
     assert rows[date(2022, 5, 15)].received == 13
     missing = rows[date(2022, 5, 16)]  # no regional broadcast for that period
@@ -54,16 +56,16 @@ def test_completeness_names_missing_regions(outbreak, country):
     assert missing.to_dict()["completeness"] == 0.0
 
 
-def test_timeliness_uses_the_broadcast_date(outbreak, country):
+def test_timeliness_uses_the_broadcast_date(outbreak_session, country):
     # Period 2022-05-14 was broadcast on 05-16 and 05-15 on 05-17:
     # both after their deadlines (00:00 the day after the period).
-    rows = completeness(outbreak, country, start=date(2022, 5, 14), end=date(2022, 5, 15))
+    rows = completeness(outbreak_session, country, start=date(2022, 5, 14), end=date(2022, 5, 15))
     assert [r.on_time for r in rows] == [0, 0]
     assert all(len(r.late) == 13 for r in rows)
 
 
-def test_aggregation_shows_both_figures_and_the_gap(outbreak):
-    rows = {r.element: r for r in aggregate(outbreak, "KP", date(2022, 5, 15))}
+def test_aggregation_shows_both_figures_and_the_gap(outbreak_session):
+    rows = {r.element: r for r in aggregate(outbreak_session, "KP", date(2022, 5, 15))}
     fever = rows["new_fever"]
     assert (fever.own, fever.children_sum, fever.gap) == (392_920, 354_284, 38_636)
     assert fever.children_reporting == fever.children_total == 13
@@ -73,8 +75,8 @@ def test_aggregation_shows_both_figures_and_the_gap(outbreak):
     assert rows["cum_fever"].gap is None
 
 
-def test_bulletin_for_15_may_matches_the_broadcast(outbreak, country):
-    bulletin = build_bulletin(outbreak, country, date(2022, 5, 15))
+def test_bulletin_for_15_may_matches_the_broadcast(outbreak_session, country):
+    bulletin = build_bulletin(outbreak_session, country, date(2022, 5, 15))
     data = bulletin.to_dict()
     assert data["new_fever"] == 392_920
     assert data["new_deaths"] == 8
@@ -120,5 +122,5 @@ def test_bulletin_for_15_may_matches_the_broadcast(outbreak, country):
     }
 
 
-def test_latest_period_is_the_last_national_report(outbreak, country):
-    assert latest_bulletin_period(outbreak, country) == date(2022, 8, 9)
+def test_latest_period_is_the_last_national_report(outbreak_session, country):
+    assert latest_bulletin_period(outbreak_session, country) == date(2022, 8, 9)
