@@ -1,11 +1,9 @@
 from datetime import date
 
-import numpy as np
 import pytest
 
 from sitroom.country import RuleConfig
 from sitroom.errors import ConfigError
-from sitroom.surveillance.outliers import trend_outliers
 from sitroom.surveillance.rules import Rule, check_rules, check_rules_rowwise
 
 ELEMENTS = ["cum_fever", "cum_recovered", "under_treatment", "cum_deaths", "new_fever", "confirmed"]
@@ -105,92 +103,15 @@ def test_bad_rules_are_configuration_errors(expression, message):
         rule(expression)
 
 
-def _surge(days=60, growth=0.25, seed=0):
-    rng = np.random.default_rng(seed)
-    mean = 50 * np.exp(growth * np.arange(days))
-    return rng.poisson(mean).astype(float)
-
-
-def test_a_steady_epidemic_surge_is_not_an_outlier():
-    counts = _surge()
-    assert counts[-1] > 100_000  # a real explosion, 25 % a day
-    assert not trend_outliers(counts).flagged.any()
-
-
-def test_a_turning_epidemic_is_not_an_outlier():
-    # Growth, a peak, then decline, as in the 2022 national series.
-    t = np.arange(80)
-    mean = 200_000 * np.exp(-((t - 30) ** 2) / (2 * 12.0**2)) + 10
-    counts = np.random.default_rng(3).poisson(mean).astype(float)
-    assert not trend_outliers(counts).flagged.any()
-
-
-def test_a_spike_and_a_drop_are_outliers():
-    counts = _surge(days=40, growth=0.05)
-    counts[30] *= 4
-    counts[35] /= 5
-    result = trend_outliers(counts)
-    assert np.flatnonzero(result.flagged).tolist() == [30, 35]
-    assert result.score[30] > 6 > -6 > result.score[35]
-    assert result.expected[30] == pytest.approx(50 * np.exp(0.05 * 30), rel=0.2)
-
-
-def test_missing_days_and_short_histories_are_not_checked():
-    counts = _surge(days=20, growth=0.0)
-    counts[::3] = np.nan
-    result = trend_outliers(counts, min_history=7)
-    assert np.isnan(result.score[:10]).all()
-    assert np.isnan(result.score[np.isnan(counts)]).all()  # NaN days
-    assert not result.flagged.any()
-
-
-def test_small_counts_need_a_real_difference():
-    counts = np.array([3, 2, 4, 3, 2, 3, 4, 3, 2, 3, 30], dtype=float)
-    # At small counts the Poisson floor of the spread is wide: 30 after a run of
-    # threes scores about 3.4, under the default threshold of 6 ...
-    assert not trend_outliers(counts).flagged[-1]
-    # ... and with a lower threshold min_count still decides.
-    assert trend_outliers(counts, threshold=3, min_count=20).flagged[-1]
-    assert not trend_outliers(counts, threshold=3, min_count=50).flagged[-1]
-
-
-def test_the_vectorised_screen_gives_the_loops_results():
-    """The screen in array operations equals the day-by-day reference on varied series."""
-    from sitroom.surveillance.outliers import trend_outliers_loop, trend_outliers_many
-
-    rng = np.random.default_rng(7)
-    series = []
-    for trial in range(120):
-        n = 90
-        level = rng.uniform(1, 5000) * np.exp(np.linspace(0, rng.normal(0, 2), n))
-        counts = np.round(rng.poisson(level).astype(float))
-        counts[rng.random(n) < 0.15] = np.nan
-        if trial % 5 == 0:
-            counts[rng.integers(20, n)] *= 10  # a spike to flag
-        series.append(counts)
-    many = trend_outliers_many(np.array(series))
-    flagged = 0
-    for k, counts in enumerate(series):
-        loop = trend_outliers_loop(counts)
-        assert np.array_equal(many.flagged[k], loop.flagged)
-        assert np.array_equal(np.isnan(many.score[k]), np.isnan(loop.score))
-        np.testing.assert_allclose(
-            many.score[k], loop.score, rtol=1e-12, atol=1e-12, equal_nan=True
-        )
-        np.testing.assert_allclose(many.expected[k], loop.expected, rtol=1e-12, equal_nan=True)
-        flagged += int(loop.flagged.sum())
-    assert flagged > 10  # the comparison covered flagged days, not only quiet ones
-
-
-def test_rules_on_arrays_give_the_rowwise_findings(outbreak, country):
+def test_rules_on_arrays_give_the_rowwise_findings(outbreak_session, country):
     """The whole 2022 wave, every rule: the array evaluation equals the cell-by-cell one."""
     from sitroom.surveillance.rules import check_rules, check_rules_rowwise
     from sitroom.surveillance.service import fetch_values
     from sitroom.surveillance.validation import children_map, compile_rules
 
-    values = fetch_values(outbreak)
+    values = fetch_values(outbreak_session)
     rules = compile_rules(country)
-    children = children_map(outbreak)
+    children = children_map(outbreak_session)
     fast = check_rules(rules, values, children)
     slow = check_rules_rowwise(rules, values, children)
     assert len(slow) >= 10  # the real data fails some rules (18 findings)
