@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import date
+
 import pytest
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
@@ -12,15 +14,15 @@ from sitroom.surveillance.imports import Importer
 
 
 @pytest.fixture
-def audited(loaded, country, tmp_path):
-    """A database with one audited correction."""
-    first = tmp_path / "a.csv"
-    first.write_text("org_unit,period,new_fever\nKP-01,2022-05-15,100\n", encoding="utf-8")
-    fixed = tmp_path / "b.csv"
-    fixed.write_text("org_unit,period,new_fever\nKP-01,2022-05-15,120\n", encoding="utf-8")
-    assert Importer(loaded, country, user="alice").run(first).committed
-    assert Importer(loaded, country, user="bob").run(fixed).committed
-    return loaded
+def audited(factories, db_session):
+    """A database with one audited correction: 100 by alice, then 120 by bob."""
+    region = factories.OrgUnitFactory(code="KP-01", parent=factories.OrgUnitFactory(code="KP"))
+    fever = factories.DataElementFactory(code="new_fever")
+    value = factories.DataValueFactory(
+        element=fever, org_unit=region, period=date(2022, 5, 15), value=120, changed_by="bob"
+    )
+    factories.DataValueAuditFactory(of=value, old_value=100, old_changed_by="alice")
+    return db_session
 
 
 @pytest.mark.parametrize(
@@ -54,14 +56,31 @@ def test_the_domain_rules_are_checked_by_the_database(audited, statement, constr
     assert constraint in message or sqlite_fk, message
 
 
-def test_actors_are_registered_users(audited):
-    names = audited.execute(text("SELECT username FROM app_user ORDER BY username")).scalars()
+def test_actors_are_registered_users(loaded, country, tmp_path):
+    """Whoever imports is registered on the first write (actor columns refer to app_user)."""
+    for user, value in (("alice", 100), ("bob", 120)):
+        path = tmp_path / f"{user}.csv"
+        path.write_text(f"org_unit,period,new_fever\nKP-01,2022-05-15,{value}\n", encoding="utf-8")
+        assert Importer(loaded, country, user=user).run(path).committed
+    names = loaded.execute(text("SELECT username FROM app_user ORDER BY username")).scalars()
     assert list(names) == ["alice", "bob"]
 
 
-def test_a_subtree_is_one_prefix_query(outbreak):
-    region = subtree_codes(outbreak, "KP-04")
+def test_a_subtree_is_one_prefix_query(outbreak_session):
+    region = subtree_codes(outbreak_session, "KP-04")
     assert "KP-04" in region
     assert len(region) == 1 + 18  # Chagang and its 18 districts
     assert all(code.startswith("KP-04") for code in region)
-    assert len(subtree_codes(outbreak, "KP")) == outbreak.query(OrgUnit).count()
+    everything = subtree_codes(outbreak_session, "KP")
+    assert len(everything) == outbreak_session.query(OrgUnit).count()
+
+
+def test_a_subtree_is_its_own_codes_whatever_they_hold(factories, db_session):
+    """Codes that are LIKE wildcards or prefixes of others select only their own subtree."""
+    country = factories.OrgUnitFactory(code="XX")
+    units = {}
+    for code in ("X_1", "XA1", "X%", "X-1", "X-10"):
+        region = factories.OrgUnitFactory(code=code, parent=country)
+        units[code] = [code, factories.OrgUnitFactory(code=f"{code}.d", parent=region).code]
+    for code, subtree in units.items():
+        assert sorted(subtree_codes(db_session, code)) == subtree
