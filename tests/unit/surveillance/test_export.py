@@ -11,6 +11,20 @@ from sitroom.surveillance.imports import Importer
 from sitroom.surveillance.service import fetch_values
 
 
+@pytest.fixture
+def few_values(factories, db_session):
+    """KP-01 with two elements on three days, and one value of KP-02 (rolled back after)."""
+    kp = factories.OrgUnitFactory(code="KP")
+    kp01 = factories.OrgUnitFactory(code="KP-01", parent=kp)
+    kp02 = factories.OrgUnitFactory(code="KP-02", parent=kp)
+    elements = [factories.DataElementFactory(code=c) for c in ("new_fever", "new_deaths")]
+    for day in (10, 11, 12):
+        for element in elements:
+            factories.DataValueFactory(element=element, org_unit=kp01, period=date(2022, 5, day))
+    factories.DataValueFactory(element=elements[0], org_unit=kp02, period=date(2022, 5, 10))
+    return db_session
+
+
 @pytest.mark.parametrize("fmt", ["csv-wide", "csv-long", "dhis2-json"])
 def test_export_then_import_gives_back_the_same_values(outbreak, country, fmt, tmp_path):
     suffix = ".json" if fmt == "dhis2-json" else ".csv"
@@ -33,9 +47,9 @@ def test_export_then_import_gives_back_the_same_values(outbreak, country, fmt, t
     assert fetch_values(outbreak) == before
 
 
-def test_dhis2_json_export_uses_codes_and_daily_periods(outbreak, tmp_path):
+def test_dhis2_json_export_uses_codes_and_daily_periods(outbreak_session, tmp_path):
     path = tmp_path / "kp.json"
-    export_values(outbreak, "dhis2-json", path, org_units=["KP"], elements=["new_fever"])
+    export_values(outbreak_session, "dhis2-json", path, org_units=["KP"], elements=["new_fever"])
     payload = json.loads(path.read_text(encoding="utf-8"))
     assert payload["idScheme"] == "CODE"
     first = payload["dataValues"][0]
@@ -47,9 +61,9 @@ def test_dhis2_json_export_uses_codes_and_daily_periods(outbreak, tmp_path):
     )
 
 
-def test_long_csv_export_has_the_dhis2_header(outbreak, tmp_path):
+def test_long_csv_export_has_the_dhis2_header(outbreak_session, tmp_path):
     path = tmp_path / "kp.csv"
-    export_values(outbreak, "csv-long", path, org_units=["KP-04"])
+    export_values(outbreak_session, "csv-long", path, org_units=["KP-04"])
     header = path.read_text(encoding="utf-8").splitlines()[0]
     assert header == (
         "dataelement,period,orgunit,categoryoptioncombo,attributeoptioncombo,"
@@ -57,7 +71,7 @@ def test_long_csv_export_has_the_dhis2_header(outbreak, tmp_path):
     )
 
 
-def test_a_failed_export_leaves_no_file(outbreak, tmp_path, monkeypatch):
+def test_a_failed_export_leaves_no_file(few_values, tmp_path, monkeypatch):
     folder = tmp_path / "exports"
     folder.mkdir()
     path = folder / "out.csv"
@@ -67,30 +81,34 @@ def test_a_failed_export_leaves_no_file(outbreak, tmp_path, monkeypatch):
 
     monkeypatch.setattr("sitroom.surveillance.export._write_wide", boom)
     with pytest.raises(RuntimeError):
-        export_values(outbreak, "csv-wide", path)
+        export_values(few_values, "csv-wide", path)
     assert list(folder.iterdir()) == []
 
 
-def test_an_export_takes_the_mode_new_files_get(outbreak, tmp_path):
+def test_an_export_takes_the_mode_new_files_get(few_values, tmp_path):
     old = os.umask(0o027)
     try:
-        export_values(outbreak, "csv-long", tmp_path / "out.csv", org_units=["KP-01"])
+        export_values(few_values, "csv-long", tmp_path / "out.csv", org_units=["KP-01"])
     finally:
         os.umask(old)
     assert stat.S_IMODE((tmp_path / "out.csv").stat().st_mode) == 0o640
 
 
-def test_an_export_refuses_a_missing_folder_unknown_codes_and_inverted_ranges(outbreak, tmp_path):
+def test_an_export_refuses_a_missing_folder_unknown_codes_and_inverted_ranges(few_values, tmp_path):
     with pytest.raises(SitroomError, match="no such folder"):
-        export_values(outbreak, "csv-long", tmp_path / "none" / "out.csv")
+        export_values(few_values, "csv-long", tmp_path / "none" / "out.csv")
     assert not (tmp_path / "none").exists()
     with pytest.raises(NotFoundError, match="unknown org unit 'KP-99'"):
-        export_values(outbreak, "csv-long", tmp_path / "a.csv", org_units=["KP-01", "KP-99"])
+        export_values(few_values, "csv-long", tmp_path / "a.csv", org_units=["KP-01", "KP-99"])
     with pytest.raises(NotFoundError, match="unknown data element 'fever'"):
-        export_values(outbreak, "csv-long", tmp_path / "a.csv", elements=["fever"])
+        export_values(few_values, "csv-long", tmp_path / "a.csv", elements=["fever"])
     with pytest.raises(SitroomError, match="inverted"):
         export_values(
-            outbreak, "csv-long", tmp_path / "a.csv", start=date(2022, 6, 10), end=date(2022, 6, 1)
+            few_values,
+            "csv-long",
+            tmp_path / "a.csv",
+            start=date(2022, 6, 10),
+            end=date(2022, 6, 1),
         )
     assert not [p for p in tmp_path.iterdir() if not p.name.startswith("sitroom.db")]
 
@@ -124,13 +142,13 @@ def test_uids_are_dhis2_style_generated_once_and_round_trip(outbreak, country, t
     assert summary.unchanged == len(payload["dataValues"])
 
 
-def test_an_export_writes_to_any_stream(outbreak, tmp_path):
+def test_an_export_writes_to_any_stream(few_values, tmp_path):
     """The API will stream an export into a response: a text stream is enough."""
     import io
 
     buffer = io.StringIO()
-    count = export_values(outbreak, "csv-long", buffer, org_units=["KP-01"])
+    count = export_values(few_values, "csv-long", buffer, org_units=["KP-01"])
     lines = buffer.getvalue().splitlines()
-    assert count == len(lines) - 1 > 0
-    export_values(outbreak, "csv-long", tmp_path / "same.csv", org_units=["KP-01"])
+    assert count == len(lines) - 1 == 6
+    export_values(few_values, "csv-long", tmp_path / "same.csv", org_units=["KP-01"])
     assert (tmp_path / "same.csv").read_text(encoding="utf-8").splitlines() == lines

@@ -2,6 +2,7 @@
 
 import csv
 import json
+from datetime import date, datetime, timedelta, timezone
 
 import pytest
 from sqlalchemy import select, update
@@ -21,17 +22,35 @@ MALICIOUS = [
     ("new_recovered", "@SUM(1+1)", "-2+3"),
     ("new_deaths", "dr. kim", "fine"),
 ]
+RECEIVED = datetime(2022, 5, 16, tzinfo=timezone(timedelta(hours=9)))
 
 
 @pytest.fixture
-def tainted(loaded, country, tmp_path):
-    """The DPRK setup plus three KP-01 values with hostile and benign text."""
+def tainted(factories, db_session):
+    """Three KP-01 values with hostile and benign text (rolled back after the test)."""
+    kp01 = factories.OrgUnitFactory(code="KP-01", parent=factories.OrgUnitFactory(code="KP"))
+    for element, by, comment in MALICIOUS:
+        factories.DataValueFactory(
+            element=factories.DataElementFactory(code=element),
+            org_unit=kp01,
+            period=date(2022, 5, 15),
+            value=7,
+            stored_by=by,
+            comment=comment,
+            received_at=RECEIVED,
+        )
+    return db_session
+
+
+@pytest.fixture
+def imported_tainted(loaded, country, tmp_path):
+    """The DPRK setup plus the same three values, imported from a long CSV."""
     path = tmp_path / "tainted.csv"
     with path.open("w", encoding="utf-8", newline="") as handle:
         writer = csv.writer(handle)
         writer.writerow(HEADER)
         for element, by, comment in MALICIOUS:
-            received = "2022-05-16T00:00:00+09:00"
+            received = RECEIVED.isoformat()
             writer.writerow(
                 [element, "20220515", "KP-01", "", "", "7", by, received, comment, "false", "false"]
             )
@@ -138,24 +157,26 @@ def test_dhis2_json_export_is_never_changed(tainted, tmp_path):
     ]
 
 
-def test_raw_export_round_trips_while_a_safe_one_stores_the_quote(tainted, country, tmp_path):
+def test_raw_export_round_trips_while_a_safe_one_stores_the_quote(
+    imported_tainted, country, tmp_path
+):
     def texts():
-        rows = tainted.execute(select(DataValue.stored_by, DataValue.comment))
+        rows = imported_tainted.execute(select(DataValue.stored_by, DataValue.comment))
         return sorted((by, comment) for by, comment in rows)
 
     before = texts()
-    values = fetch_values(tainted)
+    values = fetch_values(imported_tainted)
     raw, safe = tmp_path / "raw.csv", tmp_path / "safe.csv"
-    export_values(tainted, "csv-long", raw, neutralise_formulas=False)
-    export_values(tainted, "csv-long", safe)
+    export_values(imported_tainted, "csv-long", raw, neutralise_formulas=False)
+    export_values(imported_tainted, "csv-long", safe)
 
-    tainted.query(DataValue).delete()
-    tainted.commit()
-    assert Importer(tainted, country, user="x").run(raw).created == 3
+    imported_tainted.query(DataValue).delete()
+    imported_tainted.commit()
+    assert Importer(imported_tainted, country, user="x").run(raw).created == 3
     assert texts() == before
-    assert fetch_values(tainted) == values
+    assert fetch_values(imported_tainted) == values
 
-    tainted.query(DataValue).delete()
-    tainted.commit()
-    assert Importer(tainted, country, user="x").run(safe).created == 3
+    imported_tainted.query(DataValue).delete()
+    imported_tainted.commit()
+    assert Importer(imported_tainted, country, user="x").run(safe).created == 3
     assert ("'@SUM(1+1)", "'-2+3") in texts()
