@@ -34,31 +34,31 @@ def test_hangul_names_and_district_codes(country):
     assert slug("Ch'ŏllima") == "CHOLLIMA"
 
 
-def test_loading_twice_changes_nothing(session, country):
-    first = load_places(session, country)
-    session.commit()
-    second = load_places(session, country)
+def test_loading_twice_changes_nothing(db_session, country):
+    first = load_places(db_session, country)
+    db_session.commit()
+    second = load_places(db_session, country)
     assert (first.created, second.created, second.updated) == (198, 0, 0)
     assert second.unchanged == 198
-    assert session.scalar(select(func.count()).select_from(OrgUnit)) == 198
+    assert db_session.scalar(select(func.count()).select_from(OrgUnit)) == 198
 
 
-def test_a_changed_population_is_updated(session, country, tmp_path):
-    load_places(session, country)
-    session.commit()
+def test_a_changed_population_is_updated(db_session, country, tmp_path):
+    load_places(db_session, country)
+    db_session.commit()
     folder = tmp_path / "kp"
     folder.mkdir()
     for name in ("country.toml", "districts.csv"):
         (folder / name).write_bytes((country.folder / name).read_bytes())
     regions = (country.folder / "regions.csv").read_text(encoding="utf-8")
     (folder / "regions.csv").write_text(regions.replace("1299830", "1300000"), encoding="utf-8")
-    summary = load_places(session, load_country(folder / "country.toml"))
+    summary = load_places(db_session, load_country(folder / "country.toml"))
     # The country's population is the regions' sum, so it follows.
     assert summary.changes == ["KP: population", "KP-04: population"]
 
 
-def test_resolver_finds_codes_names_hangul_and_aliases(loaded, country):
-    resolver = OrgUnitResolver.from_session(loaded, country)
+def test_resolver_finds_codes_names_hangul_and_aliases(outbreak_session, country):
+    resolver = OrgUnitResolver.from_session(outbreak_session, country)
     assert resolver.resolve("KP-04").name == "Chagang"
     assert resolver.resolve("chagang").code == "KP-04"
     assert resolver.resolve("Jagang").code == "KP-04"  # the broadcast's spelling
