@@ -20,9 +20,9 @@ from sitroom.db import (
 from sitroom.errors import ConfigError
 
 
-def test_migrations_match_the_models(engine):
+def test_migrations_match_the_models(shared_engine):
     """CI fails when a model changes without a migration."""
-    with engine.connect() as conn:
+    with shared_engine.connect() as conn:
         diff = compare_metadata(
             MigrationContext.configure(conn, opts={"compare_type": True}), metadata
         )
@@ -76,9 +76,9 @@ def test_nothing_reads_the_shared_folder():
     assert offenders == []
 
 
-def test_the_head_revision_known_without_alembic_is_alembics(engine):
+def test_the_head_revision_known_without_alembic_is_alembics(shared_engine):
     """Commands check the schema against HEAD_REVISION without importing Alembic."""
-    assert head_revision(engine) == HEAD_REVISION
+    assert head_revision(shared_engine) == HEAD_REVISION
 
 
 def test_upgrading_a_database_of_the_previous_release_keeps_its_values(tmp_path):
