@@ -1,4 +1,4 @@
-"""Factories for the rows tests need: users, org units, data elements, values, audit rows.
+"""Factories for the rows tests need: users, org units, data sets and elements, values, audits.
 
 Use them through the ``factories`` fixture, which binds them to ``db_session``
 (a transaction rolled back after the test), or bind them to any session with
@@ -31,7 +31,7 @@ from sqlalchemy.orm import Session
 from sitroom.db import utcnow
 from sitroom.places.models import LEVELS, OrgUnit
 from sitroom.places.service import unit_path
-from sitroom.surveillance.models import DataElement, DataValue, DataValueAudit
+from sitroom.surveillance.models import DataElement, DataSet, DataValue, DataValueAudit
 from sitroom.users.models import AppUser
 
 #: The first period values get by default (then one day after another).
@@ -102,17 +102,32 @@ class OrgUnitFactory(_Factory):
     source = None
 
 
+class DataSetFactory(_Factory):
+    """A data set: elements reported together, daily unless told otherwise."""
+
+    class Meta:
+        model = DataSet
+
+    code = factory.Sequence(lambda n: f"DS{n}")
+    name = factory.LazyAttribute(lambda o: f"Data set {o.code}")
+    period_type = "daily"
+
+
 class DataElementFactory(_Factory):
-    """A data element: a flow of persons unless told otherwise."""
+    """A data element: a flow of persons, in no data set (daily) unless told otherwise."""
 
     class Meta:
         model = DataElement
+
+    class Params:
+        data_set: DataSet | None = None
 
     code = factory.Sequence(lambda n: f"element_{n}")
     name = factory.LazyAttribute(lambda o: o.code.replace("_", " ").capitalize())
     kind = "flow"
     unit = "persons"
     description = None
+    data_set_id = factory.LazyAttribute(lambda o: o.data_set.id if o.data_set is not None else None)
 
 
 def _noon_after(period: date) -> datetime:

@@ -9,6 +9,7 @@ from sqlalchemy.exc import DBAPIError
 from sitroom.places.models import OrgUnit
 from sitroom.places.service import subtree_codes
 from sitroom.surveillance.models import DataElement, DataValue
+from sitroom.surveillance.service import period_types
 from sitroom.users.models import AppUser
 from tests import factories as factories_module
 from tests.conftest import _rolled_back, _row_counts
@@ -94,3 +95,10 @@ def test_a_value_registers_its_actor(factories, db_session):
     factories.DataValueFactory(changed_by="alice", element=factories.DataElementFactory())
     assert (value.changed_by, value.stored_by) == ("alice", "alice")
     assert list(db_session.scalars(select(AppUser.username))) == ["alice"]
+
+
+def test_an_element_is_reported_as_often_as_its_data_set(factories, db_session):
+    weekly = factories.DataSetFactory(code="IDSR", period_type="weekly")
+    factories.DataElementFactory(code="cases", data_set=weekly)
+    factories.DataElementFactory(code="tests")
+    assert period_types(db_session) == {"cases": "weekly", "tests": "daily"}
