@@ -163,6 +163,8 @@ def load_places(session: Session, country: Country) -> LoadSummary:
     summary = LoadSummary()
     year = country.places.population_year
     for record in records:
+        if record.parent_code and existing[record.parent_code].id is None:
+            session.flush()  # the parent is new: its id, once per level rather than per unit
         parent_id = existing[record.parent_code].id if record.parent_code else None
         wanted = {
             "name": record.name,
@@ -179,7 +181,6 @@ def load_places(session: Session, country: Country) -> LoadSummary:
             parent = existing[record.parent_code] if record.parent_code else None
             unit = OrgUnit(code=record.code, path=unit_path(parent, record.code), **wanted)
             session.add(unit)
-            session.flush()
             existing[record.code] = unit
             summary.created += 1
             continue

@@ -17,7 +17,8 @@ def national(session, first: date, last: date) -> dict[date, dict[str, int]]:
     return {period: row for (_, period), row in values.items()}
 
 
-def test_a_week_sums_its_flows_and_keeps_the_last_level_of_its_stocks(outbreak):
+def test_a_week_sums_its_flows_and_keeps_the_last_level_of_its_stocks(outbreak_session):
+    outbreak = outbreak_session
     monday = date(2022, 5, 16)  # 2022W20
     days = national(outbreak, monday, monday + timedelta(days=6))
     rows = {
@@ -39,7 +40,8 @@ def test_a_week_sums_its_flows_and_keeps_the_last_level_of_its_stocks(outbreak):
     assert treated.to_dict()["how"] == "level on the last day"
 
 
-def test_incomplete_periods_are_left_out_unless_asked_for(outbreak):
+def test_incomplete_periods_are_left_out_unless_asked_for(outbreak_session):
+    outbreak = outbreak_session
     # The national series starts on 12 May 2022 (a Thursday): its first week has 4 days.
     whole = list(aggregate_days(outbreak, "weekly", org_units=["KP"], elements=["new_fever"]))
     assert whole[0].period_label == "2022W20"
@@ -95,7 +97,8 @@ def test_a_stock_without_its_last_day_has_no_weekly_level(loaded, country, tmp_p
         ),
     ],
 )
-def test_bad_requests_are_refused(outbreak, kwargs, message):
+def test_bad_requests_are_refused(outbreak_session, kwargs, message):
+    outbreak = outbreak_session
     to = kwargs.pop("to")
     with pytest.raises(SitroomError, match=message):
         list(aggregate_days(outbreak, to, **kwargs))
