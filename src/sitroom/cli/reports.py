@@ -292,10 +292,8 @@ def _aggregate_in_time(
     as_json: bool,
 ) -> None:
     """``aggregate --to``: print a table or JSON, or write an import format."""
-    from datetime import UTC, datetime
-
     from sitroom.places.service import org_unit_code
-    from sitroom.surveillance.periods import check_period_type, dhis2_label, label
+    from sitroom.surveillance.periods import check_period_type
     from sitroom.surveillance.temporal import aggregate_days
 
     period_type = check_period_type(to)
@@ -317,32 +315,16 @@ def _aggregate_in_time(
             elements=element,
             partial=partial,
         )
-        if fmt is None:
-            rows = list(values)
-        else:
-            from sitroom.surveillance.export import write_rows
+        if fmt is not None:
+            from sitroom.surveillance.temporal import write_aggregated
 
-            now = datetime.now(UTC)
-            name = dhis2_label if fmt != "csv-wide" else label
-            written = (
-                (
-                    v.org_unit,
-                    name(v.period, v.period_type),
-                    v.element,
-                    v.value,
-                    rt.settings.user,
-                    now,
-                    f"sitroom: {v.to_dict()['how']} ({v.days} of {v.days_in_period} days)",
-                )
-                for v in values
-                if v.value is not None
-            )
-            codes = element or [e.code for e in rt.country.elements]
             target = None if output is None or str(output) == "-" else output
-            count = write_rows(written, fmt, target, codes=codes)
+            codes = element or [e.code for e in rt.country.elements]
+            count = write_aggregated(values, fmt, target, user=rt.settings.user, codes=codes)
             if target is not None:
                 console.print(f"wrote {count} values to {target}")
             return
+        rows = list(values)
     if as_json:
         print_json([r.to_dict() for r in rows])
         return

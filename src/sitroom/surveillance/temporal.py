@@ -11,10 +11,11 @@ printed or written in an import format (DHIS2's period strings).
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from datetime import date
-from typing import Any
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import IO, Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -136,3 +137,37 @@ def aggregate_days(
         last_value, last_seen = value, day
     if current is not None and (row := emit()) is not None:
         yield row
+
+
+def write_aggregated(
+    values: Iterable[AggregatedValue],
+    fmt: str,
+    output: Path | IO[str] | None,
+    *,
+    user: str,
+    codes: list[str],
+) -> int:
+    """Write aggregated values in an import format (see ``export.write_rows``); how many.
+
+    Each value is stored by ``user`` now, with a comment that says how it was
+    made ("sitroom: sum of the days (7 of 7 days)"); a stock without its last
+    day's level is left out.
+    """
+    from sitroom.surveillance.export import write_rows
+
+    now = datetime.now(UTC)
+    name = label if fmt == "csv-wide" else dhis2_label
+    rows = (
+        (
+            v.org_unit,
+            name(v.period, v.period_type),
+            v.element,
+            v.value,
+            user,
+            now,
+            f"sitroom: {v.to_dict()['how']} ({v.days} of {v.days_in_period} days)",
+        )
+        for v in values
+        if v.value is not None
+    )
+    return write_rows(rows, fmt, output, codes=codes)
