@@ -121,6 +121,10 @@ def rt(
         series.values, None if imported is None else imported.values
     )
     dates = series.dates
+    early = (
+        f"no estimate: the window ends before the mean serial interval"
+        f" ({fit.mean_si_:.1f} days); its cases were mostly infected before the series began"
+    )
     rows = []
     for i, (s, e) in enumerate(zip(fit.t_start_, fit.t_end_, strict=True)):
         q = fit.r_quantiles_[i]
@@ -128,6 +132,7 @@ def rt(
             {
                 "window_start": dates[s - 1].isoformat(),
                 "window_end": dates[e - 1].isoformat(),
+                **({"note": early} if fit.too_early_[i] else {}),
                 "mean": _num(fit.r_mean_[i]),
                 "sd": _num(fit.r_sd_[i]),
                 "q025": _num(q[0]),

@@ -124,7 +124,14 @@ class CoriRt:
     lambda_ : ndarray of shape (n_days,) or (n_series, n_days)
         Total infectiousness.
     shape_, scale_ : ndarray of shape (n_windows,) or (n_series, n_windows)
-        Posterior gamma parameters (NaN where the window has no infectiousness).
+        Posterior gamma parameters (NaN where the window has no infectiousness,
+        or ends too early).
+    mean_si_ : float
+        Mean of the discretised serial interval, sum_k k w_k (not renormalised).
+    too_early_ : ndarray of bool, shape (n_windows,)
+        Windows that end on or before day ``mean_si_``: as in EpiEstim, no
+        estimate (NaN) is given for them, since the cases in them were mostly
+        infected before the series began.
     r_mean_, r_sd_ : ndarray of shape (n_windows,) or (n_series, n_windows)
     r_quantiles_ : ndarray of shape (..., n_windows, n_quantiles)
     """
@@ -216,13 +223,19 @@ class CoriRt:
         shape = a_prior + _window_sums(local, start - 1, end - 1)
         lam_sums = _window_sums(lam, start - 1, end - 1)
         rate = 1.0 / b_prior + lam_sums
-        informative = lam_sums > 0
+        # EpiEstim (posterior_from_si_distr): no estimate for windows ending on
+        # or before the mean serial interval.
+        mean_si = float((np.arange(w.size) * w).sum())
+        too_early = end <= mean_si
+        informative = (lam_sums > 0) & ~too_early
         with np.errstate(divide="ignore", invalid="ignore"):
             scale = np.where(informative, 1.0 / rate, np.nan)
         shape = np.where(informative, shape, np.nan)
         quantiles = gamma_quantiles(self.quantiles, shape, scale)
 
         self.si_distr_ = w
+        self.mean_si_ = mean_si
+        self.too_early_ = too_early
         self.t_start_, self.t_end_ = start, end
         self.lambda_ = squeeze_like(lam, one)
         self.shape_ = squeeze_like(shape, one)

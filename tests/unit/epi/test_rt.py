@@ -126,3 +126,33 @@ def test_long_series_take_the_lag_by_lag_path_with_the_same_result(monkeypatch):
     monkeypatch.setattr(rt, "MAX_TOEPLITZ_DAYS", 100)
     by_lags = total_infectiousness(cases, w)
     np.testing.assert_allclose(by_lags, by_matrix, rtol=1e-12, atol=1e-12)
+
+
+def test_windows_ending_before_the_mean_serial_interval_have_no_estimate():
+    cases = np.array([10, 12, 15, 18, 22, 27, 33, 40, 48, 58, 70, 84], dtype=float)
+    fit = CoriRt(si_mean=6.0, si_sd=2.0, window=2).fit(cases)
+    assert fit.mean_si_ == pytest.approx(
+        float((np.arange(fit.si_distr_.size) * fit.si_distr_).sum())
+    )
+    assert 5.5 < fit.mean_si_ < 6.5
+    early = fit.t_end_ <= fit.mean_si_
+    assert early.any()
+    assert early.tolist() == fit.too_early_.tolist()
+    assert np.isnan(fit.r_mean_[early]).all()
+    assert np.isnan(fit.r_quantiles_[early]).all()
+    assert np.isfinite(fit.r_mean_[~early]).all()
+
+
+def test_the_rt_table_says_why_an_early_window_has_no_estimate():
+    from datetime import date
+
+    from sitroom.analysis.runs import SerialInterval, rt
+    from sitroom.analysis.series import Series
+
+    cases = Series("cases", date(2022, 5, 1), np.linspace(10, 80, 12))
+    table = rt(cases, SerialInterval(6.0, 2.0), window=2)
+    first, last = table.rows[0], table.rows[-1]
+    assert first["mean"] is None
+    assert "ends before the mean serial interval" in first["note"]
+    assert last["mean"] is not None
+    assert "note" not in last
