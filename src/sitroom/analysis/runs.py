@@ -246,32 +246,75 @@ def _rt_from_growth(
     )
 
 
+def doubling_interval(
+    r_low: float, r_high: float, days: float = 1.0
+) -> tuple[float | None, float | None, str]:
+    """The 95 % interval of the doubling time from that of the growth rate, in days.
+
+    Returns (low, high, text). A doubling time is ln 2 / r (negative: a
+    halving time). When r's interval lies on one side of 0, so does the
+    doubling time's, with finite ends. When it spans 0 the doubling time is
+    unbounded: "doubling in at least ln 2 / r_high days, or halving in at
+    least ln 2 / |r_low| days"; both ends are then None (JSON null) and the
+    text says so. ``days`` is the length of one period in days.
+    """
+    if not (math.isfinite(r_low) and math.isfinite(r_high)):
+        return None, None, "—"
+    ln2 = math.log(2) * days
+    if r_low > 0:
+        low, high = ln2 / r_high, ln2 / r_low
+        return low, high, f"{low:.3g} to {high:.3g} d doubling"
+    if r_high < 0:
+        low, high = ln2 / r_high, ln2 / r_low  # negative: halving times
+        return low, high, f"{-high:.3g} to {-low:.3g} d halving"
+    parts = []
+    if r_high > 0:
+        parts.append(f"≥ {ln2 / r_high:.3g} d doubling")
+    if r_low < 0:
+        parts.append(f"≥ {ln2 / -r_low:.3g} d halving")
+    return None, None, " or ".join(parts) or "no change"
+
+
 def growth(series: Series, *, window: int | None = None) -> Table:
     window = window or DEFAULT_WINDOW[series.period_type]
     fit = LogLinearGrowth(window=window).fit(series.values)
     labels = series.labels
     # Doubling times in days whatever the period (a week is 7 days, a month 30.4 on average).
     days = DAYS_PER_PERIOD[series.period_type]
-    rows = [
-        {
-            "date": labels[end],
-            "r": _num(fit.r_[i]),
-            "r_low": _num(fit.r_low_[i]),
-            "r_high": _num(fit.r_high_[i]),
-            "doubling_days": _num(fit.doubling_time_[i] * days),
-            "doubling_low": _num(fit.doubling_high_[i] * days),
-            "doubling_high": _num(fit.doubling_low_[i] * days),
-        }
-        for i, end in enumerate(fit.end_)
-    ]
+    rows = []
+    for i, end in enumerate(fit.end_):
+        r, r_low, r_high = (float(x) for x in (fit.r_[i], fit.r_low_[i], fit.r_high_[i]))
+        low, high, text = doubling_interval(r_low, r_high, days)
+        unbounded = low is None and math.isfinite(r_low) and math.isfinite(r_high)
+        rows.append(
+            {
+                "date": labels[end],
+                "r": _num(r),
+                "r_low": _num(r_low),
+                "r_high": _num(r_high),
+                "doubling_days": _num(fit.doubling_time_[i] * days),
+                "doubling_low": _num(low),
+                "doubling_high": _num(high),
+                "doubling_interval": text,
+                "doubling_at_least": _num(math.log(2) * days / r_high)
+                if unbounded and r_high > 0
+                else None,
+                "halving_at_least": _num(math.log(2) * days / -r_low)
+                if unbounded and r_low < 0
+                else None,
+            }
+        )
     rate = {"daily": "Daily", "weekly": "Weekly", "monthly": "Monthly"}[series.period_type]
     return Table(
         f"{rate} growth rate of {series.name} (log-linear fit over {window} {series.unit})",
-        ["date", "r", "r_low", "r_high", "doubling_days"],
+        ["date", "r", "r_low", "r_high", "doubling_days", "doubling_interval"],
         rows,
         [
             f"r per {UNIT_NAMES[series.period_type][0]}; r < 0: declining; doubling_days < 0"
-            " is a halving time; 95% confidence intervals"
+            " is a halving time; 95% confidence intervals",
+            "when r's interval spans 0 the doubling time's is unbounded: doubling in at least"
+            " doubling_at_least days or halving in at least halving_at_least days"
+            " (doubling_low and doubling_high are null)",
         ],
     )
 
