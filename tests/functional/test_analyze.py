@@ -156,12 +156,30 @@ def test_csv_output_and_bad_input(demo, tmp_path):
     out = demo("analyze", "growth", "--csv")
     assert out.out.splitlines()[0].startswith("date,r,r_low")
     bad = tmp_path / "bad.csv"
-    bad.write_text("date,cases\n2022-01-01,5\n2022-01-03,6\n", encoding="utf-8")
+    bad.write_text("date,cases\n2022-01-01,5\n2022-01-03,6\n2022-01-02,7\n", encoding="utf-8")
     result = demo("analyze", "growth", "--input", str(bad), "--column", "cases")
     assert result.code == 1
-    assert "bad.csv, line 3, field 'date'" in result.err
+    assert "bad.csv, line 4, field 'date'" in result.err
+    assert "2022-01-02 does not follow 2022-01-03" in result.err
     missing = demo("analyze", "rt", "--input", str(bad), "--column", "nope")
     assert "bad.csv, line 1, field 'nope'" in missing.err
+
+
+def test_fill_fills_days_left_out_of_a_file_as_well_as_blank_cells(demo, tmp_path):
+    rows = ["date,cases"] + [f"2022-01-{d:02d},{10 * d}" for d in range(1, 21) if d not in (5, 6)]
+    rows.append("2022-01-21,")  # a blank cell
+    path = tmp_path / "gaps.csv"
+    path.write_text("\n".join(rows) + "\n", encoding="utf-8")
+    refused = demo("analyze", "growth", "--input", str(path), "--column", "cases")
+    assert refused.code == 1
+    assert "no value in 3 days: 2022-01-05, 2022-01-06, 2022-01-21" in refused.err
+    filled = demo(
+        "analyze", "growth", "--input", str(path), "--column", "cases", "--fill", "linear", "--json"
+    )
+    assert filled.code == 0, filled.err
+    rows_out = json.loads(filled.out)["rows"]
+    # 21 days, days 5, 6 and 21 filled: a 7-day fit ends on each of days 7 to 21.
+    assert [r["date"] for r in rows_out] == [f"2022-01-{d:02d}" for d in range(7, 22)]
 
 
 def test_ascertainment_uses_stored_tests(demo, tmp_path):

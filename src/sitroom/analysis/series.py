@@ -69,10 +69,14 @@ class Series:
             return self
         if how == "none":
             gaps = self.gaps()
-            first, last = label(gaps[0], self.period_type), label(gaps[-1], self.period_type)
+            shown = [label(g, self.period_type) for g in gaps]
+            which = (
+                ", ".join(shown)
+                if len(shown) <= 6
+                else (f"{', '.join(shown[:3])}, ..., {', '.join(shown[-2:])}")
+            )
             raise SitroomError(
-                f"{self.name} has no value in {_count(len(gaps), self.period_type)}"
-                f" (first {first}, last {last});"
+                f"{self.name} has no value in {_count(len(gaps), self.period_type)}: {which};"
                 " choose --fill zero or --fill linear, or a range without gaps (--start/--end)"
             )
         values = self.values.copy()
@@ -190,7 +194,8 @@ def check_input_file(path: Path, max_bytes: int = MAX_INPUT_BYTES) -> None:
 def csv_series(path: Path, columns: list[str]) -> dict[str, Series]:
     """Named columns of a CSV file with a date column (``date`` or the first column).
 
-    Dates must be consecutive days; an empty cell is a missing value.
+    Dates must increase; a day left out, like an empty cell, is a missing value
+    (which ``--fill`` fills, or which is refused naming the days).
     """
     check_input_file(path)
     try:
@@ -222,11 +227,16 @@ def csv_series(path: Path, columns: list[str]) -> dict[str, Series]:
             raise InputError(
                 Location(str(path), line, date_col), f"{day} is outside the years 1900-2199"
             )
-        if dates and day != dates[-1] + timedelta(days=1):
+        if dates and day <= dates[-1]:
             raise InputError(
                 Location(str(path), line, date_col),
-                f"{day} does not follow {dates[-1]}: dates must be consecutive days",
+                f"{day} does not follow {dates[-1]}: dates must increase, one row a day",
             )
+        # A date left out is a missing day, like a blank cell: --fill decides.
+        while dates and day > dates[-1] + timedelta(days=1):
+            dates.append(dates[-1] + timedelta(days=1))
+            for column in columns:
+                data[column].append(np.nan)
         dates.append(day)
         for column in columns:
             cell = (row[column] or "").strip()

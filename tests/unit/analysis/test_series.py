@@ -21,5 +21,5 @@ def test_spanning_pads_and_cuts():
 def test_filling_gaps():
     np.testing.assert_array_equal(S.filled("zero").values, [1, 0, 3, 4])
     np.testing.assert_array_equal(S.filled("linear").values, [1, 2, 3, 4])
-    with pytest.raises(SitroomError, match="no value in 1 day "):
+    with pytest.raises(SitroomError, match="no value in 1 day: 2022-05-11;"):
         S.filled("none")
