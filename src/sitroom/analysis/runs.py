@@ -406,6 +406,17 @@ def backtest_table(
     )
 
 
+def percent(severity: cfr.Severity) -> str:
+    """A ratio and its interval as percentages, three significant digits: "0.00155 % (...)"."""
+    if math.isnan(severity.estimate):
+        return "—"
+
+    def shown(x: float) -> str:
+        return "0" if x == 0 else f"{100 * x:.3g}"
+
+    return f"{shown(severity.estimate)} % ({shown(severity.low)} to {shown(severity.high)} %)"
+
+
 def cfr_table(
     cases: Series,
     deaths: Series,
@@ -421,7 +432,8 @@ def cfr_table(
         density = cfr.gamma_density(shape, scale)(np.arange(cases.values.size, dtype=float))
         notes.append(
             f"corrected: onset-to-death gamma, shape {delay[0]}, scale {delay[1]} days;"
-            " profile likelihood over p in steps of 0.0001"
+            " likelihood maximised over p continuously, interval where it is within 1.92 of"
+            " its maximum"
         )
     if rolling:
         naive = cfr.cfr_rolling(cases.values, deaths.values)
@@ -433,20 +445,25 @@ def cfr_table(
             row: dict[str, Any] = {
                 "date": day,
                 **{f"naive_{k}": v for k, v in naive[i].to_dict().items()},
+                "naive_percent": percent(naive[i]),
             }
             if corrected is not None:
                 row.update({f"corrected_{k}": v for k, v in corrected[i].to_dict().items()})
+                row["corrected_percent"] = percent(corrected[i])
             rows.append(row)
-        columns = ["date", "naive_estimate", "naive_low", "naive_high"]
+        columns = ["date", "naive_percent"]
         if corrected is not None:
-            columns += ["corrected_estimate", "corrected_low", "corrected_high"]
+            columns += ["corrected_percent"]
         return Table(f"Case fatality to each day, {cases.name}", columns, rows, notes)
-    rows = [{"method": "naive", **cfr.cfr_static(cases.values, deaths.values).to_dict()}]
+    naive_total = cfr.cfr_static(cases.values, deaths.values)
+    rows = [{"method": "naive", **naive_total.to_dict(), "percent": percent(naive_total)}]
     if density is not None:
+        corrected_total = cfr.cfr_static(cases.values, deaths.values, density)
         rows.append(
             {
                 "method": "delay-corrected",
-                **cfr.cfr_static(cases.values, deaths.values, density).to_dict(),
+                **corrected_total.to_dict(),
+                "percent": percent(corrected_total),
             }
         )
     totals = (
@@ -455,7 +472,7 @@ def cfr_table(
     )
     return Table(
         f"Case fatality ratio, {cases.name}",
-        ["method", "estimate", "low", "high"],
+        ["method", "percent"],
         rows,
         [totals, *notes],
     )

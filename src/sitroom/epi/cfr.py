@@ -9,8 +9,14 @@ cases whose outcome is expected to be known,
 
 for an onset-to-death density f, by a binomial likelihood for deaths given u
 (Poisson when cases >= ``poisson_threshold`` and the naive estimate < 5 %),
-profiled over p = 0.0001, 0.0002, ..., 1 with the interval where the
-log-likelihood is within 1.92 of its maximum.
+with the interval where the log-likelihood is within 1.92 of its maximum.
+
+The ``cfr`` package profiles the likelihood over p = 0.0001, 0.0002, ..., 1,
+too coarse for a ratio of 1.5e-5 (the DPRK's: it prints 0.0001 with the
+interval 0.0001-0.0001). sitroom maximises the same likelihood continuously
+(the estimate is deaths / u; the interval's ends are found by root-finding),
+so it agrees with ``cfr`` to within its grid step and gives a real interval
+for any ratio; ``method="grid"`` reproduces ``cfr`` exactly.
 
 Reference: Nishiura H, Klinkenberg D, Roberts M, Heesterbeek JAP. Early
 epidemiological assessment of the virulence of emerging infectious diseases:
@@ -45,7 +51,7 @@ class Severity:
 
     def to_dict(self) -> dict[str, float | None]:
         def clean(x: float) -> float | None:
-            return None if np.isnan(x) else float(f"{x:.7g}")
+            return None if np.isnan(x) else float(x)  # full precision: rounding is for tables
 
         return {"estimate": clean(self.estimate), "low": clean(self.low), "high": clean(self.high)}
 
@@ -90,20 +96,34 @@ def corrected_severity(
     total_outcomes: float,
     *,
     poisson_threshold: int = POISSON_THRESHOLD,
+    method: str = "continuous",
 ) -> Severity:
-    """Maximum-likelihood severity given deaths among the expected known outcomes."""
+    """Maximum-likelihood severity given deaths among the expected known outcomes.
+
+    ``method`` "continuous" (the default) maximises the likelihood over any p
+    in [0, 1]; "grid" profiles it over the ``cfr`` package's grid.
+    """
     if sum(v == 0 for v in (total_cases, total_deaths, total_outcomes)) >= 2:
         return NAN
     rounded = round(total_outcomes)
     p_mid = total_deaths / rounded if rounded else np.inf
-    with np.errstate(divide="ignore", invalid="ignore"):
-        if total_cases >= poisson_threshold and p_mid < 0.05:
-            lik = stats.poisson.logpmf(total_deaths, P_GRID * rounded)
-        else:
-            lik = total_deaths * np.log(P_GRID) + (total_outcomes - total_deaths) * np.log1p(
-                -P_GRID
-            )
-    lik = np.where(np.isnan(lik), -np.inf, lik)
+    poisson = total_cases >= poisson_threshold and p_mid < 0.05
+
+    def loglik(p: FloatArray) -> FloatArray:
+        with np.errstate(divide="ignore", invalid="ignore"):
+            if poisson:
+                out = stats.poisson.logpmf(total_deaths, p * rounded)
+            else:
+                # With no deaths the first term is 0 (not 0 * log 0) at p = 0 too.
+                deaths_term = total_deaths * np.log(p) if total_deaths else 0.0
+                out = deaths_term + (total_outcomes - total_deaths) * np.log1p(-p)
+        return np.asarray(np.where(np.isnan(out), -np.inf, out), dtype=float)
+
+    if method == "continuous":
+        return _continuous(loglik, total_deaths, rounded if poisson else total_outcomes)
+    if method != "grid":
+        raise ValueError("method must be 'continuous' or 'grid'")
+    lik = loglik(P_GRID)
     best = float(lik.max())
     if not np.isfinite(best):
         return NAN
@@ -111,7 +131,39 @@ def corrected_severity(
     return Severity(float(P_GRID[int(np.argmax(lik))]), float(inside.min()), float(inside.max()))
 
 
-def cfr_static(cases: ArrayLike, deaths: ArrayLike, density: ArrayLike | None = None) -> Severity:
+def _continuous(
+    loglik: Callable[[FloatArray], FloatArray], deaths: float, outcomes: float
+) -> Severity:
+    """The maximum of ``loglik`` over p in [0, 1] and where it is within 1.92 of it."""
+    from scipy.optimize import brentq
+
+    if outcomes <= 0:
+        return NAN
+    best_p = min(1.0, deaths / outcomes)
+    best = float(loglik(np.array([best_p]))[0])
+    if not np.isfinite(best):
+        return NAN
+
+    def below(p: float) -> float:
+        return float(loglik(np.array([p]))[0]) - (best - 1.92)
+
+    low = 0.0
+    if best_p > 0:
+        tiny = best_p * 1e-12
+        low = brentq(below, tiny, best_p, xtol=best_p * 1e-9) if below(tiny) < 0 else 0.0
+    high = 1.0
+    if best_p < 1 and below(1.0) < 0:
+        high = brentq(below, best_p, 1.0, xtol=max(best_p, 1e-12) * 1e-9)
+    return Severity(best_p, float(low), float(high))
+
+
+def cfr_static(
+    cases: ArrayLike,
+    deaths: ArrayLike,
+    density: ArrayLike | None = None,
+    *,
+    method: str = "continuous",
+) -> Severity:
     """Severity over the whole series: naive, or delay-corrected when a density is given."""
     c = as_counts(cases, "cases")[0]
     d = as_counts(deaths, "deaths")[0]
@@ -119,11 +171,15 @@ def cfr_static(cases: ArrayLike, deaths: ArrayLike, density: ArrayLike | None = 
         raise ValueError("cases and deaths must have the same length")
     if density is None:
         return clopper_pearson(d.sum(), c.sum())
-    return corrected_severity(c.sum(), d.sum(), expected_outcomes(c, density).sum())
+    return corrected_severity(c.sum(), d.sum(), expected_outcomes(c, density).sum(), method=method)
 
 
 def cfr_rolling(
-    cases: ArrayLike, deaths: ArrayLike, density: ArrayLike | None = None
+    cases: ArrayLike,
+    deaths: ArrayLike,
+    density: ArrayLike | None = None,
+    *,
+    method: str = "continuous",
 ) -> list[Severity]:
     """:func:`cfr_static` on the data up to each day."""
     c = as_counts(cases, "cases")[0]
@@ -132,7 +188,10 @@ def cfr_rolling(
     if density is None:
         return [clopper_pearson(x, n) for x, n in zip(cum_d, cum_c, strict=True)]
     cum_u = np.cumsum(expected_outcomes(c, density))
-    return [corrected_severity(n, x, u) for n, x, u in zip(cum_c, cum_d, cum_u, strict=True)]
+    return [
+        corrected_severity(n, x, u, method=method)
+        for n, x, u in zip(cum_c, cum_d, cum_u, strict=True)
+    ]
 
 
 def cfr_time_varying(

@@ -25,12 +25,21 @@ def test_static_naive_matches_cfr():
     assert got.high == pytest.approx(naive["severity_high"], rel=1e-6)
 
 
+#: The cfr package's grid step: the continuous estimates agree with it to within one step.
+STEP = 1e-4
+
+
 def test_static_corrected_matches_cfr():
-    got = cfr_static(CASES, DEATHS, DENSITY)
     corrected = EXPECTED["corrected"]
-    assert got.estimate == pytest.approx(corrected["severity_estimate"], abs=1e-9)
-    assert got.low == pytest.approx(corrected["severity_low"], abs=1e-9)
-    assert got.high == pytest.approx(corrected["severity_high"], abs=1e-9)
+    grid = cfr_static(CASES, DEATHS, DENSITY, method="grid")
+    assert grid.estimate == pytest.approx(corrected["severity_estimate"], abs=1e-9)
+    assert grid.low == pytest.approx(corrected["severity_low"], abs=1e-9)
+    assert grid.high == pytest.approx(corrected["severity_high"], abs=1e-9)
+    got = cfr_static(CASES, DEATHS, DENSITY)
+    assert got.estimate == pytest.approx(corrected["severity_estimate"], abs=STEP)
+    assert got.low == pytest.approx(corrected["severity_low"], abs=STEP)
+    assert got.high == pytest.approx(corrected["severity_high"], abs=STEP)
+    assert got.estimate != grid.estimate  # not read off the grid
 
 
 def test_expected_outcomes_match_cfr():
@@ -60,7 +69,10 @@ def _check(got, file, atol):
 
 def test_rolling_naive_and_corrected_match_cfr():
     _check(cfr_rolling(CASES, DEATHS), "cfr_rolling_naive_head15.csv", 1e-7)
-    _check(cfr_rolling(CASES, DEATHS, DENSITY), "cfr_rolling_corrected_head15.csv", 1e-9)
+    _check(
+        cfr_rolling(CASES, DEATHS, DENSITY, method="grid"), "cfr_rolling_corrected_head15.csv", 1e-9
+    )
+    _check(cfr_rolling(CASES, DEATHS, DENSITY), "cfr_rolling_corrected_head15.csv", STEP)
 
 
 def test_time_varying_matches_cfr():
@@ -74,9 +86,14 @@ def test_time_varying_matches_cfr():
 
 def test_large_outbreak_with_low_cfr_uses_the_poisson_likelihood():
     # 4.77 million fever cases and 74 deaths: p is far below the grid's first step.
+    grid = corrected_severity(4_772_813, 74, 4_772_000, method="grid")
+    assert (grid.estimate, grid.low, grid.high) == pytest.approx((1e-4, 1e-4, 1e-4))
     got = corrected_severity(4_772_813, 74, 4_772_000)
-    assert got.estimate == pytest.approx(1e-4)  # the grid floor: < 0.01 %
-    assert got.low == pytest.approx(1e-4)
+    assert got.estimate == pytest.approx(74 / 4_772_000)
+    # The likelihood-ratio interval of a Poisson count of 74: about 58.6 to 92.3 deaths.
+    assert got.low * 4_772_000 == pytest.approx(58.6, abs=0.3)
+    assert got.high * 4_772_000 == pytest.approx(92.3, abs=0.3)
+    assert got.low < got.estimate < got.high
 
 
 def test_cannot_estimate_without_data():
