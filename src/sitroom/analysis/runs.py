@@ -37,7 +37,8 @@ class Table:
         return {"title": self.title, "rows": self.rows, "notes": self.notes}
 
 
-def _num(x: Any, digits: int = 6) -> Any:
+def _num(x: Any) -> Any:
+    """A number for JSON at full precision (NaN: None); tables round when they print."""
     if x is None:
         return None
     if isinstance(x, (bool, np.bool_)):
@@ -45,9 +46,7 @@ def _num(x: Any, digits: int = 6) -> Any:
     value = float(x)
     if math.isnan(value):
         return None
-    if math.isinf(value):
-        return value
-    return float(f"{value:.{digits}g}")
+    return value
 
 
 def _count(x: float | None) -> int | None:
@@ -508,7 +507,7 @@ def alerts_many(
             row: dict[str, Any] = {"org_unit": name, "date": dates[i]}
             row["count"] = _num(y[j, i])
             for key, result in results.items():
-                row[key] = _num(result.statistic[j, i], 3)
+                row[key] = _num(result.statistic[j, i])
                 row[f"{key}_alarm"] = bool(result.alarm[j, i])
             rows.append(row)
     units_alarmed = int(np.any(any_alarm, axis=1).sum())
@@ -547,13 +546,13 @@ def alerts_table(
             {
                 "date": day,
                 "count": _num(y[i]),
-                "c1": _num(c1.statistic[i], 3),
+                "c1": _num(c1.statistic[i]),
                 "c1_alarm": bool(c1.alarm[i]),
-                "c2": _num(c2.statistic[i], 3),
+                "c2": _num(c2.statistic[i]),
                 "c2_alarm": bool(c2.alarm[i]),
-                "c3": _num(c3.statistic[i], 3),
+                "c3": _num(c3.statistic[i]),
                 "c3_alarm": bool(c3.alarm[i]),
-                "cusum": _num(cs.statistic[i], 3),
+                "cusum": _num(cs.statistic[i]),
                 "cusum_alarm": bool(cs.alarm[i]),
             }
         )
@@ -681,13 +680,13 @@ def ascertainment_table(
                 "name": name,
                 "suspected": _count(cases),
                 "population": _count(population),
-                "infections": _num(inf[0], 4),
-                "infections_low": _num(inf[1], 4),
-                "infections_high": _num(inf[2], 4),
-                "attack_rate": _num(ar[0], 3),
-                "attack_rate_low": _num(ar[1], 3),
-                "attack_rate_high": _num(ar[2], 3),
-                "draws_over_population": _num(result.share_over_population[i], 3),
+                "infections": _num(inf[0]),
+                "infections_low": _num(inf[1]),
+                "infections_high": _num(inf[2]),
+                "attack_rate": _num(ar[0]),
+                "attack_rate_low": _num(ar[1]),
+                "attack_rate_high": _num(ar[2]),
+                "draws_over_population": _num(result.share_over_population[i]),
             }
         )
     notes = (

@@ -90,11 +90,11 @@ class BacktestResult:
     def to_dict(self) -> dict[str, Any]:
         return {
             "model": self.name,
-            "coverage_50": round(self.coverage_50, 4),
-            "coverage_90": round(self.coverage_90, 4),
-            "wis": round(self.wis, 3),
-            "relative_wis": None if self.relative_wis is None else round(self.relative_wis, 4),
-            "per_horizon_wis": [round(v, 3) for v in self.per_horizon_wis],
+            "coverage_50": self.coverage_50,
+            "coverage_90": self.coverage_90,
+            "wis": self.wis,
+            "relative_wis": self.relative_wis,
+            "per_horizon_wis": list(self.per_horizon_wis),
         }
 
 

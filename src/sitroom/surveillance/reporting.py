@@ -54,8 +54,8 @@ class PeriodCompleteness:
             "expected": self.expected,
             "received": self.received,
             "on_time": self.on_time,
-            "completeness": round(self.completeness, 4),
-            "timeliness": round(self.timeliness, 4),
+            "completeness": self.completeness,
+            "timeliness": self.timeliness,
             "missing": self.missing,
             "late": self.late,
         }
@@ -128,8 +128,8 @@ class UnitCompleteness:
             "expected": self.expected,
             "received": self.received,
             "on_time": self.on_time,
-            "completeness": round(self.received / self.expected, 4) if self.expected else None,
-            "timeliness": round(self.on_time / self.expected, 4) if self.expected else None,
+            "completeness": self.received / self.expected if self.expected else None,
+            "timeliness": self.on_time / self.expected if self.expected else None,
         }
 
 
@@ -174,7 +174,7 @@ class AggregateRow:
             "own": self.own,
             "children_sum": self.children_sum,
             "gap": self.gap,
-            "coverage": None if self.coverage is None else round(self.coverage, 4),
+            "coverage": self.coverage,
             "children_reporting": self.children_reporting,
             "children_total": self.children_total,
         }

@@ -86,7 +86,7 @@ class Finding:
 def _plain(number: float | None) -> float | int | None:
     if number is None:
         return None
-    return int(number) if float(number).is_integer() else round(number, 3)
+    return int(number) if float(number).is_integer() else float(number)
 
 
 class _Context:
