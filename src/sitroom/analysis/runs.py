@@ -124,6 +124,10 @@ def rt(
         f"no estimate: the window ends before the mean serial interval"
         f" ({fit.mean_si_:.1f} days); its cases were mostly infected before the series began"
     )
+    silent = (
+        "no estimate: no case before or in the window could have infected anyone"
+        " (EpiEstim would return its prior, mean 5)"
+    )
     rows = []
     for i, (s, e) in enumerate(zip(fit.t_start_, fit.t_end_, strict=True)):
         q = fit.r_quantiles_[i]
@@ -131,7 +135,13 @@ def rt(
             {
                 "window_start": dates[s - 1].isoformat(),
                 "window_end": dates[e - 1].isoformat(),
-                **({"note": early} if fit.too_early_[i] else {}),
+                **(
+                    {"note": early}
+                    if fit.too_early_[i]
+                    else {"note": silent}
+                    if not np.isfinite(fit.r_mean_[i])
+                    else {}
+                ),
                 "mean": _num(fit.r_mean_[i]),
                 "sd": _num(fit.r_sd_[i]),
                 "q025": _num(q[0]),
@@ -477,12 +487,28 @@ def cfr_table(
     )
 
 
+#: The CDC's original EARS thresholds (Hutwagner et al. 2003), for ``--thresholds cdc``.
+CDC_THRESHOLDS = {"C1": 3.0, "C2": 3.0, "C3": 2.0}
+
+
+def _thresholds_note(thresholds: dict[str, float] | None) -> str:
+    given = thresholds or {}
+    parts = [
+        f"{m} alarm above {given[m]:g}"
+        if m in given
+        else f"{m} above z({1 - (0.025 if m == 'C3' else 0.001):g}) = {1.96 if m == 'C3' else 3.09}"
+        for m in ("C1", "C2", "C3")
+    ]
+    return ", ".join(parts) + " (C3 as the CDC defines it)"
+
+
 def alerts_many(
     series: dict[str, Series],
     *,
     baseline: int = 7,
     min_sigma: float = 1.0,
     latest: bool = False,
+    thresholds: dict[str, float] | None = None,
 ) -> Table:
     """EARS C1-C3 and CUSUM for several org units' series (same days) in one call.
 
@@ -494,9 +520,27 @@ def alerts_many(
     dates = series[names[0]].labels
     unit = series[names[0]].unit
     results = {
-        "c1": alerts.ears(y, method="C1", baseline=baseline, min_sigma=min_sigma),
-        "c2": alerts.ears(y, method="C2", baseline=baseline, min_sigma=min_sigma),
-        "c3": alerts.ears(y, method="C3", baseline=baseline, min_sigma=min_sigma),
+        "c1": alerts.ears(
+            y,
+            method="C1",
+            baseline=baseline,
+            min_sigma=min_sigma,
+            threshold=(thresholds or {}).get("C1"),
+        ),
+        "c2": alerts.ears(
+            y,
+            method="C2",
+            baseline=baseline,
+            min_sigma=min_sigma,
+            threshold=(thresholds or {}).get("C2"),
+        ),
+        "c3": alerts.ears(
+            y,
+            method="C3",
+            baseline=baseline,
+            min_sigma=min_sigma,
+            threshold=(thresholds or {}).get("C3"),
+        ),
         "cusum": alerts.cusum(y, start=min(28, y.shape[1] - 1)),
     }
     any_alarm = np.any([r.alarm for r in results.values()], axis=0)
@@ -519,8 +563,9 @@ def alerts_many(
         columns,
         rows,
         [
-            f"EARS baseline {baseline} {unit}, minimum sigma {min_sigma}; C1/C2 alpha 0.001,"
-            " C3 (CDC) alpha 0.025; CUSUM k 1.04, h 2.26",
+            f"EARS baseline {baseline} {unit}, minimum sigma {min_sigma}; "
+            + _thresholds_note(thresholds)
+            + "; CUSUM k 1.04, h 2.26",
             f"{units_alarmed} of {len(names)} org units had an alarm from"
             f" {dates[0]} to {dates[-1]}",
         ],
@@ -533,11 +578,30 @@ def alerts_table(
     baseline: int = 7,
     min_sigma: float = 1.0,
     cusum_start: int | None = None,
+    thresholds: dict[str, float] | None = None,
 ) -> Table:
     y = series.values
-    c1 = alerts.ears(y, method="C1", baseline=baseline, min_sigma=min_sigma)
-    c2 = alerts.ears(y, method="C2", baseline=baseline, min_sigma=min_sigma)
-    c3 = alerts.ears(y, method="C3", baseline=baseline, min_sigma=min_sigma)
+    c1 = alerts.ears(
+        y,
+        method="C1",
+        baseline=baseline,
+        min_sigma=min_sigma,
+        threshold=(thresholds or {}).get("C1"),
+    )
+    c2 = alerts.ears(
+        y,
+        method="C2",
+        baseline=baseline,
+        min_sigma=min_sigma,
+        threshold=(thresholds or {}).get("C2"),
+    )
+    c3 = alerts.ears(
+        y,
+        method="C3",
+        baseline=baseline,
+        min_sigma=min_sigma,
+        threshold=(thresholds or {}).get("C3"),
+    )
     start = cusum_start if cusum_start is not None else min(28, y.size - 1)
     cs = alerts.cusum(y, start=start)
     rows = []
@@ -575,8 +639,9 @@ def alerts_table(
         ],
         rows,
         [
-            f"EARS baseline {baseline} {series.unit}, minimum sigma {min_sigma}; C1/C2 alpha"
-            " 0.001, C3 (CDC) alpha 0.025; CUSUM k 1.04, h 2.26"
+            f"EARS baseline {baseline} {series.unit}, minimum sigma {min_sigma}; "
+            + _thresholds_note(thresholds)
+            + "; CUSUM k 1.04, h 2.26"
             f" from {UNIT_NAMES[series.period_type][0]} {start + 1}, mean of the {series.unit}"
             " before",
             "alarms: " + ", ".join(f"{k} {v}" for k, v in counts.items()),

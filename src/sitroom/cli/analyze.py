@@ -410,6 +410,15 @@ def alerts_cmd(
     latest: Annotated[
         bool, typer.Option("--latest", help="With --level: every unit's last day.")
     ] = False,
+    thresholds: Annotated[
+        str,
+        typer.Option(
+            "--thresholds",
+            help="EARS alarm thresholds: surveillance (z(0.999) = 3.09 for C1 and C2,"
+            " z(0.975) = 1.96 for C3, as the R package) or cdc (3, 3 and 2, the CDC's"
+            " original).",
+        ),
+    ] = "surveillance",
     as_json: JsonOpt = False,
     as_csv: CsvOpt = False,
 ) -> None:
@@ -420,6 +429,9 @@ def alerts_cmd(
     """
     from sitroom.analysis import runs
 
+    if thresholds not in ("surveillance", "cdc"):
+        raise SitroomError(f"--thresholds {thresholds!r}: choose surveillance or cdc")
+    chosen = runs.CDC_THRESHOLDS if thresholds == "cdc" else None
     name = column or _cases(ctx, element)
     if level is not None:
         from sitroom.analysis.loading import load_level
@@ -435,7 +447,7 @@ def alerts_cmd(
         _emit(
             _guard(
                 lambda: runs.alerts_many(
-                    many, baseline=baseline, min_sigma=min_sigma, latest=latest
+                    many, baseline=baseline, min_sigma=min_sigma, latest=latest, thresholds=chosen
                 )
             ),
             as_json,
@@ -445,7 +457,11 @@ def alerts_cmd(
     data = _load(
         ctx, [name], org_unit=org_unit, input_file=input_file, start=start, end=end, fill=fill
     )
-    table = _guard(lambda: runs.alerts_table(data[name], baseline=baseline, min_sigma=min_sigma))
+    table = _guard(
+        lambda: runs.alerts_table(
+            data[name], baseline=baseline, min_sigma=min_sigma, thresholds=chosen
+        )
+    )
     if only_alarms:
         table.rows = [
             r for r in table.rows if any(v is True for k, v in r.items() if k.endswith("alarm"))

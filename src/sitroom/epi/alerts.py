@@ -82,6 +82,7 @@ def ears(
     alpha: float | None = None,
     min_sigma: float = 0.0,
     variant: Literal["cdc", "surveillance"] = "cdc",
+    threshold: float | None = None,
 ) -> AlertResult:
     """EARS C1, C2 or C3 for each day of each series.
 
@@ -96,6 +97,10 @@ def ears(
         Floor of the baseline standard deviation.
     variant : {"cdc", "surveillance"}
         Which C3 (see the module docstring); ignored for C1 and C2.
+    threshold : float, optional
+        The alarm threshold itself, instead of z(1 - alpha): the CDC's
+        original EARS used 3 for C1 and C2 and 2 for C3, where ``surveillance``
+        uses z(0.999) = 3.09 and z(0.975) = 1.96.
     """
     if method not in ("C1", "C2", "C3"):
         raise ValueError("method must be C1, C2 or C3")
@@ -104,7 +109,7 @@ def ears(
     one = np.ndim(counts) == 1
     y = as_counts(counts, "counts")
     alpha = alpha if alpha is not None else (0.025 if method == "C3" else 0.001)
-    z_alpha = float(stats.norm.ppf(1 - alpha))
+    z_alpha = float(stats.norm.ppf(1 - alpha)) if threshold is None else float(threshold)
     lag = 0 if method == "C1" else 2
     mean, sd = _baseline_stats(y, baseline, lag)
     c = _standardised(y, mean, sd, min_sigma)

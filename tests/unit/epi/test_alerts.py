@@ -82,3 +82,17 @@ def test_bad_arguments():
         ears([1, 2, 3], method="C4")
     with pytest.raises(ValueError, match="start"):
         cusum([1, 2, 3], start=0)
+
+
+def test_the_cdc_thresholds_alarm_where_the_surveillance_package_does_not():
+    from sitroom.epi.alerts import ears
+
+    base = [9.0, 11.0, 9.0, 11.0, 9.0, 11.0, 10.0]  # mean 10, sd 0.926
+    sd = float(np.std(base, ddof=1))
+    y = np.array([*base, 10 + 3.05 * sd])  # C1 = 3.05: above 3, below 3.09
+    default = ears(y, method="C1")
+    cdc = ears(y, method="C1", threshold=3.0)
+    assert default.statistic[-1] == pytest.approx(3.05)
+    assert (bool(default.alarm[-1]), bool(cdc.alarm[-1])) == (False, True)
+    assert default.threshold == pytest.approx(3.090232)
+    assert cdc.threshold == 3.0

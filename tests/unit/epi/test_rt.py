@@ -156,3 +156,15 @@ def test_the_rt_table_says_why_an_early_window_has_no_estimate():
     assert "ends before the mean serial interval" in first["note"]
     assert last["mean"] is not None
     assert "note" not in last
+
+
+def test_an_all_zero_series_has_no_estimate_and_says_why():
+    from datetime import date
+
+    from sitroom.analysis.runs import SerialInterval, rt
+    from sitroom.analysis.series import Series
+
+    table = rt(Series("cases", date(2022, 1, 1), np.zeros(20)), SerialInterval())
+    assert table.rows
+    assert all(row["mean"] is None for row in table.rows)
+    assert all("could have infected anyone" in row["note"] for row in table.rows)
