@@ -1,7 +1,23 @@
 """Every mapped table, imported in one place for Alembic and the tests."""
 
+from sitroom.events.models import Event
 from sitroom.places.models import OrgUnit
-from sitroom.surveillance.models import DataElement, DataValue, DataValueAudit, ImportRun
+from sitroom.surveillance.models import (
+    DataElement,
+    DataSet,
+    DataValue,
+    DataValueAudit,
+    ImportRun,
+)
 from sitroom.users.models import AppUser
 
-__all__ = ["AppUser", "DataElement", "DataValue", "DataValueAudit", "ImportRun", "OrgUnit"]
+__all__ = [
+    "AppUser",
+    "DataElement",
+    "DataSet",
+    "DataValue",
+    "DataValueAudit",
+    "Event",
+    "ImportRun",
+    "OrgUnit",
+]

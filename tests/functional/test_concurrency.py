@@ -324,3 +324,46 @@ def test_two_first_runs_on_a_new_database_migrate_once(db_url: str, tmp_path: Pa
             assert conn.scalar(text("SELECT count(*) FROM org_unit")) == 198
     finally:
         engine.dispose()
+
+
+def test_events_recorded_at_once_by_two_processes_are_both_kept(db_url, loaded):
+    """The event write path in real concurrent processes: every event lands, once."""
+    from sitroom.events.service import list_events
+
+    loaded.commit()
+    start = time.time() + 1.0
+    launch = [sys.executable, "-c", LAUNCHER, str(start)]
+    procs = [
+        subprocess.Popen(
+            [
+                *launch,
+                "--db",
+                db_url,
+                "--user",
+                user,
+                "events",
+                "add",
+                "KP",
+                f"2022-05-{day}",
+                f"event by {user}",
+                "--json",
+            ],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for user, day in (("alice", 16), ("bob", 17))
+        for _ in range(3)
+    ]
+    results = []
+    for proc in procs:
+        out, err = proc.communicate(timeout=120)
+        assert proc.returncode == 0, err
+        results.append(json.loads(out))
+    loaded.expire_all()
+    stored = list_events(loaded)
+    assert sorted(e.id for e in stored) == sorted(r["id"] for r in results)
+    assert sorted((e.created_by, e.day.isoformat()) for e in stored) == sorted(
+        (r["created_by"], r["day"]) for r in results
+    )
+    assert len(stored) == 6

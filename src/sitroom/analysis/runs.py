@@ -161,6 +161,85 @@ def rt(
     )
 
 
+@dataclass(frozen=True)
+class Split:
+    """A date at which R may change (an event), and what happened."""
+
+    day: date
+    title: str
+
+
+def rt_between_events(series: Series, si: SerialInterval, splits: list[Split]) -> Table:
+    """R in the windows between events, and its change across each event.
+
+    The windows run from day 2 (EpiEstim's first) to the day before the first
+    event, from each event's day to the day before the next, and from the last
+    to the end: an event counts from its own day. The change across an event
+    is R after / R before, whose quantiles are exact (the two windows are
+    disjoint, their posteriors independent gammas: see ``epi.rt.ratio_quantiles``).
+    """
+    from sitroom.epi.rt import ratio_quantiles
+
+    _daily_only(series, "Rt between events")
+    dates = series.dates
+    first, last = dates[0], dates[-1]
+    inside = sorted(
+        {s.day: s for s in splits if first + timedelta(days=1) < s.day <= last}.values(),
+        key=lambda s: s.day,
+    )
+    bounds = [1] + [(s.day - first).days for s in inside]  # 0-based first day of each window
+    starts = [b + 1 for b in bounds]  # 1-based
+    ends = [*(b for b in bounds[1:]), len(dates)]  # 1-based last day: the day before the next
+    fit = CoriRt(t_start=starts, t_end=ends, **si.kwargs()).fit(series.values)
+    rows = []
+    for i, (s, e) in enumerate(zip(starts, ends, strict=True)):
+        q = fit.r_quantiles_[i]
+        row: dict[str, Any] = {
+            "window_start": dates[s - 1].isoformat(),
+            "window_end": dates[e - 1].isoformat(),
+            "event": None if i == 0 else inside[i - 1].title,
+            "mean": _num(fit.r_mean_[i]),
+            "q025": _num(q[0]),
+            "median": _num(q[3]),
+            "q975": _num(q[6]),
+            "change": None,
+            "change_low": None,
+            "change_high": None,
+        }
+        if fit.too_early_[i]:
+            row["note"] = "no estimate: the window ends before the mean serial interval"
+        if i > 0:
+            low, mid, high = ratio_quantiles(
+                (0.025, 0.5, 0.975),
+                fit.shape_[i - 1],
+                fit.scale_[i - 1],
+                fit.shape_[i],
+                fit.scale_[i],
+            )
+            row.update(change=_num(mid), change_low=_num(low), change_high=_num(high))
+        rows.append(row)
+    return Table(
+        f"Reproduction number of {series.name} between events (Cori et al.)",
+        [
+            "window_start",
+            "window_end",
+            "event",
+            "median",
+            "q025",
+            "q975",
+            "change",
+            "change_low",
+            "change_high",
+        ],
+        rows,
+        [
+            si.describe(),
+            "change: R after the event / R before it (median and 95% interval; below 1,"
+            " transmission fell); an event counts from its own day",
+        ],
+    )
+
+
 def rt_many(
     series: dict[str, Series],
     si: SerialInterval,

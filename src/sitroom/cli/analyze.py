@@ -199,17 +199,43 @@ def rt_cmd(
     latest: Annotated[
         bool, typer.Option("--latest", help="With --level: only the last window of each.")
     ] = False,
+    events: Annotated[
+        bool,
+        typer.Option(
+            "--events",
+            help="Windows split at the org unit's recorded events (and its parents'), with"
+            " the change of R across each.",
+        ),
+    ] = False,
     as_json: JsonOpt = False,
     as_csv: CsvOpt = False,
 ) -> None:
     """Time-varying reproduction number (Cori et al. 2013, as EpiEstim).
 
     With --level 2, every region at once (one vectorised estimate), over the
-    days they share.
+    days they share. With --events, R in the windows between recorded events.
     """
     from sitroom.analysis import runs
 
     si = _si(si_mean, si_sd, si_file)
+    if events:
+        if level is not None or imported or input_file is not None:
+            raise SitroomError("--events works on stored data of one org unit")
+        from sitroom.events.service import list_events
+        from sitroom.places.service import org_unit_code
+
+        name = _cases(ctx, element)
+        data = _load(
+            ctx, [name], org_unit=org_unit, input_file=None, start=start, end=end, fill=fill
+        )
+        rt = app_context(ctx)
+        with rt.session() as session:
+            recorded = list_events(session, org_unit_code(session, rt.country, org_unit))
+        if not recorded:
+            raise SitroomError("no events are recorded for this org unit: see `sitroom events add`")
+        splits = [runs.Split(e.day, f"{e.title} ({e.org_unit})") for e in recorded]
+        _emit(_guard(lambda: runs.rt_between_events(data[name], si, splits)), as_json, as_csv)
+        return
     if level is not None:
         from sitroom.analysis.loading import load_level
 

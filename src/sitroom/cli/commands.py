@@ -225,3 +225,77 @@ def history(
         "by: who made the change (the signed-in or --user actor);"
         " stored by: who the file says entered the value."
     )
+
+
+events_app = typer.Typer(
+    help="Dated events (interventions, case definitions, reporting) to read the curves by.",
+    no_args_is_help=True,
+)
+app.add_typer(events_app, name="events")
+
+
+@events_app.command("add")
+def events_add(
+    ctx: typer.Context,
+    org_unit: Annotated[str, typer.Argument(help="Org unit: code, name or alias.")],
+    day: Annotated[str, typer.Argument(help="The day it took effect (YYYY-MM-DD).")],
+    title: Annotated[str, typer.Argument(help="What happened, in a few words.")],
+    kind: Annotated[
+        str,
+        typer.Option("--kind", help="intervention, case_definition, reporting or other."),
+    ] = "intervention",
+    description: Annotated[
+        str | None, typer.Option("--description", help="More detail, a source.")
+    ] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Record an event of an org unit (it applies to the units below it too)."""
+    from sitroom.events.service import add_event
+    from sitroom.places.service import org_unit_code
+
+    rt = app_context(ctx)
+    announce_write(rt)
+    with rt.session(write=True) as session:
+        code = org_unit_code(session, rt.country, org_unit)
+        event = add_event(
+            session,
+            code,
+            parse_date(day, "day"),
+            title,
+            user=rt.settings.user,
+            kind=kind,
+            description=description,
+            lock_timeout=rt.settings.lock_timeout,
+        )
+    if as_json:
+        print_json(event.to_dict())
+        return
+    console.print(clean(f"recorded event {event.id}: {event.day} {event.org_unit} {event.title}"))
+
+
+@events_app.command("list")
+def events_list(
+    ctx: typer.Context,
+    org_unit: Annotated[
+        str | None,
+        typer.Option("--org-unit", help="Its events and its parents' (default: all)."),
+    ] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """The recorded events, by day."""
+    from rich.table import Table
+
+    from sitroom.events.service import list_events
+    from sitroom.places.service import org_unit_code
+
+    rt = app_context(ctx)
+    with rt.session() as session:
+        code = org_unit_code(session, rt.country, org_unit) if org_unit else None
+        found = list_events(session, code)
+    if as_json:
+        print_json([e.to_dict() for e in found])
+        return
+    table = Table("day", "org unit", "kind", "title", "by")
+    for e in found:
+        table.add_row(e.day.isoformat(), e.org_unit, e.kind, clean(e.title), clean(e.created_by))
+    console.print(table)

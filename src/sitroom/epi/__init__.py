@@ -29,7 +29,7 @@ from sitroom.epi.credibility import (
 from sitroom.epi.forecast import RenewalForecast, project
 from sitroom.epi.growth import LogLinearGrowth, reproduction_from_growth
 from sitroom.epi.nowcast import ChainLadderNowcast, apply_delay, estimate_delay
-from sitroom.epi.rt import CoriRt, total_infectiousness
+from sitroom.epi.rt import CoriRt, ratio_quantiles, total_infectiousness
 from sitroom.epi.serial_interval import discr_si, parametric_si, read_distribution, si_moments
 
 __all__ = [
@@ -60,6 +60,7 @@ __all__ = [
     "last_digit_check",
     "parametric_si",
     "project",
+    "ratio_quantiles",
     "read_distribution",
     "repeat_check",
     "reproduction_from_growth",

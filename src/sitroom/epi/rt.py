@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 from numpy.typing import ArrayLike
-from scipy import linalg, special
+from scipy import linalg, special, stats
 
 from sitroom.epi._checks import FloatArray, as_counts, as_distribution, squeeze_like
 from sitroom.epi.serial_interval import parametric_si
@@ -244,3 +244,27 @@ class CoriRt:
         self.r_sd_ = squeeze_like(np.sqrt(shape) * scale, one)
         self.r_quantiles_ = squeeze_like(np.asarray(quantiles, dtype=float), one)
         return self
+
+
+def ratio_quantiles(
+    q: Sequence[float],
+    shape_before: float,
+    scale_before: float,
+    shape_after: float,
+    scale_after: float,
+) -> FloatArray:
+    """Quantiles of R_after / R_before for independent gamma posteriors (disjoint windows).
+
+    With R ~ Gamma(a, s), R_after / R_before = (s_after / s_before) * G_after /
+    G_before, and a ratio of unit-scale gammas is beta-prime (a_after,
+    a_before): the quantiles are exact, no sampling. NaN when either
+    posterior is undefined.
+    """
+    values = (shape_before, scale_before, shape_after, scale_after)
+    if not all(np.isfinite(v) and v > 0 for v in values):
+        return np.full(len(q), np.nan)
+    factor = scale_after / scale_before
+    return np.asarray(
+        stats.betaprime.ppf(np.asarray(q, dtype=float), shape_after, shape_before) * factor,
+        dtype=float,
+    )

@@ -39,6 +39,7 @@ PUBLIC = [
     "last_digit_check",
     "parametric_si",
     "project",
+    "ratio_quantiles",
     "read_distribution",
     "repeat_check",
     "reproduction_from_growth",

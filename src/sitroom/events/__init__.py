@@ -1,0 +1,1 @@
+"""Dated events of an org unit: interventions, changes of case definition, reporting."""
