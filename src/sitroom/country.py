@@ -8,6 +8,7 @@ relative to the file.
 
 from __future__ import annotations
 
+import re
 import stat
 import tomllib
 from datetime import date
@@ -217,6 +218,26 @@ class Country(_Model):
                 + ", ".join(sorted(required))
                 + "): completeness counts the reports of one data set"
             )
+        cases = self.period_type(self.roles.cases)
+        if required and required != {cases}:
+            raise ValueError(
+                f"reporting.required_elements are {required.pop()} but the cases"
+                f" ({self.roles.cases}) are {cases}: completeness counts the cases' periods"
+            )
+        for part, code in self.roles.named().items():
+            if self.period_type(code) != cases:
+                raise ValueError(
+                    f"roles.{part} ({code}) is reported {self.period_type(code)} but the cases"
+                    f" ({self.roles.cases}) {cases}: the analyses set them side by side"
+                )
+        for rule in self.rules:
+            named = set(re.findall(r"[A-Za-z_][A-Za-z0-9_]*", rule.expression)) & codes
+            kinds = {self.period_type(c) for c in named}
+            if len(kinds) > 1:
+                raise ValueError(
+                    f"rule {rule.code} mixes period types ({', '.join(sorted(kinds))}):"
+                    " a rule compares values of the same periods"
+                )
 
     @property
     def all_data_sets(self) -> list[DataSetConfig]:

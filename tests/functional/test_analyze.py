@@ -165,6 +165,18 @@ def test_csv_output_and_bad_input(demo, tmp_path):
     assert "bad.csv, line 1, field 'nope'" in missing.err
 
 
+def test_a_level_range_that_misses_the_data_is_a_message(demo):
+    for args in (["--start", "2023-01-01"], ["--end", "2022-01-01"]):
+        result = demo("analyze", "rt", "--level", "2", "--fill", "linear", *args)
+        assert result.code == 1
+        assert "no new_fever values of level 2 between" in result.err
+    inverted = demo(
+        "analyze", "alerts", "--level", "2", "--start", "2022-06-24", "--end", "2022-06-23"
+    )
+    assert inverted.code == 1
+    assert "the range is inverted" in inverted.err
+
+
 def test_fill_fills_days_left_out_of_a_file_as_well_as_blank_cells(demo, tmp_path):
     rows = ["date,cases"] + [f"2022-01-{d:02d},{10 * d}" for d in range(1, 21) if d not in (5, 6)]
     rows.append("2022-01-21,")  # a blank cell

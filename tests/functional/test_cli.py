@@ -203,3 +203,17 @@ def test_import_reads_standard_input(cli, monkeypatch):
     assert result.code == 0, result.err
     assert "standard input (csv-wide)" in result.out
     assert "created 1" in result.out
+
+
+def test_import_reads_dhis2_json_from_standard_input_by_its_content(cli, monkeypatch):
+    import io
+
+    assert cli("setup").code == 0
+    body = (
+        b'\xef\xbb\xbf  {"dataValues": [{"dataElement": "new_fever", "period": "20220515",'
+        b' "orgUnit": "KP-01", "value": "12"}]}'
+    )
+    monkeypatch.setattr("sys.stdin", io.TextIOWrapper(io.BytesIO(body)))
+    result = cli("import", "-")
+    assert result.code == 0, result.err
+    assert "standard input (dhis2-json)" in result.out

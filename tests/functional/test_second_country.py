@@ -138,3 +138,38 @@ def test_the_rest_of_the_pipeline(lakeland, tmp_path):
     again = lakeland("import", str(out))
     assert again.code == 0, again.err
     assert f"unchanged {WEEKS * 4 * 3 + len(MONTHS)}" in again.out
+
+
+def test_setup_refuses_to_change_what_stored_values_mean(lakeland, tmp_path):
+    folder = tmp_path / "changed"
+    folder.mkdir()
+    (folder / "regions.csv").write_text((COUNTRY.parent / "regions.csv").read_text())
+    text = COUNTRY.read_text().replace(
+        'code = "IDSR_WEEKLY"\nname = "IDSR weekly cholera report"\nperiod_type = "weekly"',
+        'code = "IDSR_WEEKLY"\nname = "IDSR weekly cholera report"\nperiod_type = "monthly"',
+    )
+    assert 'period_type = "monthly"\nelements = ["cholera_cases"' in text
+    (folder / "country.toml").write_text(text)
+    refused = lakeland("--country", str(folder / "country.toml"), "setup")
+    assert refused.code == 1
+    assert "cholera_cases is reported weekly in the database, with 80 values" in refused.err
+    # Nothing changed: the weeks are still weeks.
+    data = json.loads(lakeland("bulletin", "--json").out)
+    assert data["period_type"] == "weekly"
+
+
+def test_weekly_values_are_named_by_their_weeks_everywhere(lakeland):
+    wrong = lakeland("history", "cholera_cases", "LL-N", (FIRST + timedelta(days=2)).isoformat())
+    assert wrong.code == 1
+    assert f"is a day: cholera_cases is reported weekly; give {week(0)}" in wrong.err
+    month_for_week = lakeland("history", "cholera_tests", "LL", week(4))
+    assert "cholera_tests is reported monthly; give 202301" in month_for_week.err
+    sums = json.loads(lakeland("aggregate", "--period", week(3), "--json").out)
+    assert {row["element"] for row in sums} == {
+        "cholera_cases",
+        "cholera_deaths",
+        "in_treatment_centres",
+    }
+    refused = lakeland("analyze", "nowcast")
+    assert refused.code == 1
+    assert "the nowcast needs daily counts; cholera_cases is reported weekly" in refused.err

@@ -117,6 +117,21 @@ def test_a_wrong_value_is_named_by_where_it_is(tmp_path, change, where, what):
             ),
             "reporting.required_elements mix period types (monthly, weekly)",
         ),
+        (
+            ('required_elements = ["cholera_cases"]', 'required_elements = ["cholera_tests"]'),
+            "reporting.required_elements are monthly but the cases (cholera_cases) are weekly",
+        ),
+        (
+            ('deaths = "cholera_deaths"', 'deaths = "cholera_tests"'),
+            "roles.deaths (cholera_tests) is reported monthly but the cases (cholera_cases) weekly",
+        ),
+        (
+            (
+                'expression = "cholera_deaths <= cholera_cases"',
+                'expression = "cholera_tests <= cholera_cases"',
+            ),
+            "rule deaths_within_cases mixes period types (monthly, weekly)",
+        ),
         (('code = "cholera_deaths"', 'code = "cholera_cases"'), "element codes must be unique"),
         (('code = "code"\n', ""), "regions.csv: give either code or code_template"),
     ],

@@ -18,6 +18,7 @@ from sitroom.context import AppContext
 from sitroom.errors import SitroomError
 from sitroom.places.models import OrgUnit
 from sitroom.places.service import org_unit_code
+from sitroom.surveillance.periods import check_range
 
 
 def load_series(
@@ -58,6 +59,7 @@ def load_level(
     fill: str = "none",
 ) -> dict[str, Series]:
     """``element`` for every org unit of ``level``, on the days all of them cover."""
+    check_range(start, end)
     with context.session() as session:
         codes = session.scalars(
             select(OrgUnit.code).where(OrgUnit.level == level).order_by(OrgUnit.code)
@@ -68,6 +70,13 @@ def load_level(
         raise SitroomError(f"no org unit of level {level} has {element} values")
     first = start or max(s.start for s in found.values())
     last = end or min(s.dates[-1] for s in found.values())
+    stored_first = min(s.start for s in found.values())
+    stored_last = max(s.dates[-1] for s in found.values())
+    if first > last or first > stored_last or last < stored_first:
+        raise SitroomError(
+            f"no {element} values of level {level} between {first} and {last}"
+            f" (they run from {stored_first} to {stored_last})"
+        )
     return {code: s.spanning(first, last).filled(fill) for code, s in found.items()}
 
 

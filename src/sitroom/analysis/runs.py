@@ -515,9 +515,18 @@ def cfr_table(
     density = None
     notes = ["naive: deaths / cases with an exact (Clopper-Pearson) 95% interval"]
     if delay is not None:
-        # The delay is given in days; counts per week or month see it in their periods.
-        shape, scale = delay[0], delay[1] / DAYS_PER_PERIOD[cases.period_type]
-        density = cfr.gamma_density(shape, scale)(np.arange(cases.values.size, dtype=float))
+        if cases.period_type == "daily":
+            # The cfr package's convention: the gamma density at whole days.
+            density = cfr.gamma_density(*delay)(np.arange(cases.values.size, dtype=float))
+        else:
+            # Weeks and months: the probability that the delay (in days) falls in each
+            # period, k = 0 the period of onset (CDF differences; they sum to 1).
+            from scipy import stats
+
+            length = DAYS_PER_PERIOD[cases.period_type]
+            edges = (np.arange(cases.values.size + 1) - 0.5).clip(min=0) * length
+            cdf = stats.gamma.cdf(edges, delay[0], scale=delay[1])
+            density = np.diff(cdf)
         notes.append(
             f"corrected: onset-to-death gamma, shape {delay[0]}, scale {delay[1]} days;"
             " likelihood maximised over p continuously, interval where it is within 1.92 of"

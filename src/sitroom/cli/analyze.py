@@ -564,6 +564,14 @@ def nowcast_cmd(
     rt = app_context(ctx)
     element = _cases(ctx, element)
     with rt.session() as session:
+        from sitroom.surveillance.service import period_types
+
+        kind = period_types(session).get(element, "daily")
+        if kind != "daily":
+            raise SitroomError(
+                f"the nowcast needs daily counts; {element} is reported {kind}"
+                " (its delays are counted in days after each day's deadline)"
+            )
         unit = org_unit_code(session, rt.country, org_unit)
         tri = reporting_triangle(
             session,

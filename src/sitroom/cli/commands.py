@@ -11,6 +11,7 @@ import typer
 from sitroom.cli.app import app, app_context, console, err_console, print_json
 from sitroom.cli.options import JsonOpt, parse_date
 from sitroom.cli.text import clean, styled
+from sitroom.errors import SitroomError
 
 if TYPE_CHECKING:
     from sitroom.context import AppContext
@@ -197,12 +198,17 @@ def history(
     from rich.table import Table
 
     from sitroom.places.service import org_unit_code
-    from sitroom.surveillance.service import value_history
+    from sitroom.surveillance.periods import period_for
+    from sitroom.surveillance.service import period_types, value_history
 
     rt = app_context(ctx)
     with rt.session() as session:
         code = org_unit_code(session, rt.country, org_unit)
-        events = value_history(session, element, code, parse_date(period))
+        kinds = period_types(session)
+        if element not in kinds:
+            raise SitroomError(f"unknown data element {element!r}")
+        day = period_for(element, kinds[element], period)
+        events = value_history(session, element, code, day)
     if as_json:
         print_json([e.to_dict() for e in events])
         return

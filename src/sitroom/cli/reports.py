@@ -255,13 +255,21 @@ def aggregate_cmd(
         raise SitroomError(f"{', '.join(given)}: only with --to week|month")
     if org_unit and len(org_unit) > 1:
         raise SitroomError("--org-unit: give one parent (several only with --to)")
+    from sitroom.surveillance.periods import parse_period
     from sitroom.surveillance.reporting import aggregate
 
+    try:
+        period_type, day = parse_period(period)
+    except ValueError as exc:
+        raise SitroomError(f"period: {exc}") from None
     with rt.session() as session:
         unit = org_unit_code(session, rt.country, org_unit[0] if org_unit else None)
-        rows = aggregate(session, unit, parse_date(period))
+        rows = aggregate(session, unit, day, period_type)
     if as_json:
         print_json([r.to_dict() for r in rows])
+        return
+    if not rows:
+        console.print(f"No {period_type} values for {period} in this org unit or its children.")
         return
     table = Table(
         "element", "own figure", "children's sum", "gap", "coverage", "children reporting"

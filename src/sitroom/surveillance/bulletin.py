@@ -144,11 +144,12 @@ def build_bulletin(session: Session, country: Country, period: date) -> Bulletin
     """Collect the figures, the regional table, reporting status and flags for ``period``."""
     root = country.country.code
     roles = country.roles.named()
-    period_type = period_types(session).get(roles["cases"], "daily")
+    kinds = period_types(session)
+    period_type = kinds.get(roles["cases"], "daily")
     period = start_of(period, period_type)
     before = shift(period, -1, period_type)
     # The elements reported at the cases' frequency (a daily bulletin shows no monthly figure).
-    codes = [e.code for e in country.elements if country.period_type(e.code) == period_type]
+    codes = [e.code for e in country.elements if kinds.get(e.code, "daily") == period_type]
     national = fetch_values(session, start=before, end=period, org_units=[root], elements=codes)
     today = national.get((root, period), {})
     if not today:
@@ -187,7 +188,12 @@ def build_bulletin(session: Session, country: Country, period: date) -> Bulletin
             for r in aggregate(session, root, period)
             if r.children_reporting and r.element in codes
         ],
-        findings=validate(session, country, start=period, end=last_day(period, period_type)),
+        # The flags of this period's frequency (a monthly rule is not this week's).
+        findings=[
+            f
+            for f in validate(session, country, start=period, end=last_day(period, period_type))
+            if f.period_type == period_type
+        ],
         roles={part: code for part, code in roles.items() if code in codes},
         labels={e.code: e.name for e in country.elements},
         period_type=period_type,

@@ -20,6 +20,7 @@ import errno
 import hashlib
 import logging
 import random
+import re
 import tempfile
 import time
 from collections import deque
@@ -541,6 +542,10 @@ class Importer:
         """
         with _opened(source, name) as (path, shown):
             fmt, mapping, sha = self._prepare(path, shown, fmt, mapping)
+            # The caller's transaction as a writer (a no-op when the caller began it so):
+            # without it SQLite's driver would make the savepoint the outermost
+            # transaction, and releasing it would commit.
+            begin_write(self.session, self.lock_timeout)
             savepoint = self.session.begin_nested()
             try:
                 summary, _ = self._write(
@@ -626,7 +631,7 @@ class Importer:
         started = utcnow()
         now = self.now or started
         run = ImportRun(
-            file_name=Path(shown).name,
+            file_name=Path(shown).name.replace("\x00", "")[:500],
             sha256=sha,
             format=fmt,
             user=self.user,
@@ -648,7 +653,7 @@ class Importer:
             run.created, run.updated = summary.created, summary.updated
             run.unchanged, run.deleted = summary.unchanged, summary.deleted
             self.session.flush()
-        summary.import_id = run.id
+            summary.import_id = run.id  # only for an import that writes
         return summary, run
 
     def _parse(
@@ -906,13 +911,16 @@ def _opened(source: Path | BinaryIO, name: str | None) -> Iterator[tuple[Path, s
         path = Path(source)
         yield path, name or str(path)
         return
-    shown = name or getattr(source, "name", None) or "upload"
-    base = Path(str(shown)).name or "upload"
+    shown = str(name or getattr(source, "name", None) or "upload")
     with tempfile.TemporaryDirectory(prefix="sitroom-import-") as folder:
-        path = Path(folder) / base
+        path = Path(folder) / _spool_name(shown)
         copied = 0
         with path.open("wb") as spool:
             while chunk := source.read(1 << 20):
+                if not isinstance(chunk, (bytes, bytearray, memoryview)):
+                    raise SitroomError(
+                        f"{_printable(shown)}: give the import a binary stream (bytes), not text"
+                    )
                 copied += len(chunk)
                 if copied > MAX_STREAM_BYTES:
                     raise InputError(
@@ -921,6 +929,17 @@ def _opened(source: Path | BinaryIO, name: str | None) -> Iterator[tuple[Path, s
                     )
                 spool.write(chunk)
         yield path, str(shown)
+
+
+def _spool_name(shown: str) -> str:
+    """A safe file name for a stream's spool that keeps its suffix (``.json``, ``.csv``)."""
+    base = re.sub(r"[^A-Za-z0-9._-]", "_", shown.replace("\\", "/").rsplit("/", 1)[-1])
+    base = base.lstrip(".")[-100:]
+    return base or "upload"
+
+
+def _printable(text: str) -> str:
+    return text.encode("unicode_escape").decode("ascii")[:200]
 
 
 @contextmanager

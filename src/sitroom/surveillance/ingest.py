@@ -254,8 +254,16 @@ def read_header(path: Path) -> list[str]:
 
 
 def detect_format(path: Path, country: Country) -> tuple[str, str | None]:
-    """The format of ``path`` and, for wide CSV, the name of the country mapping to use."""
+    """The format of ``path`` and, for wide CSV, the name of the country mapping to use.
+
+    A ``.json`` name, or content that starts with ``{`` (after a byte-order
+    mark and blanks: a payload piped to ``import -``), is DHIS2 JSON.
+    """
     if path.suffix.lower() == ".json":
+        return "dhis2-json", None
+    with path.open("rb") as handle:
+        start = handle.read(4096).removeprefix(b"\xef\xbb\xbf").lstrip()
+    if start.startswith(b"{"):
         return "dhis2-json", None
     header = read_header(path)
     if header and header[0].lower() in ("dataelement", "data_element"):

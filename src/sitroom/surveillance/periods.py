@@ -84,9 +84,10 @@ def dhis2_label(start: date, period_type: PeriodType) -> str:
     return f"{start:%Y%m%d}" if period_type == "daily" else label(start, period_type)
 
 
-_DAY = re.compile(r"(\d{4})-(\d{2})-(\d{2})|(\d{4})(\d{2})(\d{2})")
-_WEEK = re.compile(r"(\d{4})-?W(\d{1,2})")
-_MONTH = re.compile(r"(\d{4})-?(\d{2})")  # after _DAY: 8 digits are a day
+# ASCII digits only ([0-9], not \d): a count refuses other scripts' digits, so does a period.
+_DAY = re.compile(r"([0-9]{4})-([0-9]{2})-([0-9]{2})|([0-9]{4})([0-9]{2})([0-9]{2})")
+_WEEK = re.compile(r"([0-9]{4})-?W([0-9]{1,2})")
+_MONTH = re.compile(r"([0-9]{4})-?([0-9]{2})")  # after _DAY: 8 digits are a day
 
 
 def parse_period(text: str) -> tuple[PeriodType, date]:
@@ -117,7 +118,8 @@ def parse_period(text: str) -> tuple[PeriodType, date]:
         if "is not a period" in str(exc):
             raise
         raise ValueError(f"{text!r} is not a real {_kind(text)}") from None
-    if not FIRST_YEAR <= start.year <= LAST_YEAR:
+    named_year = int(text[:4])  # 2200W1 starts in 2199 but is 2200's
+    if not (FIRST_YEAR <= start.year <= LAST_YEAR and FIRST_YEAR <= named_year <= LAST_YEAR):
         raise ValueError(f"{text!r} is outside the years {FIRST_YEAR}-{LAST_YEAR}")
     return period_type, start
 
@@ -245,3 +247,22 @@ class ReportingCalendar:
                     " UTC; give the UTC offset to be exact"
                 )
         return first.astimezone(UTC), warning
+
+
+def period_for(element: str, element_type: PeriodType, text: str) -> date:
+    """The first day of the period ``text`` names, checked against how ``element`` is reported.
+
+    Raises SitroomError naming the right period when the types differ: the
+    day 2021-02-03 of a weekly element is the week 2021W5, not a value of its own.
+    """
+    try:
+        given_type, start = parse_period(text)
+    except ValueError as exc:
+        raise SitroomError(f"period: {exc}") from None
+    if given_type != element_type:
+        right = label(start_of(start, element_type), element_type)
+        raise SitroomError(
+            f"{text.strip()!r} is a {UNIT_NAMES[given_type][0]}: {element} is reported"
+            f" {element_type}; give {right}"
+        )
+    return start

@@ -75,7 +75,8 @@ def completeness(
     """
     check_range(start, end)
     required = country.reporting.required_elements
-    period_type = period_types(session).get((required or [country.roles.cases])[0], "daily")
+    kinds = period_types(session)
+    period_type = kinds.get((required or [country.roles.cases])[0], "daily")
     start = start_of(start, period_type)
     level = country.reporting.reporting_level
     units = session.execute(
@@ -86,10 +87,12 @@ def completeness(
         .join(OrgUnit, OrgUnit.id == DataValue.org_unit_id)
         .where(OrgUnit.level == level, DataValue.period >= start, DataValue.period <= end)
     )
-    if required:
-        query = query.join(DataElement, DataElement.id == DataValue.element_id).where(
-            DataElement.code.in_(required)
-        )
+    # A report is one of the required elements, or else of any element of this frequency
+    # (a monthly laboratory return is not a week's report).
+    counted = required or [code for code, kind in kinds.items() if kind == period_type]
+    query = query.join(DataElement, DataElement.id == DataValue.element_id).where(
+        DataElement.code.in_(counted)
+    )
     late: dict[tuple[int, date], bool] = {}
     for unit_id, period, is_late in session.execute(query):
         late[(unit_id, period)] = late.get((unit_id, period), False) or is_late
@@ -180,8 +183,14 @@ class AggregateRow:
         }
 
 
-def aggregate(session: Session, org_unit: str, period: date) -> list[AggregateRow]:
-    """For each element: ``org_unit``'s reported value and its children's sum."""
+def aggregate(
+    session: Session, org_unit: str, period: date, period_type: PeriodType | None = None
+) -> list[AggregateRow]:
+    """For each element: ``org_unit``'s reported value and its children's sum.
+
+    With ``period_type``, only the elements reported at that frequency (the
+    week starting on a Monday is not the day of that Monday).
+    """
     unit = session.scalar(select(OrgUnit).where(OrgUnit.code == org_unit))
     if unit is None:
         raise NotFoundError(f"unknown org unit {org_unit!r}")
@@ -189,6 +198,9 @@ def aggregate(session: Session, org_unit: str, period: date) -> list[AggregateRo
     values = fetch_values(session, start=period, end=period, org_units=[unit.code, *children])
     own = values.get((unit.code, period), {})
     codes = list(session.scalars(select(DataElement.code).order_by(DataElement.id)))
+    if period_type is not None:
+        kinds = period_types(session)
+        codes = [c for c in codes if kinds.get(c, "daily") == period_type]
     rows = []
     for element in codes:
         got = [

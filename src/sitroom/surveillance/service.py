@@ -11,14 +11,20 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from sitroom.country import Country, PeriodType
-from sitroom.errors import NotFoundError
+from sitroom.errors import ConfigError, NotFoundError
 from sitroom.places.models import OrgUnit
 from sitroom.places.service import LoadSummary
 from sitroom.surveillance.models import DataElement, DataSet, DataValue, DataValueAudit
 
 
 def load_elements(session: Session, country: Country) -> LoadSummary:
-    """Create or update the data elements of ``country``; never deletes one."""
+    """Create or update the data elements of ``country``; never deletes one.
+
+    Refuses (ConfigError) to change the period type of an element that has
+    stored values: a value stored for the week 2021W5 would silently become
+    one for February 2021.
+    """
+    _check_period_type_changes(session, country)
     data_sets = _load_data_sets(session, country)
     existing = {e.code: e for e in session.scalars(select(DataElement))}
     summary = LoadSummary()
@@ -38,6 +44,33 @@ def load_elements(session: Session, country: Country) -> LoadSummary:
         summary.update(spec.code, element, wanted)
     session.flush()
     return summary
+
+
+def _check_period_type_changes(session: Session, country: Country) -> None:
+    stored = period_types(session)
+    changed = {
+        e.code: (stored[e.code], country.period_type(e.code))
+        for e in country.elements
+        if e.code in stored and stored[e.code] != country.period_type(e.code)
+    }
+    if not changed:
+        return
+    counts = dict(
+        session.execute(
+            select(DataElement.code, func.count(DataValue.id))
+            .join(DataValue, DataValue.element_id == DataElement.id)
+            .where(DataElement.code.in_(changed))
+            .group_by(DataElement.code)
+        ).all()
+    )
+    if held := {code: n for code, n in counts.items() if n}:
+        code, n = next(iter(sorted(held.items())))
+        before, after = changed[code]
+        raise ConfigError(
+            f"{code} is reported {before} in the database, with {n:,} values; the configuration"
+            f" makes it {after}, which would change what those values mean. Keep its data set's"
+            " period type, or put the new frequency in a new element"
+        )
 
 
 def _load_data_sets(session: Session, country: Country) -> dict[str, int]:

@@ -48,3 +48,29 @@ def test_the_growth_table_never_gives_two_finite_ends_that_miss_the_estimate():
         else:
             assert row["doubling_low"] <= row["doubling_days"] <= row["doubling_high"]
     assert spanning  # a flat noisy series: most windows span zero
+
+
+def test_the_delay_corrected_cfr_of_weekly_counts_finds_the_true_ratio():
+    from scipy import stats
+
+    from sitroom.analysis.runs import cfr_table
+
+    # Daily cases growing 1 % a day, 1 % of them dying after a gamma delay, counted in days,
+    # then summed into weeks or months: corrected, the ratio is 1 % (the naive one is lower).
+    days = 7 * 30 * 2  # whole weeks and (30-day) months
+    daily = 100 * 1.01 ** np.arange(days)
+    for kind, length, mean_delay in (
+        ("weekly", 7, 5.0),
+        ("weekly", 7, 20.0),
+        ("monthly", 30, 13.0),
+    ):
+        pmf = np.diff(stats.gamma.cdf(np.arange(days + 1), 2.0, scale=mean_delay / 2.0))
+        deaths_daily = 0.01 * np.convolve(daily, pmf)[:days]
+        cases = Series("cases", date(2022, 1, 3), daily.reshape(-1, length).sum(axis=1), kind)
+        deaths = Series(
+            "deaths", date(2022, 1, 3), np.round(deaths_daily.reshape(-1, length).sum(axis=1)), kind
+        )
+        table = cfr_table(cases, deaths, delay=(2.0, mean_delay / 2.0))
+        naive, corrected = table.rows
+        assert corrected["estimate"] == pytest.approx(0.01, rel=0.1), (kind, mean_delay)
+        assert naive["estimate"] < corrected["estimate"]

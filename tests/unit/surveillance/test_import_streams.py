@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import func, select
 
 from sitroom.db import begin_write, utcnow
-from sitroom.errors import InputError
+from sitroom.errors import InputError, SitroomError
 from sitroom.surveillance.imports import Importer
 from sitroom.surveillance.models import DataValue, ImportRun
 from sitroom.users.models import AppUser
@@ -92,3 +92,26 @@ def test_a_rejected_file_leaves_nothing_in_the_callers_transaction(loaded, count
     dry = importer.apply(io.BytesIO(ROWS.encode()), name="dry.csv", dry_run=True)
     loaded.commit()
     assert (dry.created, count(loaded)) == (6, 0)
+
+
+def test_apply_without_a_write_transaction_begun_still_leaves_the_commit_to_the_caller(
+    loaded, country
+):
+    # The caller forgot begin_write: apply() begins it, so the savepoint is not outermost.
+    loaded.commit()
+    Importer(loaded, country, user="api").apply(io.BytesIO(ROWS.encode()), name="a.csv")
+    loaded.rollback()
+    assert count(loaded) == 0
+
+
+@pytest.mark.parametrize("name", ["..", "a/..", "x\x00.csv", "n" * 300 + ".csv", "../../etc/x.csv"])
+def test_hostile_stream_names_are_harmless(loaded, country, name):
+    summary = Importer(loaded, country, user="api").run(io.BytesIO(ROWS.encode()), name=name)
+    assert summary.ok
+    assert summary.file == name
+    assert "/" not in loaded.scalar(select(ImportRun.file_name).order_by(ImportRun.id.desc()))
+
+
+def test_a_text_stream_is_refused_with_a_message(loaded, country):
+    with pytest.raises(SitroomError, match="binary stream"):
+        Importer(loaded, country, user="api").run(io.StringIO(ROWS), name="t.csv")

@@ -174,3 +174,11 @@ def test_every_day_falls_in_one_period_that_round_trips_through_its_label(day, p
     assert parse_period(label(start, period_type)) == (period_type, start)
     assert parse_period(dhis2_label(start, period_type)) == (period_type, start)
     assert steps_between(start, shift(start, 5, period_type), period_type) == 5
+
+
+def test_periods_take_ascii_digits_and_years_in_range_only():
+    arabic_indic = "\u0662\u0660\u0662\u0662W20"  # 2022W20 in Arabic-Indic digits
+    fullwidth = "".join(chr(0xFF10 + int(d)) for d in "20220515")
+    for bad in (arabic_indic, fullwidth, "2200W1", "1899-12-31"):
+        with pytest.raises(ValueError, match=r"not a period|outside the years"):
+            parse_period(bad)
