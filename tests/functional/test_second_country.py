@@ -173,3 +173,28 @@ def test_weekly_values_are_named_by_their_weeks_everywhere(lakeland):
     refused = lakeland("analyze", "nowcast")
     assert refused.code == 1
     assert "the nowcast needs daily counts; cholera_cases is reported weekly" in refused.err
+
+
+def test_an_export_from_a_day_selects_the_periods_that_hold_it(lakeland, tmp_path):
+    inside = (FIRST + timedelta(weeks=3, days=2)).isoformat()  # a Wednesday of week 4
+    out = tmp_path / "one.csv"
+    assert lakeland("export", "--start", inside, "--end", inside, "-o", str(out)).code == 0
+    periods = {line.split(",")[1] for line in out.read_text().splitlines()[1:]}
+    assert periods == {week(3), "202301"}  # and the month that holds it
+
+
+def test_aggregated_wide_csv_has_one_row_per_unit_and_period(cli, tmp_path):
+    assert cli("setup").code == 0
+    rows = ["org_unit,period,new_fever,new_deaths"]
+    rows += [f"KP-02,2022-05-{d},{d},1" for d in range(16, 30)]
+    path = tmp_path / "a.csv"
+    path.write_text("\n".join(rows) + "\n")
+    assert cli("import", str(path)).code == 0
+    out = tmp_path / "weeks.csv"
+    result = cli("aggregate", "--to", "week", "--format", "csv-wide", "-o", str(out))
+    assert result.code == 0, result.err
+    lines = out.read_text().splitlines()
+    assert [line.split(",")[:2] for line in lines[1:]] == [
+        ["KP-02", "2022W20"],
+        ["KP-02", "2022W21"],
+    ]

@@ -19,7 +19,7 @@ import sys
 import tempfile
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import IO, Any
 
@@ -30,7 +30,7 @@ from sitroom.errors import NotFoundError, SitroomError
 from sitroom.places.models import OrgUnit
 from sitroom.surveillance.ingest import DHIS2_CSV_COLUMNS, FORMATS
 from sitroom.surveillance.models import DataElement, DataSet, DataValue
-from sitroom.surveillance.periods import check_range, dhis2_label, label
+from sitroom.surveillance.periods import check_range, dhis2_label, label, last_day
 
 #: A select of any columns (SQLAlchemy 2.1 types a select by its column types).
 AnySelect = Select[*tuple[Any, ...]]
@@ -98,7 +98,9 @@ def _query(
         .order_by(OrgUnit.code, DataSet.period_type, DataValue.period, DataElement.id)
     )
     if start:
-        query = query.where(DataValue.period >= start)
+        # A week or month that began before ``start`` but holds it is selected too
+        # (its first day is at most 30 days earlier; rows are then checked by type).
+        query = query.where(DataValue.period >= start - timedelta(days=30))
     if end:
         query = query.where(DataValue.period <= end)
     if org_units:
@@ -214,6 +216,7 @@ def export_values(
     rows: Iterable[Any] = (
         (unit, name_period(period, kind or "daily"), element, *rest)
         for unit, period, element, *rest, kind in stored
+        if start is None or last_day(period, kind or "daily") >= start
     )
     if id_scheme == "uid":
         unit_uid = dict(session.execute(select(OrgUnit.code, OrgUnit.uid)).all())

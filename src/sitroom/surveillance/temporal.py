@@ -157,6 +157,9 @@ def write_aggregated(
 
     now = datetime.now(UTC)
     name = label if fmt == "csv-wide" else dhis2_label
+    if fmt == "csv-wide":
+        # One row per org unit and period: the values come by element, so gather them.
+        values = sorted(values, key=lambda v: (v.org_unit, v.period))
     rows = (
         (
             v.org_unit,
