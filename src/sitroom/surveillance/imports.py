@@ -631,7 +631,7 @@ class Importer:
         started = utcnow()
         now = self.now or started
         run = ImportRun(
-            file_name=Path(shown).name.replace("\x00", "")[:500],
+            file_name=_file_name(shown),
             sha256=sha,
             format=fmt,
             user=self.user,
@@ -647,7 +647,7 @@ class Importer:
         with _named(shown):
             items = self._parse(path, fmt, mapping, progress)
             clean = self._check(items, fmt, mapping, summary, now)
-            self._apply(clean, run.id, f"import:{Path(shown).name}", now, summary)
+            self._apply(clean, run.id, f"import:{_file_name(shown)}"[:500], now, summary)
         if summary.ok and not dry_run:
             run.finished_at = utcnow()
             run.created, run.updated = summary.created, summary.updated
@@ -936,6 +936,11 @@ def _spool_name(shown: str) -> str:
     base = re.sub(r"[^A-Za-z0-9._-]", "_", shown.replace("\\", "/").rsplit("/", 1)[-1])
     base = base.lstrip(".")[-100:]
     return base or "upload"
+
+
+def _file_name(shown: str) -> str:
+    """The name import records keep: no folder, no NUL (PostgreSQL refuses it)."""
+    return Path(shown).name.replace("\x00", "")[:480]
 
 
 def _printable(text: str) -> str:
