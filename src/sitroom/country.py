@@ -265,12 +265,6 @@ class Country(_Model):
                 return data_set.period_type
         return "daily"
 
-    @property
-    def reporting_period_type(self) -> PeriodType:
-        """The period type of the reports that completeness counts (of the cases, by default)."""
-        first = (self.reporting.required_elements or [self.roles.cases])[0]
-        return self.period_type(first)
-
     def element(self, code: str) -> ElementConfig:
         for element in self.elements:
             if element.code == code:

@@ -198,3 +198,22 @@ def test_aggregated_wide_csv_has_one_row_per_unit_and_period(cli, tmp_path):
         ["KP-02", "2022W20"],
         ["KP-02", "2022W21"],
     ]
+
+
+def test_the_weekly_bulletin_shows_no_monthly_flag(lakeland, tmp_path):
+    folder = tmp_path / "ruled"
+    folder.mkdir()
+    (folder / "regions.csv").write_text((COUNTRY.parent / "regions.csv").read_text())
+    text = COUNTRY.read_text() + (
+        '\n[[rules]]\ncode = "few_tests"\nname = "Few tests"\n'
+        'expression = "cholera_tests <= 50"\nseverity = "error"\n'
+    )
+    (folder / "country.toml").write_text(text)
+    ruled = str(folder / "country.toml")
+    flags = json.loads(lakeland("--country", ruled, "validate", "--json", "--exit-zero").out)
+    assert {f["period"] for f in flags if f["rule"] == "few_tests"} == set(MONTHS)
+    bulletin = json.loads(
+        lakeland("--country", ruled, "bulletin", "--period", "2023W5", "--json").out
+    )
+    assert bulletin["period"] == "2023W5"  # a week of February, whose month is flagged
+    assert not [f for f in bulletin["validation"] if f["rule"] == "few_tests"]

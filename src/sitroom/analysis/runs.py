@@ -104,6 +104,15 @@ class SerialInterval:
         return f"serial interval: discretised gamma, mean {self.mean} days, sd {self.sd} days"
 
 
+def _why_no_estimate(fit: CoriRt, i: int, early: str, silent: str) -> dict[str, str]:
+    """A ``note`` for a window without an estimate, saying why; nothing otherwise."""
+    if fit.too_early_[i]:
+        return {"note": early}
+    if not np.isfinite(fit.r_mean_[i]):
+        return {"note": silent}
+    return {}
+
+
 def rt(
     series: Series,
     si: SerialInterval,
@@ -135,13 +144,7 @@ def rt(
             {
                 "window_start": dates[s - 1].isoformat(),
                 "window_end": dates[e - 1].isoformat(),
-                **(
-                    {"note": early}
-                    if fit.too_early_[i]
-                    else {"note": silent}
-                    if not np.isfinite(fit.r_mean_[i])
-                    else {}
-                ),
+                **_why_no_estimate(fit, i, early, silent),
                 "mean": _num(fit.r_mean_[i]),
                 "sd": _num(fit.r_sd_[i]),
                 "q025": _num(q[0]),

@@ -189,11 +189,13 @@ def build_bulletin(session: Session, country: Country, period: date) -> Bulletin
             if r.children_reporting and r.element in codes
         ],
         # The flags of this period's frequency (a monthly rule is not this week's).
-        findings=[
-            f
-            for f in validate(session, country, start=period, end=last_day(period, period_type))
-            if f.period_type == period_type
-        ],
+        findings=validate(
+            session,
+            country,
+            start=period,
+            end=last_day(period, period_type),
+            period_type=period_type,
+        ),
         roles={part: code for part, code in roles.items() if code in codes},
         labels={e.code: e.name for e in country.elements},
         period_type=period_type,

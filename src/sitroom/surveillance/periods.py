@@ -65,10 +65,6 @@ def steps_between(first: date, last: date, period_type: PeriodType) -> int:
     return (last - first).days
 
 
-def is_start(day: date, period_type: PeriodType) -> bool:
-    return start_of(day, period_type) == day
-
-
 def label(start: date, period_type: PeriodType) -> str:
     """How sitroom writes a period: ``2022-05-15``, ``2022W20`` or ``202205`` (DHIS2's ISO)."""
     if period_type == "weekly":

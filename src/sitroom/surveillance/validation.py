@@ -11,7 +11,6 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from sitroom.country import Country, PeriodType
-from sitroom.errors import ConfigError
 from sitroom.places.models import OrgUnit
 from sitroom.surveillance.bulk import BulkStatements
 from sitroom.surveillance.models import DataElement
@@ -24,17 +23,9 @@ SEVERITY_ORDER = {"error": 0, "warning": 1, "info": 2}
 
 
 def compile_rules(country: Country) -> list[Rule]:
-    """The country's rules; a rule compares values of one period type (ConfigError if not)."""
+    """The country's rules (loading the country refused rules that mix period types)."""
     codes = [e.code for e in country.elements]
-    rules = [Rule.compile(rule, codes) for rule in country.rules]
-    for rule in rules:
-        kinds = {country.period_type(code) for code in rule.elements}
-        if len(kinds) > 1:
-            raise ConfigError(
-                f"rule {rule.code}: its elements are reported at different frequencies"
-                f" ({', '.join(sorted(kinds))}); a rule compares values of the same periods"
-            )
-    return rules
+    return [Rule.compile(rule, codes) for rule in country.rules]
 
 
 def children_map(session: Session) -> dict[str, list[str]]:
@@ -195,10 +186,12 @@ def validate(
     start: date | None = None,
     end: date | None = None,
     progress: Callable[[int], None] | None = None,
+    period_type: PeriodType | None = None,
 ) -> list[Finding]:
     """Findings for the periods ``[start, end]`` (default: every stored period).
 
     ``progress`` is called with the number of values read, round by round.
+    With ``period_type``, only the elements of that frequency are checked.
     """
     check_range(start, end)
     stored = period_range(session)
@@ -210,17 +203,17 @@ def validate(
     kinds = period_types(session)
     by_type: dict[PeriodType, list[str]] = {}
     for element in country.elements:
-        by_type.setdefault(kinds.get(element.code, "daily"), []).append(element.code)
+        kind = kinds.get(element.code, "daily")
+        if period_type is None or kind == period_type:
+            by_type.setdefault(kind, []).append(element.code)
     findings: list[Finding] = []
     # Each frequency on its own grid: a rule or a trend compares periods of one type.
-    for period_type, elements in by_type.items():
-        first, last = start_of(start, period_type), start_of(end, period_type)
-        lookback = shift(first, -max(country.outliers.window, 1), period_type)
-        grid = load_grid(
-            session, elements, lookback, last, progress=progress, period_type=period_type
-        )
-        steps = steps_between(first, last, period_type) + 1
-        periods = [shift(first, i, period_type) for i in range(steps)]
+    for kind, elements in by_type.items():
+        first, last = start_of(start, kind), start_of(end, kind)
+        lookback = shift(first, -max(country.outliers.window, 1), kind)
+        grid = load_grid(session, elements, lookback, last, progress=progress, period_type=kind)
+        steps = steps_between(first, last, kind) + 1
+        periods = [shift(first, i, kind) for i in range(steps)]
         own = [rule for rule in rules if rule.elements <= set(elements)]
         findings += check_rules_on(own, grid, periods)
         findings += outlier_findings(grid, country, first)
