@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import date
 
 from sqlalchemy.orm import Session
 
+from sitroom.analysis.series import Series
 from sitroom.config import PACKAGE_DATA
 from sitroom.country import Country
 from sitroom.db import DEFAULT_LOCK_TIMEOUT
@@ -53,3 +55,36 @@ def load_demo(
     # national figures only, and "0 of 13 regions" is no way to end a demo.
     day = latest_bulletin_period(session, country, with_regions=True)
     return DemoResult(summaries, build_bulletin(session, country, day))
+
+
+def demo_case_series(element: str = "new_fever") -> dict[str, Series]:
+    """The 2022 counts of ``element`` from the bundled files, without a database.
+
+    "national" first, then the 13 regions by English name; days a region did
+    not report are NaN (fill them with :meth:`Series.filled`). Each day is the
+    24-hour window that closed at 18:00 on ``period_end``, as the import stores it.
+    The forecast study (``bench/forecast_skill.py``) and its tests read these.
+    """
+    import csv
+
+    import numpy as np
+
+    by_name: dict[str, dict[date, float]] = {"national": {}}
+    with (DEMO_DATA / "fever_national.csv").open(encoding="utf-8", newline="") as handle:
+        for row in csv.DictReader(handle):
+            if row[element]:
+                by_name["national"][date.fromisoformat(row["period_end"])] = float(row[element])
+    with (DEMO_DATA / "fever_by_region.csv").open(encoding="utf-8", newline="") as handle:
+        for row in csv.DictReader(handle):
+            if row[element]:
+                days = by_name.setdefault(row["province_en"], {})
+                days[date.fromisoformat(row["period_end"])] = float(row[element])
+    out = {}
+    for name in ["national", *sorted(n for n in by_name if n != "national")]:
+        days = by_name[name]
+        first, last = min(days), max(days)
+        values = np.full((last - first).days + 1, np.nan)
+        for day, value in days.items():
+            values[(day - first).days] = value
+        out[name] = Series(name, first, values)
+    return out

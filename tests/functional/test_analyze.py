@@ -2,12 +2,15 @@
 
 import csv
 import json
+from datetime import date
 
 import numpy as np
 import pytest
 
 from sitroom.config import PACKAGE_DATA
+from sitroom.demo import demo_case_series
 from sitroom.epi import CoriRt
+from sitroom.epi.forecast import GrowthForecast
 
 
 def rows(result):
@@ -74,6 +77,27 @@ def test_forecast_and_backtest(demo):
     forecast = rows(demo("analyze", "forecast", "--end", "2022-06-01", "--horizon", "7", "--json"))
     assert [r["date"] for r in forecast][:2] == ["2022-06-02", "2022-06-03"]
     assert all(r["q05"] <= r["q25"] <= r["median"] <= r["q75"] <= r["q95"] for r in forecast)
+    # The default is the growth model, fitted on the stored national series.
+    national = demo_case_series()["national"].between(None, date(2022, 6, 1))
+    fit = GrowthForecast(horizon=7, n_samples=4000, random_state=0).fit(national.values)
+    assert [r["median"] for r in forecast] == pytest.approx(fit.quantiles_[:, 2].tolist())
+    renewal = rows(
+        demo(
+            "analyze",
+            "forecast",
+            "--end",
+            "2022-06-01",
+            "--horizon",
+            "7",
+            "--model",
+            "renewal",
+            "--json",
+        )
+    )
+    assert [r["median"] for r in renewal] != [r["median"] for r in forecast]
+    unknown = demo("analyze", "forecast", "--model", "prophet")
+    assert unknown.code == 1
+    assert "unknown --model 'prophet'" in unknown.err
     backtest = rows(
         demo(
             "analyze",
@@ -88,8 +112,24 @@ def test_forecast_and_backtest(demo):
             "--json",
         )
     )
-    assert [r["model"] for r in backtest] == ["renewal", "last_value", "week_mean"]
-    assert backtest[1]["relative_wis"] == 1.0
+    assert [r["model"] for r in backtest] == ["growth", "renewal", "last_value", "week_mean"]
+    assert backtest[2]["relative_wis"] == 1.0
+    assert len(backtest[0]["per_horizon_coverage_90"]) == 7
+    one = rows(
+        demo(
+            "analyze",
+            "forecast",
+            "--end",
+            "2022-07-10",
+            "--horizon",
+            "7",
+            "--backtest",
+            "--model",
+            "week_mean",
+            "--json",
+        )
+    )
+    assert [r["model"] for r in one] == ["week_mean", "last_value"]
 
 
 def test_cfr_naive_and_corrected(demo):
@@ -211,12 +251,26 @@ def test_ascertainment_uses_stored_tests(demo, tmp_path):
     assert kp["infections"] < 0.8 * 7_989_000
 
 
-def test_forecast_with_poisson_noise_is_narrower(demo):
-    negbin = rows(demo("analyze", "forecast", "--end", "2022-06-01", "--horizon", "3", "--json"))
+def test_renewal_forecast_with_poisson_noise_is_narrower(demo):
+    negbin = rows(
+        demo(
+            "analyze",
+            "forecast",
+            "--model",
+            "renewal",
+            "--end",
+            "2022-06-01",
+            "--horizon",
+            "3",
+            "--json",
+        )
+    )
     poisson = rows(
         demo(
             "analyze",
             "forecast",
+            "--model",
+            "renewal",
             "--end",
             "2022-06-01",
             "--horizon",
@@ -263,7 +317,7 @@ def test_rt_for_every_region_in_one_call(demo):
         )
     )[-1]
     kp03 = next(r for r in table if r["org_unit"] == "KP-03")
-    assert kp03["mean"] == alone["mean"]
+    assert kp03["mean"] == pytest.approx(alone["mean"], rel=1e-12)
     assert kp03["above_1"] is (alone["q025"] > 1)
 
 

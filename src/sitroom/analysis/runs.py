@@ -14,9 +14,9 @@ from sitroom.analysis.defaults import OMICRON_SI_MEAN, OMICRON_SI_SD
 from sitroom.analysis.series import Series
 from sitroom.epi import alerts, cfr, credibility
 from sitroom.epi.ascertainment import Ascertainment
+from sitroom.epi.backtest import Forecaster, last_value, week_mean
 from sitroom.epi.backtest import backtest as run_backtest
-from sitroom.epi.backtest import last_value, week_mean
-from sitroom.epi.forecast import RenewalForecast
+from sitroom.epi.forecast import GrowthForecast, RenewalForecast
 from sitroom.epi.growth import LogLinearGrowth
 from sitroom.epi.nowcast import ChainLadderNowcast
 from sitroom.epi.rt import CoriRt
@@ -410,36 +410,115 @@ def growth(series: Series, *, window: int | None = None) -> Table:
     )
 
 
-def _renewal(
-    si: SerialInterval, horizon: int, samples: int, seed: int, noise: str
-) -> RenewalForecast:
-    """The forecaster that both the forecast and its backtest use."""
+#: Forecast models, the default first (chosen by the backtest in docs/methods.md).
+FORECAST_MODELS = ("growth", "renewal", "last_value", "week_mean")
+#: Sample paths when none are asked for: (forecast, backtest) per model; the
+#: renewal model simulates day by day and is the slow one.
+DEFAULT_SAMPLES = {"growth": (4000, 2000), "renewal": (2000, 500)}
+
+
+def _samples(model: str, samples: int | None, backtest: bool) -> int:
+    if samples is not None:
+        return samples
+    return DEFAULT_SAMPLES.get(model, (0, 0))[1 if backtest else 0]
+
+
+def forecaster(
+    model: str,
+    si: SerialInterval,
+    *,
+    horizon: int,
+    samples: int | None = None,
+    seed: int = 0,
+    noise: str = "negbin",
+    backtest: bool = False,
+) -> Forecaster:
+    """The model as a function from a history to quantiles at LEVELS, for forecast and backtest."""
+    if model not in FORECAST_MODELS:
+        raise SitroomError(f"unknown forecast model {model!r}: use {', '.join(FORECAST_MODELS)}")
+    if model == "last_value":
+        return last_value
+    if model == "week_mean":
+        return week_mean
+    if model == "growth":
+        growth = GrowthForecast(
+            horizon=horizon, n_samples=_samples(model, samples, backtest), random_state=seed
+        )
+
+        def run_growth(history: NDArray[np.float64], h: int) -> NDArray[np.float64]:
+            return np.asarray(growth.fit(history).quantiles_, dtype=float)
+
+        return run_growth
     if noise not in ("negbin", "poisson"):
-        raise ValueError("the noise must be negbin or poisson")
-    return RenewalForecast(
+        raise SitroomError("the noise must be negbin or poisson")
+    renewal = RenewalForecast(
         horizon=horizon,
-        n_samples=samples,
+        n_samples=_samples(model, samples, backtest),
         random_state=seed,
         observation="poisson" if noise == "poisson" else "negbin",
         **si.kwargs(),
     )
+
+    def run_renewal(history: NDArray[np.float64], h: int) -> NDArray[np.float64]:
+        return np.asarray(renewal.fit(history).quantiles_, dtype=float)
+
+    return run_renewal
+
+
+def _forecast_notes(
+    model: str, series: Series, si: SerialInterval, samples: int, seed: int
+) -> list[str]:
+    """What the model did on this series, from a fit of its own."""
+    values = series.values
+    if model == "growth":
+        fit = GrowthForecast(horizon=1, n_samples=10, random_state=seed).fit(values)
+        rate = float(fit.growth_rate_)
+        return [
+            "log-linear growth from the last count (mean of the Theil-Sen slopes over 7 and"
+            f" 21 days): {rate:+.4f} per day; intervals from the one-day-ahead errors of"
+            f" the last 21 days (log-scale spread {float(fit.spread_):.3f}) with counting noise",
+            f"{samples} samples, seed {seed}",
+        ]
+    if model == "renewal":
+        renewal = RenewalForecast(horizon=1, n_samples=10, random_state=seed, **si.kwargs()).fit(
+            values
+        )
+        return [
+            si.describe(),
+            f"R at the origin: mean {renewal.r_shape_ * renewal.r_scale_:.3f}; daily drift"
+            f" of log R {renewal.r_drift_:.3f}; negative-binomial dispersion"
+            f" {renewal.dispersion_:.3g}",
+            f"{samples} sample paths, seed {seed}",
+        ]
+    what = "the last value" if model == "last_value" else "the mean of the last 7 days"
+    return [
+        f"naive baseline: {what}, with intervals from the quantiles of its own past errors"
+        " (log scale) at each lead"
+    ]
 
 
 def forecast(
     series: Series,
     si: SerialInterval,
     *,
+    model: str = "growth",
     horizon: int = 14,
-    samples: int = 2000,
+    samples: int | None = None,
     seed: int = 0,
     noise: str = "negbin",
 ) -> Table:
-    _daily_only(series, "the renewal forecast")
-    fit = _renewal(si, horizon, samples, seed, noise).fit(series.values)
+    _daily_only(series, "the forecast")
+    if series.values.size < GrowthForecast.MIN_HISTORY:
+        raise SitroomError(
+            f"{series.name}: a forecast needs at least {GrowthForecast.MIN_HISTORY} days,"
+            f" not {series.values.size}"
+        )
+    run = forecaster(model, si, horizon=horizon, samples=samples, seed=seed, noise=noise)
+    quantiles = run(series.values, horizon)
     last = series.dates[-1]
     rows = []
     for h in range(horizon):
-        q = fit.quantiles_[h]
+        q = quantiles[h]
         rows.append(
             {
                 "date": (last + timedelta(days=h + 1)).isoformat(),
@@ -448,18 +527,15 @@ def forecast(
                 "q25": _num(q[1]),
                 "q75": _num(q[3]),
                 "q95": _num(q[4]),
-                "mean": _num(fit.mean_[h]),
             }
         )
     return Table(
-        f"Forecast of {series.name}, {horizon} days from {last}",
+        f"Forecast of {series.name} ({model}), {horizon} days from {last}",
         ["date", "median", "q05", "q25", "q75", "q95"],
         rows,
         [
-            si.describe(),
-            f"R at the origin: mean {fit.r_shape_ * fit.r_scale_:.3f}; daily drift of log R"
-            f" {fit.r_drift_:.3f}; negative-binomial dispersion {fit.dispersion_:.3g}",
-            f"{samples} sample paths, seed {seed}",
+            *_forecast_notes(model, series, si, _samples(model, samples, False), seed),
+            "median with the 50% (q25-q75) and 90% (q05-q95) prediction intervals",
         ],
     )
 
@@ -468,31 +544,56 @@ def backtest_table(
     series: Series,
     si: SerialInterval,
     *,
-    horizon: int = 7,
-    samples: int = 500,
+    models: tuple[str, ...] = FORECAST_MODELS,
+    horizon: int = 14,
+    samples: int | None = None,
     seed: int = 0,
     min_history: int = 21,
     noise: str = "negbin",
 ) -> Table:
-    _daily_only(series, "the renewal backtest")
-    model = _renewal(si, horizon, samples, seed, noise)
-
-    def renewal(history: NDArray[np.float64], h: int) -> NDArray[np.float64]:
-        return np.asarray(model.fit(history).quantiles_, dtype=float)
-
+    _daily_only(series, "the backtest")
     results = run_backtest(
         series.values,
-        {"renewal": renewal, "last_value": last_value, "week_mean": week_mean},
+        {
+            m: forecaster(
+                m, si, horizon=horizon, samples=samples, seed=seed, noise=noise, backtest=True
+            )
+            for m in dict.fromkeys(models)
+        },
         horizon=horizon,
         min_history=min_history,
     )
+    rows = []
+    leads = sorted({1, min(7, horizon), horizon})
+    for r in results:
+        row: dict[str, Any] = {
+            "model": r.name,
+            "coverage_50": r.coverage_50,
+            "coverage_90": r.coverage_90,
+            "wis": r.wis,
+            "relative_wis": r.relative_wis,
+        }
+        for lead in leads:
+            row[f"wis_h{lead}"] = r.per_horizon_wis[lead - 1]
+        row["per_horizon_wis"] = r.per_horizon_wis
+        row["per_horizon_coverage_50"] = r.per_horizon_coverage_50
+        row["per_horizon_coverage_90"] = r.per_horizon_coverage_90
+        rows.append(row)
     return Table(
         f"Rolling-origin backtest of {series.name}, 1 to {horizon} days ahead",
-        ["model", "coverage_50", "coverage_90", "wis", "relative_wis"],
-        [r.to_dict() for r in results],
+        [
+            "model",
+            "coverage_50",
+            "coverage_90",
+            "wis",
+            "relative_wis",
+            *(f"wis_h{x}" for x in leads),
+        ],
+        rows,
         [
             f"origins: every day from day {min_history + 1}; intervals 50% and 90%;"
-            " WIS relative to the last-value baseline (below 1 is better)"
+            " WIS relative to the last-value baseline (below 1 is better);"
+            " wis_hN: mean WIS N days ahead"
         ],
     )
 

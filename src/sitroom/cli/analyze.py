@@ -309,15 +309,33 @@ def forecast_cmd(
     si_mean: SiMeanOpt = OMICRON_SI_MEAN,
     si_sd: SiSdOpt = OMICRON_SI_SD,
     si_file: SiFileOpt = None,
+    model: Annotated[
+        str | None,
+        typer.Option(
+            "--model",
+            help="growth (the default: beat the baselines on the 2022 backtest), renewal,"
+            " last_value or week_mean. With --backtest: score it against the baselines"
+            " (default: every model).",
+        ),
+    ] = None,
     horizon: Annotated[
         int, typer.Option("--horizon", min=1, max=14, help="Days ahead, 1 to 14.")
     ] = 14,
     samples: Annotated[
-        int, typer.Option("--samples", min=10, max=100_000, help="Sample paths (10 to 100,000).")
-    ] = 2000,
+        int | None,
+        typer.Option(
+            "--samples",
+            min=10,
+            max=100_000,
+            help="Samples (10 to 100,000; default 4000 growth, 2000 renewal; fewer in backtests).",
+        ),
+    ] = None,
     seed: Annotated[int, typer.Option("--seed", help="Random seed.")] = 0,
     noise: Annotated[
-        str, typer.Option("--noise", help="Day-to-day noise: negbin (fitted) or poisson.")
+        str,
+        typer.Option(
+            "--noise", help="Renewal model's day-to-day noise: negbin (fitted) or poisson."
+        ),
     ] = "negbin",
     do_backtest: Annotated[
         bool, typer.Option("--backtest", help="Score rolling-origin forecasts instead.")
@@ -325,26 +343,41 @@ def forecast_cmd(
     as_json: JsonOpt = False,
     as_csv: CsvOpt = False,
 ) -> None:
-    """Renewal-equation forecast with prediction intervals, or its backtest."""
+    """Forecast 1 to 14 days ahead with prediction intervals, or score the models' backtest."""
     from sitroom.analysis import runs
 
     if not 1 <= horizon <= 14:
         raise SitroomError("--horizon must be between 1 and 14 days")
+    if model is not None and model not in runs.FORECAST_MODELS:
+        raise SitroomError(f"unknown --model {model!r}: use {', '.join(runs.FORECAST_MODELS)}")
     name = column or _cases(ctx, element)
     data = _load(
         ctx, [name], org_unit=org_unit, input_file=input_file, start=start, end=end, fill=fill
     )
     si = _si(si_mean, si_sd, si_file)
     if do_backtest:
+        models = runs.FORECAST_MODELS if model is None else (model, "last_value", "week_mean")
         table = _guard(
             lambda: runs.backtest_table(
-                data[name], si, horizon=horizon, samples=min(samples, 500), seed=seed, noise=noise
+                data[name],
+                si,
+                models=models,
+                horizon=horizon,
+                samples=samples,
+                seed=seed,
+                noise=noise,
             )
         )
     else:
         table = _guard(
             lambda: runs.forecast(
-                data[name], si, horizon=horizon, samples=samples, seed=seed, noise=noise
+                data[name],
+                si,
+                model=model or "growth",
+                horizon=horizon,
+                samples=samples,
+                seed=seed,
+                noise=noise,
             )
         )
     _emit(table, as_json, as_csv)

@@ -86,6 +86,10 @@ class BacktestResult:
     wis: float
     relative_wis: float | None = None
     per_horizon_wis: list[float] = field(default_factory=list)
+    per_horizon_coverage_50: list[float] = field(default_factory=list)
+    per_horizon_coverage_90: list[float] = field(default_factory=list)
+    #: WIS of every origin (rows) and lead (columns), for pooling across series.
+    scores: FloatArray = field(default_factory=lambda: np.zeros((0, 0)), repr=False)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -95,6 +99,8 @@ class BacktestResult:
             "wis": self.wis,
             "relative_wis": self.relative_wis,
             "per_horizon_wis": list(self.per_horizon_wis),
+            "per_horizon_coverage_50": list(self.per_horizon_coverage_50),
+            "per_horizon_coverage_90": list(self.per_horizon_coverage_90),
         }
 
 
@@ -133,6 +139,9 @@ def backtest(
                 coverage_90=float(in90.mean()),
                 wis=float(scores.mean()),
                 per_horizon_wis=scores.mean(axis=0).tolist(),
+                per_horizon_coverage_50=in50.mean(axis=0).tolist(),
+                per_horizon_coverage_90=in90.mean(axis=0).tolist(),
+                scores=scores,
             )
         )
     reference = next((r.wis for r in results if r.name == "last_value"), None)
@@ -140,3 +149,69 @@ def backtest(
         if reference:
             result.relative_wis = result.wis / reference
     return results
+
+
+#: The naive baselines every model is measured against.
+BASELINES = ("last_value", "week_mean")
+
+
+@dataclass
+class PooledSkill:
+    """One model's skill over several series, per lead time and overall.
+
+    ``relative_wis[baseline][h]`` is the geometric mean over the series of the
+    model's mean WIS at lead h + 1 divided by the baseline's (the Forecast
+    Hubs' pairwise relative WIS); below 1 the model is better. ``overall``
+    does the same with the WIS averaged over all leads. Coverage is the mean
+    over the series of each series' share of outcomes inside the interval.
+    """
+
+    name: str
+    relative_wis: dict[str, list[float]]
+    relative_wis_overall: dict[str, float]
+    coverage_50: list[float]
+    coverage_90: list[float]
+    coverage_50_overall: float
+    coverage_90_overall: float
+
+
+def pool(per_series: dict[str, list[BacktestResult]]) -> list[PooledSkill]:
+    """Pool the backtests of several series (each scored on the same models)."""
+    if not per_series:
+        raise ValueError("no series to pool")
+    first = next(iter(per_series.values()))
+    names = [r.name for r in first]
+    pooled = []
+    for name in names:
+        mine = [next(r for r in results if r.name == name) for results in per_series.values()]
+        relative: dict[str, list[float]] = {}
+        overall: dict[str, float] = {}
+        for base in BASELINES:
+            theirs = [
+                next((r for r in results if r.name == base), None)
+                for results in per_series.values()
+            ]
+            if any(t is None for t in theirs):
+                continue
+            ratios = np.array(
+                [
+                    np.asarray(m.per_horizon_wis) / np.asarray(t.per_horizon_wis)
+                    for m, t in zip(mine, theirs, strict=True)
+                    if t is not None
+                ]
+            )
+            relative[base] = np.exp(np.log(ratios).mean(axis=0)).tolist()
+            totals = np.array([m.wis / t.wis for m, t in zip(mine, theirs, strict=True) if t])
+            overall[base] = float(np.exp(np.log(totals).mean()))
+        pooled.append(
+            PooledSkill(
+                name=name,
+                relative_wis=relative,
+                relative_wis_overall=overall,
+                coverage_50=np.mean([m.per_horizon_coverage_50 for m in mine], axis=0).tolist(),
+                coverage_90=np.mean([m.per_horizon_coverage_90 for m in mine], axis=0).tolist(),
+                coverage_50_overall=float(np.mean([m.coverage_50 for m in mine])),
+                coverage_90_overall=float(np.mean([m.coverage_90 for m in mine])),
+            )
+        )
+    return pooled
