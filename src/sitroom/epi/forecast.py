@@ -56,16 +56,17 @@ class GrowthForecast:
     last three weeks'). The median path starts from the last count:
     z_{T+h} = z_T + b h.
 
-    The intervals come from the series' own one-day-ahead errors over the last
-    ``calibration`` days, made the same way with only the days before each.
-    Their robust spread s (1.4826 x the median absolute error), less the part
-    Poisson counting explains, grows with the lead as s h^``spread_power``;
-    the growth rate's own uncertainty adds ``rate_se_scale`` x its standard
-    error times h (a least-squares slope over w days has standard error
-    s sqrt(12 / (w (w^2 - 1)))). On the log scale the path is drawn with
-    Student-t tails (``tail_df``), and Poisson counting noise on top. The
-    constants were chosen on the backtest of the 2022 series and checked on
-    simulated renewal epidemics (docs/methods.md, "Forecasts").
+    The intervals come from the model's own record over the last
+    ``calibration`` days, each forecast made as it would have been, from the
+    days before its origin. The robust spread s of its one-day-ahead errors
+    (1.4826 x the median absolute error), less the part Poisson counting
+    explains, grows with the lead as s h^``spread_power``; the growth rate is
+    as uncertain as it has lately been, so the standard deviation of its
+    estimates over those days, times h, adds in quadrature. On the log scale
+    the path is drawn with Student-t tails (``tail_df``), and Poisson counting
+    noise on top. The two constants (0.75 and 6) were chosen on the backtest
+    of the 2022 series and checked on simulated renewal epidemics
+    (docs/methods.md, "Forecast").
 
     Parameters
     ----------
@@ -75,14 +76,14 @@ class GrowthForecast:
         Days ahead (1 to 28).
     calibration : int, default 21
         One-day-ahead errors used for the spread.
-    spread_power : float, default 0.8
+    spread_power : float, default 0.75
         The log-scale spread at lead h is s h^spread_power.
     spread_scale : float, default 1.0
         Multiplies s.
-    tail_df : float, default 5
+    tail_df : float, default 6
         Degrees of freedom of the Student-t on the log scale.
-    rate_se_scale : float, default 2.0
-        Multiplies the growth rate's standard error.
+    rate_sd_scale : float, default 1.0
+        Multiplies the standard deviation of the recent growth-rate estimates.
     n_samples : int, default 4000
     quantiles : sequence of float
     random_state : int or numpy Generator, optional
@@ -91,6 +92,7 @@ class GrowthForecast:
     ----------
     growth_rate_ : daily growth rate b per series (log scale)
     spread_ : s per series (log scale, one day ahead, counting noise removed)
+    rate_sd_ : standard deviation of the recent growth-rate estimates per series
     samples_ : ndarray of shape (n_samples, horizon) or (n_series, n_samples, horizon)
     quantiles_ : ndarray of shape (horizon, n_quantiles) or (n_series, horizon, n_quantiles)
     median_ : ndarray of shape (horizon,) or (n_series, horizon)
@@ -105,10 +107,10 @@ class GrowthForecast:
         windows: tuple[int, ...] = (7, 21),
         horizon: int = 14,
         calibration: int = 21,
-        spread_power: float = 0.8,
+        spread_power: float = 0.75,
         spread_scale: float = 1.0,
-        tail_df: float = 5.0,
-        rate_se_scale: float = 2.0,
+        tail_df: float = 6.0,
+        rate_sd_scale: float = 1.0,
         n_samples: int = 4000,
         quantiles: Sequence[float] = DEFAULT_FORECAST_QUANTILES,
         random_state: int | np.random.Generator | None = None,
@@ -119,7 +121,7 @@ class GrowthForecast:
         self.spread_power = spread_power
         self.spread_scale = spread_scale
         self.tail_df = tail_df
-        self.rate_se_scale = rate_se_scale
+        self.rate_sd_scale = rate_sd_scale
         self.n_samples = n_samples
         self.quantiles = quantiles
         self.random_state = random_state
@@ -143,28 +145,25 @@ class GrowthForecast:
         z = np.log1p(history)
         rate = self._rate(z)
 
-        # One-day-ahead errors at the last origins, each made from the days before it.
+        # The growth rate as it was estimated at each of the last origins (and now),
+        # and the one-day-ahead errors it made, each from the days before its origin.
         first = max(self.MIN_HISTORY - 3, n_days - self.calibration)
-        guesses = np.stack(
-            [z[:, origin - 1] + self._rate(z[:, :origin]) for origin in range(first, n_days)],
-            axis=1,
-        )
+        rates = np.stack([self._rate(z[:, :origin]) for origin in range(first, n_days + 1)], axis=1)
+        guesses = z[:, first - 1 : n_days - 1] + rates[:, :-1]
         errors = z[:, first:] - guesses
         mad = 1.4826 * np.median(np.abs(errors), axis=1)
         # Poisson noise on log(1 + y) has variance about 1 / (1 + mean) = exp(-z).
         counting = np.median(np.exp(-guesses), axis=1)
         spread = np.sqrt(np.maximum(mad**2 - counting, 0.0)) * self.spread_scale
-        # The growth rate is itself uncertain: the standard error of a least-squares
-        # slope over w days is sigma * sqrt(12 / (w (w^2 - 1))); averaged over the windows.
-        widths = [min(w, n_days) for w in self.windows]
-        rate_se = mad * np.mean([np.sqrt(12.0 / (w * (w * w - 1.0))) for w in widths])
-        rate_se = rate_se * self.rate_se_scale
+        # How much the growth rate itself moved over those weeks: the rate ahead is
+        # as uncertain as it has been lately.
+        rate_sd = np.std(rates, axis=1) * self.rate_sd_scale
 
         rng = np.random.default_rng(self.random_state)
         lead = np.arange(1, self.horizon + 1, dtype=float)
         t = rng.standard_t(self.tail_df, size=(n_series, self.n_samples, 1))
         sd = np.sqrt(
-            (spread[:, None] * lead**self.spread_power) ** 2 + (rate_se[:, None] * lead) ** 2
+            (spread[:, None] * lead**self.spread_power) ** 2 + (rate_sd[:, None] * lead) ** 2
         )
         log_mean = z[:, -1, None, None] + rate[:, None, None] * lead + sd[:, None, :] * t
         mean = np.clip(np.expm1(log_mean), 0.0, _MAX_MEAN)
@@ -173,6 +172,7 @@ class GrowthForecast:
         q = np.asarray(self.quantiles, dtype=float)
         self.growth_rate_ = squeeze_like(rate, one)
         self.spread_ = squeeze_like(spread, one)
+        self.rate_sd_ = squeeze_like(rate_sd, one)
         self.samples_ = squeeze_like(samples, one)
         self.quantiles_ = squeeze_like(np.moveaxis(np.quantile(samples, q, axis=1), 0, -1), one)
         self.median_ = squeeze_like(np.median(samples, axis=1), one)

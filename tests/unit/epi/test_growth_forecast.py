@@ -108,7 +108,8 @@ def test_intervals_on_simulated_renewal_epidemics(scenario, r):
         for i, y in sims.items()
     }
     coverage = pool(per)[0].coverage_90_overall
-    # Constant R: wider than needed (the model cannot tell a steady epidemic from
-    # one about to turn); changing R: close to the level.
-    low, high = {"constant": (0.93, 1.0)}.get(scenario, (0.8, 0.95))
-    assert low <= coverage <= high
+    # Issue #8's bar is 85-95 % with constant and with changing R. An abrupt step
+    # is harder: the two weeks after it surprise any model that follows the trend
+    # (20 epidemics: 84 %, docs/methods.md); it must still not collapse.
+    low = 0.8 if scenario == "step" else 0.85
+    assert low <= coverage <= 0.95
