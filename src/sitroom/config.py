@@ -79,6 +79,15 @@ class Settings(BaseModel):
     lock_timeout:
         Seconds a write waits for another writer (an import) to finish before
         it gives up with "the database is busy" (exit 75). Default 60.
+    secret_key:
+        The server's secret (signs web sessions and CSRF tokens): at least 32
+        random characters. ``sitroom serve`` refuses to start without one,
+        except for the embedded demo (``sitroom demo``), which makes its own.
+    max_body_bytes:
+        Largest request body the server reads (default 64 MiB); more is 413.
+    behind_tls:
+        The server is reached over HTTPS (through a reverse proxy): cookies are
+        marked Secure and responses carry Strict-Transport-Security.
     """
 
     model_config = ConfigDict(extra="ignore", validate_default=True)
@@ -87,6 +96,9 @@ class Settings(BaseModel):
     country: Path = DEFAULT_COUNTRY
     user: str = ""
     lock_timeout: float = Field(default=60.0, gt=0, le=3600)
+    secret_key: str = ""
+    max_body_bytes: int = Field(default=64 * 1024 * 1024, ge=1024)
+    behind_tls: bool = False
 
     def __init__(self, **values: Any) -> None:
         """The environment's settings (:func:`environment_settings`), with ``values`` on top."""

@@ -355,7 +355,7 @@ def head_revision(engine: Engine) -> str | None:
 HEAD_REVISION = "0006"
 
 
-def _stored_revision(engine: Engine) -> str | None:
+def stored_revision(engine: Engine) -> str | None:
     """The database's migration revision, read without Alembic (None when unmigrated)."""
     from sqlalchemy import inspect, text
 
@@ -369,7 +369,7 @@ def ensure_schema(engine: Engine, *, lock_timeout: float = DEFAULT_LOCK_TIMEOUT)
     """Create or upgrade the schema, so the database is ready on first use."""
     where = f"database {engine.url.render_as_string(hide_password=True)}"
     try:
-        if _stored_revision(engine) != HEAD_REVISION:
+        if stored_revision(engine) != HEAD_REVISION:
             upgrade(engine, lock_timeout=lock_timeout)
     except Exception as exc:
         if not is_db_error(exc):

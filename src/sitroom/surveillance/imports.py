@@ -53,6 +53,7 @@ from sitroom.errors import (
     SitroomError,
     StorageFullError,
 )
+from sitroom.places.models import OrgUnit
 from sitroom.places.service import OrgUnitResolver
 from sitroom.surveillance import ingest
 from sitroom.surveillance.bulk import BulkStatements, ConcurrentChange
@@ -307,6 +308,7 @@ class _Checker:
         self.period_types = {e.id: stored_types[e.code] for e in known}
         self.element_codes = {e.id: e.code for e in known}
         self.resolver = OrgUnitResolver.from_session(session, importer.country)
+        self.authorize_unit = importer.authorize_unit
         self.calendar = importer.calendar
         self.user = importer.user
         self.now = now
@@ -332,7 +334,10 @@ class _Checker:
         return hit
 
     def _unit(self, label: str) -> int:
-        return self.resolver.resolve(label, self.level).id
+        unit = self.resolver.resolve(label, self.level)
+        if self.authorize_unit is not None and (refusal := self.authorize_unit(unit)):
+            raise ValueError(refusal)
+        return unit.id
 
     def check(self, raw: RawValue) -> _Clean | Rejection:
         # Look-ups hit the caches first: a file repeats few distinct labels.
@@ -439,6 +444,10 @@ class Importer:
         Values applied per database round.
     lock_timeout:
         Seconds to wait for another writer's lock before giving up as busy.
+    authorize_unit:
+        Called with each org unit a file names; a returned sentence rejects the
+        values of that unit (the file is then rejected whole, as for any bad
+        value). The server and ``--user`` pass the signed-in user's scope.
     """
 
     def __init__(
@@ -450,8 +459,10 @@ class Importer:
         now: datetime | None = None,
         batch_size: int = 5000,
         lock_timeout: float = DEFAULT_LOCK_TIMEOUT,
+        authorize_unit: Callable[[OrgUnit], str | None] | None = None,
     ) -> None:
         self.session = session
+        self.authorize_unit = authorize_unit
         self.lock_timeout = lock_timeout
         self.country = country
         self.calendar = ReportingCalendar.from_config(country.reporting)

@@ -1,0 +1,67 @@
+"""The application factory."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from sitroom import __version__
+from sitroom.context import AppContext
+from sitroom.server import problems
+from sitroom.server.middleware import BodyLimit, RequestLog, SecurityHeaders
+
+API_PREFIX = "/api/v1"
+log = logging.getLogger("sitroom.server")
+
+
+def create_app(context: AppContext) -> FastAPI:
+    """The server for ``context``'s settings: its database, its country.
+
+    Stateless: every request opens its own session, so workers and machines
+    can share one PostgreSQL. The schema is brought to the current revision at
+    start-up (under the migration lock) before the first request.
+    """
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        context.engine  # noqa: B018  (opens, creates or migrates the database once)
+        log.info("sitroom %s serving %s", __version__, _database(context))
+        yield
+        context.close()
+
+    app = FastAPI(
+        title="sitroom",
+        version=__version__,
+        summary="An outbreak situation room: surveillance, epidemiology, supply and aid.",
+        openapi_url=f"{API_PREFIX}/openapi.json",
+        docs_url=f"{API_PREFIX}/docs",
+        redoc_url=None,
+        lifespan=lifespan,
+    )
+    app.state.context = context
+    problems.install(app)
+
+    from sitroom.server.routes import data, health
+
+    app.include_router(health.router)
+    app.include_router(data.router, prefix=API_PREFIX)
+
+    settings = context.settings
+    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(SecurityHeaders, hsts=settings.behind_tls, docs_path=app.docs_url or "")
+    app.add_middleware(RequestLog)
+    return app
+
+
+def _database(context: AppContext) -> str:
+    from sqlalchemy.engine import make_url
+
+    return make_url(context.settings.database_url).render_as_string(hide_password=True)
+
+
+def app_from_environment() -> FastAPI:
+    """The factory uvicorn's workers call: settings from the environment."""
+    return create_app(AppContext.from_overrides())
