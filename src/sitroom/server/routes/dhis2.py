@@ -1,0 +1,308 @@
+"""The DHIS2 Web API, for the tools countries already use with DHIS2.
+
+``/api/dataValueSets`` (GET and POST, JSON and CSV), ``/api/system/info`` and
+``/api/me``, on ``/api/...`` and on versioned paths (``/api/37/...``). From
+2.37 on DHIS2 wraps an import summary in a web message, except on versioned
+paths; sitroom answers the same way (docs/reference in
+../shared/reference/dhis2 was the model). Identifiers are codes or uids
+(``idScheme=CODE`` or ``UID``; sitroom's identifier is the code), and daily
+periods are ``yyyyMMdd``.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+from datetime import date
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import JSONResponse, Response
+
+from sitroom import __version__
+from sitroom.auth.permissions import authorize
+from sitroom.server.deps import Db, User, client_address, context
+from sitroom.server.problems import Problem
+from sitroom.server.routes.data import scope_check
+
+router = APIRouter(tags=["dhis2"])
+
+#: The DHIS2 version sitroom speaks (an import summary's shape depends on it).
+DHIS2_VERSION = "2.40.0"
+STRATEGIES = ("CREATE_AND_UPDATE", "CREATE", "UPDATE", "DELETE")
+
+
+async def request_body(request: Request) -> bytes:
+    """The raw body (read in the event loop; the route then runs in a worker thread)."""
+    return await request.body()
+
+
+def _versioned(request: Request) -> bool:
+    """``/api/37/...`` answers plain summaries; ``/api/...`` wraps them (DHIS2 >= 2.37)."""
+    parts = request.url.path.split("/")
+    return len(parts) > 2 and parts[2].isdigit()
+
+
+@router.get("/system/info")
+@router.get("/{version:int}/system/info")
+@router.get("/system/info.json")
+@router.get("/{version:int}/system/info.json")
+def system_info(user: User) -> dict[str, Any]:
+    return {
+        "version": DHIS2_VERSION,
+        "revision": f"sitroom {__version__}",
+        "systemName": "sitroom",
+        "serverDate": date.today().isoformat(),
+    }
+
+
+@router.get("/me")
+@router.get("/{version:int}/me")
+@router.get("/me.json")
+@router.get("/{version:int}/me.json")
+def me(user: User) -> dict[str, Any]:
+    return {
+        "username": user.username,
+        "userRoles": [{"name": user.role}],
+        "organisationUnits": [{"code": c} for c in user.scope_codes],
+    }
+
+
+def _scheme(*values: str | None) -> str:
+    for value in values:
+        if value:
+            scheme = value.strip().lower()
+            if scheme not in ("code", "uid"):
+                raise Problem(409, f"idScheme {value!r} is not supported: use CODE or UID")
+            return scheme
+    return "uid"
+
+
+@router.get("/dataValueSets")
+@router.get("/dataValueSets.json")
+@router.get("/dataValueSets.csv")
+@router.get("/{version:int}/dataValueSets")
+@router.get("/{version:int}/dataValueSets.json")
+@router.get("/{version:int}/dataValueSets.csv")
+def get_data_value_sets(
+    *,
+    request: Request,
+    user: User,
+    db: Db,
+    org_unit: Annotated[list[str], Query(alias="orgUnit")],
+    children: bool = False,
+    data_set: Annotated[list[str] | None, Query(alias="dataSet")] = None,
+    data_element: Annotated[list[str] | None, Query(alias="dataElement")] = None,
+    period: Annotated[list[str] | None, Query()] = None,
+    start_date: Annotated[date | None, Query(alias="startDate")] = None,
+    end_date: Annotated[date | None, Query(alias="endDate")] = None,
+    id_scheme: Annotated[str | None, Query(alias="idScheme")] = None,
+) -> Response:
+    from sqlalchemy import select
+
+    from sitroom.places.service import OrgUnitResolver, subtree_codes
+    from sitroom.surveillance.export import export_values
+    from sitroom.surveillance.models import DataElement, DataSet
+    from sitroom.surveillance.periods import last_day, parse_period
+
+    ctx = context(request)
+    resolver = OrgUnitResolver.from_session(db, ctx.country)
+    units: list[str] = []
+    for label in org_unit:
+        try:
+            unit = resolver.resolve(label)
+        except Exception as exc:
+            raise Problem(409, str(exc)) from None
+        authorize(user, "data.read", unit.path)
+        units.extend(subtree_codes(db, unit.code) if children else [unit.code])
+    elements: list[str] | None = None
+    if data_set or data_element:
+        chosen = select(DataElement.code)
+        wanted_sets = set(data_set or [])
+        wanted_elements = set(data_element or [])
+        rows = db.execute(
+            chosen.add_columns(DataElement.uid, DataSet.code, DataSet.uid).outerjoin(
+                DataSet, DataSet.id == DataElement.data_set_id
+            )
+        ).all()
+        elements = [
+            code
+            for code, uid, set_code, set_uid in rows
+            if {code, uid} & wanted_elements or {set_code, set_uid} & wanted_sets
+        ]
+        if not elements:
+            raise Problem(409, "no data element matches the dataSet or dataElement asked for")
+    start, end = start_date, end_date
+    if period:
+        try:
+            parsed = [parse_period(p) for p in period]
+        except ValueError as exc:
+            raise Problem(409, str(exc)) from None
+        start = min(first for _, first in parsed)
+        end = max(last_day(first, kind) for kind, first in parsed)
+    if start is None and end is None:
+        raise Problem(409, "give period, or startDate and endDate")
+    scheme = _scheme(id_scheme)
+    csv = request.url.path.endswith(".csv") or "csv" in request.headers.get("accept", "")
+    out = io.StringIO()
+    export_values(
+        db,
+        "csv-long" if csv else "dhis2-json",
+        out,
+        start=start,
+        end=end,
+        org_units=sorted(set(units)),
+        elements=elements,
+        neutralise_formulas=False,
+        id_scheme=scheme,
+    )
+    return Response(out.getvalue(), media_type="application/csv" if csv else "application/json")
+
+
+def _summary(
+    *,
+    status: str,
+    imported: int = 0,
+    updated: int = 0,
+    ignored: int = 0,
+    deleted: int = 0,
+    conflicts: list[dict[str, Any]] | None = None,
+    rejected: list[int] | None = None,
+    description: str = "",
+) -> dict[str, Any]:
+    return {
+        "responseType": "ImportSummary",
+        "status": status,
+        "importOptions": {"idSchemes": {}, "dryRun": False},
+        "description": description,
+        "importCount": {
+            "imported": imported,
+            "updated": updated,
+            "ignored": ignored,
+            "deleted": deleted,
+        },
+        "conflicts": conflicts or [],
+        "rejectedIndexes": rejected or [],
+    }
+
+
+def _answer(request: Request, summary: dict[str, Any], ok: bool) -> JSONResponse:
+    code = 200 if ok else 409
+    if _versioned(request):
+        return JSONResponse(summary, status_code=code)
+    message = "Import was successful." if ok else "An error occurred, please check import summary."
+    return JSONResponse(
+        {
+            "httpStatus": "OK" if ok else "Conflict",
+            "httpStatusCode": code,
+            "status": "OK" if ok else "ERROR",
+            "message": message,
+            "response": summary,
+        },
+        status_code=code,
+    )
+
+
+def _values_from_json(raw: bytes) -> list[dict[str, Any]]:
+    """The values of a dataValueSet, with the header's fields applied to each."""
+    try:
+        payload = json.loads(raw)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise Problem(400, f"the body is not JSON: {exc}") from None
+    if not isinstance(payload, dict) or not isinstance(payload.get("dataValues", []), list):
+        raise Problem(409, 'the body must be a dataValueSet: {"dataValues": [...]}')
+    header = {k: payload[k] for k in ("period", "orgUnit", "attributeOptionCombo") if k in payload}
+    values = []
+    for item in payload.get("dataValues", []):
+        if not isinstance(item, dict):
+            raise Problem(409, "every item of dataValues must be an object")
+        values.append({**header, **item})
+    return values
+
+
+@router.post("/dataValueSets")
+@router.post("/dataValueSets.json")
+@router.post("/{version:int}/dataValueSets")
+@router.post("/{version:int}/dataValueSets.json")
+def post_data_value_sets(
+    *,
+    request: Request,
+    raw: Annotated[bytes, Depends(request_body)],
+    user: User,
+    db: Db,
+    dry_run: Annotated[bool, Query(alias="dryRun")] = False,
+    import_strategy: Annotated[str, Query(alias="importStrategy")] = "CREATE_AND_UPDATE",
+    id_scheme: Annotated[str | None, Query(alias="idScheme")] = None,
+    data_element_id_scheme: Annotated[str | None, Query(alias="dataElementIdScheme")] = None,
+    org_unit_id_scheme: Annotated[str | None, Query(alias="orgUnitIdScheme")] = None,
+) -> JSONResponse:
+    authorize(user, "data.write", None)
+    strategy = import_strategy.upper()
+    if strategy not in STRATEGIES:
+        raise Problem(
+            409, f"unknown importStrategy {import_strategy!r}: use {', '.join(STRATEGIES)}"
+        )
+    if strategy != "CREATE_AND_UPDATE":
+        raise Problem(
+            409, f"importStrategy {strategy} is not supported yet: sitroom creates and updates"
+        )
+    for scheme in (id_scheme, data_element_id_scheme, org_unit_id_scheme):
+        _scheme(scheme)  # codes and uids are both recognised; others are refused
+    kind = request.headers.get("content-type", "application/json").split(";")[0].strip().lower()
+    if kind in ("application/csv", "text/csv"):
+        fmt, body, offset = "csv-long", raw, 2  # a header line, then value i on line i + 2
+    elif kind in ("application/json", ""):
+        values = _values_from_json(raw)
+        lines = [json.dumps(v, ensure_ascii=False) for v in values]
+        body = ('{"dataValues": [\n' + ",\n".join(lines) + "\n]}").encode()
+        fmt, offset = "dhis2-json", 2
+    else:
+        raise Problem(415, f"send application/json or application/csv, not {kind}")
+    return await run_in_threadpool(_import, request, user, db, body, fmt, offset, dry_run=dry_run)
+
+
+def _import(
+    request: Request, user: Any, db: Any, body: bytes, *, fmt: str, offset: int, dry_run: bool
+) -> JSONResponse:
+    from sitroom.surveillance.imports import Importer
+
+    ctx = context(request)
+    importer = Importer(
+        db,
+        ctx.country,
+        user=user.username,
+        lock_timeout=ctx.settings.lock_timeout,
+        authorize_unit=scope_check(user, "data.write"),
+    )
+    summary = importer.run(
+        io.BytesIO(body),
+        name=f"dataValueSets from {client_address(request) or 'unknown'}",
+        fmt=fmt,
+        dry_run=dry_run,
+    )
+    if not summary.ok:
+        conflicts = [
+            {"object": r.field or "dataValues", "value": r.reason, "errorCode": "E7600"}
+            for r in summary.rejections
+        ]
+        rejected = sorted(
+            {r.line - offset for r in summary.rejections if r.line and r.line >= offset}
+        )
+        result = _summary(
+            status="ERROR",
+            ignored=summary.rejected,
+            conflicts=conflicts,
+            rejected=rejected,
+            description="Import process was aborted: nothing was written",
+        )
+        return _answer(request, result, ok=False)
+    result = _summary(
+        status="SUCCESS",
+        imported=summary.created,
+        updated=summary.updated,
+        ignored=summary.unchanged,
+        deleted=summary.deleted,
+        description="Import process completed successfully" + (" (dry run)" if dry_run else ""),
+    )
+    result["importOptions"]["dryRun"] = dry_run
+    return _answer(request, result, ok=True)
