@@ -258,7 +258,7 @@ def post_data_value_sets(
         fmt, offset = "dhis2-json", 2
     else:
         raise Problem(415, f"send application/json or application/csv, not {kind}")
-    return await run_in_threadpool(_import, request, user, db, body, fmt, offset, dry_run=dry_run)
+    return _import(request, user, db, body, fmt=fmt, offset=offset, dry_run=dry_run)
 
 
 def _import(
