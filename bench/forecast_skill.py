@@ -33,7 +33,7 @@ LEADS = (1, 7, 14)
 
 
 def real_series() -> dict[str, np.ndarray]:
-    return {name: s.filled("linear").values for name, s in demo_case_series().items()}
+    return {name: s.values for name, s in demo_case_series().items()}
 
 
 def simulate(r: np.ndarray, seed: int) -> np.ndarray:

@@ -472,12 +472,13 @@ def _forecast_notes(
     values = series.values
     if model == "growth":
         fit = GrowthForecast(horizon=1, n_samples=10, random_state=seed).fit(values)
-        rate = float(fit.growth_rate_)
         return [
             "log-linear growth from the last count (mean of the Theil-Sen slopes over 7 and"
-            f" 21 days): {rate:+.4f} per day; intervals from the one-day-ahead errors of"
-            f" the last 21 days (log-scale spread {float(fit.spread_):.3f}) with counting noise",
-            f"{samples} samples, seed {seed}",
+            f" 21 days): {float(fit.growth_rate_):+.4f} per day; intervals from its"
+            f" one-day-ahead errors over the last {fit.errors_used_} days (log-scale spread"
+            f" {float(fit.spread_):.3f}, growth-rate sd {float(fit.rate_sd_):.4f})"
+            " with counting noise",
+            f"{samples} samples (quadrature on the log scale), seed {seed}",
         ]
     if model == "renewal":
         renewal = RenewalForecast(horizon=1, n_samples=10, random_state=seed, **si.kwargs()).fit(
@@ -593,7 +594,16 @@ def backtest_table(
         [
             f"origins: every day from day {min_history + 1}; intervals 50% and 90%;"
             " WIS relative to the last-value baseline (below 1 is better);"
-            " wis_hN: mean WIS N days ahead"
+            " wis_hN: mean WIS N days ahead",
+            *(
+                [
+                    f"{int(np.isnan(series.values).sum())} days were not reported: each"
+                    " history is filled from the days before its origin, and those days"
+                    " are not scored"
+                ]
+                if np.isnan(series.values).any()
+                else []
+            ),
         ],
     )
 

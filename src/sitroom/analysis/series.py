@@ -63,9 +63,13 @@ class Series:
         return [d for d, v in zip(self.dates, self.values, strict=True) if np.isnan(v)]
 
     def filled(self, how: str) -> Series:
-        """The series with its gaps filled: ``none`` refuses gaps; ``zero``, ``linear`` fill."""
+        """The series with its gaps filled: ``none`` refuses gaps; ``zero``, ``linear`` fill.
+
+        ``keep`` leaves them (NaN), for the backtest, which fills each history
+        with only the days before its origin.
+        """
         missing = np.isnan(self.values)
-        if not missing.any():
+        if not missing.any() or how == "keep":
             return self
         if how == "none":
             gaps = self.gaps()

@@ -351,8 +351,11 @@ def forecast_cmd(
     if model is not None and model not in runs.FORECAST_MODELS:
         raise SitroomError(f"unknown --model {model!r}: use {', '.join(runs.FORECAST_MODELS)}")
     name = column or _cases(ctx, element)
+    # A backtest fills each history from the days before its origin only, and
+    # does not score days nobody reported: it takes the gaps as they are.
+    kept = "keep" if do_backtest and fill != "none" else fill
     data = _load(
-        ctx, [name], org_unit=org_unit, input_file=input_file, start=start, end=end, fill=fill
+        ctx, [name], org_unit=org_unit, input_file=input_file, start=start, end=end, fill=kept
     )
     si = _si(si_mean, si_sd, si_file)
     if do_backtest:

@@ -49,25 +49,54 @@ def weighted_interval_score(y: ArrayLike, quantiles: ArrayLike) -> FloatArray:
 Forecaster = Callable[[FloatArray, int], FloatArray]
 
 
+#: Fewest past errors at a lead that make an interval (fewer: see :func:`_naive`).
+MIN_ERRORS = 5
+
+
 def _naive(point: Callable[[FloatArray], float], name: str) -> Forecaster:
     def forecast(history: FloatArray, horizon: int) -> FloatArray:
         centre = point(history)
         # Past errors of the same rule at each lead time, as log ratios.
         errors: list[FloatArray] = []
         for lead in range(1, horizon + 1):
-            ratios: list[float] = []
-            for origin in range(8, history.size - lead + 1):
-                guess = point(history[:origin])
-                actual = history[origin + lead - 1]
-                ratios.append(float(np.log1p(actual) - np.log1p(guess)))
-            errors.append(np.array(ratios, dtype=float) if ratios else np.zeros(1))
+            ratios = [
+                float(np.log1p(history[origin + lead - 1]) - np.log1p(point(history[:origin])))
+                for origin in range(8, history.size - lead + 1)
+            ]
+            errors.append(np.array(ratios, dtype=float))
         out = np.empty((horizon, len(LEVELS)))
         for lead, past in enumerate(errors):
-            out[lead] = np.maximum(np.expm1(np.log1p(centre) + np.quantile(past, LEVELS)), 0)
+            if past.size >= MIN_ERRORS:
+                offsets = np.quantile(past, LEVELS)
+            else:
+                # Too few errors this far ahead (early in a series): those of the
+                # farthest lead that has enough, widened as a random walk would.
+                known = max((i for i, e in enumerate(errors) if e.size >= MIN_ERRORS), default=None)
+                if known is None:
+                    offsets = np.zeros(len(LEVELS))
+                else:
+                    offsets = np.quantile(errors[known], LEVELS) * np.sqrt((lead + 1) / (known + 1))
+            out[lead] = np.maximum(np.expm1(np.log1p(centre) + offsets), 0)
         return out
 
     forecast.__name__ = name
     return forecast
+
+
+def causal_fill(history: FloatArray) -> FloatArray:
+    """Gaps filled with what was known then: linear between reported days, the last one after.
+
+    A backtest must not fill a gap from a day after its origin.
+    """
+    values = np.asarray(history, dtype=float).copy()
+    missing = np.isnan(values)
+    if not missing.any():
+        return values
+    known = np.flatnonzero(~missing)
+    if known.size == 0:
+        raise ValueError("no day of the history was reported")
+    values[missing] = np.interp(np.flatnonzero(missing), known, values[known])
+    return values
 
 
 #: Tomorrow and after are today's value.
@@ -114,33 +143,36 @@ def backtest(
 ) -> list[BacktestResult]:
     """Score each forecaster at every origin from ``min_history`` on, every ``step`` days.
 
-    The relative WIS is each model's mean WIS divided by that of the first
-    forecaster named ``last_value`` (if present).
+    ``series`` may have gaps (NaN, days not reported): each history is filled
+    with what was known at its origin (:func:`causal_fill`), and days not
+    reported are not scored. The relative WIS is each model's mean WIS divided
+    by that of the forecaster named ``last_value`` (if present).
     """
-    y = as_counts(series, "series")[0]
+    y = as_counts(series, "series", allow_nan=True)[0]
     origins = range(min_history, y.size - horizon + 1, step)
     if len(origins) == 0:
-        raise ValueError(f"need more than {min_history + horizon} days to backtest")
+        raise ValueError(f"need at least {min_history + horizon} days to backtest")
     results = []
     for name, forecaster in forecasters.items():
-        scores = np.zeros((len(origins), horizon))
-        in50 = np.zeros_like(scores, dtype=bool)
-        in90 = np.zeros_like(scores, dtype=bool)
+        scores = np.full((len(origins), horizon), np.nan)
+        in50 = np.full_like(scores, np.nan)
+        in90 = np.full_like(scores, np.nan)
         for i, origin in enumerate(origins):
-            q = np.asarray(forecaster(y[:origin], horizon))
+            q = np.asarray(forecaster(causal_fill(y[:origin]), horizon))
             actual = y[origin : origin + horizon]
-            scores[i] = weighted_interval_score(actual, q)
-            in50[i] = (q[:, 1] <= actual) & (actual <= q[:, 3])
-            in90[i] = (q[:, 0] <= actual) & (actual <= q[:, 4])
+            seen = ~np.isnan(actual)
+            scores[i, seen] = weighted_interval_score(actual[seen], q[seen])
+            in50[i, seen] = (q[seen, 1] <= actual[seen]) & (actual[seen] <= q[seen, 3])
+            in90[i, seen] = (q[seen, 0] <= actual[seen]) & (actual[seen] <= q[seen, 4])
         results.append(
             BacktestResult(
                 name=name,
-                coverage_50=float(in50.mean()),
-                coverage_90=float(in90.mean()),
-                wis=float(scores.mean()),
-                per_horizon_wis=scores.mean(axis=0).tolist(),
-                per_horizon_coverage_50=in50.mean(axis=0).tolist(),
-                per_horizon_coverage_90=in90.mean(axis=0).tolist(),
+                coverage_50=float(np.nanmean(in50)),
+                coverage_90=float(np.nanmean(in90)),
+                wis=float(np.nanmean(scores)),
+                per_horizon_wis=np.nanmean(scores, axis=0).tolist(),
+                per_horizon_coverage_50=np.nanmean(in50, axis=0).tolist(),
+                per_horizon_coverage_90=np.nanmean(in90, axis=0).tolist(),
                 scores=scores,
             )
         )
@@ -193,16 +225,21 @@ def pool(per_series: dict[str, list[BacktestResult]]) -> list[PooledSkill]:
             ]
             if any(t is None for t in theirs):
                 continue
-            ratios = np.array(
-                [
-                    np.asarray(m.per_horizon_wis) / np.asarray(t.per_horizon_wis)
-                    for m, t in zip(mine, theirs, strict=True)
-                    if t is not None
-                ]
-            )
-            relative[base] = np.exp(np.log(ratios).mean(axis=0)).tolist()
-            totals = np.array([m.wis / t.wis for m, t in zip(mine, theirs, strict=True) if t])
-            overall[base] = float(np.exp(np.log(totals).mean()))
+            # A series both forecast perfectly (all zeros) says nothing of skill: left out.
+            pairs = [(m, t) for m, t in zip(mine, theirs, strict=True) if t is not None]
+            with np.errstate(divide="ignore", invalid="ignore"):
+                ratios = np.array(
+                    [
+                        np.asarray(m.per_horizon_wis) / np.asarray(t.per_horizon_wis)
+                        for m, t in pairs
+                    ]
+                )
+                totals = np.array([m.wis / t.wis if t.wis > 0 else np.nan for m, t in pairs])
+            usable = np.isfinite(ratios) & (ratios > 0)
+            logs = np.where(usable, np.log(np.where(usable, ratios, 1.0)), np.nan)
+            relative[base] = np.exp(np.nanmean(logs, axis=0)).tolist()
+            kept = totals[np.isfinite(totals) & (totals > 0)]
+            overall[base] = float(np.exp(np.log(kept).mean())) if kept.size else float("nan")
         pooled.append(
             PooledSkill(
                 name=name,

@@ -23,6 +23,7 @@ from typing import Literal
 
 import numpy as np
 from numpy.typing import ArrayLike
+from scipy import stats
 
 from sitroom.epi._checks import FloatArray, as_counts, squeeze_like
 from sitroom.epi.rt import CoriRt
@@ -161,7 +162,12 @@ class GrowthForecast:
 
         rng = np.random.default_rng(self.random_state)
         lead = np.arange(1, self.horizon + 1, dtype=float)
-        t = rng.standard_t(self.tail_df, size=(n_series, self.n_samples, 1))
+        # The log-scale draws are the Student-t's quantiles on an even grid (a
+        # quadrature: no Monte Carlo noise there); only the counts are random.
+        grid = (np.arange(self.n_samples) + 0.5) / self.n_samples
+        t = np.broadcast_to(
+            stats.t.ppf(grid, self.tail_df)[None, :, None], (n_series, self.n_samples, 1)
+        )
         sd = np.sqrt(
             (spread[:, None] * lead**self.spread_power) ** 2 + (rate_sd[:, None] * lead) ** 2
         )
@@ -172,6 +178,7 @@ class GrowthForecast:
         q = np.asarray(self.quantiles, dtype=float)
         self.growth_rate_ = squeeze_like(rate, one)
         self.spread_ = squeeze_like(spread, one)
+        self.errors_used_ = errors.shape[1]
         self.rate_sd_ = squeeze_like(rate_sd, one)
         self.samples_ = squeeze_like(samples, one)
         self.quantiles_ = squeeze_like(np.moveaxis(np.quantile(samples, q, axis=1), 0, -1), one)

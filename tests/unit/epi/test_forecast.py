@@ -117,3 +117,46 @@ def test_bad_arguments():
         RenewalForecast(si_mean=4, si_sd=2).fit(np.ones(5))
     with pytest.raises(ValueError, match="backtest"):
         backtest(np.ones(10), {"last_value": last_value}, horizon=7)
+
+
+def test_backtest_fills_histories_from_the_past_only_and_skips_unreported_days():
+    from sitroom.epi.backtest import causal_fill
+
+    # A gap at the end of a history is the last reported value, not the future's.
+    assert causal_fill(np.array([1.0, np.nan, 3.0, np.nan, np.nan])).tolist() == [1, 2, 3, 3, 3]
+    seen = []
+
+    def spy(history, horizon):
+        seen.append(history.copy())
+        return np.tile(history[-1], (horizon, 5))
+
+    y = np.arange(1.0, 41.0)
+    y[30] = np.nan  # day 31 was not reported
+    result = backtest(y, {"spy": spy}, horizon=3, min_history=25)[0]
+    assert all(not np.isnan(h).any() for h in seen)
+    # The history that ends on the gap holds the day before it, not an interpolation.
+    ending = next(h for h in seen if h.size == 31)
+    assert ending[-1] == 30.0
+    # The unreported day is scored at no lead.
+    assert np.isnan(result.scores).sum() == 3
+    assert np.isfinite(result.wis)
+
+
+def test_a_baseline_never_gives_a_zero_width_interval_for_lack_of_errors():
+    y = np.linspace(1000, 500, 22)
+    q = last_value(y, 14)
+    # 22 days give 14-day errors from too few origins: widened from nearer leads.
+    assert np.all(q[:, 4] > q[:, 0])
+    assert q[13, 4] - q[13, 0] > q[0, 4] - q[0, 0]
+
+
+def test_pooling_leaves_out_a_series_both_forecast_perfectly():
+    from sitroom.epi.backtest import pool
+
+    zeros = backtest(np.zeros(40), {"last_value": last_value, "week_mean": week_mean}, horizon=3)
+    some = backtest(
+        np.arange(40.0) + 5, {"last_value": last_value, "week_mean": week_mean}, horizon=3
+    )
+    pooled = pool({"zeros": zeros, "some": some})
+    week = next(p for p in pooled if p.name == "week_mean")
+    assert week.relative_wis_overall["last_value"] == pytest.approx(some[1].wis / some[0].wis)
