@@ -6,7 +6,7 @@ model on the national series and the 13 regions of the bundled 2022 data
 ``--fill linear`` does), 1 to 14 days ahead from every origin after day 21,
 and prints Markdown tables: per lead time pooled over the 14 series (the
 geometric mean of each series' WIS ratio to a baseline, and the mean
-coverage), then per series. ``docs/methods.md`` ("Forecasts") holds its output.
+coverage), then per series. ``docs/methods.md`` ("Forecast") holds its output.
 
 Usage::
 

@@ -313,7 +313,7 @@ def forecast_cmd(
         str | None,
         typer.Option(
             "--model",
-            help="growth (the default: beat the baselines on the 2022 backtest), renewal,"
+            help="growth (the default: best on the 2022 backtest), renewal,"
             " last_value or week_mean. With --backtest: score it against the baselines"
             " (default: every model).",
         ),

@@ -2,8 +2,9 @@
 
 :class:`GrowthForecast` carries the recent growth rate forward from the last
 count; its intervals are calibrated on the series' own one-day-ahead errors.
-It beats both naive baselines on the rolling-origin backtest of the 2022
-series (docs/methods.md, "Forecasts"), which the renewal model does not.
+On the rolling-origin backtest of the 2022 series it beats the naive
+baselines overall, not at every lead nor in every region, and its 90 %
+intervals hold 82 % (docs/methods.md, "Forecast").
 
 :class:`RenewalForecast`: each sample path draws R from the Cori posterior of the last window, lets
 log R wander as a Gaussian random walk (its daily step estimated from how
