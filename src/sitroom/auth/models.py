@@ -86,4 +86,3 @@ class AuthEvent(Base):
     #: Where from, when known (an IP address, "cli").
     client: Mapped[str | None] = mapped_column(String(200))
     detail: Mapped[str | None] = mapped_column(Text)
-

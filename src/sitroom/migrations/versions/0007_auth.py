@@ -78,7 +78,9 @@ def upgrade() -> None:
             ["user_id"], ["app_user.id"], name=op.f("fk_user_scope_user_id_app_user")
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_user_scope")),
-        sa.UniqueConstraint("user_id", "org_unit_id", name=op.f("uq_user_scope_user_id_org_unit_id")),
+        sa.UniqueConstraint(
+            "user_id", "org_unit_id", name=op.f("uq_user_scope_user_id_org_unit_id")
+        ),
     )
     op.create_index(op.f("ix_user_scope_user_id"), "user_scope", ["user_id"], unique=False)
     op.create_index(op.f("ix_user_scope_org_unit_id"), "user_scope", ["org_unit_id"], unique=False)
@@ -115,9 +117,7 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_auth_event")),
     )
     op.create_index(op.f("ix_auth_event_time"), "auth_event", ["time"], unique=False)
-    op.create_index(
-        "ix_auth_event_username_time", "auth_event", ["username", "time"], unique=False
-    )
+    op.create_index("ix_auth_event_username_time", "auth_event", ["username", "time"], unique=False)
 
     if op.get_bind().dialect.name == "postgresql":
         op.execute(_PG_FUNCTION)
