@@ -8,7 +8,6 @@ tests of the hasher itself use the real one.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import dataclass
 from types import ModuleType
 
@@ -23,9 +22,9 @@ FAST = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
 
 
 @pytest.fixture
-def fast_hashing(monkeypatch: pytest.MonkeyPatch) -> Iterator[PasswordHasher]:
+def fast_hashing(monkeypatch: pytest.MonkeyPatch) -> PasswordHasher:
     monkeypatch.setattr(passwords, "hasher", lambda: FAST)
-    yield FAST
+    return FAST
 
 
 @dataclass

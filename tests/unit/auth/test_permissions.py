@@ -126,7 +126,9 @@ def test_refusals_name_the_user_the_permission_and_the_org_unit():
     reporter = Principal("ri", "reporter", ("/KP/KP-04/",), ("KP-04",))
     with pytest.raises(ForbiddenError) as refused:
         authorize(reporter, "data.approve", INSIDE)
-    assert str(refused.value) == "user 'ri' (role reporter) does not have the permission data.approve"
+    assert (
+        str(refused.value) == "user 'ri' (role reporter) does not have the permission data.approve"
+    )
     with pytest.raises(ForbiddenError) as refused:
         authorize(reporter, "data.write", OUTSIDE)
     assert str(refused.value) == (
