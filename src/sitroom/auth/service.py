@@ -160,17 +160,15 @@ def create_user(
     if password is not None:
         passwords.check_policy(password, username)
     begin_write(session, lock_timeout)
-    taken = session.scalar(
-        select(AppUser.username).where(func.lower(AppUser.username) == username.lower())
-    )
+    taken = session.scalar(select(AppUser).where(func.lower(AppUser.username) == username.lower()))
     if taken is not None:
         hint = (
             " (registered by a command's --user: give it a role with `sitroom user set-role`"
             " and a password with `sitroom user reset-password`)"
-            if taken == username
+            if taken.username == username and taken.role is None
             else ""
         )
-        raise SitroomError(f"the user {taken!r} already exists{hint}")
+        raise SitroomError(f"the user {taken.username!r} already exists{hint}")
     units = _org_units(session, scopes)
     now = utcnow()
     user = AppUser(
