@@ -66,3 +66,23 @@ class InputError(SitroomError):
         self.location = location
         self.reason = message
         super().__init__(f"{location}: {message}")
+
+
+class AuthenticationError(SitroomError):
+    """A sign-in (password or token) was refused.
+
+    The message never says whether the user name exists, except when the
+    account is locked: then it says until when (see docs/security.md).
+    """
+
+    exit_code = 77  # EX_NOPERM
+
+
+class ForbiddenError(SitroomError):
+    """A signed-in user asked for something their role or scopes do not allow."""
+
+    exit_code = 77  # EX_NOPERM
+
+
+class WeakPasswordError(SitroomError):
+    """A new password breaks the password policy; the message names the rule."""

@@ -1,5 +1,6 @@
 """Every mapped table, imported in one place for Alembic and the tests."""
 
+from sitroom.auth.models import ApiToken, AuthEvent, UserScope
 from sitroom.events.models import Event
 from sitroom.places.models import OrgUnit
 from sitroom.surveillance.models import (
@@ -12,7 +13,9 @@ from sitroom.surveillance.models import (
 from sitroom.users.models import AppUser
 
 __all__ = [
+    "ApiToken",
     "AppUser",
+    "AuthEvent",
     "DataElement",
     "DataSet",
     "DataValue",
@@ -20,4 +23,5 @@ __all__ = [
     "Event",
     "ImportRun",
     "OrgUnit",
+    "UserScope",
 ]

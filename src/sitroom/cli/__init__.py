@@ -10,6 +10,7 @@ from sitroom.cli import analyze as _analyze  # noqa: F401  (registers its comman
 from sitroom.cli import commands as _commands  # noqa: F401
 from sitroom.cli import reports as _reports  # noqa: F401
 from sitroom.cli import server as _server  # noqa: F401
+from sitroom.cli import users as _users  # noqa: F401
 from sitroom.cli.app import app, err_console, pause_collector
 from sitroom.cli.text import styled
 from sitroom.errors import SitroomError, StorageFullError
