@@ -258,3 +258,25 @@ def test_the_token_signs_in_as_its_user(run, db_url):
     with Session(engine) as session:
         assert authenticate_token(session, token).scope_codes == ("KP-04",)
     engine.dispose()
+
+
+def test_import_with_user_checks_the_role_and_scope(run, tmp_path):
+    """The command line's ``--user`` meets the same checks as the server."""
+    assert _create(run, "rex", "--scope", "KP-04").code == 0
+    assert run("user", "create", "vi", "--role", "viewer", "--scope", "KP").code == 0
+    theirs = tmp_path / "theirs.json"
+    theirs.write_text(
+        '{"dataValues": [{"dataElement": "new_fever", "period": "20220520",'
+        ' "orgUnit": "KP-03", "value": "5"}]}',
+        encoding="utf-8",
+    )
+    mine = tmp_path / "mine.json"
+    mine.write_text(theirs.read_text(encoding="utf-8").replace("KP-03", "KP-04"), encoding="utf-8")
+    refused = run("--user", "rex", "import", str(theirs))
+    assert refused.code == 1
+    assert "KP-03" in refused.err or "scope" in refused.err
+    assert "Nothing was imported" in refused.err
+    assert run("--user", "rex", "import", str(mine)).code == 0
+    assert run("--user", "vi", "import", str(mine)).code == 1
+    # A name with no role is the local operator, as before.
+    assert run("--user", "operator", "import", str(theirs)).code == 0

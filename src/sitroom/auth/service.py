@@ -552,3 +552,17 @@ __all__ = [
     "set_password",
     "set_role",
 ]
+
+
+def acting_principal(session: Session, username: str) -> Principal | None:
+    """Who the command line's ``--user`` acts as, for the same checks as the server.
+
+    A registered user with a role is checked against that role and scope
+    (disabled: refused). A name with no role (the local operator, registered
+    on a first write) is not restricted: whoever runs the command line holds
+    the database itself. None then.
+    """
+    user = session.scalar(select(AppUser).where(AppUser.username == username))
+    if user is None or user.role is None:
+        return None
+    return principal_for(session, username)

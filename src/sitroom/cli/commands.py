@@ -14,7 +14,12 @@ from sitroom.cli.text import clean, styled
 from sitroom.errors import SitroomError
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from sqlalchemy.orm import Session
+
     from sitroom.context import AppContext
+    from sitroom.places.models import OrgUnit
     from sitroom.surveillance.imports import ImportSummary
 
 db_app = typer.Typer(help="Database schema: upgrade and inspect migrations.", no_args_is_help=True)
@@ -119,6 +124,25 @@ def _print_summary(summary: ImportSummary) -> None:
         console.print(f"No changes: every value was already stored{before}.")
 
 
+def _scope_of_user(session: Session, username: str) -> Callable[[OrgUnit], str | None] | None:
+    """The importer's per-unit check when ``--user`` names a user with a role."""
+    from sitroom.auth.permissions import authorize
+    from sitroom.auth.service import acting_principal
+
+    who = acting_principal(session, username)
+    if who is None:
+        return None
+
+    def check(unit: OrgUnit) -> str | None:
+        try:
+            authorize(who, "data.write", unit.path)
+        except SitroomError as exc:
+            return str(exc)
+        return None
+
+    return check
+
+
 @app.command("import")
 def import_(
     ctx: typer.Context,
@@ -162,7 +186,11 @@ def import_(
     ):
         task = bar.add_task(f"importing {file.name}", total=size)
         importer = Importer(
-            session, rt.country, user=rt.settings.user, lock_timeout=rt.settings.lock_timeout
+            session,
+            rt.country,
+            user=rt.settings.user,
+            lock_timeout=rt.settings.lock_timeout,
+            authorize_unit=_scope_of_user(session, rt.settings.user),
         )
         stdin = str(file) == "-"
         summary = importer.run(

@@ -63,7 +63,7 @@ def system_info(user: User) -> dict[str, Any]:
 def me(user: User) -> dict[str, Any]:
     return {
         "username": user.username,
-        "userRoles": [{"name": user.role}],
+        "userRoles": [{"name": user.role}] if user.role else [],
         "organisationUnits": [{"code": c} for c in user.scope_codes],
     }
 
