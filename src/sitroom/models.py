@@ -4,6 +4,7 @@ from sitroom.auth.models import ApiToken, AuthEvent, UserScope
 from sitroom.events.models import Event
 from sitroom.places.models import OrgUnit
 from sitroom.surveillance.models import (
+    Approval,
     DataElement,
     DataSet,
     DataValue,
@@ -15,6 +16,7 @@ from sitroom.users.models import AppUser
 __all__ = [
     "ApiToken",
     "AppUser",
+    "Approval",
     "AuthEvent",
     "DataElement",
     "DataSet",

@@ -188,3 +188,31 @@ def test_the_secret_key_is_required_outside_the_demo() -> None:
         checked_secret("changeme", demo=False)
     assert len(checked_secret("", demo=True)) >= 32
     assert checked_secret(SECRET, demo=False) == SECRET
+
+
+def test_approvals_over_http(client: TestClient) -> None:
+    assert (
+        client.post(
+            "/api/v1/dataValues", json={"dataValues": [_value("KP-04")]}, headers=basic("rex")
+        ).status_code
+        == 200
+    )
+    target = {"orgUnit": "KP-04", "period": "2022-05-20"}
+    assert client.post("/api/v1/approvals", json=target, headers=basic("rex")).status_code == 403
+    done = client.post("/api/v1/approvals", json=target, headers=basic("eve"))
+    assert done.status_code == 200, done.text
+    assert done.json()["approved_by"] == "eve"
+    refused = client.post(
+        "/api/v1/dataValues", json={"dataValues": [_value("KP-04", "8")]}, headers=basic("rex")
+    )
+    assert refused.status_code == 409
+    assert "approved by eve" in refused.json()["rejections"][0]["reason"]
+    listed = client.get("/api/v1/approvals", headers=basic("rex")).json()
+    assert [a["org_unit"] for a in listed] == ["KP-04"]
+    assert client.get("/api/v1/approvals", headers=basic("vic")).json() == []
+    no_reason = client.post("/api/v1/approvals/unapprove", json=target, headers=basic("eve"))
+    assert no_reason.status_code == 422
+    ended = client.post(
+        "/api/v1/approvals/unapprove", json={**target, "reason": "recount"}, headers=basic("eve")
+    )
+    assert ended.json()["active"] is False

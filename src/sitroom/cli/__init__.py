@@ -7,6 +7,7 @@ import os
 import sys
 
 from sitroom.cli import analyze as _analyze  # noqa: F401  (registers its commands)
+from sitroom.cli import approvals as _approvals  # noqa: F401
 from sitroom.cli import commands as _commands  # noqa: F401
 from sitroom.cli import reports as _reports  # noqa: F401
 from sitroom.cli import server as _server  # noqa: F401

@@ -44,10 +44,11 @@ def create_app(context: AppContext) -> FastAPI:
     app.state.context = context
     problems.install(app)
 
-    from sitroom.server.routes import data, dhis2, health
+    from sitroom.server.routes import approvals, data, dhis2, health
 
     app.include_router(health.router)
     app.include_router(data.router, prefix=API_PREFIX)
+    app.include_router(approvals.router, prefix=API_PREFIX)
     # DHIS2's paths after sitroom's own, so /api/v1/... is never read as version "v1".
     app.include_router(dhis2.router, prefix="/api")
 

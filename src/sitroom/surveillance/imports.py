@@ -56,6 +56,7 @@ from sitroom.errors import (
 from sitroom.places.models import OrgUnit
 from sitroom.places.service import OrgUnitResolver
 from sitroom.surveillance import ingest
+from sitroom.surveillance.approvals import ApprovalIndex
 from sitroom.surveillance.bulk import BulkStatements, ConcurrentChange
 from sitroom.surveillance.ingest import DEFAULT_COMBOS, RawValue, Rejection
 from sitroom.surveillance.models import DataElement, ImportRun
@@ -309,6 +310,8 @@ class _Checker:
         self.element_codes = {e.id: e.code for e in known}
         self.resolver = OrgUnitResolver.from_session(session, importer.country)
         self.authorize_unit = importer.authorize_unit
+        self.approvals = ApprovalIndex.load(session)
+        self._paths: dict[int, str] = {}
         self.calendar = importer.calendar
         self.user = importer.user
         self.now = now
@@ -337,6 +340,7 @@ class _Checker:
         unit = self.resolver.resolve(label, self.level)
         if self.authorize_unit is not None and (refusal := self.authorize_unit(unit)):
             raise ValueError(refusal)
+        self._paths[unit.id] = unit.path
         return unit.id
 
     def check(self, raw: RawValue) -> _Clean | Rejection:
@@ -364,6 +368,10 @@ class _Checker:
                 f" {self.element_codes[element_id]} is reported {wanted}"
                 f" (periods like {label(start_of(period, wanted), wanted)})",
             )
+        if self.approvals and (
+            locked := self.approvals.refuses(self._paths[unit], period_type, period)
+        ):
+            return Rejection(raw.line, names["period"], locked)
         if self.first_period is not None and last_day(period, period_type) < self.first_period:
             return Rejection(
                 raw.line,
@@ -869,6 +877,26 @@ class Importer:
         if plan.unwritten:
             run.seen.add(np.array([keys[id(v)] for v in plan.unwritten], dtype=np.int64))
 
+    def _refuse_approved_since(
+        self, values: list[_Clean], periods: list[date], summary: ImportSummary
+    ) -> None:
+        """Values of periods approved after they were checked, seen now that we hold the lock."""
+        if not periods:
+            return
+        fresh = ApprovalIndex.load(self.session, periods)
+        if not fresh:
+            return
+        wanted = set(periods)
+        ids = {v.org_unit_id for v in values if v.period in wanted}
+        paths = dict(
+            self.session.execute(select(OrgUnit.id, OrgUnit.path).where(OrgUnit.id.in_(ids))).all()
+        )
+        for v in values:
+            if v.period in wanted and (
+                why := fresh.refuses(paths[v.org_unit_id], v.period_type, v.period)
+            ):
+                summary.reject(Rejection(v.line, None, why))
+
     def _apply_batch(self, batch: list[_Clean], run: _Batch) -> None:
         summary = run.summary
         unique, packed = self._drop_duplicates(batch, run)
@@ -886,6 +914,9 @@ class Importer:
         # Lock before reading: what this transaction reads of a period stays
         # true until it commits (see the module's docstring).
         bulk.lock_periods(new_periods)
+        self._refuse_approved_since(unique, new_periods, summary)
+        if not summary.ok:
+            return
         run.stored_before |= bulk.periods_with_values(new_periods)
         run.classified.update(new_periods)
         lookup = run.stored_before | run.evicted

@@ -15,6 +15,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -150,3 +151,44 @@ class DataValueAudit(Base):
     old_comment: Mapped[str | None] = mapped_column(Text)
     new_stored_by: Mapped[str | None] = mapped_column(String(100))
     new_comment: Mapped[str | None] = mapped_column(Text)
+
+
+class Approval(Base):
+    """A period approved for an org unit's subtree (DHIS2's data approval).
+
+    While an approval is active (``revoked_at`` is null), the values of its
+    period type and period in the unit and every unit below it refuse every
+    change. Un-approving fills the ``revoked_`` columns, with a reason; rows are
+    never deleted, so the table is the approvals' audit trail.
+    """
+
+    __tablename__ = "approval"
+    __table_args__ = (
+        CheckConstraint("period_type IN ('daily', 'weekly', 'monthly')", name="period_type"),
+        CheckConstraint(
+            "(revoked_at IS NULL AND revoked_by IS NULL AND revoke_reason IS NULL)"
+            " OR (revoked_at IS NOT NULL AND revoked_by IS NOT NULL"
+            " AND revoke_reason IS NOT NULL)",
+            name="revoked_together",
+        ),
+        Index(
+            "ux_approval_active",
+            "org_unit_id",
+            "period_type",
+            "period",
+            unique=True,
+            sqlite_where=text("revoked_at IS NULL"),
+            postgresql_where=text("revoked_at IS NULL"),
+        ),
+        Index("ix_approval_period", "period"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    org_unit_id: Mapped[int] = mapped_column(ForeignKey("org_unit.id"), index=True)
+    period_type: Mapped[str] = mapped_column(String(16))
+    period: Mapped[date] = mapped_column(Date)
+    approved_by: Mapped[str] = mapped_column(String(100), ForeignKey(_USER), index=True)
+    approved_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    revoked_by: Mapped[str | None] = mapped_column(String(100), ForeignKey(_USER), index=True)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    revoke_reason: Mapped[str | None] = mapped_column(Text)

@@ -1,0 +1,83 @@
+"""Data approval over HTTP: list, approve, un-approve (the same service as the CLI)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Request
+from pydantic import BaseModel, ConfigDict, Field
+
+from sitroom.auth.permissions import authorize
+from sitroom.server.deps import Db, User, context
+from sitroom.surveillance import approvals as service
+
+router = APIRouter(tags=["approvals"])
+
+
+class ApprovalOut(BaseModel):
+    id: int
+    org_unit: str
+    period: str
+    period_type: str
+    active: bool
+    approved_by: str
+    approved_at: str
+    revoked_by: str | None
+    revoked_at: str | None
+    revoke_reason: str | None
+
+
+class ApprovalIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    org_unit: str = Field(alias="orgUnit", min_length=1, max_length=64)
+    period: str = Field(min_length=4, max_length=16, description="2022-05-20, 2022W20, 202205")
+
+
+class UnapprovalIn(ApprovalIn):
+    reason: str = Field(min_length=1, max_length=service.MAX_REASON_CHARS)
+
+
+def _out(record: service.ApprovalRecord) -> ApprovalOut:
+    return ApprovalOut(**record.to_dict())
+
+
+@router.get("/approvals", summary="Approvals in your scope, newest first")
+def list_approvals(
+    user: User,
+    db: Db,
+    org_unit: Annotated[str | None, Query(alias="orgUnit", max_length=64)] = None,
+    include_revoked: Annotated[bool, Query(alias="all")] = False,
+) -> list[ApprovalOut]:
+    authorize(user, "data.read", None)
+    found = service.list_approvals(
+        db, org_unit=org_unit, include_revoked=include_revoked, principal=user
+    )
+    return [_out(a) for a in found]
+
+
+@router.post("/approvals", summary="Approve a period of an org unit and the units below it")
+def approve(body: ApprovalIn, request: Request, user: User, db: Db) -> ApprovalOut:
+    record = service.approve(
+        db,
+        body.org_unit,
+        body.period,
+        user=user.username,
+        principal=user,
+        lock_timeout=context(request).settings.lock_timeout,
+    )
+    return _out(record)
+
+
+@router.post("/approvals/unapprove", summary="End an approval, with a reason")
+def unapprove(body: UnapprovalIn, request: Request, user: User, db: Db) -> Any:
+    record = service.unapprove(
+        db,
+        body.org_unit,
+        body.period,
+        reason=body.reason,
+        user=user.username,
+        principal=user,
+        lock_timeout=context(request).settings.lock_timeout,
+    )
+    return _out(record)
