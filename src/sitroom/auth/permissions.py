@@ -14,7 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
-from sitroom.errors import ForbiddenError
+from sitroom.errors import ForbiddenError, SitroomError
 
 
 class Permission(StrEnum):
@@ -68,8 +68,6 @@ ROLE_NAMES: tuple[str, ...] = tuple(ROLES)
 
 def check_role(role: str) -> str:
     """``role`` if it is one of :data:`ROLES`; a :class:`SitroomError` naming them if not."""
-    from sitroom.errors import SitroomError
-
     if role not in ROLES:
         raise SitroomError(f"unknown role {role!r}: choose one of {', '.join(ROLE_NAMES)}")
     return role
