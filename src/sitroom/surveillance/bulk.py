@@ -93,6 +93,17 @@ class BulkStatements:
         finally:
             cursor.close()
 
+    def lock_all_periods(self) -> None:
+        """Every period lock, in order (for a retry after a deadlock; see the importer)."""
+        if self.sqlite:
+            return
+        cursor = self.connection.connection.cursor()
+        try:
+            for slot in range(PERIOD_LOCK_SLOTS):
+                cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", (PERIOD_LOCK_SPACE, slot))
+        finally:
+            cursor.close()
+
     def periods_with_values(self, periods: Sequence[date]) -> set[date]:
         """Which of ``periods`` hold any stored value (an index-only query)."""
         if not periods:

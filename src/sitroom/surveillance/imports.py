@@ -501,7 +501,14 @@ class Importer:
             for attempt in range(1, MAX_ATTEMPTS + 1):
                 try:
                     summary = self._run_once(
-                        path, shown, sha, fmt, mapping, dry_run=dry_run, progress=progress
+                        path,
+                        shown,
+                        sha,
+                        fmt,
+                        mapping,
+                        dry_run=dry_run,
+                        progress=progress,
+                        lock_everything=attempt > 1,
                     )
                 except ConcurrentChange as exc:
                     reason = str(exc)
@@ -612,10 +619,19 @@ class Importer:
         *,
         dry_run: bool,
         progress: ingest.Progress | None,
+        lock_everything: bool = False,
     ) -> ImportSummary:
-        """One attempt: the whole file in one transaction, committed or rolled back."""
+        """One attempt: the whole file in one transaction, committed or rolled back.
+
+        A retry (``lock_everything``) takes every period lock first, in order:
+        two imports that deadlocked on periods met in opposite orders would
+        otherwise meet again the same way, and retries would never end.
+        Retries are rare; while one runs, other writers wait for it.
+        """
         try:
             begin_write(self.session, self.lock_timeout)
+            if lock_everything:
+                BulkStatements(self.session.connection()).lock_all_periods()
             summary, run = self._write(
                 path, shown, sha, fmt, mapping=mapping, progress=progress, dry_run=dry_run
             )
