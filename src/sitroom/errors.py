@@ -38,6 +38,10 @@ class ConfigError(SitroomError):
     """The country configuration or the settings are wrong."""
 
 
+class ConflictError(SitroomError):
+    """The change conflicts with the stored state (already approved, for one)."""
+
+
 class NotFoundError(SitroomError):
     """A named thing (org unit, data element, period) does not exist."""
 

@@ -6,7 +6,7 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 
 from sitroom import __version__
 from sitroom.context import AppContext
@@ -44,13 +44,15 @@ def create_app(context: AppContext) -> FastAPI:
     app.state.context = context
     problems.install(app)
 
+    from sitroom.server.deps import no_nul_in_query
     from sitroom.server.routes import approvals, data, dhis2, health
 
+    checked = [Depends(no_nul_in_query)]
     app.include_router(health.router)
-    app.include_router(data.router, prefix=API_PREFIX)
-    app.include_router(approvals.router, prefix=API_PREFIX)
+    app.include_router(data.router, prefix=API_PREFIX, dependencies=checked)
+    app.include_router(approvals.router, prefix=API_PREFIX, dependencies=checked)
     # DHIS2's paths after sitroom's own, so /api/v1/... is never read as version "v1".
-    app.include_router(dhis2.router, prefix="/api")
+    app.include_router(dhis2.router, prefix="/api", dependencies=checked)
 
     settings = context.settings
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)

@@ -8,6 +8,8 @@ from collections.abc import Iterator
 from typing import Annotated
 
 from fastapi import Depends, Request
+from fastapi.openapi.models import APIKey, APIKeyIn, HTTPBase
+from fastapi.security.base import SecurityBase
 from sqlalchemy.orm import Session
 
 from sitroom.auth.permissions import Principal
@@ -16,6 +18,29 @@ from sitroom.server.problems import Problem
 
 #: What a 401 tells the client it may use.
 CHALLENGE = {"WWW-Authenticate": 'Basic realm="sitroom", charset="UTF-8"'}
+
+
+class _Declared(SecurityBase):
+    """A security scheme for the OpenAPI document only: :func:`principal` does the checking."""
+
+    def __init__(self, model: HTTPBase | APIKey, name: str) -> None:
+        self.model = model
+        self.scheme_name = name
+
+    async def __call__(self) -> None:
+        return None
+
+
+#: HTTP Basic, or DHIS2's personal access token: either one signs a request in.
+BASIC = _Declared(HTTPBase(scheme="basic"), "basic")
+API_TOKEN = _Declared(
+    APIKey(
+        **{"in": APIKeyIn.header},
+        name="Authorization",
+        description="`ApiToken <token>`, from `sitroom token create`",
+    ),
+    "apiToken",
+)
 
 
 def context(request: Request) -> AppContext:
@@ -33,7 +58,12 @@ def client_address(request: Request) -> str | None:
     return request.client.host if request.client else None
 
 
-def principal(request: Request, db: Annotated[Session, Depends(session)]) -> Principal:
+def principal(
+    request: Request,
+    db: Annotated[Session, Depends(session)],
+    _basic: Annotated[None, Depends(BASIC)],
+    _token: Annotated[None, Depends(API_TOKEN)],
+) -> Principal:
     """The user the request authenticates as: HTTP Basic or ``ApiToken <token>``.
 
     Anything else, or nothing, is 401 with a challenge. The user's name goes
@@ -52,7 +82,7 @@ def principal(request: Request, db: Annotated[Session, Depends(session)]) -> Pri
             except (binascii.Error, UnicodeDecodeError):
                 raise Problem(401, "malformed Basic credentials", headers=CHALLENGE) from None
             username, sep, password = decoded.partition(":")
-            if not sep:
+            if not sep or "\x00" in decoded:  # PostgreSQL text holds no NUL: it was a 500
                 raise Problem(401, "malformed Basic credentials", headers=CHALLENGE)
             who = service.authenticate_password(
                 db, username, password, client=client_address(request)
@@ -75,3 +105,26 @@ def principal(request: Request, db: Annotated[Session, Depends(session)]) -> Pri
 
 Db = Annotated[Session, Depends(session)]
 User = Annotated[Principal, Depends(principal)]
+
+
+def json_body(request: Request) -> None:
+    """Refuse a body that is not JSON with 415 (before it is read, let alone validated)."""
+    kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if kind and kind != "application/json" and not kind.endswith("+json"):
+        raise Problem(415, f"send application/json, not {kind}")
+
+
+def no_nul_in_query(request: Request) -> None:
+    """Refuse a query parameter holding a NUL character with 422.
+
+    PostgreSQL cannot hold NUL in text: looked up as given, such a value was a
+    500 there (and an ordinary "unknown" on SQLite).
+    """
+    for name, value in request.query_params.multi_items():
+        if "\x00" in name or "\x00" in value:
+            field = name.replace("\x00", "\\x00")
+            raise Problem(
+                422,
+                f"{field}: contains a NUL character",
+                errors=[{"field": field, "message": "contains a NUL character"}],
+            )

@@ -17,6 +17,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from sitroom.errors import (
     BusyError,
     ConfigError,
+    ConflictError,
     InputError,
     NotFoundError,
     SitroomError,
@@ -42,6 +43,65 @@ _TITLES = {
     503: "Unavailable",
     507: "Storage full",
 }
+
+#: The JSON schema of a problem+json body, for the OpenAPI document.
+PROBLEM_SCHEMA: dict[str, Any] = {
+    "title": "Problem",
+    "type": "object",
+    "required": ["type", "title", "status", "detail"],
+    "properties": {
+        "type": {"type": "string"},
+        "title": {"type": "string"},
+        "status": {"type": "integer"},
+        "detail": {"type": "string"},
+        "errors": {
+            "type": "array",
+            "description": "For invalid input: each field and what is wrong with it",
+            "items": {
+                "type": "object",
+                "required": ["field", "message"],
+                "properties": {"field": {"type": "string"}, "message": {"type": "string"}},
+            },
+        },
+    },
+    "additionalProperties": True,
+}
+
+_MEANINGS = {
+    400: "The body is not well-formed (malformed JSON)",
+    401: "Not signed in: no, malformed, wrong or expired credentials",
+    403: "The user's role or scope does not allow it",
+    404: "An org unit or element named in the path or query does not exist",
+    409: "The request conflicts with the stored data or names what sitroom does not know",
+    412: "The ETag given does not match the stored one",
+    413: "The request body is larger than the server accepts",
+    415: "The body's content type is not one the operation reads",
+    422: "A parameter or field is invalid (each is named in `errors`)",
+    503: "The database stayed busy: retry after the Retry-After seconds",
+}
+
+
+def responses(
+    *statuses: int, meaning: dict[int, str] | None = None
+) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI declarations of the problem+json answers an operation may give.
+
+    ``meaning`` words a status for this operation instead of the common sentence.
+    """
+    meaning = meaning or {}
+    return {
+        status: {
+            "description": meaning.get(status) or _MEANINGS.get(status, _TITLES[status]),
+            "content": {PROBLEM: {"schema": PROBLEM_SCHEMA}},
+        }
+        for status in statuses
+    }
+
+
+#: What any operation behind sign-in may answer besides its own errors.
+SIGNED_IN = (401, 403, 422)
+#: What any operation that reads a body may answer besides its own errors.
+WRITES = (400, 401, 403, 413, 415, 422, 503)
 
 
 class Problem(Exception):
@@ -90,6 +150,7 @@ def status_of(exc: SitroomError) -> int:
         (getattr(errors, "AuthenticationError", None), 401),
         (getattr(errors, "ForbiddenError", None), 403),
         (NotFoundError, 404),
+        (ConflictError, 409),
         (BusyError, 503),
         (StorageFullError, 507),
         (InputError, 422),

@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session, aliased
 from sitroom.auth.permissions import Principal, authorize
 from sitroom.country import PeriodType
 from sitroom.db import DEFAULT_LOCK_TIMEOUT, begin_write, utcnow
-from sitroom.errors import NotFoundError, SitroomError
+from sitroom.errors import ConflictError, NotFoundError, SitroomError
 from sitroom.places.models import OrgUnit
 from sitroom.surveillance.bulk import BulkStatements
 from sitroom.surveillance.models import Approval
@@ -163,7 +163,7 @@ def approve(
     covered = active.refuses(unit.path, period_type, start)
     if covered is not None:
         session.rollback()
-        raise SitroomError(f"already approved: {covered.split(':')[0]}")
+        raise ConflictError(f"already approved: {covered.split(':')[0]}")
     approval = Approval(
         org_unit_id=unit.id,
         period_type=period_type,

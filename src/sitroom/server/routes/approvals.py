@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 
 from sitroom.auth.permissions import authorize
 from sitroom.server.deps import Db, User, context
+from sitroom.server.problems import SIGNED_IN, WRITES, responses
 from sitroom.surveillance import approvals as service
 
 router = APIRouter(tags=["approvals"])
@@ -42,7 +43,11 @@ def _out(record: service.ApprovalRecord) -> ApprovalOut:
     return ApprovalOut(**record.to_dict())
 
 
-@router.get("/approvals", summary="Approvals in your scope, newest first")
+@router.get(
+    "/approvals",
+    summary="Approvals in your scope, newest first",
+    responses=responses(*SIGNED_IN, 404),
+)
 def list_approvals(
     user: User,
     db: Db,
@@ -56,7 +61,11 @@ def list_approvals(
     return [_out(a) for a in found]
 
 
-@router.post("/approvals", summary="Approve a period of an org unit and the units below it")
+@router.post(
+    "/approvals",
+    summary="Approve a period of an org unit and the units below it",
+    responses=responses(*WRITES, 404, 409),
+)
 def approve(body: ApprovalIn, request: Request, user: User, db: Db) -> ApprovalOut:
     record = service.approve(
         db,
@@ -69,8 +78,12 @@ def approve(body: ApprovalIn, request: Request, user: User, db: Db) -> ApprovalO
     return _out(record)
 
 
-@router.post("/approvals/unapprove", summary="End an approval, with a reason")
-def unapprove(body: UnapprovalIn, request: Request, user: User, db: Db) -> Any:
+@router.post(
+    "/approvals/unapprove",
+    summary="End an approval, with a reason",
+    responses=responses(*WRITES, 404),
+)
+def unapprove(body: UnapprovalIn, request: Request, user: User, db: Db) -> ApprovalOut:
     record = service.unapprove(
         db,
         body.org_unit,

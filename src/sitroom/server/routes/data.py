@@ -11,29 +11,31 @@ import json
 from datetime import date
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import func, select
 
 from sitroom.auth.permissions import Principal, authorize
 from sitroom.places.models import OrgUnit
-from sitroom.server.deps import Db, User, client_address, context
-from sitroom.server.problems import Problem
+from sitroom.server.deps import Db, User, client_address, context, json_body
+from sitroom.server.problems import SIGNED_IN, WRITES, Problem, responses
 from sitroom.surveillance.models import DataElement, DataValue
 
 router = APIRouter(tags=["surveillance"])
 
 MAX_PAGE = 10_000
+#: Past this the databases' 64-bit OFFSET overflows (2**63 was a 500); no store holds as many.
+MAX_OFFSET = 2**53
 
 
 class Me(BaseModel):
     username: str
-    role: str
+    role: str | None
     scopes: list[str] = Field(description="Org-unit codes of the subtrees the user may see")
     permissions: list[str]
 
 
-@router.get("/me", summary="The signed-in user")
+@router.get("/me", summary="The signed-in user", responses=responses(*SIGNED_IN))
 def me(user: User) -> Me:
     return Me(
         username=user.username,
@@ -55,7 +57,11 @@ class OrgUnitOut(BaseModel):
     in_scope: bool = Field(description="False for an ancestor shown only to place the tree")
 
 
-@router.get("/orgUnits", summary="Org units the user may see, with their ancestors")
+@router.get(
+    "/orgUnits",
+    summary="Org units the user may see, with their ancestors",
+    responses=responses(*SIGNED_IN),
+)
 def org_units(user: User, db: Db) -> list[OrgUnitOut]:
     authorize(user, "data.read", None)
     units = list(db.scalars(select(OrgUnit).order_by(OrgUnit.path)))
@@ -92,7 +98,7 @@ class DataElementOut(BaseModel):
     description: str | None
 
 
-@router.get("/dataElements", summary="The data elements")
+@router.get("/dataElements", summary="The data elements", responses=responses(*SIGNED_IN))
 def data_elements(user: User, db: Db) -> list[DataElementOut]:
     authorize(user, "data.read", None)
     return [
@@ -128,7 +134,11 @@ def _unit(db: Db, code: str) -> OrgUnit:
     return unit
 
 
-@router.get("/dataValues", summary="Stored values, filtered and paged")
+@router.get(
+    "/dataValues",
+    summary="Stored values, filtered and paged",
+    responses=responses(*SIGNED_IN, 404),
+)
 def data_values(
     *,
     user: User,
@@ -141,7 +151,7 @@ def data_values(
     element: Annotated[str | None, Query(max_length=64)] = None,
     start: Annotated[date | None, Query(alias="startDate")] = None,
     end: Annotated[date | None, Query(alias="endDate")] = None,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 1000,
 ) -> DataValuePage:
     query = (
@@ -236,7 +246,12 @@ class ImportResult(BaseModel):
 @router.post(
     "/dataValues",
     summary="Write a batch of values: all of them, or none",
-    responses={409: {"description": "Some values were refused; nothing was written"}},
+    dependencies=[Depends(json_body)],
+    responses=responses(
+        *WRITES,
+        409,
+        meaning={409: "Some values were refused and nothing was written: see `rejections`"},
+    ),
 )
 def post_data_values(batch: DataValueBatch, request: Request, user: User, db: Db) -> Any:
     authorize(user, "data.write", None)

@@ -3,8 +3,8 @@
 ``/api/dataValueSets`` (GET and POST, JSON and CSV), ``/api/system/info`` and
 ``/api/me``, on ``/api/...`` and on versioned paths (``/api/37/...``). From
 2.37 on DHIS2 wraps an import summary in a web message, except on versioned
-paths; sitroom answers the same way (docs/reference in
-../shared/reference/dhis2 was the model). Identifiers are codes or uids
+paths; sitroom answers the same way (DHIS2's Web API documentation was the
+model). Identifiers are codes or uids
 (``idScheme=CODE`` or ``UID``; sitroom's identifier is the code), and daily
 periods are ``yyyyMMdd``.
 """
@@ -18,11 +18,12 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse, Response
+from pydantic import BaseModel, Field
 
 from sitroom import __version__
 from sitroom.auth.permissions import authorize
 from sitroom.server.deps import Db, User, client_address, context
-from sitroom.server.problems import Problem
+from sitroom.server.problems import PROBLEM, PROBLEM_SCHEMA, SIGNED_IN, WRITES, Problem, responses
 from sitroom.server.routes.data import scope_check
 
 router = APIRouter(tags=["dhis2"])
@@ -30,6 +31,136 @@ router = APIRouter(tags=["dhis2"])
 #: The DHIS2 version sitroom speaks (an import summary's shape depends on it).
 DHIS2_VERSION = "2.40.0"
 STRATEGIES = ("CREATE_AND_UPDATE", "CREATE", "UPDATE", "DELETE")
+
+#: The path parameter of ``/api/{version}/...`` (DHIS2's versioned paths, e.g. 37).
+VERSION_PARAMETER = {
+    "name": "version",
+    "in": "path",
+    "required": True,
+    "description": "A DHIS2 API version (e.g. 37): import summaries come unwrapped",
+    "schema": {"type": "integer", "minimum": 0},
+}
+VERSIONED: dict[str, Any] = {
+    "parameters": [VERSION_PARAMETER],
+    "responses": responses(404, meaning={404: "No such path: the version is not a whole number"}),
+}
+
+
+class SystemInfo(BaseModel):
+    version: str
+    revision: str
+    systemName: str
+    serverDate: str
+
+
+class Named(BaseModel):
+    name: str
+
+
+class Coded(BaseModel):
+    code: str
+
+
+class DhisMe(BaseModel):
+    username: str
+    userRoles: list[Named]
+    organisationUnits: list[Coded]
+
+
+class ImportCount(BaseModel):
+    imported: int
+    updated: int
+    ignored: int
+    deleted: int
+
+
+class Conflict(BaseModel):
+    object: str
+    value: str
+    errorCode: str
+
+
+class ImportSummary(BaseModel):
+    """DHIS2's import summary: the answer on versioned paths (``/api/37/...``)."""
+
+    responseType: str
+    status: str = Field(description="SUCCESS, or ERROR when nothing was written")
+    importOptions: dict[str, Any]
+    description: str
+    importCount: ImportCount
+    conflicts: list[Conflict]
+    rejectedIndexes: list[int]
+
+
+class WebMessage(BaseModel):
+    """The import summary wrapped in a web message (DHIS2 2.37 and later, unversioned paths)."""
+
+    httpStatus: str
+    httpStatusCode: int
+    status: str
+    message: str
+    response: ImportSummary
+
+
+_VALUE_SCHEMA = {
+    "type": "object",
+    "required": ["dataElement", "period", "orgUnit"],
+    "properties": {
+        "dataElement": {"type": "string"},
+        "period": {"type": "string", "description": "20220515, 2022-05-15, 2022W20, 202205"},
+        "orgUnit": {"type": "string"},
+        "value": {"type": ["string", "integer", "null"]},
+        "storedBy": {"type": "string"},
+        "lastUpdated": {"type": "string"},
+        "comment": {"type": ["string", "null"]},
+        "deleted": {"type": "boolean"},
+    },
+}
+DATA_VALUE_SET_SCHEMA = {
+    "type": "object",
+    "properties": {
+        "dataSet": {"type": "string"},
+        "period": {"type": "string"},
+        "orgUnit": {"type": "string"},
+        "idScheme": {"type": "string"},
+        "dataValues": {"type": "array", "items": _VALUE_SCHEMA},
+    },
+}
+#: What GET /api/dataValueSets answers: JSON (a dataValueSet) or DHIS2's CSV.
+VALUE_SET_CONTENT = {
+    "application/json": {"schema": DATA_VALUE_SET_SCHEMA},
+    "application/csv": {"schema": {"type": "string"}},
+}
+#: The body of POST /api/dataValueSets (OpenAPI only: the route reads it raw).
+VALUE_SET_BODY: dict[str, Any] = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "application/json": {"schema": DATA_VALUE_SET_SCHEMA},
+            "application/csv": {
+                "schema": {
+                    "type": "string",
+                    "description": "dataelement,period,orgunit,...,value,... (DHIS2's columns)",
+                }
+            },
+        },
+    }
+}
+_SUMMARY = WebMessage | ImportSummary
+POST_RESPONSES: dict[int | str, dict[str, Any]] = {
+    **responses(*WRITES),
+    200: {"model": _SUMMARY, "description": "Imported (or checked, on a dry run)"},
+    409: {
+        "model": _SUMMARY,
+        "description": "Some values were refused and nothing was written (see conflicts and"
+        " rejectedIndexes), or the request names an option sitroom does not support",
+        "content": {PROBLEM: {"schema": PROBLEM_SCHEMA}},
+    },
+}
+GET_RESPONSES: dict[int | str, dict[str, Any]] = {
+    **responses(*SIGNED_IN, 409, meaning={409: "An unknown org unit, data set or period"}),
+    200: {"description": "The values, as a dataValueSet or as CSV", "content": VALUE_SET_CONTENT},
+}
 
 
 async def request_body(request: Request) -> bytes:
@@ -43,10 +174,20 @@ def _versioned(request: Request) -> bool:
     return len(parts) > 2 and parts[2].isdigit()
 
 
-@router.get("/system/info")
-@router.get("/{version:int}/system/info")
-@router.get("/system/info.json")
-@router.get("/{version:int}/system/info.json")
+@router.get("/system/info", response_model=SystemInfo, responses=responses(*SIGNED_IN))
+@router.get(
+    "/{version:int}/system/info",
+    response_model=SystemInfo,
+    responses=responses(*SIGNED_IN),
+    openapi_extra=VERSIONED,
+)
+@router.get("/system/info.json", response_model=SystemInfo, responses=responses(*SIGNED_IN))
+@router.get(
+    "/{version:int}/system/info.json",
+    response_model=SystemInfo,
+    responses=responses(*SIGNED_IN),
+    openapi_extra=VERSIONED,
+)
 def system_info(user: User) -> dict[str, Any]:
     return {
         "version": DHIS2_VERSION,
@@ -56,10 +197,20 @@ def system_info(user: User) -> dict[str, Any]:
     }
 
 
-@router.get("/me")
-@router.get("/{version:int}/me")
-@router.get("/me.json")
-@router.get("/{version:int}/me.json")
+@router.get("/me", response_model=DhisMe, responses=responses(*SIGNED_IN))
+@router.get(
+    "/{version:int}/me",
+    response_model=DhisMe,
+    responses=responses(*SIGNED_IN),
+    openapi_extra=VERSIONED,
+)
+@router.get("/me.json", response_model=DhisMe, responses=responses(*SIGNED_IN))
+@router.get(
+    "/{version:int}/me.json",
+    response_model=DhisMe,
+    responses=responses(*SIGNED_IN),
+    openapi_extra=VERSIONED,
+)
 def me(user: User) -> dict[str, Any]:
     return {
         "username": user.username,
@@ -78,12 +229,12 @@ def _scheme(*values: str | None) -> str:
     return "uid"
 
 
-@router.get("/dataValueSets")
-@router.get("/dataValueSets.json")
-@router.get("/dataValueSets.csv")
-@router.get("/{version:int}/dataValueSets")
-@router.get("/{version:int}/dataValueSets.json")
-@router.get("/{version:int}/dataValueSets.csv")
+@router.get("/dataValueSets", responses=GET_RESPONSES)
+@router.get("/dataValueSets.json", responses=GET_RESPONSES)
+@router.get("/dataValueSets.csv", responses=GET_RESPONSES)
+@router.get("/{version:int}/dataValueSets", responses=GET_RESPONSES, openapi_extra=VERSIONED)
+@router.get("/{version:int}/dataValueSets.json", responses=GET_RESPONSES, openapi_extra=VERSIONED)
+@router.get("/{version:int}/dataValueSets.csv", responses=GET_RESPONSES, openapi_extra=VERSIONED)
 def get_data_value_sets(
     *,
     request: Request,
@@ -220,10 +371,18 @@ def _values_from_json(raw: bytes) -> list[dict[str, Any]]:
     return values
 
 
-@router.post("/dataValueSets")
-@router.post("/dataValueSets.json")
-@router.post("/{version:int}/dataValueSets")
-@router.post("/{version:int}/dataValueSets.json")
+@router.post("/dataValueSets", responses=POST_RESPONSES, openapi_extra=VALUE_SET_BODY)
+@router.post("/dataValueSets.json", responses=POST_RESPONSES, openapi_extra=VALUE_SET_BODY)
+@router.post(
+    "/{version:int}/dataValueSets",
+    responses=POST_RESPONSES,
+    openapi_extra=VALUE_SET_BODY | VERSIONED,
+)
+@router.post(
+    "/{version:int}/dataValueSets.json",
+    responses=POST_RESPONSES,
+    openapi_extra=VALUE_SET_BODY | VERSIONED,
+)
 def post_data_value_sets(
     *,
     request: Request,

@@ -18,7 +18,28 @@ def healthz() -> dict[str, str]:
     return {"status": "ok"}
 
 
-@router.get("/readyz", summary="The database answers and its schema is current")
+_STATUS = {
+    "type": "object",
+    "required": ["status"],
+    "properties": {
+        "status": {"type": "string"},
+        "schema": {"type": "string"},
+        "detail": {"type": "string"},
+    },
+}
+
+
+@router.get(
+    "/readyz",
+    summary="The database answers and its schema is current",
+    responses={
+        200: {"description": "Ready", "content": {"application/json": {"schema": _STATUS}}},
+        503: {
+            "description": "The database does not answer, or its schema is not current",
+            "content": {"application/json": {"schema": _STATUS}},
+        },
+    },
+)
 def readyz(ctx: Annotated[AppContext, Depends(context)]) -> Any:
     from sitroom.db import HEAD_REVISION, stored_revision
 
