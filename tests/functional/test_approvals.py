@@ -58,12 +58,12 @@ def test_approving_needs_the_permission_in_scope(loaded):
         loaded, "eve", role="epidemiologist", scopes=["KP-04"], password=PASSWORD, actor="t"
     )
     loaded.commit()
-    with pytest.raises(Exception, match="data.approve"):
+    with pytest.raises(Exception, match=r"data\.approve"):
         approve(
             loaded, "KP-04", "2022-05-20", user="rex", principal=auth.principal_for(loaded, "rex")
         )
     eve = auth.principal_for(loaded, "eve")
-    with pytest.raises(Exception, match="KP-03|scope"):
+    with pytest.raises(Exception, match=r"KP-03|scope"):
         approve(loaded, "KP-03", "2022-05-20", user="eve", principal=eve)
     assert approve(loaded, "KP-04", "2022-05-20", user="eve", principal=eve).active
 
