@@ -35,13 +35,11 @@ class Me(BaseModel):
 
 @router.get("/me", summary="The signed-in user")
 def me(user: User) -> Me:
-    from sitroom.auth.permissions import ROLES
-
     return Me(
         username=user.username,
         role=user.role,
         scopes=list(user.scope_codes),
-        permissions=sorted(ROLES[user.role]),
+        permissions=sorted(user.permissions),
     )
 
 
