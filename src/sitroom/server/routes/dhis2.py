@@ -3,8 +3,8 @@
 ``/api/dataValueSets`` (GET and POST, JSON and CSV), ``/api/system/info`` and
 ``/api/me``, on ``/api/...`` and on versioned paths (``/api/37/...``). From
 2.37 on DHIS2 wraps an import summary in a web message, except on versioned
-paths; sitroom answers the same way (docs/reference in
-../shared/reference/dhis2 was the model). Identifiers are codes or uids
+paths; sitroom answers the same way (DHIS2's Web API documentation
+was the model). Identifiers are codes or uids
 (``idScheme=CODE`` or ``UID``; sitroom's identifier is the code), and daily
 periods are ``yyyyMMdd``.
 """
