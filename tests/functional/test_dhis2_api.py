@@ -14,10 +14,10 @@ import pytest
 import uvicorn
 from dhis2 import Api
 from dhis2.exceptions import RequestException
-from sitroom.auth import service as auth
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from sitroom.auth import service as auth
 from sitroom.config import PACKAGE_DATA
 from sitroom.context import AppContext
 from sitroom.server.app import create_app

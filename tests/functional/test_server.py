@@ -7,10 +7,10 @@ import logging
 
 import pytest
 from fastapi.testclient import TestClient
-from sitroom.auth import service as auth
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from sitroom.auth import service as auth
 from sitroom.context import AppContext
 from sitroom.errors import ConfigError
 from sitroom.server.app import create_app
