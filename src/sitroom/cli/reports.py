@@ -595,8 +595,8 @@ def demo(
     users' sign-in names and new random passwords (shown this once, stored
     only hashed), then serves until Ctrl-C or SIGTERM. Safe to run again: the
     set-up and the imports are idempotent, and the demo users get new
-    passwords. --no-serve stops after the users (--no-users: after the
-    bulletin, as before the server existed).
+    passwords. With --no-serve it exits after the users; with --no-users too,
+    after the bulletin, as it did before the server existed.
     """
     from sitroom.demo import load_demo
 
