@@ -14,7 +14,8 @@ $(STAMP): pyproject.toml requirements.lock
 	$(BIN)/python -m pip install --quiet --no-deps -e .
 	touch $(STAMP)
 
-## Load the 2022 outbreak into the embedded SQLite database and print its last regional bulletin.
+## Load the 2022 outbreak into the embedded SQLite database, print its last regional bulletin,
+## create the demo users (passwords printed once) and serve on 127.0.0.1:8000 until Ctrl-C.
 demo: $(STAMP)
 	$(BIN)/sitroom demo
 

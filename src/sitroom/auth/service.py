@@ -251,9 +251,11 @@ def set_password(
     actor: str,
     client: str | None = None,
     now: datetime | None = None,
+    detail: str | None = None,
 ) -> None:
     """Set a user's password after the policy check; clears failed sign-ins and the lock.
 
+    ``detail`` goes to the audit row (why it was set; never the password).
     Does not commit.
     """
     user = user_named(session, username)
@@ -263,7 +265,15 @@ def set_password(
     user.password_changed_at = now
     user.failed_logins = 0
     user.locked_until = None
-    record(session, "password_set", username=username, actor=actor, now=now, client=client)
+    record(
+        session,
+        "password_set",
+        username=username,
+        actor=actor,
+        now=now,
+        client=client,
+        detail=detail,
+    )
     session.flush()
 
 

@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from rich.tree import Tree
     from sqlalchemy.orm import Session
 
+    from sitroom.context import AppContext
     from sitroom.places.models import OrgUnit
     from sitroom.surveillance.bulletin import Bulletin
 
@@ -561,15 +562,49 @@ def places_tree(
         console.print(tree)
 
 
-@app.command()
-def demo(ctx: typer.Context) -> None:
-    """Load the 2022 DPRK outbreak and print the bulletin of its last period with regional reports.
+#: Where the demo serves: loopback only, whatever the settings say.
+DEMO_HOST = "127.0.0.1"
 
-    Safe to run again: the country set-up and the imports are idempotent.
+
+@app.command()
+def demo(
+    ctx: typer.Context,
+    serve: Annotated[
+        bool,
+        typer.Option(
+            "--serve/--no-serve",
+            help="Serve the API on 127.0.0.1 after loading, until Ctrl-C (--no-serve: load,"
+            " print and exit, for scripts).",
+        ),
+    ] = True,
+    users: Annotated[
+        bool,
+        typer.Option(
+            "--users/--no-users",
+            help="Create the demo users (one per role, a reporter per region) with new"
+            " passwords, printed once.",
+        ),
+    ] = True,
+    port: Annotated[
+        int, typer.Option("--port", min=1, max=65535, help="TCP port to serve on.")
+    ] = 8000,
+) -> None:
+    """Load the 2022 DPRK outbreak, create a user per role, and serve the API on 127.0.0.1.
+
+    Prints the bulletin of the last period with regional reports, then the demo
+    users' sign-in names and new random passwords (shown this once, stored
+    only hashed), then serves until Ctrl-C or SIGTERM. Safe to run again: the
+    set-up and the imports are idempotent, and the demo users get new
+    passwords. With --no-serve it exits after the users; with --no-users too,
+    after the bulletin, as it did before the server existed.
     """
     from sitroom.demo import load_demo
 
     rt = app_context(ctx)
+    if serve:
+        from sitroom.server.run import check_port
+
+        check_port(DEMO_HOST, port)  # before anything is written or printed
     with rt.session(write=True) as session:
         console.print(f"database: {rt.engine.url.render_as_string(hide_password=True)}")
         result = load_demo(
@@ -593,3 +628,52 @@ def demo(ctx: typer.Context) -> None:
         " · sitroom completeness --start 2022-05-14 --end 2022-05-20 · sitroom analyze rt"
         " · sitroom analyze credibility"
     )
+    example = None
+    if users:
+        example = _demo_users(rt)
+    if not serve:
+        return
+    from sitroom.server.run import serve as run
+
+    address = f"http://{DEMO_HOST}:{port}"
+    console.print(
+        f"\nServing on {address} until Ctrl-C (or SIGTERM) stops it."
+        f"\n  API docs: {address}/api/v1/docs"
+    )
+    if example is not None:
+        console.print(f"  Sign in: curl -u {example}:PASSWORD {address}/api/v1/me")
+    run(rt, host=DEMO_HOST, port=port, demo=True)
+    console.print("sitroom demo stopped.")
+
+
+def _demo_users(rt: AppContext) -> str | None:
+    """Create or refresh the demo users and print their passwords, once; an example name."""
+    from sitroom.demo import create_demo_users
+
+    with rt.session(write=True) as session:
+        made = create_demo_users(
+            session,
+            rt.country,
+            actor=rt.settings.user,
+            client="cli",
+            lock_timeout=rt.settings.lock_timeout,
+        )
+        session.commit()
+    fresh = sum(user.created for user in made)
+    table = Table()
+    for name in ("user", "role", "scope"):
+        table.add_column(name)
+    # A narrow terminal wraps the other columns, never the password.
+    table.add_column(
+        "password", no_wrap=True, min_width=max((len(u.password) for u in made), default=0)
+    )
+    for user in made:
+        table.add_row(user.username, user.role, ", ".join(user.scopes), user.password)
+    console.print(f"\nDemo users ({fresh} created, {len(made) - fresh} given new passwords):")
+    console.print(table)
+    console.print(
+        "The passwords are shown this once and stored only as hashes: note the ones you"
+        " need. `sitroom demo` again gives every demo user a new one."
+    )
+    reporters = [user.username for user in made if user.role == "reporter"]
+    return reporters[0] if reporters else (made[0].username if made else None)
