@@ -216,3 +216,24 @@ def test_approvals_over_http(client: TestClient) -> None:
         "/api/v1/approvals/unapprove", json={**target, "reason": "recount"}, headers=basic("eve")
     )
     assert ended.json()["active"] is False
+
+
+def test_inputs_that_were_server_errors_are_refused_as_input(client: TestClient) -> None:
+    """Found by the OpenAPI fuzz test's probes: each was a 500 (the NULs on PostgreSQL)."""
+    huge = client.get("/api/v1/dataValues", params={"offset": 2**63}, headers=basic("ada"))
+    assert huge.status_code == 422
+    assert "offset" in huge.json()["detail"]
+    nul = client.get("/api/v1/dataValues", params={"orgUnit": "KP\x00"}, headers=basic("ada"))
+    assert nul.status_code == 422
+    assert nul.json()["errors"][0]["field"] == "orgUnit"
+    dhis2 = client.get("/api/dataValueSets", params={"orgUnit": "\x00"}, headers=basic("ada"))
+    assert dhis2.status_code == 422
+    token = base64.b64encode(f"ada\x00:{PASSWORD}".encode()).decode()
+    assert client.get("/api/v1/me", headers={"Authorization": f"Basic {token}"}).status_code == 401
+    form = client.post(
+        "/api/v1/dataValues",
+        content=b"dataValues=1",
+        headers={**basic("ada"), "Content-Type": "application/x-www-form-urlencoded"},
+    )
+    assert form.status_code == 415
+    assert form.headers["content-type"] == "application/problem+json"
