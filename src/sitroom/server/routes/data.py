@@ -163,7 +163,7 @@ def data_values(
         unit = _unit(db, org_unit)
         authorize(user, "data.read", unit.path)
         query = (
-            query.where(OrgUnit.path.startswith(unit.path))
+            query.where(OrgUnit.path.startswith(unit.path, autoescape=True))
             if children
             else query.where(OrgUnit.id == unit.id)
         )
@@ -205,7 +205,7 @@ def _within(user: Principal) -> Any:
 
     if not user.scope_paths:
         return false()
-    return or_(*(OrgUnit.path.startswith(p) for p in user.scope_paths))
+    return or_(*(OrgUnit.path.startswith(p, autoescape=True) for p in user.scope_paths))
 
 
 class DataValueIn(BaseModel):
