@@ -237,3 +237,13 @@ def test_inputs_that_were_server_errors_are_refused_as_input(client: TestClient)
     )
     assert form.status_code == 415
     assert form.headers["content-type"] == "application/problem+json"
+
+
+def test_a_nul_in_an_approval_body_is_invalid_input(client: TestClient) -> None:
+    answer = client.post(
+        "/api/v1/approvals",
+        json={"orgUnit": "KP\x00", "period": "2022-05-20"},
+        headers=basic("eve"),
+    )
+    assert answer.status_code == 422
+    assert "NUL" in answer.text

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from sitroom.auth.permissions import authorize
 from sitroom.server.deps import Db, User, context
@@ -28,15 +28,25 @@ class ApprovalOut(BaseModel):
     revoke_reason: str | None
 
 
+def _no_nul(value: str) -> str:
+    """PostgreSQL text cannot hold NUL: refused here as invalid input (422), not a 500."""
+    if "\x00" in value:
+        raise ValueError("contains a NUL character")
+    return value
+
+
+Text = Annotated[str, AfterValidator(_no_nul)]
+
+
 class ApprovalIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    org_unit: str = Field(alias="orgUnit", min_length=1, max_length=64)
-    period: str = Field(min_length=4, max_length=16, description="2022-05-20, 2022W20, 202205")
+    org_unit: Text = Field(alias="orgUnit", min_length=1, max_length=64)
+    period: Text = Field(min_length=4, max_length=16, description="2022-05-20, 2022W20, 202205")
 
 
 class UnapprovalIn(ApprovalIn):
-    reason: str = Field(min_length=1, max_length=service.MAX_REASON_CHARS)
+    reason: Text = Field(min_length=1, max_length=service.MAX_REASON_CHARS)
 
 
 def _out(record: service.ApprovalRecord) -> ApprovalOut:
