@@ -136,6 +136,15 @@ def authorize(principal: Principal, permission: str, org_unit_path: str | None) 
         )
 
 
+def refusal(principal: Principal, permission: str, org_unit_path: str) -> str | None:
+    """Why ``principal`` may not use ``permission`` on the unit, or None: the importer's check."""
+    try:
+        authorize(principal, permission, org_unit_path)
+    except ForbiddenError as exc:
+        return str(exc)
+    return None
+
+
 def markdown_table() -> str:
     """The roles-and-permissions table of docs/security.md (a test keeps them equal)."""
     roles = list(ROLES)

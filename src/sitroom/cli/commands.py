@@ -126,21 +126,13 @@ def _print_summary(summary: ImportSummary) -> None:
 
 def _scope_of_user(session: Session, username: str) -> Callable[[OrgUnit], str | None] | None:
     """The importer's per-unit check when ``--user`` names a user with a role."""
-    from sitroom.auth.permissions import authorize
+    from sitroom.auth.permissions import refusal
     from sitroom.auth.service import acting_principal
 
     who = acting_principal(session, username)
     if who is None:
         return None
-
-    def check(unit: OrgUnit) -> str | None:
-        try:
-            authorize(who, "data.write", unit.path)
-        except SitroomError as exc:
-            return str(exc)
-        return None
-
-    return check
+    return lambda unit: refusal(who, "data.write", unit.path)
 
 
 @app.command("import")

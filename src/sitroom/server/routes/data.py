@@ -15,7 +15,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import func, select
 
-from sitroom.auth.permissions import Principal, authorize
+from sitroom.auth.permissions import Principal, authorize, refusal
 from sitroom.places.models import OrgUnit
 from sitroom.server.deps import Db, User, client_address, context, json_body
 from sitroom.server.problems import SIGNED_IN, WRITES, Problem, responses
@@ -317,13 +317,4 @@ def _index(line: int | None) -> int | None:
 
 def scope_check(user: Principal, permission: str) -> Any:
     """The importer's per-unit check for ``user``: a sentence when refused."""
-    from sitroom.errors import SitroomError
-
-    def check(unit: OrgUnit) -> str | None:
-        try:
-            authorize(user, permission, unit.path)
-        except SitroomError as exc:
-            return str(exc)
-        return None
-
-    return check
+    return lambda unit: refusal(user, permission, unit.path)
