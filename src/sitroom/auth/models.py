@@ -4,7 +4,16 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy import (
+    CheckConstraint,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from sitroom.db import Base, BigId, UTCDateTime
@@ -24,6 +33,9 @@ AUTH_EVENTS = (
     "role_set",
     "scope_granted",
     "scope_revoked",
+    "logout",
+    "password_changed",
+    "rate_limited",
 )
 
 EVENT_CHECK = "event IN (" + ", ".join(f"'{e}'" for e in AUTH_EVENTS) + ")"
@@ -86,3 +98,47 @@ class AuthEvent(Base):
     #: Where from, when known (an IP address, "cli").
     client: Mapped[str | None] = mapped_column(String(200))
     detail: Mapped[str | None] = mapped_column(Text)
+
+
+class WebSession(Base):
+    """A browser's sign-in: the cookie holds a random token, the table its SHA-256.
+
+    Kept in the database so that every worker and machine knows it; ended by
+    sign-out (``ended_at``), by expiry, or when the user is disabled. The CSRF
+    secret of the session is sent in every form and compared on every POST.
+    """
+
+    __tablename__ = "web_session"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("app_user.id"), index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    csrf_token: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    client: Mapped[str | None] = mapped_column(String(200))
+
+
+class IdempotencyRecord(Base):
+    """The answer to a POST sent with an ``Idempotency-Key``, kept to answer a retry.
+
+    Unique per user and key: a retry finds the row and gets the stored answer
+    without the request being applied again; a different request under the
+    same key is refused. ``status_code`` is null while the first request runs.
+    """
+
+    __tablename__ = "idempotency_record"
+    __table_args__ = (UniqueConstraint("username", "key"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    username: Mapped[str] = mapped_column(String(100))
+    key: Mapped[str] = mapped_column(String(200))
+    method: Mapped[str] = mapped_column(String(8))
+    path: Mapped[str] = mapped_column(String(500))
+    request_sha256: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    status_code: Mapped[int | None] = mapped_column(Integer)
+    content_type: Mapped[str | None] = mapped_column(String(100))
+    response_body: Mapped[bytes | None] = mapped_column(LargeBinary)

@@ -146,12 +146,16 @@ def approve(
     user: str,
     principal: Principal | None = None,
     lock_timeout: float = DEFAULT_LOCK_TIMEOUT,
+    via: str = "cli",
+    client: str | None = None,
 ) -> ApprovalRecord:
     """Approve ``period`` (2022-05-20, 2022W20, 202205) for ``org_unit`` and below. Commits.
 
     ``principal`` (the signed-in user) must hold ``data.approve`` over the
     unit; None is the local operator. Refused when the period is already
-    approved there or above.
+    approved there or above. ``via`` (a channel of
+    :data:`~sitroom.surveillance.models.CHANNELS`) and ``client`` (an address)
+    say where the request came from, for the audit trail.
     """
     begin_write(session, lock_timeout)
     unit, period_type, start = _target(session, org_unit, period)
@@ -170,6 +174,8 @@ def approve(
         period=start,
         approved_by=user,
         approved_at=utcnow(),
+        approved_via=via,
+        approved_client=client,
     )
     session.add(approval)
     session.flush()
@@ -187,6 +193,8 @@ def unapprove(
     user: str,
     principal: Principal | None = None,
     lock_timeout: float = DEFAULT_LOCK_TIMEOUT,
+    via: str = "cli",
+    client: str | None = None,
 ) -> ApprovalRecord:
     """End the approval of ``period`` for ``org_unit``, saying why. Commits."""
     reason = reason.strip()
@@ -217,6 +225,8 @@ def unapprove(
     approval.revoked_by = user
     approval.revoked_at = utcnow()
     approval.revoke_reason = reason
+    approval.revoked_via = via
+    approval.revoked_client = client
     session.flush()
     record = _record(approval, unit.code)
     session.commit()

@@ -59,7 +59,7 @@ from sitroom.surveillance import ingest
 from sitroom.surveillance.approvals import ApprovalIndex
 from sitroom.surveillance.bulk import BulkStatements, ConcurrentChange
 from sitroom.surveillance.ingest import DEFAULT_COMBOS, RawValue, Rejection
-from sitroom.surveillance.models import DataElement, ImportRun
+from sitroom.surveillance.models import CHANNELS, DataElement, ImportRun
 from sitroom.surveillance.periods import (
     FIRST_YEAR,
     LAST_YEAR,
@@ -456,6 +456,11 @@ class Importer:
         Called with each org unit a file names; a returned sentence rejects the
         values of that unit (the file is then rejected whole, as for any bad
         value). The server and ``--user`` pass the signed-in user's scope.
+    channel:
+        Through which door the values came (``file``, ``cli``, ``api``, ``web``),
+        recorded on the import run for the audit trail.
+    client:
+        The client's address, when the server imports for one.
     """
 
     def __init__(
@@ -468,7 +473,13 @@ class Importer:
         batch_size: int = 5000,
         lock_timeout: float = DEFAULT_LOCK_TIMEOUT,
         authorize_unit: Callable[[OrgUnit], str | None] | None = None,
+        channel: str = "file",
+        client: str | None = None,
     ) -> None:
+        if channel not in CHANNELS:
+            raise ValueError(f"unknown channel {channel!r}")
+        self.channel = channel
+        self.client = client
         self.session = session
         self.authorize_unit = authorize_unit
         self.lock_timeout = lock_timeout
@@ -676,6 +687,8 @@ class Importer:
             updated=0,
             unchanged=0,
             deleted=0,
+            channel=self.channel,
+            client=self.client,
         )
         self.session.add(run)
         self.session.flush()

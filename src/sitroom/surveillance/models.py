@@ -58,10 +58,20 @@ class DataElement(Base):
     data_set_id: Mapped[int | None] = mapped_column(ForeignKey("data_set.id"), index=True)
 
 
+#: Where a write came from: the REST or DHIS2 API, a web form, a command, a file import.
+CHANNELS = ("api", "web", "cli", "file")
+_CHANNELS_SQL = ", ".join(f"'{c}'" for c in CHANNELS)
+
+
 class ImportRun(Base):
-    """One committed import of one file."""
+    """One committed import of one file (or one API request, or one web form).
+
+    ``channel`` says through which door it came and ``client`` from where (the
+    client's address for the server, absent on the command line).
+    """
 
     __tablename__ = "import_run"
+    __table_args__ = (CheckConstraint(f"channel IN ({_CHANNELS_SQL})", name="channel"),)
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     file_name: Mapped[str] = mapped_column(String(500))
@@ -74,6 +84,8 @@ class ImportRun(Base):
     updated: Mapped[int] = mapped_column(Integer)
     unchanged: Mapped[int] = mapped_column(Integer)
     deleted: Mapped[int] = mapped_column(Integer)
+    channel: Mapped[str] = mapped_column(String(8), server_default="file", default="file")
+    client: Mapped[str | None] = mapped_column(String(200))
 
 
 class DataValue(Base):
@@ -171,6 +183,11 @@ class Approval(Base):
             " AND revoke_reason IS NOT NULL)",
             name="revoked_together",
         ),
+        CheckConstraint(
+            f"approved_via IN ({_CHANNELS_SQL})"
+            f" AND (revoked_via IS NULL OR revoked_via IN ({_CHANNELS_SQL}))",
+            name="via",
+        ),
         Index(
             "ux_approval_active",
             "org_unit_id",
@@ -192,3 +209,8 @@ class Approval(Base):
     revoked_by: Mapped[str | None] = mapped_column(String(100), ForeignKey(_USER), index=True)
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     revoke_reason: Mapped[str | None] = mapped_column(Text)
+    #: The channel (:data:`CHANNELS`) and client address of the approval and of its revocation.
+    approved_via: Mapped[str] = mapped_column(String(8), server_default="cli", default="cli")
+    approved_client: Mapped[str | None] = mapped_column(String(200))
+    revoked_via: Mapped[str | None] = mapped_column(String(8))
+    revoked_client: Mapped[str | None] = mapped_column(String(200))

@@ -14,9 +14,9 @@ from sitroom.users.models import ROLE_CHECK
 from sitroom.users.service import ensure_user
 
 
-def _migration():
-    path = MIGRATIONS_DIR / "versions" / "0007_auth.py"
-    spec = importlib.util.spec_from_file_location("migration_0007", path)
+def _migration(name: str = "0007_auth"):
+    path = MIGRATIONS_DIR / "versions" / f"{name}.py"
+    spec = importlib.util.spec_from_file_location(f"migration_{name}", path)
     assert spec is not None
     assert spec.loader is not None
     module = importlib.util.module_from_spec(spec)
@@ -25,9 +25,9 @@ def _migration():
 
 
 def test_the_migration_checks_what_the_models_do():
-    migration = _migration()
-    assert migration.ROLE_CHECK == ROLE_CHECK
-    assert migration.EVENT_CHECK == EVENT_CHECK
+    assert _migration().ROLE_CHECK == ROLE_CHECK
+    # 0009 widened the list of events.
+    assert f"event IN ({_migration('0009_server_state')._NEW_EVENTS})" == EVENT_CHECK
 
 
 def test_the_database_refuses_an_unknown_role(db_session):
@@ -41,6 +41,15 @@ def test_the_database_refuses_an_unknown_event(db_session):
         db_session.execute(
             text("INSERT INTO auth_event (time, event) VALUES ('2040-01-01 00:00:00', 'hacked')")
         )
+
+
+def test_the_security_audit_stays_append_only_after_0009s_rebuild(db_session):
+    # 0009 rebuilt auth_event on SQLite to widen its check; the triggers came back.
+    db_session.execute(
+        text("INSERT INTO auth_event (time, event) VALUES ('2040-01-01 00:00:00', 'logout')")
+    )
+    with pytest.raises(DBAPIError, match="append-only"), db_session.begin_nested():
+        db_session.execute(text("DELETE FROM auth_event"))
 
 
 @pytest.mark.parametrize(

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Query, Request
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from sitroom.auth.permissions import authorize
-from sitroom.server.deps import Db, User, context
+from sitroom.server.deps import Db, User, client_address, context
 from sitroom.server.problems import SIGNED_IN, WRITES, responses
 from sitroom.surveillance import approvals as service
 
@@ -84,6 +84,8 @@ def approve(body: ApprovalIn, request: Request, user: User, db: Db) -> ApprovalO
         user=user.username,
         principal=user,
         lock_timeout=context(request).settings.lock_timeout,
+        via="api",
+        client=client_address(request),
     )
     return _out(record)
 
@@ -102,5 +104,7 @@ def unapprove(body: UnapprovalIn, request: Request, user: User, db: Db) -> Appro
         user=user.username,
         principal=user,
         lock_timeout=context(request).settings.lock_timeout,
+        via="api",
+        client=client_address(request),
     )
     return _out(record)

@@ -279,6 +279,8 @@ def post_data_values(batch: DataValueBatch, request: Request, user: User, db: Db
         user=user.username,
         lock_timeout=ctx.settings.lock_timeout,
         authorize_unit=scope_check(user, "data.write"),
+        channel="api",
+        client=client_address(request),
     )
     summary = importer.run(
         io.BytesIO(body),

@@ -432,6 +432,8 @@ def _import(
         user=user.username,
         lock_timeout=ctx.settings.lock_timeout,
         authorize_unit=scope_check(user, "data.write"),
+        channel="api",
+        client=client_address(request),
     )
     summary = importer.run(
         io.BytesIO(body),
