@@ -8,6 +8,7 @@ import sys
 
 from sitroom.cli import analyze as _analyze  # noqa: F401  (registers its commands)
 from sitroom.cli import approvals as _approvals  # noqa: F401
+from sitroom.cli import audit as _audit  # noqa: F401
 from sitroom.cli import commands as _commands  # noqa: F401
 from sitroom.cli import reports as _reports  # noqa: F401
 from sitroom.cli import server as _server  # noqa: F401
@@ -36,18 +37,26 @@ def _known(exc: BaseException) -> SitroomError | None:
 #: The global options, accepted anywhere on the line (``sitroom bulletin --db URL``).
 GLOBAL_OPTIONS = frozenset({"--db", "--country", "--user"})
 
+#: Commands with an option of their own named like a global one, which stays theirs
+#: after the command's name (``sitroom audit --user kim`` lists kim's writes).
+OWN_OPTIONS = {"audit": frozenset({"--user"})}
+
 
 def hoist_global_options(args: list[str]) -> list[str]:
     """``args`` with the global options moved before the command, where Typer wants them."""
     front: list[str] = []
     rest: list[str] = []
+    own: frozenset[str] = frozenset()
     i = 0
     while i < len(args):
         arg = args[i]
         if arg == "--":
             rest.extend(args[i:])
             break
-        if arg.split("=", 1)[0] in GLOBAL_OPTIONS:
+        if not rest and not arg.startswith("-"):
+            own = OWN_OPTIONS.get(arg, frozenset())
+        name = arg.split("=", 1)[0]
+        if name in GLOBAL_OPTIONS and name not in own:
             take = 1 if "=" in arg or i + 1 == len(args) else 2
             front.extend(args[i : i + take])
             i += take
