@@ -183,15 +183,23 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
+        broken = [err for err in exc.errors() if err.get("type") == "json_invalid"]
+        if broken:
+            # loc is ("body", <character offset>); ctx names what the decoder expected.
+            err = broken[0]
+            where = err.get("loc", ())[-1]
+            why = (err.get("ctx") or {}).get("error") or "JSON decode error"
+            at = f" at character {where}" if isinstance(where, int) else ""
+            message = f"not valid JSON: {why}{at}"
+            return problem_response(
+                400, f"body: {message}", errors=[{"field": "body", "message": message}]
+            )
         errors = [
             {"field": _field(err.get("loc", ())), "message": err.get("msg", "invalid")}
             for err in exc.errors()
         ]
         shown = "; ".join(f"{e['field']}: {e['message']}" for e in errors[:5])
-        status = 422
-        if any(err.get("type") == "json_invalid" for err in exc.errors()):
-            status = 400
-        return problem_response(status, shown or "the request is not valid", errors=errors)
+        return problem_response(422, shown or "the request is not valid", errors=errors)
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:

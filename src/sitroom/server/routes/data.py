@@ -303,10 +303,13 @@ def post_data_values(batch: DataValueBatch, request: Request, user: User, db: Db
         import_id=summary.import_id,
     )
     if summary.rejected:
+        first = result.rejections[0] if result.rejections else None
+        where = "" if first is None or first.index is None else f"value {first.index}: "
         raise Problem(
             409,
             f"{summary.rejected} of {len(batch.data_values)} values were refused;"
-            " nothing was written",
+            " nothing was written"
+            + (f" (first: {where}{first.field or 'value'}: {first.reason})" if first else ""),
             **result.model_dump(),
         )
     return result
