@@ -159,6 +159,7 @@ def test_security_headers_and_body_limit(db_url: str, people: Session) -> None:
         assert "unsafe-inline" not in csp
         assert answer.headers["x-content-type-options"] == "nosniff"
         assert answer.headers["referrer-policy"] == "no-referrer"
+        assert answer.headers["cache-control"] == "no-store"
         big = small.post(
             "/api/v1/dataValues",
             content=b'{"dataValues": [' + b" " * 4096 + b"]}",

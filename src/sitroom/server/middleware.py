@@ -63,6 +63,10 @@ class SecurityHeaders:
                     headers.append((name.encode(), sent.encode()))
                 if self.hsts:
                     headers.append((b"strict-transport-security", b"max-age=31536000"))
+                if not any(k.lower() == b"cache-control" for k, _ in headers):
+                    # Health data and credentials-bearing answers stay out of shared and
+                    # browser caches unless a route says otherwise (ASVS 8.2.1).
+                    headers.append((b"cache-control", b"no-store"))
                 message["headers"] = headers
             await send(message)
 
