@@ -19,7 +19,7 @@ if TYPE_CHECKING:
     from sqlalchemy.orm import Session
 
     from sitroom.context import AppContext
-    from sitroom.places.models import OrgUnit
+    from sitroom.places.service import UnitRef
     from sitroom.surveillance.imports import ImportSummary
 
 db_app = typer.Typer(help="Database schema: upgrade and inspect migrations.", no_args_is_help=True)
@@ -124,7 +124,7 @@ def _print_summary(summary: ImportSummary) -> None:
         console.print(f"No changes: every value was already stored{before}.")
 
 
-def _scope_of_user(session: Session, username: str) -> Callable[[OrgUnit], str | None] | None:
+def _scope_of_user(session: Session, username: str) -> Callable[[UnitRef], str | None] | None:
     """The importer's per-unit check when ``--user`` names a user with a role."""
     from sitroom.auth.permissions import refusal
     from sitroom.auth.service import acting_principal

@@ -54,7 +54,7 @@ from sitroom.errors import (
     StorageFullError,
 )
 from sitroom.places.models import OrgUnit
-from sitroom.places.service import OrgUnitResolver
+from sitroom.places.service import OrgUnitResolver, UnitRef
 from sitroom.surveillance import ingest
 from sitroom.surveillance.approvals import ApprovalIndex
 from sitroom.surveillance.bulk import BulkStatements, ConcurrentChange
@@ -472,7 +472,7 @@ class Importer:
         now: datetime | None = None,
         batch_size: int = 5000,
         lock_timeout: float = DEFAULT_LOCK_TIMEOUT,
-        authorize_unit: Callable[[OrgUnit], str | None] | None = None,
+        authorize_unit: Callable[[UnitRef], str | None] | None = None,
         channel: str = "file",
         client: str | None = None,
     ) -> None:
