@@ -306,8 +306,14 @@ def get_data_value_sets(
     if start is None and end is None:
         raise Problem(409, "give period, or startDate and endDate")
     scheme = _scheme(id_scheme)
-    unit_scheme = _scheme(org_unit_id_scheme, id_scheme)
-    element_scheme = _scheme(data_element_id_scheme, id_scheme)
+    unit_scheme = (
+        _scheme(org_unit_id_scheme, name="orgUnitIdScheme") if org_unit_id_scheme else scheme
+    )
+    element_scheme = (
+        _scheme(data_element_id_scheme, name="dataElementIdScheme")
+        if data_element_id_scheme
+        else scheme
+    )
     csv = request.url.path.endswith(".csv") or "csv" in request.headers.get("accept", "")
     out = io.StringIO()
     export_values(
