@@ -121,6 +121,8 @@ class Kind:
         """The value of a filter's property path (``name``, ``parent.id``)."""
         head, _, rest = path.partition(".")
         if not rest:
+            if head in self.references:  # a reference alone is its id (parent:null)
+                return self.value_at(item, f"{head}.id")
             if head not in self.simple:
                 raise KeyError(path)
             return self.simple[head](item)
