@@ -26,7 +26,6 @@ from sitroom.auth.permissions import authorize
 from sitroom.server.deps import Db, User, client_address, context
 from sitroom.server.problems import PROBLEM, PROBLEM_SCHEMA, SIGNED_IN, WRITES, Problem, responses
 from sitroom.server.routes.data import scope_check
-from sitroom.surveillance.imports import STRATEGIES
 
 router = APIRouter(tags=["dhis2"])
 
@@ -423,6 +422,8 @@ def post_data_value_sets(
     data_element_id_scheme: Annotated[str | None, Query(alias="dataElementIdScheme")] = None,
     org_unit_id_scheme: Annotated[str | None, Query(alias="orgUnitIdScheme")] = None,
 ) -> JSONResponse:
+    from sitroom.surveillance.imports import STRATEGIES
+
     authorize(user, "data.write", None)
     strategy = import_strategy.strip().upper()
     if strategy not in STRATEGIES:
