@@ -45,7 +45,7 @@ def create_app(context: AppContext) -> FastAPI:
     problems.install(app)
 
     from sitroom.server.deps import no_nul_in_query
-    from sitroom.server.routes import approvals, audit, data, dhis2, health
+    from sitroom.server.routes import approvals, audit, data, dhis2, dhis2_metadata, health
 
     checked = [Depends(no_nul_in_query)]
     app.include_router(health.router)
@@ -54,6 +54,7 @@ def create_app(context: AppContext) -> FastAPI:
     app.include_router(audit.router, prefix=API_PREFIX, dependencies=checked)
     # DHIS2's paths after sitroom's own, so /api/v1/... is never read as version "v1".
     app.include_router(dhis2.router, prefix="/api", dependencies=checked)
+    app.include_router(dhis2_metadata.router, prefix="/api", dependencies=checked)
 
     settings = context.settings
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)

@@ -183,6 +183,8 @@ def export_values(
     elements: list[str] | None = None,
     neutralise_formulas: bool = True,
     id_scheme: str = "code",
+    org_unit_scheme: str | None = None,
+    element_scheme: str | None = None,
 ) -> int:
     """Write the selected values to ``output``; returns how many.
 
@@ -194,16 +196,21 @@ def export_values(
     :func:`neutralise_formula`); turn it off for machine-to-machine exchanges,
     where the prefix would be imported as part of the value. DHIS2 JSON is not
     meant for spreadsheets and is always written unchanged. ``id_scheme``
-    ``"uid"`` names org units and elements by their DHIS2 uids (long formats).
+    ``"uid"`` names org units and elements by their DHIS2 uids (long formats);
+    ``org_unit_scheme`` and ``element_scheme``, when given, override it for
+    one kind (DHIS2's ``orgUnitIdScheme`` and ``dataElementIdScheme``).
     """
     if fmt not in FORMATS:
         raise ValueError(f"unknown format {fmt!r}")
     check_range(start, end)
     _check_codes(session, OrgUnit, org_units, "org unit")
     _check_codes(session, DataElement, elements, "data element")
-    if id_scheme not in ("code", "uid"):
-        raise SitroomError(f"unknown identifier scheme {id_scheme!r}; choose code or uid")
-    if id_scheme == "uid" and fmt == "csv-wide":
+    unit_scheme = org_unit_scheme or id_scheme
+    element_scheme = element_scheme or id_scheme
+    for scheme in (id_scheme, unit_scheme, element_scheme):
+        if scheme not in ("code", "uid"):
+            raise SitroomError(f"unknown identifier scheme {scheme!r}; choose code or uid")
+    if "uid" in (id_scheme, unit_scheme, element_scheme) and fmt == "csv-wide":
         raise SitroomError(
             "the wide CSV names elements in its header by code: use --id-scheme code"
         )
@@ -218,18 +225,24 @@ def export_values(
         for unit, period, element, *rest, kind in stored
         if start is None or last_day(period, kind or "daily") >= start
     )
-    if id_scheme == "uid":
+    if unit_scheme == "uid":
         unit_uid = dict(session.execute(select(OrgUnit.code, OrgUnit.uid)).all())
+        rows = ((unit_uid[unit], *rest) for unit, *rest in rows)
+    if element_scheme == "uid":
         element_uid = dict(session.execute(select(DataElement.code, DataElement.uid)).all())
         rows = (
-            (unit_uid[unit], period, element_uid[element], *rest)
-            for unit, period, element, *rest in rows
+            (unit, period, element_uid[element], *rest) for unit, period, element, *rest in rows
         )
     codes = list(session.scalars(select(DataElement.code).order_by(DataElement.id)))
     if elements:
         codes = [c for c in codes if c in elements]
+    schemes = {"idScheme": id_scheme}
+    if unit_scheme != id_scheme:
+        schemes["orgUnitIdScheme"] = unit_scheme
+    if element_scheme != id_scheme:
+        schemes["dataElementIdScheme"] = element_scheme
     return write_rows(
-        rows, fmt, output, neutralise_formulas=neutralise_formulas, id_scheme=id_scheme, codes=codes
+        rows, fmt, output, neutralise_formulas=neutralise_formulas, id_scheme=schemes, codes=codes
     )
 
 
@@ -244,13 +257,15 @@ def write_rows(
     output: Path | IO[str] | None = None,
     *,
     neutralise_formulas: bool = True,
-    id_scheme: str = "code",
+    id_scheme: str | dict[str, str] = "code",
     codes: list[str],
 ) -> int:
     """Write ``rows`` in ``fmt`` to ``output`` (see :func:`export_values`); returns how many.
 
     ``codes`` are the wide CSV's element columns, in order. Rows must come
-    grouped by org unit and period for the wide CSV.
+    grouped by org unit and period for the wide CSV. ``id_scheme`` is what the
+    DHIS2 JSON header declares: one scheme, or ``idScheme`` and the schemes
+    that differ from it by kind (``{"idScheme": "code", "orgUnitIdScheme": "uid"}``).
     """
     count = 0
     with _atomic_output(output) as handle:
@@ -275,7 +290,9 @@ def write_rows(
                 )
                 count += 1
         elif fmt == "dhis2-json":
-            handle.write(f'{{\n  "idScheme": "{id_scheme.upper()}",\n  "dataValues": [')
+            schemes = {"idScheme": id_scheme} if isinstance(id_scheme, str) else id_scheme
+            declared = "".join(f'  "{k}": "{v.upper()}",\n' for k, v in schemes.items())
+            handle.write(f'{{\n{declared}  "dataValues": [')
             for unit, period, element, value, stored_by, received, comment in rows:
                 item = {
                     "dataElement": element,

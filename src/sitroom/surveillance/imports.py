@@ -79,6 +79,10 @@ MAX_REPORTED_REJECTIONS = 1000
 RECEIPT_CLOCK_SKEW = timedelta(minutes=15)
 #: Times an import is run again after a conflict with a concurrent one.
 MAX_ATTEMPTS = 5
+#: What an import may do to stored values (DHIS2's ``importStrategy``): create
+#: new ones and update stored ones (the default), only create, only update, or
+#: delete every value it names. See :class:`Importer`.
+STRATEGIES = ("CREATE_AND_UPDATE", "CREATE", "UPDATE", "DELETE")
 
 log = logging.getLogger(__name__)
 
@@ -118,6 +122,11 @@ class ImportSummary:
     updated: int = 0
     unchanged: int = 0
     deleted: int = 0
+    #: Values the strategy left alone: a stored one under CREATE, a new one
+    #: under UPDATE or DELETE (DHIS2 counts them as ignored, with unchanged ones).
+    ignored: int = 0
+    #: Their lines (the first :data:`MAX_REPORTED_REJECTIONS`).
+    ignored_lines: list[int] = field(default_factory=list)
     rejected: int = 0
     rejections: list[Rejection] = field(default_factory=list)
     #: Values imported as read, with something the importer should know.
@@ -136,6 +145,11 @@ class ImportSummary:
     @property
     def changed(self) -> int:
         return self.created + self.updated + self.deleted
+
+    def ignore(self, line: int) -> None:
+        self.ignored += 1
+        if len(self.ignored_lines) < MAX_REPORTED_REJECTIONS:
+            self.ignored_lines.append(line)
 
     def warn(self, warning: Rejection) -> None:
         if len(self.warnings) < MAX_REPORTED_REJECTIONS:
@@ -158,6 +172,7 @@ class ImportSummary:
             "updated": self.updated,
             "unchanged": self.unchanged,
             "deleted": self.deleted,
+            "ignored": self.ignored,
             "rejected": self.rejected,
             "rejections": [
                 {"line": r.line, "field": r.field, "reason": r.reason} for r in self.rejections
@@ -461,6 +476,16 @@ class Importer:
         recorded on the import run for the audit trail.
     client:
         The client's address, when the server imports for one.
+    strategy:
+        What the import may do to stored values, as DHIS2's ``importStrategy``
+        (:data:`STRATEGIES`). ``CREATE_AND_UPDATE`` (the default) creates,
+        updates and deletes as the file says. ``CREATE`` only creates: a value
+        already stored is left as it is and counted as ignored. ``UPDATE`` only
+        changes stored values (a missing or deleted value still deletes): a new
+        one is ignored. ``DELETE`` deletes every stored value the file names,
+        whatever value it gives; one not stored is ignored. Every value is
+        checked the same way under each strategy (scope, approval, period,
+        count): a bad one rejects the file.
     """
 
     def __init__(
@@ -475,9 +500,14 @@ class Importer:
         authorize_unit: Callable[[UnitRef], str | None] | None = None,
         channel: str = "file",
         client: str | None = None,
+        strategy: str = "CREATE_AND_UPDATE",
     ) -> None:
         if channel not in CHANNELS:
             raise ValueError(f"unknown channel {channel!r}")
+        if strategy not in STRATEGIES:
+            choices = ", ".join(STRATEGIES)
+            raise ValueError(f"unknown strategy {strategy!r}: choose one of {choices}")
+        self.strategy = strategy
         self.channel = channel
         self.client = client
         self.session = session
@@ -699,7 +729,8 @@ class Importer:
         if summary.ok and not dry_run:
             run.finished_at = utcnow()
             run.created, run.updated = summary.created, summary.updated
-            run.unchanged, run.deleted = summary.unchanged, summary.deleted
+            # The run has no column of its own for ignored values: they changed nothing.
+            run.unchanged, run.deleted = summary.unchanged + summary.ignored, summary.deleted
             self.session.flush()
             summary.import_id = run.id  # only for an import that writes
         return summary, run
@@ -803,6 +834,7 @@ class Importer:
         deadlines, summary = run.deadlines, run.summary
         import_id, source, now = run.import_id, run.source, run.now
         actor = self.user
+        strategy = self.strategy
         stamp = bulk.timestamp(now)
         plan = _Plan()
         inserts, updates, deletes = plan.inserts, plan.updates, plan.deletes
@@ -819,6 +851,10 @@ class Importer:
                 )
                 continue
             if old is None:
+                if strategy in ("UPDATE", "DELETE"):
+                    summary.ignore(v.line)  # only stored values are changed
+                    unwritten.append(v)
+                    continue
                 if v.value is None:
                     summary.unchanged += 1  # nothing stored, nothing to delete
                     unwritten.append(v)
@@ -845,6 +881,12 @@ class Importer:
                 )
                 continue
             old_id, old_value, old_source, old_by, old_at, _, old_actor, old_comment = old
+            if strategy == "CREATE":
+                summary.ignore(v.line)  # stored values are left as they are
+                unwritten.append(v)
+                continue
+            if strategy == "DELETE":
+                v.value = None  # whatever value the file gives, the stored one goes
             # A claim or comment the file does not give is no change; one it gives is.
             if v.value == old_value and (
                 (v.stored_by is None or v.stored_by == old_by)
@@ -1030,4 +1072,11 @@ def _named(shown: str) -> Iterator[None]:
         raise InputError(location, exc.reason) from exc
 
 
-__all__ = ["MAX_STREAM_BYTES", "ImportSummary", "Importer", "parse_count", "parse_period"]
+__all__ = [
+    "MAX_STREAM_BYTES",
+    "STRATEGIES",
+    "ImportSummary",
+    "Importer",
+    "parse_count",
+    "parse_period",
+]

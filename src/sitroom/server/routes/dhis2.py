@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import io
 import json
+from dataclasses import dataclass
 from datetime import date
 from typing import Annotated, Any
 
@@ -30,7 +31,6 @@ router = APIRouter(tags=["dhis2"])
 
 #: The DHIS2 version sitroom speaks (an import summary's shape depends on it).
 DHIS2_VERSION = "2.40.0"
-STRATEGIES = ("CREATE_AND_UPDATE", "CREATE", "UPDATE", "DELETE")
 
 #: The path parameter of ``/api/{version}/...`` (DHIS2's versioned paths, e.g. 37).
 VERSION_PARAMETER = {
@@ -219,12 +219,21 @@ def me(user: User) -> dict[str, Any]:
     }
 
 
-def _scheme(*values: str | None) -> str:
+def _scheme(*values: str | None, name: str = "idScheme") -> str:
+    """The first scheme given (specific before general), as ``code`` or ``uid``; UID by default.
+
+    DHIS2's ``ID`` is its ``UID``; ``NAME``, ``ATTRIBUTE:<uid>`` and the rest are refused
+    (409, as DHIS2 answers an illegal query).
+    """
     for value in values:
         if value:
             scheme = value.strip().lower()
+            if scheme == "id":
+                scheme = "uid"
             if scheme not in ("code", "uid"):
-                raise Problem(409, f"idScheme {value!r} is not supported: use CODE or UID")
+                raise Problem(
+                    409, f"{name} {value!r} is not supported: use CODE (sitroom's codes) or UID"
+                )
             return scheme
     return "uid"
 
@@ -248,6 +257,8 @@ def get_data_value_sets(
     start_date: Annotated[date | None, Query(alias="startDate")] = None,
     end_date: Annotated[date | None, Query(alias="endDate")] = None,
     id_scheme: Annotated[str | None, Query(alias="idScheme")] = None,
+    data_element_id_scheme: Annotated[str | None, Query(alias="dataElementIdScheme")] = None,
+    org_unit_id_scheme: Annotated[str | None, Query(alias="orgUnitIdScheme")] = None,
 ) -> Response:
     from sqlalchemy import select
 
@@ -294,6 +305,14 @@ def get_data_value_sets(
     if start is None and end is None:
         raise Problem(409, "give period, or startDate and endDate")
     scheme = _scheme(id_scheme)
+    unit_scheme = (
+        _scheme(org_unit_id_scheme, name="orgUnitIdScheme") if org_unit_id_scheme else scheme
+    )
+    element_scheme = (
+        _scheme(data_element_id_scheme, name="dataElementIdScheme")
+        if data_element_id_scheme
+        else scheme
+    )
     csv = request.url.path.endswith(".csv") or "csv" in request.headers.get("accept", "")
     out = io.StringIO()
     export_values(
@@ -306,6 +325,8 @@ def get_data_value_sets(
         elements=elements,
         neutralise_formulas=False,
         id_scheme=scheme,
+        org_unit_scheme=unit_scheme,
+        element_scheme=element_scheme,
     )
     return Response(out.getvalue(), media_type="application/csv" if csv else "application/json")
 
@@ -362,6 +383,12 @@ def _values_from_json(raw: bytes) -> list[dict[str, Any]]:
         raise Problem(400, f"the body is not JSON: {exc}") from None
     if not isinstance(payload, dict) or not isinstance(payload.get("dataValues", []), list):
         raise Problem(409, 'the body must be a dataValueSet: {"dataValues": [...]}')
+    for name in ("idScheme", "dataElementIdScheme", "orgUnitIdScheme"):
+        declared = payload.get(name)
+        if declared is not None:
+            if not isinstance(declared, str):
+                raise Problem(409, f"{name} must be a string such as CODE or UID")
+            _scheme(declared, name=name)  # the payload's schemes are checked as the query's
     header = {k: payload[k] for k in ("period", "orgUnit", "attributeOptionCombo") if k in payload}
     values = []
     for item in payload.get("dataValues", []):
@@ -395,18 +422,20 @@ def post_data_value_sets(
     data_element_id_scheme: Annotated[str | None, Query(alias="dataElementIdScheme")] = None,
     org_unit_id_scheme: Annotated[str | None, Query(alias="orgUnitIdScheme")] = None,
 ) -> JSONResponse:
+    from sitroom.surveillance.imports import STRATEGIES
+
     authorize(user, "data.write", None)
-    strategy = import_strategy.upper()
+    strategy = import_strategy.strip().upper()
     if strategy not in STRATEGIES:
         raise Problem(
-            409, f"unknown importStrategy {import_strategy!r}: use {', '.join(STRATEGIES)}"
+            409, f"importStrategy {import_strategy!r} is not known: use {', '.join(STRATEGIES)}"
         )
-    if strategy != "CREATE_AND_UPDATE":
-        raise Problem(
-            409, f"importStrategy {strategy} is not supported yet: sitroom creates and updates"
-        )
-    for scheme in (id_scheme, data_element_id_scheme, org_unit_id_scheme):
-        _scheme(scheme)  # codes and uids are both recognised; others are refused
+    for name, scheme in (
+        ("idScheme", id_scheme),
+        ("dataElementIdScheme", data_element_id_scheme),
+        ("orgUnitIdScheme", org_unit_id_scheme),
+    ):
+        _scheme(scheme, name=name)  # codes and uids are both recognised; others are refused
     kind = request.headers.get("content-type", "application/json").split(";")[0].strip().lower()
     if kind in ("application/csv", "text/csv"):
         fmt, body, offset = "csv-long", raw, 2  # a header line, then value i on line i + 2
@@ -417,11 +446,21 @@ def post_data_value_sets(
         fmt, offset = "dhis2-json", 2
     else:
         raise Problem(415, f"send application/json or application/csv, not {kind}")
-    return _import(request, user, db, body, fmt=fmt, offset=offset, dry_run=dry_run)
+    return _import(
+        request, user, db, body, fmt=fmt, offset=offset, dry_run=dry_run, strategy=strategy
+    )
 
 
 def _import(
-    request: Request, user: Any, db: Any, body: bytes, *, fmt: str, offset: int, dry_run: bool
+    request: Request,
+    user: Any,
+    db: Any,
+    body: bytes,
+    *,
+    fmt: str,
+    offset: int,
+    dry_run: bool,
+    strategy: str = "CREATE_AND_UPDATE",
 ) -> JSONResponse:
     from sitroom.surveillance.imports import Importer
 
@@ -434,6 +473,7 @@ def _import(
         authorize_unit=scope_check(user, "data.write"),
         channel="api",
         client=client_address(request),
+        strategy=strategy,
     )
     summary = importer.run(
         io.BytesIO(body),
@@ -457,13 +497,313 @@ def _import(
             description="Import process was aborted: nothing was written",
         )
         return _answer(request, result, ok=False)
+    # As DHIS2: unchanged values and those the strategy left alone are both
+    # "ignored", and the latter are listed among the rejected indexes.
     result = _summary(
         status="SUCCESS",
         imported=summary.created,
         updated=summary.updated,
-        ignored=summary.unchanged,
+        ignored=summary.unchanged + summary.ignored,
         deleted=summary.deleted,
+        rejected=sorted({line - offset for line in summary.ignored_lines if line >= offset}),
         description="Import process completed successfully" + (" (dry run)" if dry_run else ""),
     )
     result["importOptions"]["dryRun"] = dry_run
+    result["importOptions"]["importStrategy"] = strategy
     return _answer(request, result, ok=True)
+
+
+# --- One value: /api/dataValues (DHIS2's DataValueController) -------------------------
+
+#: The query parameters that name one value, as DHIS2 names them.
+_DE = Query(min_length=1, max_length=64, description="Data element: code or uid")
+_PE = Query(min_length=4, max_length=16, description="Period: 20220515, 2022W20, 202205")
+_OU = Query(min_length=1, max_length=64, description="Org unit: code, uid or name")
+_CO = Query(
+    max_length=64, description="Category option combo: only the default (or none) is stored"
+)
+VALUE_GET_RESPONSES: dict[int | str, dict[str, Any]] = {
+    **responses(
+        *SIGNED_IN,
+        404,
+        409,
+        meaning={
+            404: "No value is stored for this element, org unit and period",
+            409: "An unknown data element, org unit or period, or one sitroom cannot store",
+        },
+    ),
+    200: {
+        "description": "The value, as DHIS2 2.38 and later give it: a list holding one string",
+        "content": {
+            "application/json": {
+                "schema": {"type": "array", "items": {"type": "string"}, "maxItems": 1}
+            }
+        },
+    },
+}
+_VALUE_WRITE_ERRORS = (401, 403, 409, 422, 503)
+VALUE_POST_RESPONSES: dict[int | str, dict[str, Any]] = {
+    **responses(
+        *_VALUE_WRITE_ERRORS,
+        meaning={
+            409: "The value was refused (an unknown identifier, a bad count, an approved"
+            " period: the detail says who approved it and when); nothing was written",
+        },
+    ),
+    201: {"description": "Saved (created, updated, or unchanged); no body, as DHIS2"},
+}
+VALUE_DELETE_RESPONSES: dict[int | str, dict[str, Any]] = {
+    **responses(
+        *_VALUE_WRITE_ERRORS,
+        404,
+        meaning={
+            404: "No value is stored for this element, org unit and period",
+            409: "The deletion was refused (an unknown identifier, an approved period:"
+            " the detail says who approved it and when); nothing was deleted",
+        },
+    ),
+    204: {"description": "Deleted; no body, as DHIS2"},
+}
+
+
+@dataclass(frozen=True, slots=True)
+class _Target:
+    """The value a request names: its element and unit (codes), the unit's path, the period."""
+
+    element: str
+    unit: str
+    path: str
+    period: date  # its first day
+    label: str  # as DHIS2 writes it (20220515)
+
+
+def _target(request: Request, db: Db, *, de: str, pe: str, ou: str, co: str | None) -> _Target:
+    """Resolve ``de``, ``pe`` and ``ou`` as DHIS2 does: 409 for what is unknown or illegal."""
+    from sqlalchemy import or_, select
+
+    from sitroom.errors import NotFoundError
+    from sitroom.places.service import OrgUnitResolver
+    from sitroom.surveillance.ingest import DEFAULT_COMBOS
+    from sitroom.surveillance.models import DataElement
+    from sitroom.surveillance.periods import UNIT_NAMES, dhis2_label, parse_period
+    from sitroom.surveillance.service import period_types
+
+    if co and co.lower() not in DEFAULT_COMBOS:
+        raise Problem(409, f"co: category option combo {co!r}: only the default is supported")
+    element = db.scalar(
+        select(DataElement).where(or_(DataElement.code == de, DataElement.uid == de))
+    )
+    if element is None:
+        raise Problem(409, f"de: unknown data element {de!r}")
+    try:
+        unit = OrgUnitResolver.from_session(db, context(request).country).resolve(ou)
+    except NotFoundError as exc:
+        raise Problem(409, f"ou: {exc}") from None
+    try:
+        kind, first = parse_period(pe)
+    except ValueError as exc:
+        raise Problem(409, f"pe: {exc}") from None
+    wanted = period_types(db).get(element.code, "daily")
+    if kind != wanted:
+        raise Problem(
+            409,
+            f"pe: {pe!r} is a {UNIT_NAMES[kind][0]}: {element.code} is reported {wanted}",
+        )
+    return _Target(element.code, unit.code, unit.path, first, dhis2_label(first, kind))
+
+
+def _refuse_attribute_combo(cc: str | None, cp: str | None) -> None:
+    if cc or cp:
+        raise Problem(409, "cc, cp: attribute option combos are not supported: leave them out")
+
+
+def _write_one(
+    request: Request,
+    user: User,
+    db: Db,
+    target: _Target,
+    *,
+    value: str | None,
+    comment: str | None,
+    strategy: str,
+) -> Any:
+    """Write (or delete) the one value through the importer; 409 with the reason if refused."""
+    from sitroom.surveillance.imports import Importer
+
+    item: dict[str, Any] = {
+        "dataElement": target.element,
+        "period": target.label,
+        "orgUnit": target.unit,
+    }
+    if value is not None:
+        item["value"] = value
+    if comment is not None:
+        item["comment"] = comment
+    ctx = context(request)
+    importer = Importer(
+        db,
+        ctx.country,
+        user=user.username,
+        lock_timeout=ctx.settings.lock_timeout,
+        authorize_unit=scope_check(user, "data.write"),
+        channel="api",
+        client=client_address(request),
+        strategy=strategy,
+    )
+    summary = importer.run(
+        io.BytesIO(json.dumps({"dataValues": [item]}, ensure_ascii=False).encode()),
+        name=f"dataValues from {client_address(request) or 'unknown'}",
+        fmt="dhis2-json",
+    )
+    if not summary.ok:
+        reasons = "; ".join(
+            f"{_QUERY_NAMES.get(r.field or '', r.field or 'value')}: {r.reason}"
+            for r in summary.rejections
+        )
+        raise Problem(409, reasons + "; nothing was written")
+    return summary
+
+
+#: The importer's field names, as the query calls them.
+_QUERY_NAMES = {"dataElement": "de", "period": "pe", "orgUnit": "ou", "value": "value"}
+
+
+def _stored(db: Db, target: _Target) -> tuple[int, str | None] | None:
+    """The stored value and comment of ``target``, or None."""
+    from sqlalchemy import select
+
+    from sitroom.places.models import OrgUnit
+    from sitroom.surveillance.models import DataElement, DataValue
+
+    row = db.execute(
+        select(DataValue.value, DataValue.comment)
+        .join(OrgUnit, OrgUnit.id == DataValue.org_unit_id)
+        .join(DataElement, DataElement.id == DataValue.element_id)
+        .where(
+            OrgUnit.code == target.unit,
+            DataElement.code == target.element,
+            DataValue.period == target.period,
+        )
+    ).first()
+    return None if row is None else (row[0], row[1])
+
+
+def _not_stored(target: _Target) -> Problem:
+    return Problem(
+        404, f"no value of {target.element} is stored for {target.unit} in {target.label}"
+    )
+
+
+@router.get("/dataValues", responses=VALUE_GET_RESPONSES)
+@router.get("/dataValues.json", responses=VALUE_GET_RESPONSES)
+@router.get("/{version:int}/dataValues", responses=VALUE_GET_RESPONSES, openapi_extra=VERSIONED)
+@router.get(
+    "/{version:int}/dataValues.json", responses=VALUE_GET_RESPONSES, openapi_extra=VERSIONED
+)
+def get_data_value(
+    *,
+    request: Request,
+    user: User,
+    db: Db,
+    de: Annotated[str, _DE],
+    pe: Annotated[str, _PE],
+    ou: Annotated[str, _OU],
+    co: Annotated[str | None, _CO] = None,
+    cc: Annotated[str | None, Query(max_length=64)] = None,
+    cp: Annotated[str | None, Query(max_length=1000)] = None,
+) -> JSONResponse:
+    """One stored value, as DHIS2 gives it: ``["202178"]``."""
+    _refuse_attribute_combo(cc, cp)
+    target = _target(request, db, de=de, pe=pe, ou=ou, co=co)
+    authorize(user, "data.read", target.path)
+    stored = _stored(db, target)
+    if stored is None:
+        raise _not_stored(target)
+    return JSONResponse([str(stored[0])], headers={"Cache-Control": "no-store"})
+
+
+@router.post(
+    "/dataValues", status_code=201, response_class=Response, responses=VALUE_POST_RESPONSES
+)
+@router.post(
+    "/{version:int}/dataValues",
+    status_code=201,
+    response_class=Response,
+    responses=VALUE_POST_RESPONSES,
+    openapi_extra=VERSIONED,
+)
+def post_data_value(
+    *,
+    request: Request,
+    user: User,
+    db: Db,
+    de: Annotated[str, _DE],
+    pe: Annotated[str, _PE],
+    ou: Annotated[str, _OU],
+    co: Annotated[str | None, _CO] = None,
+    cc: Annotated[str | None, Query(max_length=64)] = None,
+    cp: Annotated[str | None, Query(max_length=1000)] = None,
+    value: Annotated[
+        str | None,
+        Query(max_length=32, description="A whole count; empty deletes the stored value"),
+    ] = None,
+    comment: Annotated[str | None, Query(max_length=50_000)] = None,
+) -> Response:
+    """Save one value (created or updated), as DHIS2's ``POST /api/dataValues?de=&pe=&ou=``.
+
+    Without ``value``, a ``comment`` changes the stored value's comment only.
+    """
+    authorize(user, "data.write", None)
+    _refuse_attribute_combo(cc, cp)
+    target = _target(request, db, de=de, pe=pe, ou=ou, co=co)
+    authorize(user, "data.write", target.path)
+    if value is None:
+        if comment is None:
+            raise Problem(409, "value: give a value (an empty one deletes), or a comment")
+        stored = _stored(db, target)
+        if stored is None:
+            raise Problem(
+                409,
+                f"value: no value of {target.element} is stored for {target.unit}"
+                f" in {target.label} to comment on: give a value",
+            )
+        value = str(stored[0])
+    db.rollback()  # the importer opens its own write transaction
+    _write_one(
+        request, user, db, target, value=value, comment=comment, strategy="CREATE_AND_UPDATE"
+    )
+    return Response(status_code=201)
+
+
+@router.delete(
+    "/dataValues", status_code=204, response_class=Response, responses=VALUE_DELETE_RESPONSES
+)
+@router.delete(
+    "/{version:int}/dataValues",
+    status_code=204,
+    response_class=Response,
+    responses=VALUE_DELETE_RESPONSES,
+    openapi_extra=VERSIONED,
+)
+def delete_data_value(
+    *,
+    request: Request,
+    user: User,
+    db: Db,
+    de: Annotated[str, _DE],
+    pe: Annotated[str, _PE],
+    ou: Annotated[str, _OU],
+    co: Annotated[str | None, _CO] = None,
+    cc: Annotated[str | None, Query(max_length=64)] = None,
+    cp: Annotated[str | None, Query(max_length=1000)] = None,
+) -> Response:
+    """Delete one value (audited), as DHIS2's ``DELETE /api/dataValues?de=&pe=&ou=``."""
+    authorize(user, "data.write", None)
+    _refuse_attribute_combo(cc, cp)
+    target = _target(request, db, de=de, pe=pe, ou=ou, co=co)
+    authorize(user, "data.write", target.path)
+    db.rollback()
+    summary = _write_one(request, user, db, target, value=None, comment=None, strategy="DELETE")
+    if not summary.deleted:
+        raise _not_stored(target)
+    return Response(status_code=204)
