@@ -47,13 +47,15 @@ class FormError(Exception):
 async def read_form(request: Request) -> dict[str, str]:
     """The fields of an urlencoded form (the first value of each name); FormError if bad."""
     kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
-    if kind != "application/x-www-form-urlencoded":
-        raise FormError(415, "This page accepts only its own form. Go back and send it again.")
     body = bytearray()
     async for chunk in request.stream():
         body += chunk
         if len(body) > MAX_FORM_BYTES:
             raise FormError(413, "The form is too large. Go back and check what you entered.")
+    if not body and not kind:
+        return {}  # an empty form (all its fields missing): the page says what is missing
+    if kind != "application/x-www-form-urlencoded":
+        raise FormError(415, "This page accepts only its own form. Go back and send it again.")
     try:
         pairs = parse_qsl(
             body.decode("utf-8"),
