@@ -46,6 +46,7 @@ def create_app(context: AppContext) -> FastAPI:
 
     from sitroom.server.deps import no_nul_in_query
     from sitroom.server.routes import approvals, audit, data, dhis2, dhis2_metadata, health
+    from sitroom.server.web import routes as web
 
     checked = [Depends(no_nul_in_query)]
     app.include_router(health.router)
@@ -55,6 +56,7 @@ def create_app(context: AppContext) -> FastAPI:
     # DHIS2's paths after sitroom's own, so /api/v1/... is never read as version "v1".
     app.include_router(dhis2.router, prefix="/api", dependencies=checked)
     app.include_router(dhis2_metadata.router, prefix="/api", dependencies=checked)
+    web.install(app)  # the pages (sign-in, start page, password) and /static
 
     settings = context.settings
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)

@@ -77,6 +77,7 @@ _MEANINGS = {
     413: "The request body is larger than the server accepts",
     415: "The body's content type is not one the operation reads",
     422: "A parameter or field is invalid (each is named in `errors`)",
+    429: "Too many failed sign-ins from this address: retry after the Retry-After seconds",
     503: "The database stayed busy: retry after the Retry-After seconds",
 }
 
@@ -99,9 +100,9 @@ def responses(
 
 
 #: What any operation behind sign-in may answer besides its own errors.
-SIGNED_IN = (401, 403, 422)
+SIGNED_IN = (401, 403, 422, 429)
 #: What any operation that reads a body may answer besides its own errors.
-WRITES = (400, 401, 403, 413, 415, 422, 503)
+WRITES = (400, 401, 403, 413, 415, 422, 429, 503)
 
 
 class Problem(Exception):
