@@ -98,7 +98,7 @@ def test_a_value_is_created_read_and_changed_with_its_etag(
     created = client.put(VALUE, json={"value": 7, "comment": "first"}, headers=basic("rex"))
     assert created.status_code == 201, created.text
     etag = created.headers["etag"]
-    assert etag.startswith('"') and not etag.startswith("W/")
+    assert etag.startswith('"')  # strong: not W/"..."
     assert created.json()["action"] == "created"
     assert created.json()["value"]["value"] == 7
     read = client.get(VALUE, headers=basic("rex"))
@@ -155,7 +155,9 @@ def test_a_stale_etag_is_412_naming_the_current_state(client: TestClient, people
     assert body["current"]["etag"] == second.strip('"')
     assert stale.headers["etag"] == second
     # A weak tag never matches If-Match (strong comparison), nor does garbage.
-    weak = client.put(VALUE, json={"value": 99}, headers={**basic("rex"), "If-Match": f"W/{second}"})
+    weak = client.put(
+        VALUE, json={"value": 99}, headers={**basic("rex"), "If-Match": f"W/{second}"}
+    )
     assert_problem(weak, 412, "Precondition failed", "If-Match")
     garbage = client.delete(VALUE, headers={**basic("rex"), "If-Match": '"nonsense"'})
     assert_problem(garbage, 412, "Precondition failed", "If-Match")
@@ -215,7 +217,10 @@ def test_scope_role_approval_and_bad_input_are_refused_and_write_nothing(
     assert_problem(client.get(other_region, headers=basic("rex")), 403, "Not allowed")
     viewer = "/api/v1/dataValues/new_fever/KP-01/2022-05-20"
     assert_problem(
-        client.put(viewer, json={"value": 1}, headers=basic("vic")), 403, "Not allowed", "data.write"
+        client.put(viewer, json={"value": 1}, headers=basic("vic")),
+        403,
+        "Not allowed",
+        "data.write",
     )
     for path, status, fragment in (
         ("/api/v1/dataValues/nope/KP-04/2022-05-20", 404, "nope"),
