@@ -227,6 +227,7 @@ def test_scope_role_approval_and_bad_input_are_refused_and_write_nothing(
         ("/api/v1/dataValues/new_fever/KP-99/2022-05-20", 404, "KP-99"),
         ("/api/v1/dataValues/new_fever/KP-04/2022-13-40", 422, "period"),
         ("/api/v1/dataValues/new_fever/KP-04/2022W20", 422, "period"),
+        ("/api/v1/dataValues/new_fever/KP%00/2022-05-20", 422, "NUL"),
     ):
         answer = client.put(path, json={"value": 1}, headers=basic("rex"))
         assert answer.status_code == status, answer.text

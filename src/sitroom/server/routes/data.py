@@ -355,10 +355,12 @@ def _no_nul(value: str) -> str:
     return value
 
 
-ElementCode = Annotated[str, Path(alias="dataElement", min_length=1, max_length=64)]
-UnitCode = Annotated[str, Path(alias="orgUnit", min_length=1, max_length=64)]
+NoNul = AfterValidator(_no_nul)
+ElementCode = Annotated[str, NoNul, Path(alias="dataElement", min_length=1, max_length=64)]
+UnitCode = Annotated[str, NoNul, Path(alias="orgUnit", min_length=1, max_length=64)]
 PeriodText = Annotated[
     str,
+    NoNul,
     Path(
         min_length=4,
         max_length=16,
@@ -399,7 +401,7 @@ class ValueIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     value: int = Field(ge=0, le=MAX_COUNT, description="A whole count")
-    comment: Annotated[str, AfterValidator(_no_nul)] | None = Field(
+    comment: Annotated[str, NoNul] | None = Field(
         default=None,
         max_length=single.MAX_COMMENT_CHARS,
         description="Replaces the stored comment; left out, the stored one is kept",
