@@ -396,7 +396,7 @@ def _write_once(
         client=client,
         now=utcnow(),
     )
-    shown = f"{channel} {'delete' if value is None else 'write'} from {client or 'unknown'}.json"
+    shown = f"one {'deletion' if value is None else 'value'} from {client or 'unknown'}"
     summary = importer.apply(io.BytesIO(body), name=shown, fmt="dhis2-json")
     if not summary.ok:
         session.rollback()
