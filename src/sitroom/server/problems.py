@@ -73,10 +73,11 @@ _MEANINGS = {
     403: "The user's role or scope does not allow it",
     404: "An org unit or element named in the path or query does not exist",
     409: "The request conflicts with the stored data or names what sitroom does not know",
-    412: "The ETag given does not match the stored one",
+    412: "The If-Match or If-None-Match given does not hold for the stored value",
     413: "The request body is larger than the server accepts",
     415: "The body's content type is not one the operation reads",
     422: "A parameter or field is invalid (each is named in `errors`)",
+    428: "The value exists: send If-Match with the ETag you read",
     429: "Too many failed sign-ins from this address: retry after the Retry-After seconds",
     503: "The database stayed busy: retry after the Retry-After seconds",
 }

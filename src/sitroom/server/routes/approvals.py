@@ -5,9 +5,11 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
+from fastapi.responses import Response
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from sitroom.auth.permissions import authorize
+from sitroom.server.conditional import NOT_MODIFIED, ConditionalGet
 from sitroom.server.deps import Db, User, client_address, context
 from sitroom.server.problems import SIGNED_IN, WRITES, responses
 from sitroom.surveillance import approvals as service
@@ -56,19 +58,21 @@ def _out(record: service.ApprovalRecord) -> ApprovalOut:
 @router.get(
     "/approvals",
     summary="Approvals in your scope, newest first",
-    responses=responses(*SIGNED_IN, 404),
+    response_model=list[ApprovalOut],
+    responses={**responses(*SIGNED_IN, 404), **NOT_MODIFIED},
 )
 def list_approvals(
     user: User,
     db: Db,
+    check: ConditionalGet,
     org_unit: Annotated[str | None, Query(alias="orgUnit", max_length=64)] = None,
     include_revoked: Annotated[bool, Query(alias="all")] = False,
-) -> list[ApprovalOut]:
+) -> Response:
     authorize(user, "data.read", None)
     found = service.list_approvals(
         db, org_unit=org_unit, include_revoked=include_revoked, principal=user
     )
-    return [_out(a) for a in found]
+    return check.respond([_out(a) for a in found])
 
 
 @router.post(

@@ -11,14 +11,18 @@ import json
 from datetime import date
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Request
-from pydantic import BaseModel, ConfigDict, Field
+from fastapi import APIRouter, Depends, Header, Path, Query, Request
+from fastapi.responses import JSONResponse, Response
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 from sqlalchemy import func, select
 
 from sitroom.auth.permissions import Principal, authorize, refusal
+from sitroom.counts import MAX_COUNT
 from sitroom.places.models import OrgUnit
+from sitroom.server.conditional import NOT_MODIFIED, ConditionalGet, entity_tags, idempotent
 from sitroom.server.deps import Db, User, client_address, context, json_body
 from sitroom.server.problems import SIGNED_IN, WRITES, Problem, responses
+from sitroom.surveillance import single
 from sitroom.surveillance.models import DataElement, DataValue
 
 router = APIRouter(tags=["surveillance"])
@@ -60,9 +64,10 @@ class OrgUnitOut(BaseModel):
 @router.get(
     "/orgUnits",
     summary="Org units the user may see, with their ancestors",
-    responses=responses(*SIGNED_IN),
+    response_model=list[OrgUnitOut],
+    responses={**responses(*SIGNED_IN), **NOT_MODIFIED},
 )
-def org_units(user: User, db: Db) -> list[OrgUnitOut]:
+def org_units(user: User, db: Db, check: ConditionalGet) -> Response:
     authorize(user, "data.read", None)
     units = list(db.scalars(select(OrgUnit).order_by(OrgUnit.path)))
     by_id = {u.id: u for u in units}
@@ -86,7 +91,7 @@ def org_units(user: User, db: Db) -> list[OrgUnitOut]:
                 in_scope=inside,
             )
         )
-    return out
+    return check.respond(out)
 
 
 class DataElementOut(BaseModel):
@@ -98,15 +103,27 @@ class DataElementOut(BaseModel):
     description: str | None
 
 
-@router.get("/dataElements", summary="The data elements", responses=responses(*SIGNED_IN))
-def data_elements(user: User, db: Db) -> list[DataElementOut]:
+@router.get(
+    "/dataElements",
+    summary="The data elements",
+    response_model=list[DataElementOut],
+    responses={**responses(*SIGNED_IN), **NOT_MODIFIED},
+)
+def data_elements(user: User, db: Db, check: ConditionalGet) -> Response:
     authorize(user, "data.read", None)
-    return [
-        DataElementOut(
-            code=e.code, uid=e.uid, name=e.name, kind=e.kind, unit=e.unit, description=e.description
-        )
-        for e in db.scalars(select(DataElement).order_by(DataElement.code))
-    ]
+    return check.respond(
+        [
+            DataElementOut(
+                code=e.code,
+                uid=e.uid,
+                name=e.name,
+                kind=e.kind,
+                unit=e.unit,
+                description=e.description,
+            )
+            for e in db.scalars(select(DataElement).order_by(DataElement.code))
+        ]
+    )
 
 
 class DataValueOut(BaseModel):
@@ -137,12 +154,14 @@ def _unit(db: Db, code: str) -> OrgUnit:
 @router.get(
     "/dataValues",
     summary="Stored values, filtered and paged",
-    responses=responses(*SIGNED_IN, 404),
+    response_model=DataValuePage,
+    responses={**responses(*SIGNED_IN, 404), **NOT_MODIFIED},
 )
 def data_values(
     *,
     user: User,
     db: Db,
+    check: ConditionalGet,
     org_unit: Annotated[
         str | None,
         Query(alias="orgUnit", max_length=64, description="Org-unit code (default: your scope)"),
@@ -153,7 +172,7 @@ def data_values(
     end: Annotated[date | None, Query(alias="endDate")] = None,
     offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 1000,
-) -> DataValuePage:
+) -> Response:
     query = (
         select(DataValue, OrgUnit.code, DataElement.code)
         .join(OrgUnit, OrgUnit.id == DataValue.org_unit_id)
@@ -180,7 +199,7 @@ def data_values(
     rows = db.execute(
         query.order_by(DataValue.period, OrgUnit.path, DataElement.code).offset(offset).limit(limit)
     )
-    return DataValuePage(
+    page = DataValuePage(
         total=total,
         offset=offset,
         limit=limit,
@@ -198,6 +217,7 @@ def data_values(
             for value, unit_code, element_code in rows
         ],
     )
+    return check.respond(page)
 
 
 def _within(user: Principal) -> Any:
@@ -253,6 +273,7 @@ class ImportResult(BaseModel):
         meaning={409: "Some values were refused and nothing was written: see `rejections`"},
     ),
 )
+@idempotent
 def post_data_values(batch: DataValueBatch, request: Request, user: User, db: Db) -> Any:
     authorize(user, "data.write", None)
     from sitroom.surveillance.imports import Importer
@@ -323,3 +344,245 @@ def _index(line: int | None) -> int | None:
 def scope_check(user: Principal, permission: str) -> Any:
     """The importer's per-unit check for ``user``: a sentence when refused."""
     return lambda unit: refusal(user, permission, unit.path)
+
+
+# One value, with its ETag: read, compare-and-set, delete ------------------------
+
+VALUE_PATH = "/dataValues/{dataElement}/{orgUnit}/{period}"
+
+
+def _no_nul(value: str) -> str:
+    """PostgreSQL text cannot hold NUL: refused as invalid input (422), not a 500."""
+    if "\x00" in value:
+        raise ValueError("contains a NUL character")
+    return value
+
+
+NoNul = AfterValidator(_no_nul)
+ElementCode = Annotated[str, NoNul, Path(alias="dataElement", min_length=1, max_length=64)]
+UnitCode = Annotated[str, NoNul, Path(alias="orgUnit", min_length=1, max_length=64)]
+PeriodText = Annotated[
+    str,
+    NoNul,
+    Path(
+        min_length=4,
+        max_length=16,
+        description="2022-05-15 (a day); 2022W20 or 202205 for weekly or monthly elements",
+    ),
+]
+IfMatch = Annotated[
+    str | None,
+    Header(
+        alias="If-Match",
+        description="The ETag of the value you read: required to change or delete a stored value",
+    ),
+]
+IfNoneMatch = Annotated[
+    str | None,
+    Header(alias="If-None-Match", description="`*`: create only, refused if a value exists"),
+]
+
+
+class ValueOut(BaseModel):
+    """One stored value and its version (the ETag, without quotes)."""
+
+    element: str
+    org_unit: str
+    period: str
+    value: int
+    comment: str | None
+    stored_by: str
+    changed_by: str
+    received_at: str
+    updated_at: str
+    late: bool
+    import_id: int | None
+    etag: str = Field(description="The value's version, as sent in the ETag header (quoted)")
+
+
+class ValueIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    value: int = Field(ge=0, le=MAX_COUNT, description="A whole count")
+    comment: Annotated[str, NoNul] | None = Field(
+        default=None,
+        max_length=single.MAX_COMMENT_CHARS,
+        description="Replaces the stored comment; left out, the stored one is kept",
+    )
+
+
+class ValueWritten(BaseModel):
+    action: str = Field(description="created, updated, unchanged or deleted")
+    import_id: int = Field(description="The import run that recorded the write (the audit's)")
+    value: ValueOut | None = Field(description="The value now stored; null after a deletion")
+
+
+def _value_out(found: single.StoredValue) -> ValueOut:
+    return ValueOut(
+        element=found.element,
+        org_unit=found.org_unit,
+        period=found.period,
+        value=found.value,
+        comment=found.comment,
+        stored_by=found.stored_by,
+        changed_by=found.changed_by,
+        received_at=found.received_at.isoformat(),
+        updated_at=found.updated_at.isoformat(),
+        late=found.late,
+        import_id=found.import_id,
+        etag=found.version,
+    )
+
+
+def _etag(found: single.StoredValue) -> str:
+    return f'"{found.version}"'
+
+
+@router.get(
+    VALUE_PATH,
+    summary="One stored value, with its ETag",
+    response_model=ValueOut,
+    responses={
+        **responses(*SIGNED_IN, 404, meaning={404: "No such element or org unit, or no value"}),
+        **NOT_MODIFIED,
+    },
+)
+def get_value(
+    *,
+    element: ElementCode,
+    org_unit: UnitCode,
+    period: PeriodText,
+    user: User,
+    db: Db,
+    check: ConditionalGet,
+) -> Response:
+    found = single.read_value(db, element, org_unit, period, principal=user)
+    return check.answer(JSONResponse(_value_out(found).model_dump()), found.version)
+
+
+_WRITE_RESPONSES = responses(
+    *WRITES,
+    404,
+    409,
+    412,
+    428,
+    meaning={
+        404: "No such element or org unit (or, to delete, no stored value)",
+        409: "The value was refused (an approved period, a period not begun) or the"
+        " Idempotency-Key's request is in progress",
+        412: "If-Match or If-None-Match does not hold: the stored state is in `current`",
+        428: "The value exists: send If-Match with its ETag (or If-None-Match: *)",
+    },
+)
+
+
+def _expect(if_match: str | None, if_none_match: str | None) -> single.Expect:
+    absent = entity_tags(if_none_match) or ()
+    return single.Expect(
+        versions=entity_tags(if_match, strong=True),
+        absent="*" in absent,
+        not_versions=tuple(t for t in absent if t != "*"),
+    )
+
+
+def _write(
+    request: Request,
+    user: Principal,
+    db: Db,
+    *,
+    where: tuple[str, str, str],
+    value: int | None,
+    comment: str | None,
+    expect: single.Expect,
+) -> Response:
+    ctx = context(request)
+    try:
+        element, org_unit, period = where
+        done = single.write_value(
+            db,
+            ctx.country,
+            element=element,
+            org_unit=org_unit,
+            period=period,
+            value=value,
+            comment=comment,
+            expect=expect,
+            user=user.username,
+            principal=user,
+            lock_timeout=ctx.settings.lock_timeout,
+            channel="api",
+            client=client_address(request),
+        )
+    except single.PreconditionFailed as exc:
+        current = _value_out(exc.current).model_dump() if exc.current else None
+        raise Problem(
+            412,
+            str(exc),
+            headers={"ETag": _etag(exc.current)} if exc.current else None,
+            errors=[{"field": exc.header, "message": "does not match the stored value"}],
+            current=current,
+        ) from None
+    except single.PreconditionRequired as exc:
+        raise Problem(
+            428,
+            str(exc),
+            errors=[{"field": "If-Match", "message": "required to change a stored value"}],
+        ) from None
+    body = ValueWritten(
+        action=done.action,
+        import_id=done.import_id,
+        value=_value_out(done.value) if done.value else None,
+    )
+    headers = {"ETag": _etag(done.value)} if done.value else None
+    status = 201 if done.action == "created" else 200
+    return JSONResponse(body.model_dump(), status_code=status, headers=headers)
+
+
+@router.put(
+    VALUE_PATH,
+    summary="Set one value, if it is still the version you read (If-Match)",
+    response_model=ValueWritten,
+    dependencies=[Depends(json_body)],
+    responses={
+        **_WRITE_RESPONSES,
+        201: {"model": ValueWritten, "description": "Created (there was no value)"},
+    },
+)
+def put_value(
+    *,
+    element: ElementCode,
+    org_unit: UnitCode,
+    period: PeriodText,
+    body: ValueIn,
+    request: Request,
+    user: User,
+    db: Db,
+    if_match: IfMatch = None,
+    if_none_match: IfNoneMatch = None,
+) -> Response:
+    expect = _expect(if_match, if_none_match)
+    where = (element, org_unit, period)
+    return _write(
+        request, user, db, where=where, value=body.value, comment=body.comment, expect=expect
+    )
+
+
+@router.delete(
+    VALUE_PATH,
+    summary="Delete one value, if it is still the version you read (If-Match)",
+    response_model=ValueWritten,
+    responses=_WRITE_RESPONSES,
+)
+def delete_value(
+    *,
+    element: ElementCode,
+    org_unit: UnitCode,
+    period: PeriodText,
+    request: Request,
+    user: User,
+    db: Db,
+    if_match: IfMatch = None,
+) -> Response:
+    expect = _expect(if_match, None)
+    where = (element, org_unit, period)
+    return _write(request, user, db, where=where, value=None, comment=None, expect=expect)

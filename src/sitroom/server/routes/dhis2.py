@@ -23,6 +23,7 @@ from pydantic import BaseModel, Field
 
 from sitroom import __version__
 from sitroom.auth.permissions import authorize
+from sitroom.server.conditional import idempotent
 from sitroom.server.deps import Db, User, client_address, context
 from sitroom.server.problems import PROBLEM, PROBLEM_SCHEMA, SIGNED_IN, WRITES, Problem, responses
 from sitroom.server.routes.data import scope_check
@@ -410,6 +411,7 @@ def _values_from_json(raw: bytes) -> list[dict[str, Any]]:
     responses=POST_RESPONSES,
     openapi_extra=VALUE_SET_BODY | VERSIONED,
 )
+@idempotent
 def post_data_value_sets(
     *,
     request: Request,
