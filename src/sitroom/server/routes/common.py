@@ -28,7 +28,7 @@ def _period(text: str) -> str:
     return text
 
 
-def _code(text: str) -> str:
+def no_nul(text: str) -> str:
     """PostgreSQL text cannot hold NUL: refused as invalid input (422), not a 500."""
     if "\x00" in text:
         raise ValueError("contains a NUL character")
@@ -46,7 +46,7 @@ Period = Annotated[
     AfterValidator(_period),
 ]
 #: An org unit or data element named in a query or path.
-Code = Annotated[str, Field(min_length=1, max_length=100), AfterValidator(_code)]
+Code = Annotated[str, Field(min_length=1, max_length=100), AfterValidator(no_nul)]
 
 
 def first_day(text: str | None) -> date | None:

@@ -11,7 +11,7 @@ from datetime import date, datetime
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Path, Query, Request
-from pydantic import BaseModel, Field
+from pydantic import AfterValidator, BaseModel, Field
 from sqlalchemy import select
 
 from sitroom.auth.permissions import Principal, authorize
@@ -19,7 +19,7 @@ from sitroom.errors import ForbiddenError, NotFoundError
 from sitroom.places.models import OrgUnit
 from sitroom.server.deps import Db, User, context
 from sitroom.server.problems import SIGNED_IN, responses
-from sitroom.server.routes.common import Period, final_day, first_day
+from sitroom.server.routes.common import Period, final_day, first_day, no_nul
 from sitroom.server.routes.data import OrgUnitOut
 
 router = APIRouter(tags=["surveillance"])
@@ -62,7 +62,9 @@ def _visible_unit(db: Db, user: Principal, code: str) -> OrgUnit:
     return unit
 
 
-CodePath = Annotated[str, Path(min_length=1, max_length=100, description="Org-unit code")]
+CodePath = Annotated[
+    str, Path(min_length=1, max_length=100, description="Org-unit code"), AfterValidator(no_nul)
+]
 
 
 @router.get(
