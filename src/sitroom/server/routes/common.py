@@ -87,7 +87,7 @@ def authorized_unit(
 
 def unit_paths(db: Session) -> dict[str, str]:
     """Every org unit's materialised path, by code."""
-    return dict(db.execute(select(OrgUnit.code, OrgUnit.path)).tuples().all())
+    return dict(db.execute(select(OrgUnit.code, OrgUnit.path)).all())
 
 
 def finite(value: Any) -> Any:
