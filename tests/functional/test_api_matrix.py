@@ -25,7 +25,6 @@ One database, app and client for the module; users sign in by API token
 from __future__ import annotations
 
 import re
-import shutil
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, timedelta
@@ -33,70 +32,29 @@ from itertools import count
 from typing import Any
 
 import pytest
-from fastapi.testclient import TestClient
-from sqlalchemy import text
-from sqlalchemy.orm import Session
 
 from sitroom.auth import service as auth
 from sitroom.auth.permissions import ROLES
-from sitroom.config import PACKAGE_DATA
-from sitroom.context import AppContext
 from sitroom.country import Country
-from sitroom.db import create_db_engine, metadata
-from sitroom.server.app import create_app
-from sitroom.setup import setup_country
 from sitroom.surveillance import approvals
-from sitroom.surveillance.imports import Importer
 from tests.conftest import TEST_DATABASE_URL
+from tests.functional.api_world import World, api_world
 
 INSIDE, OUTSIDE = "KP-04", "KP-01"
 _serial = count()
-
-
-@dataclass
-class World:
-    client: TestClient
-    tokens: dict[str, str]
-    session: Session
-
-    def headers(self, username: str) -> dict[str, str]:
-        return {"Authorization": f"ApiToken {self.tokens[username]}"}
 
 
 @pytest.fixture(scope="module")
 def world(
     _migrated: str, country: Country, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[World]:
-    """The DPRK with the 2022 wave, two users per role (Chagang, national), a target per scope."""
-    if TEST_DATABASE_URL:
-        url = TEST_DATABASE_URL
-    else:
-        path = tmp_path_factory.mktemp("matrix") / "matrix.db"
-        shutil.copy(_migrated, path)
-        url = f"sqlite:///{path}"
-    engine = create_db_engine(url)
-    session = Session(engine, expire_on_commit=False)
-    setup_country(session, country)
-    for name in ("fever_national.csv", "fever_by_region.csv"):
-        summary = Importer(session, country, user="test").run(PACKAGE_DATA / "dprk2022" / name)
-        assert summary.ok, summary.rejections
-    tokens = {}
-    for role in ROLES:
-        for suffix, scope in (("r", INSIDE), ("n", "KP")):
-            name = f"{role}-{suffix}"
-            auth.create_user(session, name, role=role, scopes=[scope], password=None, actor="t")
-            tokens[name] = auth.create_token(session, name, "matrix")
-    session.commit()
-    context = AppContext.from_overrides(database_url=url, secret_key="m" * 40)
-    with TestClient(create_app(context)) as client:
-        yield World(client, tokens, session)
-    session.close()
-    context.close()
-    if TEST_DATABASE_URL:
-        names = ", ".join(f'"{t.name}"' for t in metadata.sorted_tables)
-        with engine.begin() as connection:
-            connection.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
-    engine.dispose()
+    """The 2022 wave, two users per role (Chagang, national)."""
+    folder = tmp_path_factory.mktemp("matrix")
+    with api_world(_migrated, TEST_DATABASE_URL, folder, country) as built:
+        for role in ROLES:
+            built.add_user(f"{role}-r", role, [INSIDE])
+            built.add_user(f"{role}-n", role, ["KP"])
+        yield built
 
 
 def _target(world: World, unit: str) -> str:
