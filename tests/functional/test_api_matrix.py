@@ -29,6 +29,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from itertools import count
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -287,6 +288,19 @@ def test_the_matrix_covers_every_operation(world: World) -> None:
         if not any(m == method and pattern.match(path) for m, path in called):
             missing.append(f"{method} {template}")
     assert not missing, f"operations the matrix does not call: {missing}"
+
+
+def test_the_api_reference_names_every_operation(world: World) -> None:
+    document = world.client.get("/api/v1/openapi.json").json()
+    reference = (Path(__file__).resolve().parents[2] / "docs" / "api.md").read_text("utf-8")
+    missing = [
+        f"{method.upper()} {path}"
+        for path, methods in document["paths"].items()
+        if path.startswith("/api/v1/") and path not in ("/api/v1/openapi.json",)
+        for method in methods
+        if f"`{method.upper()} {path}`" not in reference
+    ]
+    assert not missing, f"docs/api.md does not name {missing}"
 
 
 def test_the_matrix_has_a_cell_per_role_operation_and_place() -> None:
