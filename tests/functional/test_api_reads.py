@@ -184,3 +184,26 @@ def test_an_org_unit_and_its_children_as_the_scope_allows(world: World) -> None:
     headers = world.headers("rex")
     assert world.client.get("/api/v1/orgUnits/KP-01", headers=headers).status_code == 403
     assert world.client.get("/api/v1/orgUnits/XX", headers=headers).status_code == 404
+
+
+def test_the_forecast_models_are_the_estimators():
+    from sitroom.analysis import runs
+
+    assert analyses.FORECAST_MODELS == runs.FORECAST_MODELS
+
+
+def test_serving_imports_no_scipy_until_an_analysis_runs():
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\n"
+        "from sitroom.context import AppContext\n"
+        "from sitroom.server.app import create_app\n"
+        "create_app(AppContext.from_overrides(secret_key='x' * 40))\n"
+        "print(sorted(m for m in ('scipy', 'numpy') if m in sys.modules))\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout
+    assert "scipy" not in out
