@@ -3,7 +3,8 @@
 Every operation the document describes is called with requests generated from
 its schema, signed in as an admin of the whole country (HTTP Basic) and, for a
 part, as a reporter of Chagang (an API token), on the DPRK configuration with
-the 2022 regional counts stored. Every answer must be no server error, carry a
+the 2022 national and regional counts stored (so that the bulletin and the
+analyses answer too). Every answer must be no server error, carry a
 status the document declares for the operation, a content type it declares
 for that status, and a body that conforms to the declared schema. At least
 1,000 requests are sent; the count is asserted.
@@ -70,13 +71,13 @@ def basic(name: str) -> str:
 def server(
     db_url: str, loaded: Session, country: Country, monkeypatch: pytest.MonkeyPatch
 ) -> Iterator[tuple[Any, dict[str, str]]]:
-    """The app on the loaded DPRK, with the 2022 regional counts and two users."""
+    """The app on the loaded DPRK, with the 2022 counts and two users (the admin manages users)."""
     cheap = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
     monkeypatch.setattr(passwords, "hasher", lambda: cheap)
-    summary = Importer(loaded, country, user="test").run(
-        PACKAGE_DATA / "dprk2022" / "fever_by_region.csv"
-    )
-    assert summary.ok, summary.rejections
+    # National and regional counts: the bulletin and the analyses answer, not only refuse.
+    for name in ("fever_national.csv", "fever_by_region.csv"):
+        summary = Importer(loaded, country, user="test").run(PACKAGE_DATA / "dprk2022" / name)
+        assert summary.ok, summary.rejections
     auth.create_user(loaded, "ada", role="admin", scopes=["KP"], password=PASSWORD, actor="t")
     auth.create_user(loaded, "rex", role="reporter", scopes=["KP-04"], password=PASSWORD, actor="t")
     token = auth.create_token(loaded, "rex", "fuzz")

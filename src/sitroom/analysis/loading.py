@@ -57,17 +57,26 @@ def load_level(
     start: date | None = None,
     end: date | None = None,
     fill: str = "none",
+    within: str | None = None,
 ) -> dict[str, Series]:
-    """``element`` for every org unit of ``level``, on the days all of them cover."""
+    """``element`` for every org unit of ``level``, on the days all of them cover.
+
+    With ``within`` (an org unit's code, name or alias), only the units of the
+    level in its subtree.
+    """
     check_range(start, end)
     with context.session() as session:
-        codes = session.scalars(
-            select(OrgUnit.code).where(OrgUnit.level == level).order_by(OrgUnit.code)
-        ).all()
+        query = select(OrgUnit.code).where(OrgUnit.level == level).order_by(OrgUnit.code)
+        if within is not None:
+            code = org_unit_code(session, context.country, within)
+            path = session.scalars(select(OrgUnit.path).where(OrgUnit.code == code)).one()
+            query = query.where(OrgUnit.path.startswith(path, autoescape=True))
+        codes = session.scalars(query).all()
         stored = {code: optional_series(session, code, element) for code in codes}
     found = {code: s for code, s in stored.items() if s is not None}
     if not found:
-        raise SitroomError(f"no org unit of level {level} has {element} values")
+        below = f" in {within}" if within is not None else ""
+        raise SitroomError(f"no org unit of level {level}{below} has {element} values")
     first = start or max(s.start for s in found.values())
     last = end or min(s.dates[-1] for s in found.values())
     stored_first = min(s.start for s in found.values())

@@ -33,7 +33,7 @@ from sitroom.auth import passwords
 from sitroom.auth.audit import AuthEventRecord, auth_events, iso, record, when
 from sitroom.auth.lookup import principal_of, scopes_of, user_named
 from sitroom.auth.models import UserScope
-from sitroom.auth.permissions import Principal, check_role
+from sitroom.auth.permissions import Principal, authorize, check_role
 from sitroom.auth.tokens import (
     TokenRecord,
     authenticate_token,
@@ -42,7 +42,13 @@ from sitroom.auth.tokens import (
     revoke_token,
 )
 from sitroom.db import DEFAULT_LOCK_TIMEOUT, begin_write, utcnow
-from sitroom.errors import AuthenticationError, NotFoundError, SitroomError
+from sitroom.errors import (
+    AuthenticationError,
+    ConflictError,
+    ForbiddenError,
+    NotFoundError,
+    SitroomError,
+)
 from sitroom.places.models import OrgUnit
 from sitroom.users.models import AppUser
 
@@ -168,7 +174,7 @@ def create_user(
             if taken.username == username and taken.role is None
             else ""
         )
-        raise SitroomError(f"the user {taken.username!r} already exists{hint}")
+        raise ConflictError(f"the user {taken.username!r} already exists{hint}")
     units = _org_units(session, scopes)
     now = utcnow()
     user = AppUser(
@@ -187,7 +193,7 @@ def create_user(
             session.flush()
     except IntegrityError:
         # Another session created the name after our look-up (PostgreSQL).
-        raise SitroomError(f"the user {username!r} already exists") from None
+        raise ConflictError(f"the user {username!r} already exists") from None
     for unit in units:
         session.add(UserScope(user_id=user.id, org_unit_id=unit.id))
     scope_text = ", ".join(u.code for u in units) or "none"
@@ -205,10 +211,51 @@ def create_user(
     return _asrecord(session, user)
 
 
-def list_users(session: Session) -> list[UserRecord]:
-    """Every user, by name (those registered by ``--user`` too, with no role)."""
+def list_users(session: Session, *, manager: Principal | None = None) -> list[UserRecord]:
+    """Every user, by name (those registered by ``--user`` too, with no role).
+
+    With ``manager`` (an administrator), only the users they may manage: those
+    whose every scope lies inside the manager's (see :func:`authorize_management`).
+    """
     users = session.scalars(select(AppUser).order_by(AppUser.username)).all()
-    return [_asrecord(session, user) for user in users]
+    records = [_asrecord(session, user) for user in users]
+    if manager is None:
+        return records
+    return [r for r in records if _manages(session, manager, r.username)]
+
+
+def _manages(session: Session, manager: Principal, username: str) -> bool:
+    try:
+        authorize_management(session, manager, username)
+    except ForbiddenError:
+        return False
+    return True
+
+
+def authorize_management(
+    session: Session,
+    manager: Principal,
+    username: str | None = None,
+    scopes: Sequence[str] = (),
+) -> None:
+    """Refuse (ForbiddenError) unless ``manager`` may manage ``username`` and grant ``scopes``.
+
+    Managing users needs ``users.manage``; where org units are involved, the
+    manager must hold it over each of them, as every permission is held only
+    inside the holder's scopes: over every scope of the user managed (an
+    administrator of a region cannot reset the password of a national user,
+    and so take over a wider scope), and over every org unit given or taken
+    (``scopes``, codes). A user with no scope is managed by any administrator.
+    NotFoundError for an unknown user or org unit. For the server; the
+    command line is trusted and does not call it.
+    """
+    authorize(manager, "users.manage", None)
+    if username is not None:
+        user = user_named(session, username)
+        for path, _ in scopes_of(session, user.id):
+            authorize(manager, "users.manage", path)
+    for unit in _org_units(session, scopes):
+        authorize(manager, "users.manage", unit.path)
 
 
 def get_user(session: Session, username: str) -> UserRecord:
@@ -349,7 +396,9 @@ def revoke_scope(
     missing = [unit.code for unit in units if unit.id not in scopes]
     if missing:
         held = ", ".join(_scope_codes(session, user.id)) or "none"
-        raise SitroomError(f"{username!r} has no scope {', '.join(missing)} (their scopes: {held})")
+        raise ConflictError(
+            f"{username!r} has no scope {', '.join(missing)} (their scopes: {held})"
+        )
     for unit in units:
         session.delete(scopes[unit.id])
         record(
@@ -548,6 +597,7 @@ __all__ = [
     "auth_events",
     "authenticate_password",
     "authenticate_token",
+    "authorize_management",
     "create_token",
     "create_user",
     "disable_user",

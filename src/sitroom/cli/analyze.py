@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import csv
 import sys
-from collections.abc import Callable
 from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -18,10 +17,7 @@ from sitroom.cli.text import styled
 from sitroom.errors import SitroomError
 
 if TYPE_CHECKING:
-    from sqlalchemy.orm import Session
-
     from sitroom.analysis import runs
-    from sitroom.analysis.series import Series
 
 analyze_app = typer.Typer(
     help="Epidemiology on stored data (national or --org-unit) or a CSV file (--input).",
@@ -115,43 +111,8 @@ def _cell(column: str, value: object) -> str:
     return str(value)
 
 
-def _role(ctx: typer.Context, part: str) -> str:
-    """The element that plays ``part`` in the country's configuration ([roles])."""
-    code = app_context(ctx).country.roles.named().get(part)
-    if code is None:
-        raise SitroomError(f"the country configuration names no element for {part} ([roles])")
-    return code
-
-
-def _cases(ctx: typer.Context, element: str | None) -> str:
-    return element or _role(ctx, "cases")
-
-
 def _day(text: str | None, what: str) -> date | None:
     return parse_date(text, what, last=what == "end") if text else None
-
-
-def _load(
-    ctx: typer.Context,
-    columns: list[str],
-    *,
-    org_unit: str | None,
-    input_file: Path | None,
-    start: str | None,
-    end: str | None,
-    fill: str | list[str],
-) -> dict[str, Series]:
-    from sitroom.analysis.loading import load_series
-
-    return load_series(
-        app_context(ctx),
-        columns,
-        org_unit=org_unit,
-        input_file=input_file,
-        start=_day(start, "start"),
-        end=_day(end, "end"),
-        fill=fill,
-    )
 
 
 def _si(si_mean: float, si_sd: float, si_file: Path | None) -> runs.SerialInterval:
@@ -166,14 +127,6 @@ def _si(si_mean: float, si_sd: float, si_file: Path | None) -> runs.SerialInterv
         except (ValueError, FileNotFoundError) as exc:
             raise SitroomError(str(exc)) from exc
     return runs.SerialInterval(si_mean, si_sd)
-
-
-def _guard(call: Callable[[], runs.Table]) -> runs.Table:
-    """Turn an estimator's ValueError into a user message."""
-    try:
-        return call()
-    except ValueError as exc:
-        raise SitroomError(str(exc)) from exc
 
 
 @analyze_app.command("rt")
@@ -194,7 +147,8 @@ def rt_cmd(
     si_file: SiFileOpt = None,
     window: WindowOpt = None,
     level: Annotated[
-        int | None, typer.Option("--level", help="Every org unit of this level (2: regions).")
+        int | None,
+        typer.Option("--level", help="Every org unit of this level (2: regions) below --org-unit."),
     ] = None,
     latest: Annotated[
         bool, typer.Option("--latest", help="With --level: only the last window of each.")
@@ -215,60 +169,24 @@ def rt_cmd(
     With --level 2, every region at once (one vectorised estimate), over the
     days they share. With --events, R in the windows between recorded events.
     """
-    from sitroom.analysis import runs
+    from sitroom.analysis import service
 
-    si = _si(si_mean, si_sd, si_file)
-    if events:
-        if level is not None or imported or input_file is not None:
-            raise SitroomError("--events works on stored data of one org unit")
-        from sitroom.events.service import list_events
-        from sitroom.places.service import org_unit_code
-
-        name = _cases(ctx, element)
-        data = _load(
-            ctx, [name], org_unit=org_unit, input_file=None, start=start, end=end, fill=fill
-        )
-        rt = app_context(ctx)
-        with rt.session() as session:
-            recorded = list_events(session, org_unit_code(session, rt.country, org_unit))
-        if not recorded:
-            raise SitroomError("no events are recorded for this org unit: see `sitroom events add`")
-        splits = [runs.Split(e.day, f"{e.title} ({e.org_unit})") for e in recorded]
-        _emit(_guard(lambda: runs.rt_between_events(data[name], si, splits)), as_json, as_csv)
-        return
-    if level is not None:
-        from sitroom.analysis.loading import load_level
-
-        data = load_level(
-            app_context(ctx),
-            level,
-            column or _cases(ctx, element),
-            start=_day(start, "start"),
-            end=_day(end, "end"),
-            fill=fill,
-        )
-        table = _guard(lambda: runs.rt_many(data, si, window=window, latest=latest))
-        _emit(table, as_json, as_csv)
-        return
-    if imported:
-        if input_file is None:
-            raise SitroomError("--imported needs --input with local and imported columns")
-        data = _load(
-            ctx,
-            ["local", "imported"],
-            org_unit=None,
-            input_file=input_file,
-            start=start,
-            end=end,
-            fill=fill,
-        )
-        table = _guard(lambda: runs.rt(data["local"], si, window=window, imported=data["imported"]))
-    else:
-        name = column or _cases(ctx, element)
-        data = _load(
-            ctx, [name], org_unit=org_unit, input_file=input_file, start=start, end=end, fill=fill
-        )
-        table = _guard(lambda: runs.rt(data[name], si, window=window))
+    table = service.rt(
+        app_context(ctx),
+        org_unit=org_unit,
+        element=element,
+        input_file=input_file,
+        column=column,
+        imported=imported,
+        start=_day(start, "start"),
+        end=_day(end, "end"),
+        fill=fill,
+        si=_si(si_mean, si_sd, si_file),
+        window=window,
+        level=level,
+        latest=latest,
+        events=events,
+    )
     _emit(table, as_json, as_csv)
 
 
@@ -287,13 +205,20 @@ def growth_cmd(
     as_csv: CsvOpt = False,
 ) -> None:
     """Daily growth rate and doubling (or halving) time, by log-linear fit."""
-    from sitroom.analysis import runs
+    from sitroom.analysis import service
 
-    name = column or _cases(ctx, element)
-    data = _load(
-        ctx, [name], org_unit=org_unit, input_file=input_file, start=start, end=end, fill=fill
+    table = service.growth(
+        app_context(ctx),
+        org_unit=org_unit,
+        element=element,
+        input_file=input_file,
+        column=column,
+        start=_day(start, "start"),
+        end=_day(end, "end"),
+        fill=fill,
+        window=window,
     )
-    _emit(_guard(lambda: runs.growth(data[name], window=window)), as_json, as_csv)
+    _emit(table, as_json, as_csv)
 
 
 @analyze_app.command("forecast")
@@ -344,45 +269,25 @@ def forecast_cmd(
     as_csv: CsvOpt = False,
 ) -> None:
     """Forecast 1 to 14 days ahead with prediction intervals, or score the models' backtest."""
-    from sitroom.analysis import runs
+    from sitroom.analysis import service
 
-    if not 1 <= horizon <= 14:
-        raise SitroomError("--horizon must be between 1 and 14 days")
-    if model is not None and model not in runs.FORECAST_MODELS:
-        raise SitroomError(f"unknown --model {model!r}: use {', '.join(runs.FORECAST_MODELS)}")
-    name = column or _cases(ctx, element)
-    # A backtest fills each history from the days before its origin only, and
-    # does not score days nobody reported: it takes the gaps as they are.
-    kept = "keep" if do_backtest and fill != "none" else fill
-    data = _load(
-        ctx, [name], org_unit=org_unit, input_file=input_file, start=start, end=end, fill=kept
+    table = service.forecast(
+        app_context(ctx),
+        org_unit=org_unit,
+        element=element,
+        input_file=input_file,
+        column=column,
+        start=_day(start, "start"),
+        end=_day(end, "end"),
+        fill=fill,
+        si=_si(si_mean, si_sd, si_file),
+        model=model,
+        horizon=horizon,
+        samples=samples,
+        seed=seed,
+        noise=noise,
+        backtest=do_backtest,
     )
-    si = _si(si_mean, si_sd, si_file)
-    if do_backtest:
-        models = runs.FORECAST_MODELS if model is None else (model, "last_value", "week_mean")
-        table = _guard(
-            lambda: runs.backtest_table(
-                data[name],
-                si,
-                models=models,
-                horizon=horizon,
-                samples=samples,
-                seed=seed,
-                noise=noise,
-            )
-        )
-    else:
-        table = _guard(
-            lambda: runs.forecast(
-                data[name],
-                si,
-                model=model or "growth",
-                horizon=horizon,
-                samples=samples,
-                seed=seed,
-                noise=noise,
-            )
-        )
     _emit(table, as_json, as_csv)
 
 
@@ -418,29 +323,22 @@ def cfr_cmd(
 
     Days without a death count are taken as no deaths (the DPRK printed a dash).
     """
-    from sitroom.analysis import runs
+    from sitroom.analysis import service
 
-    if (delay_shape is None) != (delay_scale is None):
-        raise SitroomError("give both --delay-shape and --delay-scale")
-    cases = _cases(ctx, cases)
-    deaths = deaths or _role(ctx, "deaths")
-    if cases == deaths:
-        raise SitroomError(f"--cases and --deaths name the same series ({cases})")
-    data = _load(
-        ctx,
-        [cases, deaths],
+    table = service.cfr(
+        app_context(ctx),
         org_unit=org_unit,
+        cases_element=cases,
+        deaths_element=deaths,
         input_file=input_file,
-        start=start,
-        end=end,
-        fill=[fill, "zero"],
+        start=_day(start, "start"),
+        end=_day(end, "end"),
+        delay_shape=delay_shape,
+        delay_scale=delay_scale,
+        rolling=rolling,
+        fill=fill,
     )
-    delay = (delay_shape, delay_scale) if delay_shape and delay_scale else None
-    _emit(
-        _guard(lambda: runs.cfr_table(data[cases], data[deaths], delay=delay, rolling=rolling)),
-        as_json,
-        as_csv,
-    )
+    _emit(table, as_json, as_csv)
 
 
 @analyze_app.command("alerts")
@@ -467,7 +365,10 @@ def alerts_cmd(
     ] = False,
     level: Annotated[
         int | None,
-        typer.Option("--level", help="Every org unit of this level at once (3: the districts)."),
+        typer.Option(
+            "--level",
+            help="Every org unit of this level below --org-unit at once (3: the districts).",
+        ),
     ] = None,
     latest: Annotated[
         bool, typer.Option("--latest", help="With --level: every unit's last day.")
@@ -489,45 +390,24 @@ def alerts_cmd(
     With --level, every org unit of the level in one vectorised call: the days
     with an alarm, per unit (or with --latest, every unit's last day).
     """
-    from sitroom.analysis import runs
+    from sitroom.analysis import service
 
-    if thresholds not in ("surveillance", "cdc"):
-        raise SitroomError(f"--thresholds {thresholds!r}: choose surveillance or cdc")
-    chosen = runs.CDC_THRESHOLDS if thresholds == "cdc" else None
-    name = column or _cases(ctx, element)
-    if level is not None:
-        from sitroom.analysis.loading import load_level
-
-        many = load_level(
-            app_context(ctx),
-            level,
-            name,
-            start=_day(start, "start"),
-            end=_day(end, "end"),
-            fill=fill,
-        )
-        _emit(
-            _guard(
-                lambda: runs.alerts_many(
-                    many, baseline=baseline, min_sigma=min_sigma, latest=latest, thresholds=chosen
-                )
-            ),
-            as_json,
-            as_csv,
-        )
-        return
-    data = _load(
-        ctx, [name], org_unit=org_unit, input_file=input_file, start=start, end=end, fill=fill
+    table = service.alerts(
+        app_context(ctx),
+        org_unit=org_unit,
+        element=element,
+        input_file=input_file,
+        column=column,
+        start=_day(start, "start"),
+        end=_day(end, "end"),
+        fill=fill,
+        baseline=baseline,
+        min_sigma=min_sigma,
+        only_alarms=only_alarms,
+        level=level,
+        latest=latest,
+        thresholds=thresholds,
     )
-    table = _guard(
-        lambda: runs.alerts_table(
-            data[name], baseline=baseline, min_sigma=min_sigma, thresholds=chosen
-        )
-    )
-    if only_alarms:
-        table.rows = [
-            r for r in table.rows if any(v is True for k, v in r.items() if k.endswith("alarm"))
-        ]
     _emit(table, as_json, as_csv)
 
 
@@ -547,32 +427,15 @@ def credibility_cmd(
     as_csv: CsvOpt = False,
 ) -> None:
     """How far the stored series can be trusted: identities, digits, scatter, fatality."""
-    from sitroom.analysis import runs
-    from sitroom.analysis.loading import align
-    from sitroom.analysis.series import optional_series
-    from sitroom.places.service import org_unit_code
+    from sitroom.analysis import service
 
-    rt = app_context(ctx)
-    first = parse_date(start, "start") if start else None
-    last = parse_date(end, "end", last=True) if end else None
-    roles = rt.country.roles.named()
-    flows = [roles[p] for p in ("cases", "recovered", "deaths") if p in roles]
-    stocks = [
-        roles[p]
-        for p in ("cumulative_cases", "cumulative_recovered", "active", "cumulative_deaths")
-        if p in roles
-    ]
-    with rt.session() as session:
-        unit = org_unit_code(session, rt.country, org_unit)
-        stored = {e: optional_series(session, unit, e) for e in (*flows, *stocks)}
-    cut = {e: s.between(first, last) for e, s in stored.items() if s is not None}
-    series = {e: s for e, s in cut.items() if e in flows}
-    cumulative = {e: s for e, s in cut.items() if e in stocks}
-    if not series:
-        raise SitroomError(f"no {', '.join(flows)} values are stored for {unit}")
-    aligned = align(cumulative)
-    table = runs.credibility_table(
-        series, reference_cfr=reference_cfr, reference=reference, cumulative=aligned, roles=roles
+    table = service.credibility(
+        app_context(ctx),
+        org_unit=org_unit,
+        start=_day(start, "start"),
+        end=_day(end, "end"),
+        reference_cfr=reference_cfr,
+        reference=reference,
     )
     _emit(table, as_json, as_csv)
 
@@ -593,43 +456,23 @@ def nowcast_cmd(
     as_csv: CsvOpt = False,
 ) -> None:
     """Complete the latest periods from the revision history (chain ladder)."""
-    from sitroom.analysis import runs
-    from sitroom.places.service import org_unit_code
-    from sitroom.surveillance.revisions import reporting_triangle
+    from sitroom.analysis import service
 
-    rt = app_context(ctx)
-    element = _cases(ctx, element)
-    with rt.session() as session:
-        from sitroom.surveillance.service import period_types
-
-        kind = period_types(session).get(element, "daily")
-        if kind != "daily":
-            raise SitroomError(
-                f"the nowcast needs daily counts; {element} is reported {kind}"
-                " (its delays are counted in days after each day's deadline)"
-            )
-        unit = org_unit_code(session, rt.country, org_unit)
-        tri = reporting_triangle(
-            session,
-            rt.calendar,
-            unit,
-            element,
-            max_delay=max_delay,
-            as_of=parse_date(as_of, "as-of") if as_of else None,
-        )
-    table = _guard(lambda: runs.nowcast_table(tri.counts, tri.periods, f"{element} of {unit}"))
-    table.rows = table.rows[-last:]
-    table.notes.append(
-        f"as of {tri.as_of}; delays counted in days after the deadline (cut-off plus grace)"
+    table = service.nowcast(
+        app_context(ctx),
+        org_unit=org_unit,
+        element=element,
+        max_delay=max_delay,
+        as_of=_day(as_of, "as-of"),
+        last=last,
     )
-    if tri.negative_corrections:
-        table.notes.append(f"{tri.negative_corrections} downward corrections were set to zero")
     _emit(table, as_json, as_csv)
 
 
 @analyze_app.command("ascertainment")
 def ascertainment_cmd(
     ctx: typer.Context,
+    org_unit: OrgUnitOpt = None,
     start: StartOpt = None,
     end: EndOpt = None,
     detected_low: Annotated[
@@ -651,51 +494,20 @@ def ascertainment_cmd(
     as_json: JsonOpt = False,
     as_csv: CsvOpt = False,
 ) -> None:
-    """Infections and attack rate per region from suspected (fever) cases and populations."""
-    from sqlalchemy import select
+    """Infections and attack rate per region from suspected (fever) cases and populations.
 
-    from sitroom.analysis import runs
-    from sitroom.analysis.loading import stored_total
-    from sitroom.places.models import OrgUnit
+    The org unit (the country by default) and its children: the regions.
+    """
+    from sitroom.analysis import service
 
-    rt = app_context(ctx)
-    roles = rt.country.roles.named()
-    case_code = roles["cases"]
-    first = parse_date(start, "start") if start else None
-    stop = parse_date(end, "end", last=True) if end else None
-
-    def _total(session: Session, unit: str, code: str | None, *span: date | None) -> float | None:
-        return None if code is None else stored_total(session, unit, code, *span)
-
-    areas = []
-    tests: list[float | None] = []
-    positives: list[float | None] = []
-    with rt.session() as session:
-        units = session.scalars(
-            select(OrgUnit).where(OrgUnit.level <= 2).order_by(OrgUnit.level, OrgUnit.code)
-        ).all()
-        for unit in units:
-            cases = stored_total(session, unit.code, case_code, first, stop)
-            if cases is not None and unit.population:
-                areas.append((unit.code, unit.name, cases, float(unit.population)))
-                tests.append(_total(session, unit.code, roles.get("tested"), first, stop))
-                positives.append(_total(session, unit.code, roles.get("confirmed"), first, stop))
-    if not areas:
-        raise SitroomError(f"no org unit has both {case_code} values and a population")
-    with_tests = all(t is not None for t in tests) and all(p is not None for p in positives)
-    table = _guard(
-        lambda: runs.ascertainment_table(
-            areas,
-            tested=[float(t or 0) for t in tests] if with_tests else None,
-            confirmed=[float(p or 0) for p in positives] if with_tests else None,
-            detected_share=(detected_low, detected_high),
-            disease_share=(disease_low, disease_high),
-        )
-    )
-    table.notes.append(
-        f"suspected = the sum of the daily {case_code} of each unit over the range"
-        f" ({first or 'first day'} to {stop or 'last day'}); where regions did not report"
-        " every day, their sums fall short of the national one; the bulletin's cumulative"
-        " count may also include cases from before the daily series began"
+    table = service.ascertainment(
+        app_context(ctx),
+        org_unit=org_unit,
+        start=_day(start, "start"),
+        end=_day(end, "end"),
+        detected_low=detected_low,
+        detected_high=detected_high,
+        disease_low=disease_low,
+        disease_high=disease_high,
     )
     _emit(table, as_json, as_csv)

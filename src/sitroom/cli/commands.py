@@ -11,7 +11,6 @@ import typer
 from sitroom.cli.app import app, app_context, console, err_console, print_json
 from sitroom.cli.options import JsonOpt, parse_date
 from sitroom.cli.text import clean, styled
-from sitroom.errors import SitroomError
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -217,25 +216,21 @@ def history(
     """Show every value a (data element, org unit, period) has had, and who set it."""
     from rich.table import Table
 
-    from sitroom.places.service import org_unit_code
-    from sitroom.surveillance.periods import period_for
-    from sitroom.surveillance.service import period_types, value_history
+    from sitroom.surveillance.service import history_key, value_history
 
     rt = app_context(ctx)
     with rt.session() as session:
-        code = org_unit_code(session, rt.country, org_unit)
-        kinds = period_types(session)
-        if element not in kinds:
-            raise SitroomError(f"unknown data element {element!r}")
-        day = period_for(element, kinds[element], period)
-        events = value_history(session, element, code, day)
+        key = history_key(session, rt.country, element, org_unit, period)
+        events = value_history(session, *key)
     if as_json:
         print_json([e.to_dict() for e in events])
         return
     if not events:
         console.print(f"No value was ever stored for {element} / {org_unit} / {period}.")
         return
-    table = Table("when (UTC)", "what", "value", "by", "stored by (file)", "source", "comment")
+    table = Table(
+        "when (UTC)", "what", "value", "by", "stored by (file)", "source", "via", "comment"
+    )
     for event in events:
         table.add_row(
             f"{event.at:%Y-%m-%d %H:%M:%S}",
@@ -244,6 +239,7 @@ def history(
             clean(event.by),
             clean(event.stored_by or ""),
             clean(event.source),
+            clean(" ".join(filter(None, (event.channel, event.client)))),
             clean(event.comment or ""),
         )
     console.print(table)

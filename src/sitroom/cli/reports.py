@@ -135,23 +135,19 @@ def completeness_cmd(
     as_json: JsonOpt = False,
 ) -> None:
     """Expected, received and on-time reports per period (or per region); missing ones named."""
-    from sitroom.places.models import OrgUnit
-    from sitroom.surveillance.reporting import completeness, completeness_by_unit
-    from sitroom.surveillance.service import period_range
+    from sitroom.surveillance.reporting import completeness_report
 
     rt = app_context(ctx)
     with rt.session() as session:
-        reporting = rt.country.reporting
-        stored = period_range(session, reporting.required_elements or [rt.country.roles.cases])
-        if stored is None:
-            raise SitroomError("no values are stored yet")
-        first = _optional_date(period or start) or stored[0]
-        last = _optional_date(period or end, last=True) or stored[1]
-        rows = completeness(session, rt.country, start=first, end=last)
-        level = rt.country.reporting.reporting_level
-        reporters = {u.code: u.name for u in session.query(OrgUnit).filter(OrgUnit.level == level)}
+        report = completeness_report(
+            session,
+            rt.country,
+            start=_optional_date(period or start),
+            end=_optional_date(period or end, last=True),
+        )
+    first, last, rows, reporters = report.start, report.end, report.periods, report.reporters
     if by_region:
-        units = completeness_by_unit(rows, reporters)
+        units = report.by_unit()
         if as_json:
             print_json([u.to_dict() for u in units])
             return
@@ -256,20 +252,18 @@ def aggregate_cmd(
         raise SitroomError(f"{', '.join(given)}: only with --to week|month")
     if org_unit and len(org_unit) > 1:
         raise SitroomError("--org-unit: give one parent (several only with --to)")
-    from sitroom.surveillance.periods import parse_period
-    from sitroom.surveillance.reporting import aggregate
+    from sitroom.surveillance.reporting import aggregate_period
 
-    try:
-        period_type, day = parse_period(period)
-    except ValueError as exc:
-        raise SitroomError(f"period: {exc}") from None
     with rt.session() as session:
         unit = org_unit_code(session, rt.country, org_unit[0] if org_unit else None)
-        rows = aggregate(session, unit, day, period_type)
+        rows = aggregate_period(session, unit, period)
     if as_json:
         print_json([r.to_dict() for r in rows])
         return
     if not rows:
+        from sitroom.surveillance.periods import parse_period
+
+        period_type = parse_period(period)[0]
         console.print(f"No {period_type} values for {period} in this org unit or its children.")
         return
     table = Table(
@@ -447,12 +441,11 @@ def print_bulletin(b: Bulletin) -> None:
 @app.command("bulletin")
 def bulletin_cmd(ctx: typer.Context, period: PeriodOpt = None, as_json: JsonOpt = False) -> None:
     """The day's national headline, as the morning broadcast gives it."""
-    from sitroom.surveillance.bulletin import build_bulletin, latest_bulletin_period
+    from sitroom.surveillance.bulletin import bulletin_for
 
     rt = app_context(ctx)
     with rt.session() as session:
-        day = parse_date(period) if period else latest_bulletin_period(session, rt.country)
-        bulletin = build_bulletin(session, rt.country, day)
+        bulletin = bulletin_for(session, rt.country, period)
     if as_json:
         print_json(bulletin.to_dict())
     else:

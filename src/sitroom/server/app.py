@@ -45,14 +45,30 @@ def create_app(context: AppContext) -> FastAPI:
     problems.install(app)
 
     from sitroom.server.deps import no_nul_in_query
-    from sitroom.server.routes import approvals, audit, data, dhis2, dhis2_metadata, health
+    from sitroom.server.routes import (
+        analyses,
+        approvals,
+        audit,
+        data,
+        dhis2,
+        dhis2_metadata,
+        health,
+        places,
+        reports,
+        users,
+    )
     from sitroom.server.web import routes as web
 
     checked = [Depends(no_nul_in_query)]
     app.include_router(health.router)
+    # reports first: its /dataValues/history is not a value of /dataValues/{...}.
+    app.include_router(reports.router, prefix=API_PREFIX, dependencies=checked)
     app.include_router(data.router, prefix=API_PREFIX, dependencies=checked)
+    app.include_router(places.router, prefix=API_PREFIX, dependencies=checked)
     app.include_router(approvals.router, prefix=API_PREFIX, dependencies=checked)
     app.include_router(audit.router, prefix=API_PREFIX, dependencies=checked)
+    app.include_router(analyses.router, prefix=API_PREFIX, dependencies=checked)
+    app.include_router(users.router, prefix=API_PREFIX, dependencies=checked)
     # DHIS2's paths after sitroom's own, so /api/v1/... is never read as version "v1".
     app.include_router(dhis2.router, prefix="/api", dependencies=checked)
     app.include_router(dhis2_metadata.router, prefix="/api", dependencies=checked)

@@ -140,6 +140,14 @@ def latest_bulletin_period(
     return regional or period
 
 
+def bulletin_for(session: Session, country: Country, period: str | None = None) -> Bulletin:
+    """The bulletin of ``period`` as written (a day, a week, a month); the latest by default."""
+    from sitroom.surveillance.periods import period_bounds
+
+    day = period_bounds(period) if period else latest_bulletin_period(session, country)
+    return build_bulletin(session, country, day)
+
+
 def build_bulletin(session: Session, country: Country, period: date) -> Bulletin:
     """Collect the figures, the regional table, reporting status and flags for ``period``."""
     root = country.country.code

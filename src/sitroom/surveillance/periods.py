@@ -245,6 +245,18 @@ class ReportingCalendar:
         return first.astimezone(UTC), warning
 
 
+def period_bounds(text: str, what: str = "period", *, last: bool = False) -> date:
+    """The first day of the period ``text`` names (a day, ``2022W20``, ``202205``), or its last.
+
+    A SitroomError naming ``what`` when the text is not a period.
+    """
+    try:
+        period_type, day = parse_period(text)
+    except ValueError as exc:
+        raise SitroomError(f"{what}: {exc}") from None
+    return last_day(day, period_type) if last else day
+
+
 def period_for(element: str, element_type: PeriodType, text: str) -> date:
     """The first day of the period ``text`` names, checked against how ``element`` is reported.
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
@@ -10,17 +11,21 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from sitroom.country import Country, PeriodType
-from sitroom.errors import NotFoundError
+from sitroom.errors import NotFoundError, SitroomError
 from sitroom.places.models import OrgUnit
 from sitroom.surveillance.models import DataElement, DataValue
 from sitroom.surveillance.periods import (
     check_range,
     label,
+    parse_period,
     shift,
     start_of,
     steps_between,
 )
-from sitroom.surveillance.service import fetch_values, period_types
+from sitroom.surveillance.service import fetch_values, period_range, period_types
+
+#: Which org units (by materialised path) a reader may see; None: all of them.
+Include = Callable[[str], bool] | None
 
 
 @dataclass(slots=True)
@@ -62,7 +67,7 @@ class PeriodCompleteness:
 
 
 def completeness(
-    session: Session, country: Country, *, start: date, end: date
+    session: Session, country: Country, *, start: date, end: date, include: Include = None
 ) -> list[PeriodCompleteness]:
     """Per period in ``[start, end]``: expected, received and on-time reports.
 
@@ -71,7 +76,8 @@ def completeness(
     (any element if none are named); the report is on time when none of those
     values arrived after the deadline (cut-off plus grace). Periods are those of
     the required elements' data set (days, weeks or months): the periods that
-    hold ``start`` and ``end`` and those between.
+    hold ``start`` and ``end`` and those between. ``include`` (an org unit's
+    path -> whether to count it) limits the units expected, to a reader's scope.
     """
     check_range(start, end)
     required = country.reporting.required_elements
@@ -79,9 +85,15 @@ def completeness(
     period_type = kinds.get((required or [country.roles.cases])[0], "daily")
     start = start_of(start, period_type)
     level = country.reporting.reporting_level
-    units = session.execute(
-        select(OrgUnit.id, OrgUnit.code).where(OrgUnit.level == level).order_by(OrgUnit.code)
-    ).all()
+    units = [
+        (unit_id, code)
+        for unit_id, code, path in session.execute(
+            select(OrgUnit.id, OrgUnit.code, OrgUnit.path)
+            .where(OrgUnit.level == level)
+            .order_by(OrgUnit.code)
+        )
+        if include is None or include(path)
+    ]
     query = (
         select(DataValue.org_unit_id, DataValue.period, DataValue.late)
         .join(OrgUnit, OrgUnit.id == DataValue.org_unit_id)
@@ -150,6 +162,52 @@ def completeness_by_unit(
 
 
 @dataclass(frozen=True, slots=True)
+class CompletenessReport:
+    """Completeness over a range, as ``sitroom completeness`` and the API give it."""
+
+    start: date
+    end: date
+    periods: list[PeriodCompleteness]
+    #: The units expected to report, code -> name.
+    reporters: dict[str, str]
+
+    def by_unit(self) -> list[UnitCompleteness]:
+        return completeness_by_unit(self.periods, self.reporters)
+
+
+def completeness_report(
+    session: Session,
+    country: Country,
+    *,
+    start: date | None = None,
+    end: date | None = None,
+    include: Include = None,
+) -> CompletenessReport:
+    """:func:`completeness` from ``start`` to ``end`` (default: the stored periods' range).
+
+    ``end`` is a day of the last period (its last day, for a range given by
+    periods). Refuses (SitroomError) when nothing is stored yet.
+    """
+    reporting = country.reporting
+    stored = period_range(session, reporting.required_elements or [country.roles.cases])
+    if stored is None:
+        raise SitroomError("no values are stored yet")
+    first = start or stored[0]
+    last = end or stored[1]
+    rows = completeness(session, country, start=first, end=last, include=include)
+    reporters = {
+        code: name
+        for code, name, path in session.execute(
+            select(OrgUnit.code, OrgUnit.name, OrgUnit.path).where(
+                OrgUnit.level == reporting.reporting_level
+            )
+        )
+        if include is None or include(path)
+    }
+    return CompletenessReport(first, last, rows, reporters)
+
+
+@dataclass(frozen=True, slots=True)
 class AggregateRow:
     """A parent's own figure beside the sum of its children's, never merged."""
 
@@ -181,6 +239,15 @@ class AggregateRow:
             "children_reporting": self.children_reporting,
             "children_total": self.children_total,
         }
+
+
+def aggregate_period(session: Session, org_unit: str, period: str) -> list[AggregateRow]:
+    """:func:`aggregate` for a period as written (``2022-05-15``, ``2022W20``, ``202205``)."""
+    try:
+        period_type, day = parse_period(period)
+    except ValueError as exc:
+        raise SitroomError(f"period: {exc}") from None
+    return aggregate(session, org_unit, day, period_type)
 
 
 def aggregate(

@@ -11,10 +11,16 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from sitroom.country import Country, PeriodType
-from sitroom.errors import ConfigError, NotFoundError
+from sitroom.errors import ConfigError, NotFoundError, SitroomError
 from sitroom.places.models import OrgUnit
 from sitroom.places.service import LoadSummary
-from sitroom.surveillance.models import DataElement, DataSet, DataValue, DataValueAudit
+from sitroom.surveillance.models import (
+    DataElement,
+    DataSet,
+    DataValue,
+    DataValueAudit,
+    ImportRun,
+)
 
 
 def load_elements(session: Session, country: Country) -> LoadSummary:
@@ -160,6 +166,10 @@ class HistoryEvent:
     ``by`` is who made the change (the authenticated actor); ``stored_by`` is
     who the file said entered the value (DHIS2's storedBy), a claim kept
     beside it. Rows written before actors were recorded show the claim in both.
+    ``channel`` (api, web, cli, file) and ``client`` (the address, for the
+    server) are those of the import that made the change, when it is known:
+    the audit keeps the import of each change, not of the state it replaced,
+    so a first value that was later changed has none.
     """
 
     action: str  # "created", "updated", "deleted"
@@ -169,6 +179,9 @@ class HistoryEvent:
     by: str
     stored_by: str | None = None
     comment: str | None = None
+    import_id: int | None = None
+    channel: str | None = None
+    client: str | None = None
 
     def to_dict(self) -> dict[str, object]:
         return {
@@ -179,6 +192,8 @@ class HistoryEvent:
             "by": self.by,
             "stored_by": self.stored_by,
             "comment": self.comment,
+            "channel": self.channel,
+            "client": self.client,
         }
 
 
@@ -233,7 +248,14 @@ def value_history(
             )
         if audit.action == "delete":
             events.append(
-                HistoryEvent("deleted", None, audit.changed_at, audit.source, audit.changed_by)
+                HistoryEvent(
+                    "deleted",
+                    None,
+                    audit.changed_at,
+                    audit.source,
+                    audit.changed_by,
+                    import_id=audit.import_id,
+                )
             )
             deleted = True
         else:
@@ -246,6 +268,7 @@ def value_history(
                     audit.changed_by,
                     audit.new_stored_by,
                     audit.new_comment,
+                    import_id=audit.import_id,
                 )
             )
             deleted = False
@@ -259,6 +282,138 @@ def value_history(
                 current.changed_by,
                 current.stored_by,
                 current.comment,
+                import_id=current.import_id,
             )
         )
-    return events
+    return _with_channels(session, events)
+
+
+def _with_channels(session: Session, events: list[HistoryEvent]) -> list[HistoryEvent]:
+    """The events with the channel and client of their imports (one query)."""
+    from dataclasses import replace
+
+    ids = {e.import_id for e in events if e.import_id is not None}
+    if not ids:
+        return events
+    runs = {
+        run_id: (channel, client)
+        for run_id, channel, client in session.execute(
+            select(ImportRun.id, ImportRun.channel, ImportRun.client).where(ImportRun.id.in_(ids))
+        )
+    }
+    return [
+        replace(e, channel=runs[e.import_id][0], client=runs[e.import_id][1])
+        if e.import_id in runs
+        else e
+        for e in events
+    ]
+
+
+def history_key(
+    session: Session, country: Country, element: str, org_unit: str, period: str
+) -> tuple[str, str, date]:
+    """The (element, org unit code, period start) a user named, checked.
+
+    ``org_unit`` is a code, name or alias; ``period`` must be of the element's
+    type (a week for a weekly element). NotFoundError for an unknown element or
+    org unit, SitroomError for a wrong period.
+    """
+    from sitroom.places.service import org_unit_code
+    from sitroom.surveillance.periods import period_for
+
+    code = org_unit_code(session, country, org_unit)
+    kinds = period_types(session)
+    if element not in kinds:
+        raise NotFoundError(f"unknown data element {element!r}")
+    return element, code, period_for(element, kinds[element], period)
+
+
+@dataclass(frozen=True, slots=True)
+class PeriodInfo:
+    """A reporting period and its window in the country's time zone."""
+
+    period: str  # as sitroom writes it: 2022-05-15, 2022W20, 202205
+    period_type: PeriodType
+    first_day: date
+    last_day: date
+    window_start: datetime  # local, inclusive
+    window_end: datetime  # local, exclusive: the cut-off
+    deadline: datetime  # local: the cut-off plus the grace
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "period": self.period,
+            "period_type": self.period_type,
+            "first_day": self.first_day.isoformat(),
+            "last_day": self.last_day.isoformat(),
+            "window_start": self.window_start.isoformat(),
+            "window_end": self.window_end.isoformat(),
+            "deadline": self.deadline.isoformat(),
+        }
+
+
+#: The most periods one call of :func:`reporting_periods` lists.
+MAX_PERIODS = 1000
+
+
+def reporting_periods(
+    session: Session,
+    country: Country,
+    *,
+    period_type: PeriodType | None = None,
+    start: date | None = None,
+    end: date | None = None,
+) -> list[PeriodInfo]:
+    """The periods of ``period_type`` from ``start`` to ``end``, with their windows.
+
+    The type defaults to that of the country's cases; the range to the periods
+    between the first and the last value stored of that type (none when
+    nothing is). At most :data:`MAX_PERIODS`; more is refused with a
+    SitroomError that says how to narrow the range.
+    """
+    from sitroom.surveillance.periods import (
+        ReportingCalendar,
+        check_range,
+        label,
+        last_day,
+        shift,
+        start_of,
+        steps_between,
+    )
+
+    check_range(start, end)
+    kinds = period_types(session)
+    kind = period_type or kinds.get(country.roles.cases, "daily")
+    if start is None or end is None:
+        of_type = [code for code, k in kinds.items() if k == kind]
+        stored = period_range(session, of_type) if of_type else None
+        if stored is None:
+            return []
+        start = start or stored[0]
+        end = end or stored[1]
+        if start > end:
+            return []
+    first, final = start_of(start, kind), start_of(end, kind)
+    count = steps_between(first, final, kind) + 1
+    if count > MAX_PERIODS:
+        raise SitroomError(
+            f"{count} {kind} periods from {start} to {end}: at most {MAX_PERIODS};"
+            " give a shorter range"
+        )
+    calendar = ReportingCalendar.from_config(country.reporting)
+    periods = []
+    for step in range(count):
+        day = shift(first, step, kind)
+        opens, closes = calendar.window(day, kind)
+        periods.append(
+            PeriodInfo(
+                period=label(day, kind),
+                period_type=kind,
+                first_day=day,
+                last_day=last_day(day, kind),
+                window_start=opens.astimezone(calendar.zone),
+                window_end=closes.astimezone(calendar.zone),
+                deadline=calendar.deadline(day, kind).astimezone(calendar.zone),
+            )
+        )
+    return periods

@@ -1,0 +1,313 @@
+"""The role matrix over the API (issue #9, item 3): every role x every operation x scope.
+
+``tests/unit/auth/test_permissions.py`` holds the service layer's matrix
+(role x permission x place). This is the same over HTTP: for each role, a
+user scoped to Chagang (KP-04) and one scoped to the country calls every
+operation the server exposes, on an org unit inside the scope (KP-04) and
+outside it (Pyongyang, KP-01), and each answer's status must be the one
+the permission table gives: the operation's success status when the role
+holds the permission (and, for a scoped operation, the unit is inside),
+403 otherwise. The expectation is computed from ``ROLES``, so changing the
+role table changes it; the operations are listed here by hand, with the
+permission each needs, and a test checks that the list covers every
+operation of the OpenAPI document (a new route must be added here).
+
+Two documented exceptions: a batch write (``POST /dataValues``, DHIS2's
+``POST /dataValueSets``) that names a unit outside the scope is answered 409
+with the value refused (nothing written), as any refused value is; and the
+national bulletin needs the whole country, so its "inside" caller is the
+national user and its "outside" caller the Chagang one.
+
+One database, app and client for the module; users sign in by API token
+(argon2 at production cost a request would make the matrix slow).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from itertools import count
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from sitroom.auth import service as auth
+from sitroom.auth.permissions import ROLES
+from sitroom.country import Country
+from sitroom.surveillance import approvals
+from tests.conftest import TEST_DATABASE_URL
+from tests.functional.api_world import World, api_world
+
+INSIDE, OUTSIDE = "KP-04", "KP-01"
+_serial = count()
+
+
+@pytest.fixture(scope="module")
+def world(
+    _migrated: str, country: Country, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[World]:
+    """The 2022 wave, two users per role (Chagang, national)."""
+    folder = tmp_path_factory.mktemp("matrix")
+    with api_world(_migrated, TEST_DATABASE_URL, folder, country) as built:
+        for role in ROLES:
+            built.add_user(f"{role}-r", role, [INSIDE])
+            built.add_user(f"{role}-n", role, ["KP"])
+        yield built
+
+
+def _target(world: World, unit: str) -> str:
+    """A fresh user scoped to ``unit``, for the users admin operations to act on."""
+    name = f"target-{next(_serial)}"
+    auth.create_user(world.session, name, role="viewer", scopes=[unit], password=None, actor="t")
+    world.session.commit()
+    return name
+
+
+def _day(offset: int) -> str:
+    return (date(2023, 1, 1) + timedelta(days=offset)).isoformat()
+
+
+@dataclass(frozen=True)
+class Action:
+    """One operation: how to call it on an org unit, the permission it needs, what it answers."""
+
+    name: str
+    method: str
+    #: The request for the unit: (path, keyword arguments of ``client.request``).
+    request: Callable[[World, str], tuple[str, dict[str, Any]]]
+    permission: str | None
+    #: False: only the role is checked (the scope filters what comes back).
+    scoped: bool = True
+    ok: int = 200
+    #: The status for a unit outside the scope when the role allows the operation.
+    outside: int = 403
+    #: Called on the "inside" unit by the national user, on the "outside" one by Chagang's.
+    national: bool = False
+    #: A path that names the route, for the coverage check (the request's own path if empty).
+    route: str = field(default="")
+
+
+def get(path: str) -> Callable[[World, str], tuple[str, dict[str, Any]]]:
+    return lambda _world, unit: (path.format(unit=unit), {})
+
+
+def _value(unit: str, period: str) -> dict[str, str]:
+    return {"orgUnit": unit, "dataElement": "new_fever", "period": period, "value": "5"}
+
+
+def _post_values(_world: World, unit: str) -> tuple[str, dict[str, Any]]:
+    return "/api/v1/dataValues", {"json": {"dataValues": [_value(unit, _day(next(_serial)))]}}
+
+
+def _post_dhis2(_world: World, unit: str) -> tuple[str, dict[str, Any]]:
+    period = _day(next(_serial)).replace("-", "")
+    return "/api/dataValueSets", {"json": {"dataValues": [_value(unit, period)]}}
+
+
+def _approve(_world: World, unit: str) -> tuple[str, dict[str, Any]]:
+    period = (date(2024, 1, 1) + timedelta(days=next(_serial))).isoformat()
+    return "/api/v1/approvals", {"json": {"orgUnit": unit, "period": period}}
+
+
+def _unapprove(world: World, unit: str) -> tuple[str, dict[str, Any]]:
+    period = (date(2025, 1, 1) + timedelta(days=next(_serial))).isoformat()
+    approvals.approve(world.session, unit, period, user="t")
+    body = {"orgUnit": unit, "period": period, "reason": "matrix"}
+    return "/api/v1/approvals/unapprove", {"json": body}
+
+
+def _on_user(suffix: str, method_body: dict[str, Any] | None = None) -> Any:
+    def build(world: World, unit: str) -> tuple[str, dict[str, Any]]:
+        name = _target(world, unit)
+        return f"/api/v1/users/{name}{suffix}", ({"json": method_body} if method_body else {})
+
+    return build
+
+
+def _create_user(_world: World, unit: str) -> tuple[str, dict[str, Any]]:
+    body = {"username": f"made-{next(_serial)}", "role": "reporter", "scopes": [unit]}
+    return "/api/v1/users", {"json": body}
+
+
+def _grant(world: World, unit: str) -> tuple[str, dict[str, Any]]:
+    # A district of the unit: granted to a user of the unit (both inside or both outside).
+    district = {"KP-04": "KP-04-KANGGYE", "KP-01": "KP-01-KANGDONG"}[unit]
+    return f"/api/v1/users/{_target(world, unit)}/scopes", {"json": {"scopes": [district]}}
+
+
+def _revoke(world: World, unit: str) -> tuple[str, dict[str, Any]]:
+    return f"/api/v1/users/{_target(world, unit)}/scopes/{unit}", {}
+
+
+ANALYSES = {
+    "rt": "fill=linear",
+    "growth": "fill=linear",
+    "forecast": "fill=linear&horizon=3&samples=10",
+    "nowcast": "last=3",
+    "cfr": "fill=linear",
+    "alerts": "fill=linear",
+    "credibility": "",
+    "ascertainment": "",
+}
+
+ACTIONS = [
+    Action("me", "GET", get("/api/v1/me"), None, scoped=False),
+    Action("org units", "GET", get("/api/v1/orgUnits"), "data.read", scoped=False),
+    Action("org unit", "GET", get("/api/v1/orgUnits/{unit}"), "data.read"),
+    Action("children", "GET", get("/api/v1/orgUnits/{unit}/children"), "data.read"),
+    Action("data elements", "GET", get("/api/v1/dataElements"), "data.read", scoped=False),
+    Action("periods", "GET", get("/api/v1/periods?startDate=2022-05-14"), "data.read", False),
+    Action("values", "GET", get("/api/v1/dataValues?orgUnit={unit}&limit=5"), "data.read"),
+    Action("write values", "POST", _post_values, "data.write", outside=409),
+    Action(
+        "history",
+        "GET",
+        get("/api/v1/dataValues/history?dataElement=new_fever&orgUnit={unit}&period=2022-05-15"),
+        "data.read",
+    ),
+    Action(
+        "validation", "GET", get("/api/v1/validation?orgUnit={unit}&period=2022-05-20"), "data.read"
+    ),
+    Action(
+        "completeness",
+        "GET",
+        get("/api/v1/completeness?orgUnit={unit}&startDate=2022-05-14&endDate=2022-05-20"),
+        "data.read",
+    ),
+    Action("sums", "GET", get("/api/v1/aggregate?orgUnit={unit}&period=2022-05-15"), "data.read"),
+    Action(
+        "weeks",
+        "GET",
+        get("/api/v1/aggregate?orgUnit={unit}&to=week&dataElement=new_fever"),
+        "data.read",
+    ),
+    Action(
+        "bulletin",
+        "GET",
+        get("/api/v1/bulletin?period=2022-05-15"),
+        "data.read",
+        national=True,
+    ),
+    Action("approvals", "GET", get("/api/v1/approvals?orgUnit={unit}"), "data.read", False),
+    Action("approve", "POST", _approve, "data.approve"),
+    Action("unapprove", "POST", _unapprove, "data.approve"),
+    *(
+        Action(
+            name, "GET", get(f"/api/v1/analyses/{name}?orgUnit={{unit}}&{query}"), "analysis.read"
+        )
+        for name, query in ANALYSES.items()
+    ),
+    Action("users", "GET", get("/api/v1/users"), "users.manage", scoped=False),
+    Action("user", "GET", _on_user(""), "users.manage", route="/api/v1/users/x"),
+    Action("create user", "POST", _create_user, "users.manage", ok=201),
+    Action("disable", "POST", _on_user("/disable"), "users.manage"),
+    Action("enable", "POST", _on_user("/enable"), "users.manage"),
+    Action("set role", "PUT", _on_user("/role", {"role": "reporter"}), "users.manage"),
+    Action("grant", "POST", _grant, "users.manage"),
+    Action("revoke", "DELETE", _revoke, "users.manage"),
+    Action(
+        "reset password",
+        "POST",
+        _on_user("/password", {"password": "a long enough passphrase 42"}),
+        "users.manage",
+        ok=204,
+    ),
+    Action("dhis2 system", "GET", get("/api/system/info"), None, scoped=False),
+    Action("dhis2 me", "GET", get("/api/me"), None, scoped=False),
+    Action(
+        "dhis2 read",
+        "GET",
+        get("/api/dataValueSets?orgUnit={unit}&period=2022-05-15"),
+        "data.read",
+    ),
+    Action("dhis2 write", "POST", _post_dhis2, "data.write", outside=409),
+]
+
+
+def expected(role: str, action: Action, where: str) -> int:
+    """The status the permission table gives the cell."""
+    if action.permission is None:
+        return action.ok
+    if action.permission not in ROLES[role]:
+        return 403
+    if action.scoped and where == "outside":
+        return action.outside
+    return action.ok
+
+
+CELLS = [
+    pytest.param(role, action, where, id=f"{role}-{action.name}-{where}")
+    for role in ROLES
+    for action in ACTIONS
+    for where in (("inside", "outside") if action.scoped else ("anywhere",))
+]
+
+
+@pytest.mark.parametrize(("role", "action", "where"), CELLS)
+def test_the_api_matrix(world: World, role: str, action: Action, where: str) -> None:
+    if action.national:
+        who, unit = (f"{role}-n", "KP") if where == "inside" else (f"{role}-r", "KP")
+    else:
+        who, unit = f"{role}-r", OUTSIDE if where == "outside" else INSIDE
+    path, kwargs = action.request(world, unit)
+    response = world.client.request(action.method, path, headers=world.headers(who), **kwargs)
+    want = expected(role, action, where)
+    assert response.status_code == want, (
+        f"{who} {action.method} {path}: {response.status_code}, expected {want}: {response.text}"
+    )
+    if want == 403:
+        assert response.headers["content-type"] == "application/problem+json"
+        assert role in response.json()["detail"] or who in response.json()["detail"]
+
+
+def _canonical(template: str) -> str:
+    """DHIS2's versioned (``/api/41/...``) and suffixed (``.json``, ``.csv``) paths are
+    aliases of the same operations: one template for them all."""
+    template = re.sub(r"^/api/\{version\}/", "/api/", template)
+    return re.sub(r"\.(json|csv)$", "", template)
+
+
+def test_the_matrix_covers_every_operation(world: World) -> None:
+    document = world.client.get("/api/v1/openapi.json").json()
+    operations = {
+        (method.upper(), _canonical(path))
+        for path, methods in document["paths"].items()
+        if path.startswith("/api/")
+        for method in methods
+    }
+    called = [
+        (action.method, (action.route or action.request(world, INSIDE)[0]).split("?")[0])
+        for action in ACTIONS
+    ]
+    missing = []
+    for method, template in sorted(operations):
+        pattern = re.compile("^" + re.sub(r"\\\{[^/]+?\\\}", "[^/]+", re.escape(template)) + "$")
+        if not any(m == method and pattern.match(path) for m, path in called):
+            missing.append(f"{method} {template}")
+    assert not missing, f"operations the matrix does not call: {missing}"
+
+
+def test_the_api_reference_names_every_operation(world: World) -> None:
+    document = world.client.get("/api/v1/openapi.json").json()
+    reference = (Path(__file__).resolve().parents[2] / "docs" / "api.md").read_text("utf-8")
+    missing = [
+        f"{method.upper()} {path}"
+        for path, methods in document["paths"].items()
+        if path.startswith("/api/v1/") and path not in ("/api/v1/openapi.json",)
+        for method in methods
+        if f"`{method.upper()} {path}`" not in reference
+    ]
+    assert not missing, f"docs/api.md does not name {missing}"
+
+
+def test_the_matrix_has_a_cell_per_role_operation_and_place() -> None:
+    scoped = sum(action.scoped for action in ACTIONS)
+    assert len(CELLS) == len(ROLES) * (2 * scoped + len(ACTIONS) - scoped)
+    # Every role is refused somewhere and allowed somewhere: the matrix tells them apart.
+    for role in ROLES:
+        statuses = {expected(role, a, w) for a in ACTIONS for w in ("inside", "outside")}
+        assert 403 in statuses or role == "admin"
+        assert statuses - {403}
