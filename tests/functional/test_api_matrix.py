@@ -142,6 +142,40 @@ def _revoke(world: World, unit: str) -> tuple[str, dict[str, Any]]:
     return f"/api/v1/users/{_target(world, unit)}/scopes/{unit}", {}
 
 
+def _put_value(_world: World, unit: str) -> tuple[str, dict[str, Any]]:
+    return f"/api/v1/dataValues/new_fever/{unit}/{_day(next(_serial))}", {"json": {"value": 5}}
+
+
+def _stored(world: World, unit: str) -> tuple[str, str]:
+    """A value written by the national admin: its path and ETag."""
+    path = f"/api/v1/dataValues/new_fever/{unit}/{_day(next(_serial))}"
+    made = world.client.put(path, json={"value": 3}, headers=world.headers("admin-n"))
+    assert made.status_code == 201, made.text
+    return path, made.headers["etag"]
+
+
+def _delete_value(world: World, unit: str) -> tuple[str, dict[str, Any]]:
+    path, etag = _stored(world, unit)
+    return path, {"headers": {"If-Match": etag}}
+
+
+def _dhis2_value(unit: str) -> dict[str, str]:
+    return {"de": "new_fever", "ou": unit, "pe": _day(next(_serial)).replace("-", "")}
+
+
+def _post_dhis2_value(_world: World, unit: str) -> tuple[str, dict[str, Any]]:
+    return "/api/dataValues", {"params": {**_dhis2_value(unit), "value": "5"}}
+
+
+def _delete_dhis2_value(world: World, unit: str) -> tuple[str, dict[str, Any]]:
+    params = _dhis2_value(unit)
+    made = world.client.post(
+        "/api/dataValues", params={**params, "value": "4"}, headers=world.headers("admin-n")
+    )
+    assert made.status_code == 201, made.text
+    return "/api/dataValues", {"params": params}
+
+
 ANALYSES = {
     "rt": "fill=linear",
     "growth": "fill=linear",
@@ -224,6 +258,20 @@ ACTIONS = [
         "data.read",
     ),
     Action("dhis2 write", "POST", _post_dhis2, "data.write", outside=409),
+    Action(
+        "dhis2 value",
+        "GET",
+        get("/api/dataValues?de=new_fever&pe=20220515&ou={unit}"),
+        "data.read",
+    ),
+    Action("dhis2 write value", "POST", _post_dhis2_value, "data.write", ok=201),
+    Action("dhis2 delete value", "DELETE", _delete_dhis2_value, "data.write", ok=204),
+    Action("dhis2 org units", "GET", get("/api/organisationUnits"), "data.read", scoped=False),
+    Action("dhis2 data elements", "GET", get("/api/dataElements"), "data.read", scoped=False),
+    Action("value", "GET", get("/api/v1/dataValues/new_fever/{unit}/2022-05-15"), "data.read"),
+    Action("put value", "PUT", _put_value, "data.write", ok=201),
+    Action("delete value", "DELETE", _delete_value, "data.write"),
+    Action("audit", "GET", get("/api/v1/audit?limit=5"), "audit.read", national=True),
 ]
 
 
@@ -253,7 +301,8 @@ def test_the_api_matrix(world: World, role: str, action: Action, where: str) -> 
     else:
         who, unit = f"{role}-r", OUTSIDE if where == "outside" else INSIDE
     path, kwargs = action.request(world, unit)
-    response = world.client.request(action.method, path, headers=world.headers(who), **kwargs)
+    headers = {**world.headers(who), **kwargs.pop("headers", {})}
+    response = world.client.request(action.method, path, headers=headers, **kwargs)
     want = expected(role, action, where)
     assert response.status_code == want, (
         f"{who} {action.method} {path}: {response.status_code}, expected {want}: {response.text}"
