@@ -313,7 +313,7 @@ def forecast_cmd(
         str | None,
         typer.Option(
             "--model",
-            help="growth (the default: best on the 2022 backtest), renewal,"
+            help="skewed (the default: best on the 2022 backtest), growth, renewal,"
             " last_value or week_mean. With --backtest: score it against the baselines"
             " (default: every model).",
         ),
@@ -327,7 +327,8 @@ def forecast_cmd(
             "--samples",
             min=10,
             max=100_000,
-            help="Samples (10 to 100,000; default 4000 growth, 2000 renewal; fewer in backtests).",
+            help="Samples (10 to 100,000; default 4000 skewed and growth, 2000 renewal;"
+            " fewer in backtests).",
         ),
     ] = None,
     seed: Annotated[int, typer.Option("--seed", help="Random seed.")] = 0,
@@ -376,7 +377,7 @@ def forecast_cmd(
             lambda: runs.forecast(
                 data[name],
                 si,
-                model=model or "growth",
+                model=model or runs.FORECAST_MODELS[0],
                 horizon=horizon,
                 samples=samples,
                 seed=seed,
