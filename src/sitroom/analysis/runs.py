@@ -16,7 +16,7 @@ from sitroom.epi import alerts, cfr, credibility
 from sitroom.epi.ascertainment import Ascertainment
 from sitroom.epi.backtest import Forecaster, last_value, week_mean
 from sitroom.epi.backtest import backtest as run_backtest
-from sitroom.epi.forecast import GrowthForecast, RenewalForecast
+from sitroom.epi.forecast import GrowthForecast, RenewalForecast, SkewedGrowthForecast
 from sitroom.epi.growth import LogLinearGrowth
 from sitroom.epi.nowcast import ChainLadderNowcast
 from sitroom.epi.rt import CoriRt
@@ -411,10 +411,10 @@ def growth(series: Series, *, window: int | None = None) -> Table:
 
 
 #: Forecast models, the default first (chosen by the backtest in docs/methods.md).
-FORECAST_MODELS = ("growth", "renewal", "last_value", "week_mean")
+FORECAST_MODELS = ("skewed", "growth", "renewal", "last_value", "week_mean")
 #: Sample paths when none are asked for: (forecast, backtest) per model; the
 #: renewal model simulates day by day and is the slow one.
-DEFAULT_SAMPLES = {"growth": (4000, 2000), "renewal": (2000, 500)}
+DEFAULT_SAMPLES = {"skewed": (4000, 2000), "growth": (4000, 2000), "renewal": (2000, 500)}
 
 
 def _samples(model: str, samples: int | None, backtest: bool) -> int:
@@ -440,8 +440,9 @@ def forecaster(
         return last_value
     if model == "week_mean":
         return week_mean
-    if model == "growth":
-        growth = GrowthForecast(
+    if model in ("skewed", "growth"):
+        kind = SkewedGrowthForecast if model == "skewed" else GrowthForecast
+        growth = kind(
             horizon=horizon, n_samples=_samples(model, samples, backtest), random_state=seed
         )
 
@@ -470,14 +471,21 @@ def _forecast_notes(
 ) -> list[str]:
     """What the model did on this series, from a fit of its own."""
     values = series.values
-    if model == "growth":
-        fit = GrowthForecast(horizon=1, n_samples=10, random_state=seed).fit(values)
+    if model in ("skewed", "growth"):
+        kind = SkewedGrowthForecast if model == "skewed" else GrowthForecast
+        fit = kind(horizon=1, n_samples=10, random_state=seed).fit(values)
+        shape = (
+            f"two-piece Student-t({fit.tail_df:g}) on the log scale, {fit.lower_scale:g} x"
+            f" the spread below the median and {fit.upper_scale:g} x above"
+            if model == "skewed"
+            else f"Student-t({fit.tail_df:g}) on the log scale"
+        )
         return [
             "log-linear growth from the last count (mean of the Theil-Sen slopes over 7 and"
             f" 21 days): {float(fit.growth_rate_):+.4f} per day; intervals from its"
             f" one-day-ahead errors over the last {fit.errors_used_} days (log-scale spread"
             f" {float(fit.spread_):.3f}, growth-rate sd {float(fit.rate_sd_):.4f})"
-            " with counting noise",
+            f" with counting noise; {shape}",
             f"{samples} samples (quadrature on the log scale), seed {seed}",
         ]
     if model == "renewal":
@@ -502,7 +510,7 @@ def forecast(
     series: Series,
     si: SerialInterval,
     *,
-    model: str = "growth",
+    model: str = FORECAST_MODELS[0],
     horizon: int = 14,
     samples: int | None = None,
     seed: int = 0,

@@ -32,7 +32,7 @@ if TYPE_CHECKING:
 ANALYSES = ("rt", "growth", "forecast", "nowcast", "cfr", "alerts", "credibility", "ascertainment")
 #: Forecast models (``runs.FORECAST_MODELS``, which a test keeps equal; written out
 #: here so that this module imports without numpy).
-FORECAST_MODELS = ("growth", "renewal", "last_value", "week_mean")
+FORECAST_MODELS = ("skewed", "growth", "renewal", "last_value", "week_mean")
 FILLS = ("none", "zero", "linear")
 THRESHOLDS = ("surveillance", "cdc")
 NOISES = ("negbin", "poisson")
@@ -246,7 +246,7 @@ def forecast(
         lambda: runs.forecast(
             data[name],
             si,
-            model=model or "growth",
+            model=model or FORECAST_MODELS[0],
             horizon=horizon,
             samples=samples,
             seed=seed,

@@ -238,7 +238,7 @@ def forecast_cmd(
         str | None,
         typer.Option(
             "--model",
-            help="growth (the default: best on the 2022 backtest), renewal,"
+            help="skewed (the default: best on the 2022 backtest), growth, renewal,"
             " last_value or week_mean. With --backtest: score it against the baselines"
             " (default: every model).",
         ),
@@ -252,7 +252,8 @@ def forecast_cmd(
             "--samples",
             min=10,
             max=100_000,
-            help="Samples (10 to 100,000; default 4000 growth, 2000 renewal; fewer in backtests).",
+            help="Samples (10 to 100,000; default 4000 skewed and growth, 2000 renewal;"
+            " fewer in backtests).",
         ),
     ] = None,
     seed: Annotated[int, typer.Option("--seed", help="Random seed.")] = 0,
