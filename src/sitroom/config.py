@@ -89,10 +89,10 @@ class Settings(BaseModel):
         The server is reached over HTTPS (through a reverse proxy): cookies are
         marked Secure and responses carry Strict-Transport-Security.
     session_idle_minutes:
-        A web session unused for this long ends (default 480: 8 hours).
+        A web session unused for this long ends (default 30, ASVS level 2).
     session_max_hours:
         A web session ends this long after sign-in however much it is used
-        (default 168: 7 days).
+        (default 12, ASVS level 2).
     auth_failures_per_client:
         Failed sign-ins and refused credentials from one client address within
         ``auth_failure_window_minutes`` after which that address is answered 429
@@ -115,8 +115,8 @@ class Settings(BaseModel):
     secret_key: str = ""
     max_body_bytes: int = Field(default=64 * 1024 * 1024, ge=1024)
     behind_tls: bool = False
-    session_idle_minutes: int = Field(default=8 * 60, ge=1, le=7 * 24 * 60)
-    session_max_hours: int = Field(default=7 * 24, ge=1, le=366 * 24)
+    session_idle_minutes: int = Field(default=30, ge=1, le=7 * 24 * 60)
+    session_max_hours: int = Field(default=12, ge=1, le=366 * 24)
     auth_failures_per_client: int = Field(default=20, ge=1, le=100_000)
     auth_failure_window_minutes: int = Field(default=15, ge=1, le=24 * 60)
     auth_failure_delay: float = Field(default=0.25, ge=0, le=10)

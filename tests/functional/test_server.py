@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import json
 import logging
 
 import pytest
@@ -180,6 +181,20 @@ def test_the_request_log_names_the_user_never_the_secret(
     assert '"status": 200' in lines[0]
     assert "abc" not in lines[0]
     assert PASSWORD not in lines[0]
+
+
+def test_a_forged_line_in_a_path_stays_inside_one_log_line(
+    client: TestClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Log injection (ASVS 7.3.1): a newline in the path cannot start a false log line.
+    with caplog.at_level(logging.INFO, logger="sitroom.access"):
+        client.get('/api/v1/orgUnits/KP%0A{"user": "admin", "status": 200}', headers=basic("rex"))
+    lines = [r.getMessage() for r in caplog.records if r.name == "sitroom.access"]
+    assert len(lines) == 1
+    assert "\n" not in lines[0]
+    record = json.loads(lines[0])
+    assert record["user"] == "rex"
+    assert record["path"].startswith("/api/v1/orgUnits/KP\n")
 
 
 def test_the_secret_key_is_required_outside_the_demo() -> None:

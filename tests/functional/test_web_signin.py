@@ -419,14 +419,14 @@ def test_sessions_expire_when_idle_and_at_their_absolute_end(
 
 
 def test_the_settings_set_the_idle_timeout(db_url: str, people: Session) -> None:
-    with make_client(db_url, session_idle_minutes=30) as short:
+    with make_client(db_url, session_idle_minutes=45) as short:
         signed_in(short)
         [row] = session_rows(people, "rex")
-        assert row.expires_at - row.created_at == timedelta(minutes=30)
+        assert row.expires_at - row.created_at == timedelta(minutes=45)
         people.execute(
             update(WebSession)
             .where(WebSession.id == row.id)
-            .values(last_seen_at=utcnow() - timedelta(minutes=31))
+            .values(last_seen_at=utcnow() - timedelta(minutes=46))
         )
         people.commit()
         assert short.get("/").headers["location"] == "/signin"
