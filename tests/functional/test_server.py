@@ -263,3 +263,27 @@ def test_a_nul_in_an_approval_body_is_invalid_input(client: TestClient) -> None:
     )
     assert answer.status_code == 422
     assert "NUL" in answer.text
+
+
+def test_an_unexpected_error_is_a_generic_problem_and_logged(
+    db_url: str, people: Session, caplog: pytest.LogCaptureFixture
+) -> None:
+    # ASVS 7.4.1: the client learns that something failed, never what (no traceback, no text
+    # of the exception); the log has it.
+    app = create_app(AppContext.from_overrides(database_url=db_url, secret_key=SECRET))
+
+    def fail() -> None:
+        raise RuntimeError("secret internals: /srv/sitroom/db password=hunter2")
+
+    app.add_api_route("/api/v1/boom", fail)
+    with (
+        caplog.at_level(logging.ERROR, logger="sitroom.server"),
+        TestClient(app, raise_server_exceptions=False) as test_client,
+    ):
+        answer = test_client.get("/api/v1/boom")
+    assert answer.status_code == 500
+    assert answer.headers["content-type"] == "application/problem+json"
+    assert "hunter2" not in answer.text
+    assert "Traceback" not in answer.text
+    assert "the error is in its log" in answer.json()["detail"]
+    assert any("hunter2" in (r.exc_text or "") or r.exc_info for r in caplog.records)
