@@ -634,7 +634,8 @@ def demo(
         f"\n  API docs: {address}/api/v1/docs"
     )
     if example is not None:
-        console.print(f"  Sign in: curl -u {example}:PASSWORD {address}/api/v1/me")
+        console.print(f"  Sign in: {address}/signin in a browser,")
+        console.print(f"       or: curl -u {example}:PASSWORD {address}/api/v1/me")
     run(rt, host=DEMO_HOST, port=port, demo=True)
     console.print("sitroom demo stopped.")
 
