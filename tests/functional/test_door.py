@@ -236,3 +236,20 @@ def test_bad_input_gets_its_status_and_a_clear_problem(
     loaded.expire_all()
     assert loaded.scalar(select(func.count()).select_from(DataValue)) == 0
     assert loaded.scalar(select(func.count()).select_from(ImportRun)) == 0
+
+
+def test_a_stale_etag_is_412_and_writes_nothing(client: TestClient, loaded: Session) -> None:
+    """The one status the table cannot send in one request: it needs a value and its tag."""
+    path = "/api/v1/dataValues/new_fever/KP-04/2022-05-20"
+    made = client.put(path, json={"value": 7}, headers=REPORTER)
+    assert made.status_code == 201, made.text
+    tag = made.headers["etag"]
+    changed = client.put(path, json={"value": 8}, headers={**REPORTER, "If-Match": tag})
+    assert changed.status_code == 200, changed.text
+    stale = client.put(path, json={"value": 9}, headers={**REPORTER, "If-Match": tag})
+    assert stale.status_code == 412
+    assert stale.headers["content-type"].startswith("application/problem+json")
+    assert "If-Match" in stale.json()["detail"] or "If-Match" in str(stale.json()["errors"])
+    loaded.expire_all()
+    assert loaded.scalar(select(DataValue.value)) == 8
+    assert loaded.scalar(select(func.count()).select_from(ImportRun)) == 2

@@ -87,6 +87,7 @@ class AuthEvent(Base):
     __table_args__ = (
         CheckConstraint(EVENT_CHECK, name="event"),
         Index("ix_auth_event_username_time", "username", "time"),
+        Index("ix_auth_event_client_time", "client", "time"),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
