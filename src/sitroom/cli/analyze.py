@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from sitroom.analysis.defaults import OMICRON_SI_MEAN, OMICRON_SI_SD
-from sitroom.cli.app import app, app_context, console, print_json
+from sitroom.cli.app import app, app_context, check_access, console, print_json
 from sitroom.cli.options import parse_date
 from sitroom.cli.text import styled
 from sitroom.errors import SitroomError
@@ -129,6 +129,15 @@ def _si(si_mean: float, si_sd: float, si_file: Path | None) -> runs.SerialInterv
     return runs.SerialInterval(si_mean, si_sd)
 
 
+def _may_read(ctx: typer.Context, org_unit: str | None, input_file: Path | None = None) -> None:
+    """``--user``'s role and scope over the unit analysed (not for a CSV file given)."""
+    if input_file is not None:
+        return
+    rt = app_context(ctx)
+    with rt.session() as session:
+        check_access(rt, session, "analysis.read", org_unit)
+
+
 @analyze_app.command("rt")
 def rt_cmd(
     ctx: typer.Context,
@@ -171,6 +180,7 @@ def rt_cmd(
     """
     from sitroom.analysis import service
 
+    _may_read(ctx, org_unit, input_file)
     table = service.rt(
         app_context(ctx),
         org_unit=org_unit,
@@ -207,6 +217,7 @@ def growth_cmd(
     """Daily growth rate and doubling (or halving) time, by log-linear fit."""
     from sitroom.analysis import service
 
+    _may_read(ctx, org_unit, input_file)
     table = service.growth(
         app_context(ctx),
         org_unit=org_unit,
@@ -272,6 +283,7 @@ def forecast_cmd(
     """Forecast 1 to 14 days ahead with prediction intervals, or score the models' backtest."""
     from sitroom.analysis import service
 
+    _may_read(ctx, org_unit, input_file)
     table = service.forecast(
         app_context(ctx),
         org_unit=org_unit,
@@ -326,6 +338,7 @@ def cfr_cmd(
     """
     from sitroom.analysis import service
 
+    _may_read(ctx, org_unit, input_file)
     table = service.cfr(
         app_context(ctx),
         org_unit=org_unit,
@@ -393,6 +406,7 @@ def alerts_cmd(
     """
     from sitroom.analysis import service
 
+    _may_read(ctx, org_unit, input_file)
     table = service.alerts(
         app_context(ctx),
         org_unit=org_unit,
@@ -430,6 +444,7 @@ def credibility_cmd(
     """How far the stored series can be trusted: identities, digits, scatter, fatality."""
     from sitroom.analysis import service
 
+    _may_read(ctx, org_unit)
     table = service.credibility(
         app_context(ctx),
         org_unit=org_unit,
@@ -459,6 +474,7 @@ def nowcast_cmd(
     """Complete the latest periods from the revision history (chain ladder)."""
     from sitroom.analysis import service
 
+    _may_read(ctx, org_unit)
     table = service.nowcast(
         app_context(ctx),
         org_unit=org_unit,
@@ -501,6 +517,7 @@ def ascertainment_cmd(
     """
     from sitroom.analysis import service
 
+    _may_read(ctx, org_unit)
     table = service.ascertainment(
         app_context(ctx),
         org_unit=org_unit,

@@ -134,3 +134,22 @@ def print_json(data: Any) -> None:
 
     text = json.dumps(data, indent=2, ensure_ascii=False, default=str)
     sys.stdout.write(json_escape_controls(text) + "\n")
+
+
+def check_access(
+    rt: AppContext,
+    session: Any,
+    permission: str,
+    org_unit: str | None = None,
+    *,
+    scoped: bool = True,
+) -> None:
+    """Refuse (ForbiddenError) when ``--user`` names a user whose role or scopes forbid it.
+
+    ``org_unit`` is the unit the command reads or writes (the country when
+    None). The same check as the server's (``sitroom.auth.access``); a name
+    without a role is the local operator and is not restricted.
+    """
+    from sitroom.auth.access import check_acting_user
+
+    check_acting_user(session, rt.country, rt.settings.user, permission, org_unit, scoped=scoped)

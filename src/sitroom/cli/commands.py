@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from sitroom.cli.app import app, app_context, console, err_console, print_json
+from sitroom.cli.app import app, app_context, check_access, console, err_console, print_json
 from sitroom.cli.options import JsonOpt, parse_date
 from sitroom.cli.text import clean, styled
 
@@ -220,6 +220,7 @@ def history(
 
     rt = app_context(ctx)
     with rt.session() as session:
+        check_access(rt, session, "data.read", org_unit)
         key = history_key(session, rt.country, element, org_unit, period)
         events = value_history(session, *key)
     if as_json:
@@ -278,6 +279,7 @@ def events_add(
     rt = app_context(ctx)
     announce_write(rt)
     with rt.session(write=True) as session:
+        check_access(rt, session, "events.write", org_unit)
         code = org_unit_code(session, rt.country, org_unit)
         event = add_event(
             session,
@@ -312,6 +314,7 @@ def events_list(
 
     rt = app_context(ctx)
     with rt.session() as session:
+        check_access(rt, session, "data.read", org_unit)
         code = org_unit_code(session, rt.country, org_unit) if org_unit else None
         found = list_events(session, code)
     if as_json:

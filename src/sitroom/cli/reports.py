@@ -12,7 +12,7 @@ import typer
 from rich.table import Table
 from rich.text import Text
 
-from sitroom.cli.app import app, app_context, console, print_json
+from sitroom.cli.app import app, app_context, check_access, console, print_json
 from sitroom.cli.options import FORMATS, JsonOpt, PeriodOpt, parse_date
 from sitroom.cli.text import clean, styled
 from sitroom.errors import SitroomError
@@ -96,6 +96,7 @@ def validate_cmd(
     first = _optional_date(period or start)
     last = _optional_date(period or end, last=True)
     with rt.session() as session, _rows_progress(session, "validating") as advance:
+        check_access(rt, session, "data.read")
         findings = validate(session, rt.country, start=first, end=last, progress=advance)
     failed = not exit_zero and any(f.severity == "error" for f in findings)
     if as_json:
@@ -139,6 +140,7 @@ def completeness_cmd(
 
     rt = app_context(ctx)
     with rt.session() as session:
+        check_access(rt, session, "data.read")
         report = completeness_report(
             session,
             rt.country,
@@ -255,6 +257,7 @@ def aggregate_cmd(
     from sitroom.surveillance.reporting import aggregate_period
 
     with rt.session() as session:
+        check_access(rt, session, "data.read", org_unit[0] if org_unit else None)
         unit = org_unit_code(session, rt.country, org_unit[0] if org_unit else None)
         rows = aggregate_period(session, unit, period)
     if as_json:
@@ -308,6 +311,9 @@ def _aggregate_in_time(
         raise SitroomError("--json prints a table's rows; --format writes values: choose one")
     rt = app_context(ctx)
     with rt.session() as session:
+        labels: list[str | None] = list(org_unit) if org_unit else [None]
+        for label in labels:
+            check_access(rt, session, "data.read", label)
         units = [org_unit_code(session, rt.country, u) for u in org_unit or []] or None
         values = aggregate_days(
             session,
@@ -445,6 +451,7 @@ def bulletin_cmd(ctx: typer.Context, period: PeriodOpt = None, as_json: JsonOpt 
 
     rt = app_context(ctx)
     with rt.session() as session:
+        check_access(rt, session, "data.read")
         bulletin = bulletin_for(session, rt.country, period)
     if as_json:
         print_json(bulletin.to_dict())
@@ -496,6 +503,9 @@ def export_cmd(
         output = None
     rt = app_context(ctx)
     with rt.session() as session:
+        labels: list[str | None] = list(org_unit) if org_unit else [None]
+        for label in labels:
+            check_access(rt, session, "data.read", label)
         count = export_values(
             session,
             fmt,
@@ -529,6 +539,8 @@ def places_tree(
 
     rt = app_context(ctx)
     with rt.session() as session:
+        # The hierarchy's names and codes: the role is checked, not a scope.
+        check_access(rt, session, "data.read", scoped=False)
         units = list(session.query(OrgUnit).order_by(OrgUnit.code))
     if not units:
         raise SitroomError("no org units loaded: run `sitroom setup` first")

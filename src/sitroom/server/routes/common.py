@@ -10,7 +10,8 @@ from pydantic import AfterValidator, Field
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from sitroom.auth.permissions import Principal, authorize
+from sitroom.auth import access
+from sitroom.auth.permissions import Principal
 from sitroom.context import AppContext
 from sitroom.places.models import OrgUnit
 
@@ -65,24 +66,14 @@ def final_day(text: str | None) -> date | None:
 
 def resolve_unit(db: Session, context: AppContext, label: str | None) -> OrgUnit:
     """The org unit named by code, name or alias (the country if None); NotFoundError if none."""
-    from sitroom.places.service import org_unit_code
-
-    code = org_unit_code(db, context.country, label)
-    return db.scalars(select(OrgUnit).where(OrgUnit.code == code)).one()
+    return access.resolve_unit(db, context.country, label)
 
 
 def authorized_unit(
     db: Session, context: AppContext, user: Principal, permission: str, label: str | None
 ) -> OrgUnit:
-    """The org unit named (the country by default), once ``user`` may use ``permission`` on it.
-
-    The role is checked before the unit is looked up, so that a role without
-    the permission is told so whatever it names.
-    """
-    authorize(user, permission, None)
-    unit = resolve_unit(db, context, label)
-    authorize(user, permission, unit.path)
-    return unit
+    """The org unit named (the country by default), once ``user`` may use ``permission`` on it."""
+    return access.authorized_unit(db, context.country, user, permission, label)
 
 
 def unit_paths(db: Session) -> dict[str, str]:
