@@ -119,6 +119,36 @@ def test_a_regional_admin_manages_only_inside_their_scope(world: World) -> None:
     assert "users.manage" in chief.json()["detail"]
 
 
+def test_a_user_without_a_scope_is_the_countrys_administrators_alone(world: World) -> None:
+    # The command line's --user actors (the local operator among them) have no role and no
+    # scope: a regional administrator giving one a role and a password would sign in as it.
+    from sitroom.users.service import ensure_user
+
+    ensure_user(world.session, "operator")  # as a command's --user registers it
+    world.session.commit()
+    regional = world.headers("chagang-admin")
+    listed = {u["username"] for u in world.client.get("/api/v1/users", headers=regional).json()}
+    assert "operator" not in listed
+    for method, path, body in (
+        ("PUT", "/api/v1/users/operator/role", {"role": "admin"}),
+        ("POST", "/api/v1/users/operator/scopes", {"scopes": ["KP-04"]}),
+        ("POST", "/api/v1/users/operator/password", {"password": PASSWORD}),
+    ):
+        refused = world.client.request(method, path, json=body, headers=regional)
+        assert refused.status_code == 403, (path, refused.text)
+    nobody = {"username": "nobody", "role": "admin", "scopes": []}
+    assert world.client.post("/api/v1/users", json=nobody, headers=regional).status_code == 403
+    world.session.expire_all()
+    operator = auth.get_user(world.session, "operator")
+    assert (operator.role, operator.scopes, operator.has_password) == (None, (), False)
+    # The country's administrator may.
+    national = world.headers("ada")
+    granted = world.client.post(
+        "/api/v1/users/operator/scopes", json={"scopes": ["KP-04"]}, headers=national
+    )
+    assert granted.status_code == 200, granted.text
+
+
 def test_a_body_that_is_not_json_is_refused(world: World) -> None:
     answer = world.client.post(
         "/api/v1/users",

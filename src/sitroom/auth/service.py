@@ -237,6 +237,8 @@ def authorize_management(
     manager: Principal,
     username: str | None = None,
     scopes: Sequence[str] = (),
+    *,
+    creating: bool = False,
 ) -> None:
     """Refuse (ForbiddenError) unless ``manager`` may manage ``username`` and grant ``scopes``.
 
@@ -245,17 +247,30 @@ def authorize_management(
     inside the holder's scopes: over every scope of the user managed (an
     administrator of a region cannot reset the password of a national user,
     and so take over a wider scope), and over every org unit given or taken
-    (``scopes``, codes). A user with no scope is managed by any administrator.
-    NotFoundError for an unknown user or org unit. For the server; the
-    command line is trusted and does not call it.
+    (``scopes``, codes). A user with no scope (the command line's ``--user``
+    actors, the local operator among them) is managed only by an
+    administrator of the whole country, and only such an administrator
+    creates a user with no scope (``creating``): otherwise a regional
+    administrator could give such a name a role and a password, and sign in
+    as the operator. NotFoundError for an unknown user or org unit. For the
+    server; the command line is trusted and does not call it.
     """
     authorize(manager, "users.manage", None)
     if username is not None:
         user = user_named(session, username)
-        for path, _ in scopes_of(session, user.id):
+        paths = [path for path, _ in scopes_of(session, user.id)]
+        for path in paths or _root_paths(session):
+            authorize(manager, "users.manage", path)
+    if creating and not scopes:
+        for path in _root_paths(session):
             authorize(manager, "users.manage", path)
     for unit in _org_units(session, scopes):
         authorize(manager, "users.manage", unit.path)
+
+
+def _root_paths(session: Session) -> list[str]:
+    """The paths of the hierarchy's roots (the country)."""
+    return list(session.scalars(select(OrgUnit.path).where(OrgUnit.parent_id.is_(None))))
 
 
 def get_user(session: Session, username: str) -> UserRecord:

@@ -161,7 +161,7 @@ def get_user(
     responses=CHANGES,
 )
 def create_user(body: UserCreate, request: Request, user: User, db: Db) -> UserOut:
-    service.authorize_management(db, user, scopes=body.scopes)
+    service.authorize_management(db, user, scopes=body.scopes, creating=True)
     created = service.create_user(
         db,
         body.username,
