@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import json
 from collections.abc import Iterator
 from typing import Any
 
@@ -53,7 +54,7 @@ def test_the_default_page_is_ids_and_display_names(client: TestClient, loaded: S
         "pageCount": -(-total // 50),
         "total": total,
         "pageSize": 50,
-        "nextPage": "http://testserver/api/organisationUnits?page=2",
+        "nextPage": "/api/organisationUnits?page=2",
     }
     assert len(body["organisationUnits"]) == 50
     assert set(body["organisationUnits"][0]) == {"id", "displayName"}
@@ -183,6 +184,48 @@ def test_a_user_sees_the_units_of_their_scopes(client: TestClient, loaded: Sessi
     ):
         assert units(client, "rex", path=path)["pager"]["total"] == len(chagang)
     assert client.get("/api/organisationUnits").status_code == 401
+
+
+def test_references_do_not_lead_outside_the_scope(client: TestClient, loaded: Session) -> None:
+    # From a district of Chagang up to the country and down again: the country shows its
+    # id alone, and its children are not listed (they lie outside the reporter's scope).
+    kp = loaded.scalars(select(OrgUnit).where(OrgUnit.code == "KP")).one()
+    nested = "code,parent[code,parent[code,name,children[code]]]"
+    body = units(client, "rex", fields=nested, filter="code:eq:KP-04-KANGGYE")
+    [kanggye] = body["organisationUnits"]
+    assert kanggye["parent"]["code"] == "KP-04"
+    assert kanggye["parent"]["parent"] == {"id": kp.uid}
+    seen = json.dumps(body)
+    assert "KP-05" not in seen
+    assert "KP-01" not in seen
+    # Filters through a reference see no more than the answer would show.
+    assert units(client, "rex", filter="parent.code:eq:KP")["pager"]["total"] == 0
+    assert units(client, "ada", filter="parent.code:eq:KP")["pager"]["total"] == 13
+
+
+def test_fields_that_nest_too_deep_or_ask_too_much_are_refused(
+    client: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    deep = client.get(
+        "/api/organisationUnits",
+        params={"fields": "parent[children[parent[children[id]]]]"},
+        headers=basic("ada"),
+    )
+    assert deep.status_code == 400
+    assert "deeper than 3" in deep.json()["detail"]
+    # Past the cap of rendered objects (lowered here: the real one is 200,000): refused
+    # while rendering, not sent.
+    from sitroom.server.routes import dhis2_metadata
+
+    monkeypatch.setattr(dhis2_metadata, "MAX_RENDERED", 100)
+    params = {"fields": "children[parent[children[id]]]", "paging": "false"}
+    wide = client.get("/api/organisationUnits", params=params, headers=basic("ada"))
+    assert wide.status_code == 400
+    assert "more than 100 objects" in wide.json()["detail"]
+    small = client.get(
+        "/api/organisationUnits", params={"fields": "id", "pageSize": 50}, headers=basic("ada")
+    )
+    assert small.status_code == 200
 
 
 def test_data_elements(client: TestClient, loaded: Session) -> None:

@@ -39,6 +39,12 @@ MAX_PAGE_SIZE = 100_000
 #: A parsed ``fields``: each name with its own sub-fields (None: the default for the name).
 Fields = list[tuple[str, "Fields | None"]]
 
+#: How deep ``fields`` may nest references (``parent[children[id]]`` is 2). DHIS2's own
+#: tools ask for 2 or 3; each level over the hierarchy multiplies the answer.
+MAX_FIELD_DEPTH = 3
+#: The most objects one answer renders, references included.
+MAX_RENDERED = 200_000
+
 
 def parse_fields(text: str) -> Fields:
     """``id,name,parent[id,name]`` as ``[("id", None), ("name", None), ("parent", [...])]``.
@@ -52,6 +58,8 @@ def parse_fields(text: str) -> Fields:
             sub: Fields = []
             stack[-1].append((name.strip(), sub))
             stack.append(sub)
+            if len(stack) > MAX_FIELD_DEPTH + 1:
+                raise ValueError(f"nests references deeper than {MAX_FIELD_DEPTH} levels")
             name = ""
         elif char in "])":
             if len(stack) == 1:
@@ -85,8 +93,22 @@ class Kind:
     default: str
     presets: dict[str, str]
 
-    def render(self, item: Any, fields: Fields) -> dict[str, Any]:
-        """``item`` with the ``fields`` asked for; unknown names are left out."""
+    def render(self, item: Any, fields: Fields, budget: list[int] | None = None) -> dict[str, Any]:
+        """``item`` with the ``fields`` asked for; unknown names are left out.
+
+        An object the user may not see (``hidden``: an ancestor of their
+        scope) shows its ``id`` alone. ``budget`` counts the objects rendered
+        down; past zero, ValueError.
+        """
+        if budget is not None:
+            budget[0] -= 1
+            if budget[0] < 0:
+                raise ValueError(
+                    f"the answer would hold more than {MAX_RENDERED:,} objects:"
+                    " ask for fewer fields or a smaller page"
+                )
+        if getattr(item, "hidden", False):
+            return {"id": self.simple["id"](item)}
         wanted: dict[str, Fields | None] = {}
         for name, sub in fields:
             if name in ("*", ":all", ":owner"):
@@ -112,9 +134,9 @@ class Kind:
                 target = self.references[name](item)
                 shown: Fields = sub or [("id", None)]
                 if isinstance(target, list):
-                    out[name] = [self.render(t, shown) for t in target]
+                    out[name] = [self.render(t, shown, budget) for t in target]
                 elif target is not None:
-                    out[name] = self.render(target, shown)
+                    out[name] = self.render(target, shown, budget)
         return out
 
     def value_at(self, item: Any, path: str) -> Any:
@@ -131,7 +153,9 @@ class Kind:
         target = self.references[head](item)
         if isinstance(target, list):
             return [self.value_at(t, rest) for t in target]
-        return None if target is None else self.value_at(target, rest)
+        if target is None or (getattr(target, "hidden", False) and rest != "id"):
+            return None  # an object the user may not see is its id alone
+        return self.value_at(target, rest)
 
 
 # --- filter ----------------------------------------------------------------------------
@@ -296,14 +320,25 @@ def listing(
             "total": total,
             "pageSize": page_size,
         }
+        # Relative links: the Host header is the client's to choose, not a base URL to trust.
         if page < count:
-            pager["nextPage"] = str(request.url.include_query_params(page=page + 1))
+            pager["nextPage"] = _relative(request.url.include_query_params(page=page + 1))
         if page > 1:
-            pager["prevPage"] = str(request.url.include_query_params(page=min(page - 1, count)))
+            pager["prevPage"] = _relative(
+                request.url.include_query_params(page=min(page - 1, count))
+            )
         answer["pager"] = pager
         selected = selected[(page - 1) * page_size : page * page_size]
-    answer[kind.plural] = [kind.render(item, shown) for item in selected]
+    budget = [MAX_RENDERED]
+    try:
+        answer[kind.plural] = [kind.render(item, shown, budget) for item in selected]
+    except ValueError as exc:
+        raise Problem(400, f"fields: {exc}") from None
     return answer
+
+
+def _relative(url: Any) -> str:
+    return f"{url.path}?{url.query}" if url.query else str(url.path)
 
 
 def _pager_schema(plural: str) -> dict[str, Any]:
@@ -366,6 +401,8 @@ class _Unit:
     path: str
     parent: _Unit | None = None
     children: list[_Unit] | None = None
+    #: Outside the user's scopes (an ancestor of one): shown as its id alone.
+    hidden: bool = False
 
 
 UNITS = Kind(
@@ -390,17 +427,23 @@ UNITS = Kind(
 )
 
 
-def _units(db: Db) -> list[_Unit]:
-    """Every unit, linked to its parent and children, with its DHIS2 path of uids."""
+def _units(db: Db, covers: Callable[[str], bool]) -> list[_Unit]:
+    """The units ``covers`` lets the user see, linked to parent and children.
+
+    Each has its DHIS2 path of uids. An ancestor of a visible unit is there
+    as a hidden reference (its id alone, as the path shows it anyway); a unit
+    neither visible nor an ancestor of one is left out, from children lists too.
+    """
     rows = list(db.scalars(select(OrgUnit).order_by(OrgUnit.path)))
     by_id: dict[int, _Unit] = {}
     for row in rows:  # ordered by path: a parent comes before its children
         parent = by_id.get(row.parent_id) if row.parent_id is not None else None
-        unit = _Unit(row, f"{parent.path if parent else ''}/{row.uid}", parent, [])
-        if parent is not None and parent.children is not None:
+        path = f"{parent.path if parent else ''}/{row.uid}"
+        unit = _Unit(row, path, parent, [], hidden=not covers(row.path))
+        if parent is not None and parent.children is not None and not unit.hidden:
             parent.children.append(unit)
         by_id[row.id] = unit
-    return list(by_id.values())
+    return [u for u in by_id.values() if not u.hidden]
 
 
 @router.get("/organisationUnits", responses=_responses("organisationUnits"))
@@ -430,7 +473,7 @@ def organisation_units(
 ) -> JSONResponse:
     """The org units of the user's scopes, DHIS2's way (``/api/organisationUnits``)."""
     authorize(user, "data.read", None)
-    visible = [u for u in _units(db) if user.covers(u.row.path)]
+    visible = _units(db, user.covers)
     answer = listing(
         request,
         UNITS,
