@@ -88,6 +88,25 @@ CASES: list[tuple[str, str, str, dict[str, Any], int, str]] = [
         400,
         "not JSON",
     ),
+    (
+        "JSON nested too deep, DHIS2",
+        "POST",
+        "/api/dataValueSets",
+        {"content": b"[" * 100_000, "headers": {**REPORTER, **JSON}},
+        400,
+        "nests too deep",
+    ),
+    (
+        "a date of the year 1, DHIS2",
+        "GET",
+        "/api/dataValueSets",
+        {
+            "params": {"orgUnit": "KP-04", "startDate": "0001-01-01", "endDate": "2022-05-15"},
+            "headers": REPORTER,
+        },
+        409,
+        "outside the years",
+    ),
     ("no credentials", "GET", "/api/v1/me", {}, 401, "sign in"),
     (
         "malformed credentials",

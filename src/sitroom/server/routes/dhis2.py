@@ -266,7 +266,7 @@ def get_data_value_sets(
     from sitroom.places.service import OrgUnitResolver, subtree_codes
     from sitroom.surveillance.export import export_values
     from sitroom.surveillance.models import DataElement, DataSet
-    from sitroom.surveillance.periods import last_day, parse_period
+    from sitroom.surveillance.periods import FIRST_YEAR, LAST_YEAR, last_day, parse_period
 
     ctx = context(request)
     resolver = OrgUnitResolver.from_session(db, ctx.country)
@@ -305,6 +305,9 @@ def get_data_value_sets(
         end = max(last_day(first, kind) for kind, first in parsed)
     if start is None and end is None:
         raise Problem(409, "give period, or startDate and endDate")
+    for name, day in (("startDate", start), ("endDate", end)):
+        if day is not None and not FIRST_YEAR <= day.year <= LAST_YEAR:
+            raise Problem(409, f"{name}: {day} is outside the years {FIRST_YEAR}-{LAST_YEAR}")
     scheme = _scheme(id_scheme)
     unit_scheme = (
         _scheme(org_unit_id_scheme, name="orgUnitIdScheme") if org_unit_id_scheme else scheme
@@ -382,6 +385,8 @@ def _values_from_json(raw: bytes) -> list[dict[str, Any]]:
         payload = json.loads(raw)
     except (ValueError, UnicodeDecodeError) as exc:
         raise Problem(400, f"the body is not JSON: {exc}") from None
+    except RecursionError:
+        raise Problem(400, "the body is not JSON sitroom reads: it nests too deep") from None
     if not isinstance(payload, dict) or not isinstance(payload.get("dataValues", []), list):
         raise Problem(409, 'the body must be a dataValueSet: {"dataValues": [...]}')
     for name in ("idScheme", "dataElementIdScheme", "orgUnitIdScheme"):
