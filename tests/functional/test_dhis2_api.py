@@ -546,3 +546,25 @@ def test_an_approved_period_refuses_one_value_and_says_who_approved_it(
     assert "approved by eve" in deleted.json()["detail"]
     assert stored(loaded) == {("new_fever", "KP-04", "20220520"): 12}
     assert client.get("/api/dataValues", params=one, headers=basic("rex")).json() == ["12"]
+
+
+def test_csv_answers_are_formula_safe_downloads(client: TestClient) -> None:
+    # A reporter's comment that a spreadsheet would run: neutralised in the CSV that a
+    # national epidemiologist downloads, unless a machine client asks for the exact text.
+    trap = '=HYPERLINK("http://evil.example/","ok")'
+    value = {**_v("new_fever", "12"), "comment": trap}
+    assert post_set(client, [value], "CREATE_AND_UPDATE").status_code == 200
+    query = {"orgUnit": "KP-04", "period": "20220520", "idScheme": "CODE"}
+    safe = client.get("/api/dataValueSets.csv", params=query, headers=basic("eve"))
+    assert safe.status_code == 200
+    assert safe.headers["content-disposition"].startswith("attachment")
+    [row] = list(csv.DictReader(io.StringIO(safe.text)))
+    assert row["comment"] == "'" + trap
+    exact = client.get(
+        "/api/dataValueSets.csv", params={**query, "formulaSafe": "false"}, headers=basic("eve")
+    )
+    [raw] = list(csv.DictReader(io.StringIO(exact.text)))
+    assert raw["comment"] == trap
+    # JSON is data, not a spreadsheet: never altered.
+    as_json = client.get("/api/dataValueSets", params=query, headers=basic("eve")).json()
+    assert as_json["dataValues"][0]["comment"] == trap

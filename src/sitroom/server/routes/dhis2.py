@@ -260,6 +260,15 @@ def get_data_value_sets(
     id_scheme: Annotated[str | None, Query(alias="idScheme")] = None,
     data_element_id_scheme: Annotated[str | None, Query(alias="dataElementIdScheme")] = None,
     org_unit_id_scheme: Annotated[str | None, Query(alias="orgUnitIdScheme")] = None,
+    formula_safe: Annotated[
+        bool,
+        Query(
+            alias="formulaSafe",
+            description="CSV: text cells that a spreadsheet would run as a formula (=, +, -, @)"
+            " get a leading apostrophe (sitroom's own parameter; false for machine clients"
+            " that need the stored text exactly)",
+        ),
+    ] = True,
 ) -> Response:
     from sqlalchemy import select
 
@@ -327,12 +336,16 @@ def get_data_value_sets(
         end=end,
         org_units=sorted(set(units)),
         elements=elements,
-        neutralise_formulas=False,
+        neutralise_formulas=csv and formula_safe,
         id_scheme=scheme,
         org_unit_scheme=unit_scheme,
         element_scheme=element_scheme,
     )
-    return Response(out.getvalue(), media_type="application/csv" if csv else "application/json")
+    if not csv:
+        return Response(out.getvalue(), media_type="application/json")
+    # A download, never a page: a browser saves it rather than showing it.
+    disposition = {"Content-Disposition": 'attachment; filename="dataValueSets.csv"'}
+    return Response(out.getvalue(), media_type="application/csv", headers=disposition)
 
 
 def _summary(
