@@ -451,6 +451,47 @@ def _locked_until(user: AppUser, now: datetime) -> datetime | None:
     return None
 
 
+#: How long an address where a user signed in stays theirs, for the lock (below).
+KNOWN_ADDRESS_DAYS = 30
+
+
+def _known_address(
+    session: Session, username: str, client: str | None, since: datetime, now: datetime
+) -> bool:
+    """Whether ``client`` is an address the user signed in from, with no failure since ``since``.
+
+    A lock stops guessing, but anyone can cause one by failing five times,
+    and so keep a user out for good (a name is easy to guess). A lock does
+    not hold an address from which the account signed in with its password
+    in the last :data:`KNOWN_ADDRESS_DAYS` days and that has not failed on
+    it since the lock began: the user at their usual desk gets in, while
+    every address that never signed in as them, or that failed, stays locked
+    out. The rows are the security audit's own (``auth_event``).
+    """
+    if not client or client == "cli":
+        return False
+    from sitroom.auth.models import AuthEvent
+
+    def seen(event: str, after: datetime) -> bool:
+        return (
+            session.scalar(
+                select(AuthEvent.id)
+                .where(
+                    AuthEvent.username == username,
+                    AuthEvent.client == client,
+                    AuthEvent.event == event,
+                    AuthEvent.time >= after,
+                )
+                .limit(1)
+            )
+            is not None
+        )
+
+    return seen("login_ok", now - timedelta(days=KNOWN_ADDRESS_DAYS)) and not seen(
+        "login_failed", since
+    )
+
+
 def _lock_message(username: str, failures: int, until: datetime) -> str:
     return (
         f"the account {username!r} is locked after {failures} failed sign-ins"
@@ -528,7 +569,9 @@ def authenticate_password(
             reason = "unknown user" if user is None else "no password set"
             _refuse_sign_in(session, username, now, client, reason)
         until = _locked_until(user, now)
-        if until is not None:
+        if until is not None and not _known_address(
+            session, username, client, until - timedelta(minutes=lock_minutes), now
+        ):
             _refuse_locked(session, user, until, now, client)
         user_id, stored_hash = user.id, user.password_hash
         right = passwords.verify_password(stored_hash, password)
@@ -547,10 +590,14 @@ def authenticate_password(
         )
         assert user is not None  # users are never deleted
         until = _locked_until(user, now)
-        if until is not None:
+        # A known address passes the lock; the lock stays for every other address.
+        passes = until is not None and _known_address(
+            session, username, client, until - timedelta(minutes=lock_minutes), now
+        )
+        if until is not None and not passes:
             # Another attempt locked the account while this one verified.
             _refuse_locked(session, user, until, now, client)
-        if user.locked_until is not None:
+        if user.locked_until is not None and not passes:
             # A lock that has run out: the count starts again.
             user.locked_until = None
             user.failed_logins = 0
@@ -581,7 +628,8 @@ def authenticate_password(
         if user.disabled or user.role is None:
             reason = "account disabled" if user.disabled else "no role"
             _refuse_sign_in(session, username, now, client, reason)
-        user.failed_logins = 0
+        if not passes:
+            user.failed_logins = 0
         if rehashed is not None and user.password_hash == stored_hash:
             user.password_hash = rehashed
         record(
@@ -591,7 +639,15 @@ def authenticate_password(
             actor=username,
             now=now,
             client=client,
-            detail="password rehashed" if rehashed is not None else None,
+            detail="; ".join(
+                note
+                for note in (
+                    "password rehashed" if rehashed is not None else "",
+                    "from a known address while the account is locked" if passes else "",
+                )
+                if note
+            )
+            or None,
         )
         principal = principal_of(session, user)
         session.commit()

@@ -190,3 +190,39 @@ def test_a_hash_with_old_parameters_is_replaced_on_sign_in(db_session, ri, fast_
     # A current hash is kept as it is.
     service.authenticate_password(db_session, ri, PASSWORD, now=T0)
     assert _user(db_session).password_hash == new
+
+
+def test_a_lock_does_not_hold_the_users_own_known_address(db_session, ri):
+    # ri signed in from the office last week; someone elsewhere then locks the account.
+    office, elsewhere, new, ancient = "10.1.1.1", "10.0.0.7", "10.9.9.9", "10.2.2.2"
+    service.authenticate_password(
+        db_session, ri, PASSWORD, now=T0 - timedelta(days=7), client=office
+    )
+    service.authenticate_password(
+        db_session, ri, PASSWORD, now=T0 - timedelta(days=31), client=ancient
+    )
+    for i in range(5):
+        _fail(db_session, ri, at=T0 + timedelta(seconds=i))  # from 10.0.0.7
+    until = _user(db_session).locked_until
+    assert until is not None
+    later = T0 + timedelta(minutes=1)
+    # The attacker's address, any address that never signed in as ri, and one known only
+    # longer ago than KNOWN_ADDRESS_DAYS (30), stay locked out.
+    for client in (elsewhere, new, ancient):
+        with pytest.raises(AuthenticationError, match="locked"):
+            service.authenticate_password(db_session, ri, PASSWORD, now=later, client=client)
+    # ri at the office signs in; the lock stays for the others.
+    signed = service.authenticate_password(db_session, ri, PASSWORD, now=later, client=office)
+    assert signed.username == "ri"
+    assert _user(db_session).locked_until == until
+    assert _events(db_session)[-1] == (
+        "login_ok",
+        "from a known address while the account is locked",
+    )
+    # A wrong password from the office counts, and then the office is held too.
+    with pytest.raises(AuthenticationError):
+        service.authenticate_password(
+            db_session, ri, "wrong-password-123", now=later, client=office
+        )
+    with pytest.raises(AuthenticationError, match="locked"):
+        service.authenticate_password(db_session, ri, PASSWORD, now=later, client=office)
