@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import json
 import logging
+import re
 
 import pytest
 from fastapi.testclient import TestClient
@@ -287,3 +288,17 @@ def test_an_unexpected_error_is_a_generic_problem_and_logged(
     assert "Traceback" not in answer.text
     assert "the error is in its log" in answer.json()["detail"]
     assert any("hunter2" in (r.exc_text or "") or r.exc_info for r in caplog.records)
+
+
+def test_the_api_docs_page_loads_nothing_from_the_network(client: TestClient) -> None:
+    page = client.get("/api/v1/docs")
+    assert page.status_code == 200
+    assert "https://" not in page.text
+    assert "http://" not in page.text
+    assert "<script>" not in page.text  # no inline script: the CSP forbids it
+    csp = page.headers["content-security-policy"]
+    assert "script-src 'self';" in csp
+    for asset in re.findall(r'(?:src|href)="([^"]+)"', page.text):
+        got = client.get(asset)
+        assert got.status_code == 200, asset
+    assert "SwaggerUIBundle" in client.get("/static/swagger-init.js").text

@@ -14,6 +14,9 @@ from sitroom.server import problems
 from sitroom.server.middleware import BodyLimit, RequestLog, SecurityHeaders
 
 API_PREFIX = "/api/v1"
+DOCS_PATH = f"{API_PREFIX}/docs"
+#: The vendored Swagger UI (``server/web/static/vendor/swagger-ui``).
+SWAGGER_VERSION = "5.35.0"
 log = logging.getLogger("sitroom.server")
 
 
@@ -37,7 +40,7 @@ def create_app(context: AppContext) -> FastAPI:
         version=__version__,
         summary="An outbreak situation room: surveillance, epidemiology, supply and aid.",
         openapi_url=f"{API_PREFIX}/openapi.json",
-        docs_url=f"{API_PREFIX}/docs",
+        docs_url=None,  # served below from the vendored Swagger UI, not a CDN
         redoc_url=None,
         lifespan=lifespan,
     )
@@ -74,11 +77,38 @@ def create_app(context: AppContext) -> FastAPI:
     app.include_router(dhis2_metadata.router, prefix="/api", dependencies=checked)
     web.install(app)  # the pages (sign-in, start page, password) and /static
 
+    _install_docs(app)
+
     settings = context.settings
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
-    app.add_middleware(SecurityHeaders, hsts=settings.behind_tls, docs_path=app.docs_url or "")
+    app.add_middleware(SecurityHeaders, hsts=settings.behind_tls, docs_path=DOCS_PATH)
     app.add_middleware(RequestLog)
     return app
+
+
+def _install_docs(app: FastAPI) -> None:
+    """The interactive API documentation, from files this server serves (no network)."""
+    from fastapi.responses import HTMLResponse
+
+    vendor = "/static/vendor/swagger-ui"
+    page = f"""<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<title>sitroom API</title>
+<link rel="stylesheet" href="{vendor}/swagger-ui.css?v={SWAGGER_VERSION}">
+</head>
+<body data-openapi="{app.openapi_url}">
+<div id="swagger-ui"></div>
+<script src="{vendor}/swagger-ui-bundle.js?v={SWAGGER_VERSION}"></script>
+<script src="/static/swagger-init.js"></script>
+</body>
+</html>
+"""
+
+    @app.get(DOCS_PATH, include_in_schema=False)
+    async def docs() -> HTMLResponse:
+        return HTMLResponse(page)
 
 
 def _database(context: AppContext) -> str:
