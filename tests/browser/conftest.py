@@ -27,6 +27,8 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 import uvicorn
@@ -54,6 +56,7 @@ VIEWPORT = {"width": 1280, "height": 800}
 START_SECONDS = 60
 OPENERS = pytest.StashKey[list["Pages"]]()
 SCREENSHOT_FOLDER = pytest.StashKey[Path]()
+SKIPPED = pytest.StashKey[str]()
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -199,7 +202,7 @@ def playwright() -> Iterator[Playwright]:
 
 
 @pytest.fixture(scope="session")
-def browser(playwright: Playwright) -> Iterator[Browser]:
+def browser(playwright: Playwright, pytestconfig: pytest.Config) -> Iterator[Browser]:
     """Debian's chromium, headless; never a browser Playwright would download."""
     executable = harness.chromium_path()
     if executable is None:
@@ -209,6 +212,7 @@ def browser(playwright: Playwright) -> Iterator[Browser]:
         )
         if os.environ.get("CI"):
             pytest.fail(f"{reason}: .ci/run installs it, so under CI it must be there")
+        pytestconfig.stash[SKIPPED] = reason
         pytest.skip(reason)
     launched = playwright.chromium.launch(executable_path=executable, args=harness.chromium_args())
     yield launched
@@ -228,6 +232,11 @@ def screenshots(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def pytest_terminal_summary(
     terminalreporter: pytest.TerminalReporter, config: pytest.Config
 ) -> None:
+    skipped = config.stash.get(SKIPPED, None)
+    if skipped is not None:
+        terminalreporter.write_line(
+            f"The browser tests were skipped: {skipped}", yellow=True, bold=True
+        )
     folder = config.stash.get(SCREENSHOT_FOLDER, None)
     if folder is not None and any(folder.glob("*.png")):
         terminalreporter.write_line(f"browser screenshots: {folder}")
@@ -241,11 +250,19 @@ class Pages:
     server: LiveServer
     opened: list[tuple[Page, harness.PageWatch]] = field(default_factory=list)
 
-    def new(self, *, width: int = VIEWPORT["width"], height: int = VIEWPORT["height"]) -> Page:
-        """A page in a browser context of its own (own cookies), ``width`` by ``height`` px."""
+    def new(
+        self,
+        *,
+        width: int = VIEWPORT["width"],
+        height: int = VIEWPORT["height"],
+        javascript: bool = True,
+    ) -> Page:
+        """A page in a browser context of its own (own cookies), ``width`` by ``height`` px;
+        ``javascript=False`` for what must work without script (the reporters' forms)."""
         context = self.browser.new_context(
             base_url=self.server.url,
             viewport={"width": width, "height": height},
+            java_script_enabled=javascript,
             locale="en-GB",
             timezone_id="Asia/Pyongyang",
             service_workers="block",
@@ -255,6 +272,14 @@ class Pages:
         page = context.new_page()
         watch.attach(page)
         self.opened.append((page, watch))
+        return page
+
+    def signed_in(self, username: str, **options: Any) -> Page:
+        """A new page (``options`` as :meth:`new`'s) signed in as ``username``, a user of
+        the live server (the demo's, or one made by ``live_server.create_user``)."""
+        page = self.new(**options)
+        harness.sign_in(page, username, self.server.passwords[username])
+        assert urlsplit(page.url).path == "/", f"{username} did not get signed in: {page.url}"
         return page
 
     def watch(self, page: Page) -> harness.PageWatch:

@@ -6,7 +6,8 @@ beside this file; the helpers here are plain functions a page test calls:
 * :func:`assert_accessible` runs the vendored axe-core on the page and fails
   on serious or critical WCAG 2.1 A/AA violations;
 * :func:`sign_in` signs in through the form, with the keyboard only;
-* :func:`tab_until` presses Tab until a given element has the focus;
+* :func:`tab_until` presses Tab until a given element has the focus, and
+  :func:`assert_focus_visible` checks the focused element shows it;
 * :func:`assert_no_horizontal_scroll` checks a page fits its viewport's width;
 * :func:`screenshot` saves a full-page PNG in the run's screenshot folder.
 
@@ -224,6 +225,19 @@ def tab_until(page: Page, target: Locator, *, most: int = 30) -> int:
             return presses
         seen.append(focused(page))
     raise AssertionError(f"{target} never had the focus after {most} Tabs; focus went to {seen}")
+
+
+def assert_focus_visible(page: Page) -> None:
+    """The focused element shows it (WCAG 2.4.7): an outline at least 2 px wide."""
+    style: dict[str, str] = page.evaluate(
+        """() => {
+            const s = getComputedStyle(document.activeElement);
+            return {style: s.outlineStyle, width: s.outlineWidth, shadow: s.boxShadow};
+        }"""
+    )
+    width = float(style["width"].removesuffix("px") or 0)
+    shown = style["style"] != "none" and width >= 2
+    assert shown, f"no visible focus on {focused(page)}: {style}"
 
 
 def sign_in(page: Page, username: str, password: str) -> None:

@@ -11,9 +11,11 @@ from playwright.sync_api import Page, expect
 from tests.browser.conftest import LiveServer, Pages
 from tests.browser.harness import (
     assert_accessible,
+    assert_focus_visible,
     assert_no_horizontal_scroll,
     screenshot,
     sign_in,
+    tab_until,
 )
 
 #: A phone's viewport (CSS pixels): the width of the narrowest common ones.
@@ -56,13 +58,32 @@ def test_the_password_page_is_accessible_with_and_without_errors(
 
 @pytest.mark.parametrize("path", ["/signin", "/", "/account/password"])
 def test_a_phone_shows_the_page_without_sideways_scrolling(
-    pages: Pages, live_server: LiveServer, screenshots: Path, path: str
+    pages: Pages, screenshots: Path, path: str
 ) -> None:
-    page = pages.new(**PHONE)
-    if path != "/signin":
-        sign_in(page, "reporter-kp-04", live_server.passwords["reporter-kp-04"])
+    signed_in = path != "/signin"
+    page = pages.signed_in("reporter-kp-04", **PHONE) if signed_in else pages.new(**PHONE)
     page.goto(path)
     expect(page.get_by_role("heading", level=1)).to_be_visible()
     assert_no_horizontal_scroll(page)
     name = "home" if path == "/" else path.strip("/").replace("/", "-")
     screenshot(page, screenshots, f"phone-{name}")
+    # WCAG 1.4.10 (reflow): nothing to scroll sideways at 320 CSS pixels either.
+    page.set_viewport_size({"width": 320, "height": PHONE["height"]})
+    assert_no_horizontal_scroll(page)
+
+
+def test_every_control_shows_its_keyboard_focus(pages: Pages) -> None:
+    page = pages.signed_in("epidemiologist")
+    page.goto("/account/password")
+    controls = page.locator("a[href], button, input:not([type=hidden])")
+    count = controls.count()
+    assert count >= 7  # the brand, the header's two, three fields, the button
+    for index in range(count):
+        tab_until(page, controls.nth(index))
+        assert_focus_visible(page)
+
+
+def test_signing_in_works_without_javascript(pages: Pages, live_server: LiveServer) -> None:
+    page = pages.new(javascript=False)
+    sign_in(page, "reporter-kp-04", live_server.passwords["reporter-kp-04"])
+    expect(page.get_by_role("heading", level=1)).to_have_text("Welcome, reporter-kp-04")
