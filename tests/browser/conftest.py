@@ -1,15 +1,16 @@
 """Fixtures of the browser tests: a live server, Debian's chromium, a watched page.
 
-* ``live_server`` (once a run): a real uvicorn serving ``create_app`` on a free
-  loopback port, on a database of its own (a copy of the migrated SQLite
-  template, or the schema ``sitroom_test_browser`` of the PostgreSQL test
-  database) holding the 2022 wave and the demo's users (``admin``,
-  ``epidemiologist``, ``reporter-kp-04`` ... with the passwords in
-  ``live_server.passwords``). Tests that change a user (a password, a lock)
-  make their own with ``live_server.create_user``.
-* ``browser`` (once a run): chromium through Playwright. Skipped with the
-  reason in the summary where chromium is missing; a failure under CI, where
-  ``.ci/run`` installs it.
+* ``live_server`` (once for this folder, stopped when its tests end): a real
+  uvicorn serving ``create_app`` on a free loopback port, on a database of
+  its own (a copy of the migrated SQLite template, or the schema
+  ``sitroom_test_browser`` of the PostgreSQL test database) holding the 2022
+  wave and the demo's users (``admin``, ``epidemiologist``,
+  ``reporter-kp-04`` ... with the passwords in ``live_server.passwords``).
+  Tests that change a user (a password, a lock) make their own with
+  ``live_server.create_user``.
+* ``browser`` (once for this folder): chromium through Playwright. Skipped
+  with the reason in the summary where chromium is missing; a failure under
+  CI, where ``.ci/run`` installs it.
 * ``page`` (each test): a new browser context (cookies of its own) at the
   server's address; the test fails if the page logs a console error, throws,
   has a request fail or answered with an error, or asks for anything outside
@@ -33,7 +34,7 @@ from urllib.parse import urlsplit
 import pytest
 import uvicorn
 from argon2 import PasswordHasher
-from playwright.sync_api import Browser, Page, Playwright, sync_playwright
+from playwright.sync_api import Browser, Page, Playwright, expect, sync_playwright
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
@@ -54,6 +55,9 @@ FAST = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
 #: The default viewport: a laptop's. Phone-width tests make their own context.
 VIEWPORT = {"width": 1280, "height": 800}
 START_SECONDS = 60
+#: How long ``expect`` waits for its condition (Playwright's default is 5 s): room for a
+#: machine busy with other work, never a measure of speed.
+expect.set_options(timeout=15_000)
 OPENERS = pytest.StashKey[list["Pages"]]()
 SCREENSHOT_FOLDER = pytest.StashKey[Path]()
 SKIPPED = pytest.StashKey[str]()
@@ -162,11 +166,12 @@ def _listening_socket() -> socket.socket:
     return listener
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def live_server(
     _migrated: str, country: Country, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[LiveServer]:
-    """uvicorn serving the app on 127.0.0.1 in a thread of the test process, for the run."""
+    """uvicorn serving the app on 127.0.0.1 in a thread of the test process, for the
+    browser tests (package-scoped: stopped, with chromium, before the other folders run)."""
     database_url, drop = _browser_database(_migrated, tmp_path_factory.mktemp("browser"))
     user_passwords = _load(database_url, country)
     context = AppContext.from_overrides(
@@ -179,29 +184,34 @@ def live_server(
     )
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, kwargs={"sockets": [listener]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + START_SECONDS
-    while not server.started:
-        assert thread.is_alive(), "the live server stopped while starting"
-        assert time.monotonic() < deadline, "the live server did not start"
-        time.sleep(0.02)
-    yield LiveServer(f"http://127.0.0.1:{port}", database_url, user_passwords)
-    server.should_exit = True
-    thread.join(timeout=30)
-    listener.close()
-    drop()
+    # The server runs in this process: a password it sets (a change through the
+    # page) is hashed cheaply too, as the users' own were.
+    with _fast_hashing():
+        thread.start()
+        try:
+            deadline = time.monotonic() + START_SECONDS
+            while not server.started:
+                assert thread.is_alive(), "the live server stopped while starting"
+                assert time.monotonic() < deadline, "the live server did not start"
+                time.sleep(0.02)
+            yield LiveServer(f"http://127.0.0.1:{port}", database_url, user_passwords)
+        finally:
+            server.should_exit = True
+            thread.join(timeout=30)
+            listener.close()
+            drop()
 
 
 # The browser and its pages ------------------------------------------------------------
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def playwright() -> Iterator[Playwright]:
     with sync_playwright() as driver:
         yield driver
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def browser(playwright: Playwright, pytestconfig: pytest.Config) -> Iterator[Browser]:
     """Debian's chromium, headless; never a browser Playwright would download."""
     executable = harness.chromium_path()
