@@ -60,7 +60,14 @@ def test_the_history_of_a_value_names_who_when_and_the_channel(world: World) -> 
     assert (last["action"], last["value"], last["by"], last["comment"]) == (
         "updated", 7700, "rex", "recounted"
     )  # fmt: skip
-    assert (last["channel"], last["client"]) == ("api", "testclient")
+    # The reporter sees the channel, not the address: addresses are the audit's.
+    assert (last["channel"], last["client"]) == ("api", None)
+    national = get(
+        world, "chief",
+        "/api/v1/dataValues/history",
+        dataElement="new_fever", orgUnit="KP-04", period="2022-05-15",
+    )  # fmt: skip
+    assert national["events"][-1]["client"] == "testclient"
     # The command line's history, from the same service, shows the same.
     from sitroom.surveillance.service import value_history
 

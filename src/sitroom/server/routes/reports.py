@@ -47,7 +47,10 @@ class HistoryEventOut(BaseModel):
     channel: str | None = Field(
         description="api, web, cli or file; None where the audit does not keep it"
     )
-    client: str | None = Field(description="The client's address, for changes over HTTP")
+    client: str | None = Field(
+        description="The client's address, for changes over HTTP; shown only to users who"
+        " may read the audit trail (audit.read)"
+    )
 
 
 class HistoryOut(BaseModel):
@@ -75,12 +78,16 @@ def history(
 
     unit = authorized_unit(db, context(request), user, "data.read", org_unit)
     key = history_key(db, context(request).country, element, unit.code, period)
-    events = value_history(db, *key)
+    events = [e.to_dict() for e in value_history(db, *key)]
+    if not user.can("audit.read"):
+        # Staff's addresses are the audit's: a reporter reads who changed a value, not where from.
+        for event in events:
+            event["client"] = None
     return HistoryOut(
         data_element=element,
         org_unit=unit.code,
         period=period,
-        events=[HistoryEventOut.model_validate(e.to_dict()) for e in events],
+        events=[HistoryEventOut.model_validate(e) for e in events],
     )
 
 
