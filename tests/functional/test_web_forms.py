@@ -183,10 +183,381 @@ def count(db: Session, model: Any) -> int:
     return db.scalar(select(func.count()).select_from(model)) or 0
 
 
-def test_smoke(client: TestClient, people: Session, country: Country) -> None:
+def flat(html: str) -> str:
+    """The page with its runs of white space made one space (templates wrap lines)."""
+    return " ".join(html.split())
+
+
+def structure_ok(html: str) -> Fields:
+    """Labels for every visible field; every aria-describedby names an element of the page."""
+    parsed = Fields(html)
+    for name, attributes in parsed.inputs.items():
+        if attributes.get("type") == "hidden":
+            continue
+        assert attributes.get("id") in parsed.labels, f"no label for {name}"
+        for target in attributes.get("aria-describedby", "").split():
+            assert target in parsed.ids, f"{name} is described by a missing {target}"
+    assert "<script" not in html
+    assert "style=" not in html
+    return parsed
+
+
+def test_a_reporter_submits_the_day(client: TestClient, people: Session, country: Country) -> None:
     sign_in(client, "rex")
     start = client.get("/report")
     assert start.status_code == 303
-    page = client.get(start.headers["location"])
-    print(page.text)
+    assert start.headers["location"] == f"/report/KP-04/{day(0, country)}"
+    page, fields = open_form(client, "KP-04", day(0, country))
+    structure_ok(page.text)
+    assert "today's window" in page.text
+    assert set(fields) >= {f"value_{e}" for e in ELEMENTS} | {f"version_{e}" for e in ELEMENTS}
+    runs = count(people, ImportRun)
+
+    answer = send(client, "KP-04", day(0, country), new_fever="1,204", new_deaths="0")
+    assert answer.status_code == 303, answer.text
+    assert answer.headers["location"] == f"/report/KP-04/{day(0, country)}?saved=1"
+    stored = values(people, "KP-04", day(0, country))
+    assert {e: v.value for e, v in stored.items()} == {"new_fever": 1204, "new_deaths": 0}
+    assert stored["new_fever"].changed_by == "rex"
+    assert stored["new_fever"].late is False
+    assert count(people, ImportRun) == runs + 1
+    run = people.scalar(select(ImportRun).order_by(ImportRun.id.desc()))
+    assert run is not None
+    assert (run.channel, run.client, run.user, run.created) == ("web", "testclient", "rex", 2)
+
+    shown = client.get(answer.headers["location"])
+    assert "Saved." in shown.text
+    assert 'value="1204"' in shown.text  # the field now holds the stored value
+    assert "Stored: <strong>1,204</strong>" in shown.text
+
+
+def test_an_error_refuses_the_form_with_the_message_next_to_its_field(
+    client: TestClient, people: Session, country: Country
+) -> None:
+    sign_in(client, "rex")
+    before = count(people, DataValue), count(people, ImportRun)
+    answer = send(client, "KP-04", day(0, country), new_fever="5", confirmed="10")
+    assert answer.status_code == 400
+    assert (count(people, DataValue), count(people, ImportRun)) == before
+    parsed = structure_ok(answer.text)
+    assert 'role="alert"' in answer.text
+    assert 'href="#value_new_fever"' in answer.text  # the summary links to the field
+    assert "error_value_new_fever" in parsed.ids
+    described = parsed.inputs["value_new_fever"]["aria-describedby"].split()
+    assert "error_value_new_fever" in described
+    assert parsed.inputs["value_new_fever"]["aria-invalid"] == "true"
+    # The other field of the rule is marked and described by the rule too.
+    assert parsed.inputs["value_confirmed"]["aria-invalid"] == "true"
+    assert "rule_suspected_ge_confirmed" in parsed.inputs["value_confirmed"]["aria-describedby"]
+    assert "new_fever &gt;= confirmed" in answer.text
+    assert "Left side 5 &gt;= right side 10" in answer.text
+    # What was typed is shown again.
+    assert parsed.inputs["value_confirmed"]["value"] == "10"
+
+    bad = send(client, "KP-04", day(0, country), new_fever="twelve", new_deaths="-3")
+    assert bad.status_code == 400
+    assert "&#39;twelve&#39; is not a number" in bad.text
+    assert "negative" in bad.text
+    assert "Traceback" not in bad.text
+    assert (count(people, DataValue), count(people, ImportRun)) == before
+
+
+def test_a_required_field_left_blank_is_refused(
+    client: TestClient, people: Session, country: Country
+) -> None:
+    sign_in(client, "rex")
+    answer = send(client, "KP-04", day(0, country), new_deaths="1")
+    assert answer.status_code == 400
+    assert "New fever cases is required" in answer.text
+    assert values(people, "KP-04", day(0, country)) == {}
+
+
+def test_a_warning_is_accepted_with_a_reason_stored_as_the_comment(
+    client: TestClient, people: Session, country: Country
+) -> None:
+    store(people, country, "KP-04", day(-1, country), under_treatment=100)
+    sign_in(client, "rex")
+    figures = {"new_fever": "50", "new_recovered": "0", "new_deaths": "0", "under_treatment": "100"}
+    refused = send(client, "KP-04", day(0, country), **figures)
+    assert refused.status_code == 400
+    parsed = structure_ok(refused.text)
+    assert "reason_treatment_balance" in parsed.inputs  # the reason field appears
+    assert "reason_treatment_balance" in parsed.labels
+    assert "Warning:" in refused.text
+    assert "Left side 100 == right side 150" in refused.text
+    assert "needs a reason" in refused.text
+    assert values(people, "KP-04", day(0, country)) == {}
+
+    reason = "50 patients were moved to Kanggye hospital, outside the count"
+    accepted = send(
+        client, "KP-04", day(0, country), reason_treatment_balance=reason, **figures
+    )
+    assert accepted.status_code == 303, accepted.text
+    stored = values(people, "KP-04", day(0, country))
+    assert stored["under_treatment"].value == 100
+    assert {v.comment for v in stored.values()} == {reason}
+    page = client.get(accepted.headers["location"])
+    assert reason in page.text
+
+
+def test_a_late_submission_is_marked(client: TestClient, people: Session, country: Country) -> None:
+    sign_in(client, "rex")
+    page, _ = open_form(client, "KP-04", day(-3, country))
+    assert "The deadline has passed" in page.text
+    assert "earlier day" in page.text
+    answer = send(client, "KP-04", day(-3, country), new_fever="7")
+    assert answer.status_code == 303
+    assert values(people, "KP-04", day(-3, country))["new_fever"].late is True
+    shown = client.get(answer.headers["location"])
+    assert "marked late" in shown.text
+    assert 'class="badge late"' in shown.text
+
+
+def test_a_correction_needs_a_reason_and_is_audited(
+    client: TestClient, people: Session, country: Country
+) -> None:
+    store(people, country, "KP-04", day(-2, country), new_fever=10)
+    sign_in(client, "rex")
+    page, _ = open_form(client, "KP-04", day(-2, country))
+    assert "Stored: <strong>10</strong>" in page.text  # the previous value is shown
+    assert 'name="correction"' in page.text
+    audits = count(people, DataValueAudit)
+
+    refused = send(client, "KP-04", day(-2, country), new_fever="11")
+    assert refused.status_code == 400
+    assert "is a correction: give its reason" in refused.text
+    assert 'href="#correction"' in refused.text
+    assert values(people, "KP-04", day(-2, country))["new_fever"].value == 10
+
+    reason = "a duplicate line in the district's tally"
+    fixed = send(client, "KP-04", day(-2, country), new_fever="11", correction=reason)
+    assert fixed.status_code == 303, fixed.text
+    stored = values(people, "KP-04", day(-2, country))["new_fever"]
+    assert (stored.value, stored.comment, stored.changed_by) == (11, reason, "rex")
+    assert count(people, DataValueAudit) == audits + 1
+    audit = people.scalar(select(DataValueAudit).order_by(DataValueAudit.id.desc()))
+    assert audit is not None
+    assert (audit.old_value, audit.new_value, audit.new_comment, audit.changed_by) == (
+        10,
+        11,
+        reason,
+        "rex",
+    )
+
+
+def test_a_value_changed_meanwhile_is_not_overwritten(
+    client: TestClient, people: Session, country: Country
+) -> None:
+    store(people, country, "KP-04", day(0, country), new_fever=20)
+    sign_in(client, "rex")
+    _, fields = open_form(client, "KP-04", day(0, country))
+    store(people, country, "KP-04", day(0, country), new_fever=25)  # someone else, meanwhile
+    fields["value_new_fever"] = "21"
+    answer = client.post(f"/report/KP-04/{day(0, country)}", data=fields)
+    assert answer.status_code == 409
+    assert "Someone changed these values since you opened the form: New fever cases" in answer.text
+    assert "Nothing was written" in answer.text
+    assert 'href="#value_new_fever"' in answer.text
+    assert "Stored: <strong>25</strong>" in answer.text  # theirs, beside the field
+    assert values(people, "KP-04", day(0, country))["new_fever"].value == 25
+    # The form now carries the new version: sending it again is a decision, and works.
+    again = Fields(answer.text).form()
+    again.pop("org_unit", None)
+    again.pop("period", None)
+    assert again["value_new_fever"] == "21"
+    assert client.post(f"/report/KP-04/{day(0, country)}", data=again).status_code == 303
+    assert values(people, "KP-04", day(0, country))["new_fever"].value == 21
+
+
+def test_another_regions_form_is_forbidden(
+    client: TestClient, people: Session, country: Country
+) -> None:
+    sign_in(client, "rex")
+    assert client.get(f"/report/KP-01/{day(0, country)}").status_code == 403
+    _, fields = open_form(client, "KP-04", day(0, country))
+    fields["value_new_fever"] = "3"
+    answer = client.post(f"/report/KP-01/{day(0, country)}", data=fields)
+    assert answer.status_code == 403
+    assert "outside your scopes" in answer.text
+    assert count(people, DataValue) == 0
+    # A viewer has no form at all.
+    client.cookies.clear()
+    sign_in(client, "vic")
+    assert client.get("/report").status_code == 403
+    assert client.get(f"/report/KP-04/{day(0, country)}").status_code == 403
+
+
+def test_a_post_without_the_csrf_token_is_refused(
+    client: TestClient, people: Session, country: Country
+) -> None:
+    sign_in(client, "rex")
+    _, fields = open_form(client, "KP-04", day(0, country))
+    fields["value_new_fever"] = "3"
+    del fields["csrf_token"]
+    assert client.post(f"/report/KP-04/{day(0, country)}", data=fields).status_code == 403
+    fields["csrf_token"] = "forged"
+    assert client.post(f"/report/KP-04/{day(0, country)}", data=fields).status_code == 403
+    review = client.post(
+        "/review/approve", data={"org_unit": "KP-04", "period": day(-1, country)}
+    )
+    assert review.status_code == 403
+    assert count(people, DataValue) == 0
+    assert count(people, Approval) == 0
+
+
+def test_bad_addresses_get_a_page(client: TestClient, people: Session, country: Country) -> None:
+    sign_in(client, "rex")
+    for path, status in (
+        ("/report/KP-04/2022W20", 400),
+        ("/report/KP-04/not-a-day", 400),
+        ("/report/KP-99/2022-05-15", 404),
+        (f"/report/KP-04/{day(1, country)}", 400),  # not begun
+        ("/report?org_unit=KP-04&period=yesterday", 400),
+        ("/review?period=2022-13-01", 400),
+    ):
+        answer = client.get(path)
+        assert answer.status_code == status, (path, answer.text)
+        assert answer.headers["content-type"].startswith("text/html")
+        assert "Traceback" not in answer.text
+    chosen = client.get("/report?org_unit=KP-04&period=2022-05-15")
+    assert chosen.headers["location"] == "/report/KP-04/2022-05-15"
+
+
+def test_the_start_page_and_the_nav_link_the_form_and_the_review(
+    client: TestClient, people: Session
+) -> None:
+    sign_in(client, "eve")
+    home = client.get("/")
+    assert 'href="/report"' in home.text
+    assert 'href="/review"' in home.text
+    assert 'aria-label="Main"' in home.text
+    choose = client.get("/report")  # several units: a choice first
+    assert choose.status_code == 200
+    parsed = structure_ok(choose.text)
+    assert "org_unit" in parsed.inputs
+    assert 'value="KP-04"' in choose.text
+    client.cookies.clear()
+    sign_in(client, "vic")
+    home = client.get("/")
+    assert 'href="/report"' not in home.text
+    assert 'href="/review"' in home.text
+
+
+def test_the_review_lists_what_came_in_approves_and_locks_the_form(
+    client: TestClient, people: Session, country: Country
+) -> None:
+    period = day(-2, country)
+    start = date.fromisoformat(period)
+    calendar = AppContext.from_overrides(secret_key=SECRET).calendar
+    window_start, _ = calendar.window(start)
+    deadline = calendar.deadline(start)
+    on_time = Importer(people, country, user="rex", now=window_start + timedelta(hours=2))
+    late = Importer(people, country, user="pia", now=deadline + timedelta(hours=1))
+    for importer, unit, extra in ((on_time, "KP-04", {"confirmed": 10}), (late, "KP-01", {})):
+        data = {"new_fever": 5, **extra}
+        body = {
+            "dataValues": [
+                {"dataElement": e, "orgUnit": unit, "period": period, "value": str(v)}
+                for e, v in data.items()
+            ]
+        }
+        assert importer.run(io.BytesIO(json.dumps(body).encode()), name="x.json").ok
+
+    sign_in(client, "eve")
+    page = client.get(f"/review?period={period}")
     assert page.status_code == 200
+    structure_ok(page.text)
+    text = flat(page.text)
+    assert "2 of 13 expected reports received; 1 late (KP-01)" in text
+    assert "Missing:</strong> KP-02, KP-03" in text
+    assert "new_fever &gt;= confirmed" in text  # the finding, with both sides
+    assert '<td class="num">5</td>' in text and '<td class="num">10</td>' in text
+    default = client.get("/review")
+    assert f"Review of {day(-1, country)}" in default.text  # the latest closed window
+
+    token = HIDDEN.search(text)
+    assert token is not None
+    approved = client.post(
+        "/review/approve",
+        data={"org_unit": "KP-04", "period": period, "csrf_token": token.group(1)},
+    )
+    assert approved.status_code == 303
+    after = client.get(approved.headers["location"])
+    assert "Approved KP-04." in after.text
+    assert 'class="badge approved"' in after.text
+    row = people.scalar(select(Approval))
+    assert row is not None
+    assert (row.approved_by, row.approved_via, row.approved_client) == ("eve", "web", "testclient")
+    again = client.post(
+        "/review/approve",
+        data={"org_unit": "KP-04", "period": period, "csrf_token": token.group(1)},
+    )
+    assert again.status_code == 409
+    assert "Already approved" in again.text
+
+    # The reporter's form is read-only, and a forged POST writes nothing.
+    reporter = make_client(str(people.get_bind().url.render_as_string(hide_password=False)))
+    with reporter:
+        sign_in(reporter, "rex")
+        form = reporter.get(f"/report/KP-04/{period}")
+        assert form.status_code == 200
+        assert "Approved</strong> by eve" in form.text
+        assert 'name="value_new_fever"' not in form.text
+        csrf = HIDDEN.search(form.text)
+        assert csrf is not None
+        forged = {"csrf_token": csrf.group(1), "value_new_fever": "6", "version_new_fever": ""}
+        refused = reporter.post(f"/report/KP-04/{period}", data=forged)
+        assert refused.status_code == 409
+        assert "approved by eve" in refused.text
+        assert values(people, "KP-04", period)["new_fever"].value == 5
+        # A reporter reads the review of their region, without the buttons, and cannot approve.
+        theirs = reporter.get(f"/review?period={period}")
+        assert theirs.status_code == 200
+        assert "1 of 1 expected reports received" in flat(theirs.text)
+        assert 'action="/review/approve"' not in theirs.text
+        denied = reporter.post(
+            "/review/unapprove",
+            data={"org_unit": "KP-04", "period": period, "reason": "x", "csrf_token": csrf.group(1)},
+        )
+        assert denied.status_code == 403
+
+    # Un-approving needs a reason.
+    no_reason = client.post(
+        "/review/unapprove",
+        data={"org_unit": "KP-04", "period": period, "reason": "  ", "csrf_token": token.group(1)},
+    )
+    assert no_reason.status_code == 400
+    assert "needs a reason" in no_reason.text
+    assert "<details class=\"unapprove\" open>" in no_reason.text
+    people.expire_all()
+    assert people.scalar(select(Approval.revoked_at)) is None
+    reason = "KP-04 reported a missed district"
+    undone = client.post(
+        "/review/unapprove",
+        data={"org_unit": "KP-04", "period": period, "reason": reason, "csrf_token": token.group(1)},
+    )
+    assert undone.status_code == 303
+    people.expire_all()
+    row = people.scalar(select(Approval))
+    assert row is not None
+    assert (row.revoke_reason, row.revoked_by, row.revoked_via) == (reason, "eve", "web")
+
+
+def test_approving_the_whole_scope_locks_every_region(
+    client: TestClient, people: Session, country: Country
+) -> None:
+    period = day(-1, country)
+    token = sign_in(client, "eve")
+    page = client.get(f"/review?period={period}")
+    assert "Approve all of KP" in page.text
+    answer = client.post(
+        "/review/approve", data={"org_unit": "KP", "period": period, "csrf_token": token}
+    )
+    assert answer.status_code == 303
+    after = client.get(answer.headers["location"])
+    assert after.text.count("(with KP)") >= 13
+    client.cookies.clear()
+    sign_in(client, "rex")
+    form = client.get(f"/report/KP-04/{period}")
+    assert "(with KP)" in form.text
+    assert 'name="value_new_fever"' not in form.text

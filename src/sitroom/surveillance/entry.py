@@ -819,7 +819,7 @@ def review(
     _check_period(country, period, now)
     calendar = _calendar(country)
     level = country.reporting.reporting_level
-    paths: dict[str, str] = dict(session.execute(select(OrgUnit.code, OrgUnit.path)).tuples())
+    paths: dict[str, str] = dict(session.execute(select(OrgUnit.code, OrgUnit.path)).all())
     units = [
         u
         for u in session.scalars(
