@@ -242,10 +242,14 @@ def test_an_error_refuses_the_form_with_the_message_next_to_its_field(
     parsed = structure_ok(answer.text)
     assert 'role="alert"' in answer.text
     assert 'href="#value_new_fever"' in answer.text  # the summary links to the field
-    assert "error_value_new_fever" in parsed.ids
+    # The rule's box sits next to the first of its fields, which it describes.
+    box = answer.text.index('id="rule_suspected_ge_confirmed"')
+    assert answer.text.index('id="value_new_fever"') < box
+    assert box < answer.text.index('id="value_new_recovered"')
     described = parsed.inputs["value_new_fever"]["aria-describedby"].split()
-    assert "error_value_new_fever" in described
+    assert "rule_suspected_ge_confirmed" in described
     assert parsed.inputs["value_new_fever"]["aria-invalid"] == "true"
+    assert "Suspected (fever) cases are at least the confirmed cases" in answer.text
     # The other field of the rule is marked and described by the rule too.
     assert parsed.inputs["value_confirmed"]["aria-invalid"] == "true"
     assert "rule_suspected_ge_confirmed" in parsed.inputs["value_confirmed"]["aria-describedby"]
@@ -257,6 +261,9 @@ def test_an_error_refuses_the_form_with_the_message_next_to_its_field(
     bad = send(client, "KP-04", day(0, country), new_fever="twelve", new_deaths="-3")
     assert bad.status_code == 400
     assert "&#39;twelve&#39; is not a number" in bad.text
+    bad_fields = structure_ok(bad.text)
+    assert "error_value_new_fever" in bad_fields.inputs["value_new_fever"]["aria-describedby"]
+    assert 'href="#value_new_deaths"' in bad.text
     assert "negative" in bad.text
     assert "Traceback" not in bad.text
     assert (count(people, DataValue), count(people, ImportRun)) == before

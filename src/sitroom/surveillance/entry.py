@@ -184,6 +184,11 @@ class RuleCheck:
     anchor: str
 
     @property
+    def sentence(self) -> str:
+        """The rule's name and what fails: the message of a refused form."""
+        return f"{self.name}: {self.message}"
+
+    @property
     def blocking(self) -> bool:
         return self.touched and self.severity == "error"
 
@@ -504,7 +509,7 @@ def _read(session: Session, country: Country, form: EntryForm, sub: Submission) 
     reasons: dict[str, list[str]] = {}
     for check in out.checks:
         if check.blocking:
-            out.errors.setdefault(f"value_{check.anchor}", check.message)
+            out.errors.setdefault(f"value_{check.anchor}", check.sentence)
         elif check.needs_reason:
             reason = _reason(sub.reasons.get(check.rule, ""))
             name = f"reason_{check.rule}"

@@ -169,15 +169,13 @@ class EntryPage:
             name = f"value_{f.element}"
             error = self.errors.get(name)
             anchored = tuple(c for c in self.checks if c.anchor == f.element)
+            if any(c.blocking and c.sentence == error for c in anchored):
+                error = None  # a rule's error is told by its box (``rule_<code>``)
             naming = [c for c in self.checks if f.element in c.elements]
             described = [f"hint_{f.element}"]
             if error:
                 described.append(f"error_{name}")
-            described += [
-                f"rule_{c.rule}"
-                for c in naming
-                if not (error and c.anchor == f.element and c.blocking)
-            ]
+            described += [f"rule_{c.rule}" for c in naming]
             rows.append(
                 FieldRow(
                     field=f,
