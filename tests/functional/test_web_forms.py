@@ -175,7 +175,7 @@ def values(db: Session, unit: str, period: str) -> dict[str, DataValue]:
         .join(OrgUnit, OrgUnit.id == DataValue.org_unit_id)
         .where(OrgUnit.code == unit, DataValue.period == date.fromisoformat(period))
     ).all()
-    return {code: row for code, row in rows}
+    return dict(rows.tuples()) if False else {r[0]: r[1] for r in rows}
 
 
 def count(db: Session, model: Any) -> int:
@@ -296,9 +296,7 @@ def test_a_warning_is_accepted_with_a_reason_stored_as_the_comment(
     assert values(people, "KP-04", day(0, country)) == {}
 
     reason = "50 patients were moved to Kanggye hospital, outside the count"
-    accepted = send(
-        client, "KP-04", day(0, country), reason_treatment_balance=reason, **figures
-    )
+    accepted = send(client, "KP-04", day(0, country), reason_treatment_balance=reason, **figures)
     assert accepted.status_code == 303, accepted.text
     stored = values(people, "KP-04", day(0, country))
     assert stored["under_treatment"].value == 100
@@ -404,9 +402,7 @@ def test_a_post_without_the_csrf_token_is_refused(
     assert client.post(f"/report/KP-04/{day(0, country)}", data=fields).status_code == 403
     fields["csrf_token"] = "forged"
     assert client.post(f"/report/KP-04/{day(0, country)}", data=fields).status_code == 403
-    review = client.post(
-        "/review/approve", data={"org_unit": "KP-04", "period": day(-1, country)}
-    )
+    review = client.post("/review/approve", data={"org_unit": "KP-04", "period": day(-1, country)})
     assert review.status_code == 403
     assert count(people, DataValue) == 0
     assert count(people, Approval) == 0
@@ -450,16 +446,14 @@ def test_the_start_page_and_the_nav_link_the_form_and_the_review(
     assert 'href="/review"' in home.text
 
 
-def test_the_review_lists_what_came_in_approves_and_locks_the_form(
-    client: TestClient, people: Session, country: Country
-) -> None:
-    period = day(-2, country)
+def seed_review(db: Session, country: Country, period: str) -> None:
+    """KP-04 on time (with a rule failing), KP-01 late; the other regions missing."""
     start = date.fromisoformat(period)
     calendar = AppContext.from_overrides(secret_key=SECRET).calendar
     window_start, _ = calendar.window(start)
     deadline = calendar.deadline(start)
-    on_time = Importer(people, country, user="rex", now=window_start + timedelta(hours=2))
-    late = Importer(people, country, user="pia", now=deadline + timedelta(hours=1))
+    on_time = Importer(db, country, user="rex", now=window_start + timedelta(hours=2))
+    late = Importer(db, country, user="pia", now=deadline + timedelta(hours=1))
     for importer, unit, extra in ((on_time, "KP-04", {"confirmed": 10}), (late, "KP-01", {})):
         data = {"new_fever": 5, **extra}
         body = {
@@ -470,6 +464,13 @@ def test_the_review_lists_what_came_in_approves_and_locks_the_form(
         }
         assert importer.run(io.BytesIO(json.dumps(body).encode()), name="x.json").ok
 
+
+def test_the_review_lists_what_came_in_approves_and_locks_the_form(
+    client: TestClient, people: Session, country: Country
+) -> None:
+    period = day(-2, country)
+    seed_review(people, country, period)
+
     sign_in(client, "eve")
     page = client.get(f"/review?period={period}")
     assert page.status_code == 200
@@ -478,7 +479,8 @@ def test_the_review_lists_what_came_in_approves_and_locks_the_form(
     assert "2 of 13 expected reports received; 1 late (KP-01)" in text
     assert "Missing:</strong> KP-02, KP-03" in text
     assert "new_fever &gt;= confirmed" in text  # the finding, with both sides
-    assert '<td class="num">5</td>' in text and '<td class="num">10</td>' in text
+    assert '<td class="num">5</td>' in text
+    assert '<td class="num">10</td>' in text
     default = client.get("/review")
     assert f"Review of {day(-1, country)}" in default.text  # the latest closed window
 
@@ -524,30 +526,37 @@ def test_the_review_lists_what_came_in_approves_and_locks_the_form(
         assert 'action="/review/approve"' not in theirs.text
         denied = reporter.post(
             "/review/unapprove",
-            data={"org_unit": "KP-04", "period": period, "reason": "x", "csrf_token": csrf.group(1)},
+            data={
+                "org_unit": "KP-04",
+                "period": period,
+                "reason": "x",
+                "csrf_token": csrf.group(1),
+            },
         )
         assert denied.status_code == 403
 
-    # Un-approving needs a reason.
-    no_reason = client.post(
-        "/review/unapprove",
-        data={"org_unit": "KP-04", "period": period, "reason": "  ", "csrf_token": token.group(1)},
-    )
+
+def test_un_approving_needs_a_reason(client: TestClient, people: Session, country: Country) -> None:
+    period = day(-1, country)
+    token = sign_in(client, "eve")
+    approve = {"org_unit": "KP-04", "period": period, "csrf_token": token}
+    assert client.post("/review/approve", data=approve).status_code == 303
+    no_reason = client.post("/review/unapprove", data={**approve, "reason": "  "})
     assert no_reason.status_code == 400
     assert "needs a reason" in no_reason.text
-    assert "<details class=\"unapprove\" open>" in no_reason.text
+    assert '<details class="unapprove" open>' in no_reason.text
     people.expire_all()
     assert people.scalar(select(Approval.revoked_at)) is None
     reason = "KP-04 reported a missed district"
-    undone = client.post(
-        "/review/unapprove",
-        data={"org_unit": "KP-04", "period": period, "reason": reason, "csrf_token": token.group(1)},
-    )
+    undone = client.post("/review/unapprove", data={**approve, "reason": reason})
     assert undone.status_code == 303
     people.expire_all()
     row = people.scalar(select(Approval))
     assert row is not None
     assert (row.revoke_reason, row.revoked_by, row.revoked_via) == (reason, "eve", "web")
+    client.cookies.clear()
+    sign_in(client, "rex")
+    assert 'name="value_new_fever"' in client.get(f"/report/KP-04/{period}").text
 
 
 def test_approving_the_whole_scope_locks_every_region(

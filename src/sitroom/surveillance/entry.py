@@ -1,4 +1,4 @@
-"""The day's report of one org unit: the reporters' form, and its review by epidemiologists.
+"""The day's report of one org unit: the reporters' form.
 
 Nothing here knows HTTP: the web pages (``sitroom.server.web.entry``) parse a
 form into a :class:`Submission` and render what comes back, and an API can
@@ -16,9 +16,7 @@ do the same later.
   become the written values' comment. Each field carries the version of the
   stored value the reporter saw (:attr:`StoredValue.version`): if any
   changed meanwhile, nothing is written (no lost update).
-- :func:`review` is the epidemiologists' view of a period: who reported,
-  when, late or on time, by whom, who is missing, the validation findings,
-  and the approvals.
+- ``sitroom.surveillance.review`` is the epidemiologists' view of a period.
 
 Choices: a blank field means "no value". Blank where a value is stored is
 refused rather than read as a deletion (a cleared field is more often a slip
@@ -57,9 +55,9 @@ from sitroom.surveillance.bulk import BulkStatements, ConcurrentChange
 from sitroom.surveillance.imports import MAX_ATTEMPTS, Importer
 from sitroom.surveillance.models import DataElement, DataValue
 from sitroom.surveillance.periods import ReportingCalendar, label, shift
-from sitroom.surveillance.rules import Finding, Rule, check_rules_rowwise
+from sitroom.surveillance.rules import Rule, check_rules_rowwise
 from sitroom.surveillance.single import MAX_COMMENT_CHARS, StoredValue
-from sitroom.surveillance.validation import compile_rules, validate
+from sitroom.surveillance.validation import compile_rules
 
 log = logging.getLogger(__name__)
 
@@ -258,7 +256,7 @@ def _unit(session: Session, code: str) -> OrgUnit:
     return unit
 
 
-def _check_period(country: Country, period: date, now: datetime) -> None:
+def check_period(country: Country, period: date, now: datetime) -> None:
     first = country.reporting.first_period
     if first is not None and period < first:
         raise SitroomError(f"{period} is before the first period {first}")
@@ -385,7 +383,7 @@ def entry_form(
     if principal is not None:
         authorize(principal, "data.write", unit.path)
     period = open_period(country, now) if period is None else period
-    _check_period(country, period, now)
+    check_period(country, period, now)
     return _load_form(session, country, unit, period, now)
 
 
@@ -614,7 +612,7 @@ def _submit_once(
     unit = _unit(session, org_unit)
     if principal is not None:
         authorize(principal, "data.write", unit.path)
-    _check_period(country, period, now)
+    check_period(country, period, now)
     BulkStatements(session.connection()).lock_periods([period])
     form = _load_form(session, country, unit, period, now)
     entered = {f.element: submission.values.get(f.element, "") for f in form.fields}
@@ -717,196 +715,13 @@ def _submit_once(
     return replace(result, message=f"Saved {what}.{late}{fixed}")
 
 
-# The review ------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class UnitReport:
-    """One expected unit's report for the period, as the review shows it."""
-
-    code: str
-    name: str
-    name_local: str | None
-    #: When its first required value arrived (None: not reported).
-    received_at: datetime | None
-    updated_at: datetime | None
-    late: bool
-    #: Who stored its values (the actors), sorted.
-    by: tuple[str, ...]
-    values: int
-    approval: ApprovalCover | None
-    findings: int
-
-    @property
-    def submitted(self) -> bool:
-        return self.received_at is not None
-
-
-@dataclass(frozen=True, slots=True)
-class ScopeApproval:
-    """One of the user's scope units, with the approval covering it (the whole-scope button)."""
-
-    code: str
-    name: str
-    approval: ApprovalCover | None
-
-
-@dataclass(frozen=True, slots=True)
-class PeriodReview:
-    """The review of a period over a user's scope (see :func:`review`)."""
-
-    period: date
-    period_type: PeriodType
-    open_period: date
-    window_start: datetime
-    window_end: datetime
-    deadline: datetime
-    zone: str
-    units: tuple[UnitReport, ...]
-    findings: tuple[Finding, ...]
-    scopes: tuple[ScopeApproval, ...]
-    can_approve: bool
-
-    @property
-    def label(self) -> str:
-        return label(self.period, self.period_type)
-
-    @property
-    def previous_label(self) -> str:
-        return label(shift(self.period, -1, self.period_type), self.period_type)
-
-    @property
-    def next_label(self) -> str | None:
-        if self.period >= self.open_period:
-            return None
-        return label(shift(self.period, 1, self.period_type), self.period_type)
-
-    @property
-    def received(self) -> tuple[UnitReport, ...]:
-        return tuple(u for u in self.units if u.submitted)
-
-    @property
-    def missing(self) -> tuple[UnitReport, ...]:
-        return tuple(u for u in self.units if not u.submitted)
-
-    @property
-    def late(self) -> tuple[UnitReport, ...]:
-        return tuple(u for u in self.units if u.submitted and u.late)
-
-    @property
-    def is_open(self) -> bool:
-        return self.period >= self.open_period
-
-    def local(self, instant: datetime) -> datetime:
-        return instant.astimezone(ZoneInfo(self.zone))
-
-
-def review(
-    session: Session,
-    country: Country,
-    *,
-    principal: Principal,
-    period: date | None = None,
-    now: datetime | None = None,
-) -> PeriodReview:
-    """The period's reports over ``principal``'s scope (default: the latest closed period).
-
-    The expected units are those of ``reporting.reporting_level`` inside the
-    scope; a unit has reported when it sent a required element. Findings
-    are the rules' and the outlier screen's (:func:`validate`) at units in
-    the scope. ForbiddenError without ``data.read``.
-    """
-    authorize(principal, "data.read", None)
-    now = now or utcnow()
-    dataset = data_set(country)
-    kind = dataset.period_type
-    period = latest_closed_period(country, now) if period is None else period
-    _check_period(country, period, now)
-    calendar = _calendar(country)
-    level = country.reporting.reporting_level
-    paths: dict[str, str] = dict(session.execute(select(OrgUnit.code, OrgUnit.path)).all())
-    units = [
-        u
-        for u in session.scalars(
-            select(OrgUnit).where(OrgUnit.level == level).order_by(OrgUnit.code)
-        )
-        if principal.covers(u.path)
-    ]
-    required = set(country.reporting.required_elements or dataset.elements)
-    rows = session.execute(
-        select(
-            DataValue.org_unit_id,
-            DataElement.code,
-            DataValue.received_at,
-            DataValue.updated_at,
-            DataValue.late,
-            DataValue.changed_by,
-        )
-        .join(DataElement, DataElement.id == DataValue.element_id)
-        .where(
-            DataValue.period == period,
-            DataValue.org_unit_id.in_([u.id for u in units]),
-            DataElement.code.in_(dataset.elements),
-        )
-    ).all()
-    findings = [
-        f
-        for f in validate(session, country, start=period, end=period, period_type=kind)
-        if f.period == period and f.org_unit in paths and principal.covers(paths[f.org_unit])
-    ]
-    per_unit: dict[str, int] = {}
-    for finding in findings:
-        per_unit[finding.org_unit] = per_unit.get(finding.org_unit, 0) + 1
-    approvals = ApprovalIndex.load(session, [period])
-    reports = []
-    for unit in units:
-        mine = [r for r in rows if r.org_unit_id == unit.id]
-        counted = [r for r in mine if r.code in required]
-        reports.append(
-            UnitReport(
-                code=unit.code,
-                name=unit.name,
-                name_local=unit.name_local,
-                received_at=min((r.received_at for r in counted), default=None),
-                updated_at=max((r.updated_at for r in mine), default=None),
-                late=any(r.late for r in counted),
-                by=tuple(sorted({r.changed_by for r in mine})),
-                values=len(mine),
-                approval=approvals.covering(unit.path, kind, period),
-                findings=per_unit.get(unit.code, 0),
-            )
-        )
-    names = dict(session.execute(select(OrgUnit.code, OrgUnit.name)).all())
-    scopes = tuple(
-        ScopeApproval(code, names.get(code, code), approvals.covering(paths[code], kind, period))
-        for code in principal.scope_codes
-        if code in paths
-    )
-    start, end = calendar.window(period, kind)
-    return PeriodReview(
-        period=period,
-        period_type=kind,
-        open_period=calendar.period_of(now, kind),
-        window_start=start,
-        window_end=end,
-        deadline=calendar.deadline(period, kind),
-        zone=country.reporting.time_zone,
-        units=tuple(reports),
-        findings=tuple(findings),
-        scopes=scopes,
-        can_approve=principal.can("data.approve"),
-    )
-
-
 __all__ = [
     "EntryField",
     "EntryForm",
     "EntryResult",
-    "PeriodReview",
     "RuleCheck",
-    "ScopeApproval",
     "Submission",
-    "UnitReport",
+    "check_period",
     "check_values",
     "data_set",
     "entry_form",
@@ -914,6 +729,5 @@ __all__ = [
     "open_period",
     "parse_entry",
     "reporting_units",
-    "review",
     "submit",
 ]

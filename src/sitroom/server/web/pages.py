@@ -19,12 +19,8 @@ from starlette.responses import HTMLResponse
 if TYPE_CHECKING:
     from jinja2 import Environment
 
-    from sitroom.surveillance.entry import (
-        EntryField,
-        EntryForm,
-        PeriodReview,
-        RuleCheck,
-    )
+    from sitroom.surveillance.entry import EntryField, EntryForm, RuleCheck
+    from sitroom.surveillance.review import PeriodReview
 
 TEMPLATES = Path(__file__).parent / "templates"
 STATIC = Path(__file__).parent / "static"

@@ -32,7 +32,8 @@ from sitroom.server.web.routes import (
     _signed_in,
     _viewer,
 )
-from sitroom.surveillance import approvals, entry
+from sitroom.surveillance import approvals
+from sitroom.surveillance import review as reviews
 from sitroom.surveillance.periods import label, parse_period
 
 router = APIRouter(include_in_schema=False)
@@ -47,10 +48,10 @@ def _period(text: str) -> date | None:
     return start
 
 
-def _review(request: Request, who: Principal, period: date | None) -> entry.PeriodReview:
+def _review(request: Request, who: Principal, period: date | None) -> reviews.PeriodReview:
     ctx = context(request)
     with ctx.session() as db:
-        return entry.review(db, ctx.country, principal=who, period=period)
+        return reviews.review(db, ctx.country, principal=who, period=period)
 
 
 async def _page(
