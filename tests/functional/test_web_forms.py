@@ -439,6 +439,8 @@ def test_the_start_page_and_the_nav_link_the_form_and_the_review(
     parsed = structure_ok(choose.text)
     assert "org_unit" in parsed.inputs
     assert 'value="KP-04"' in choose.text
+    schema = client.get("/api/v1/openapi.json").json()
+    assert not [path for path in schema["paths"] if path.startswith(("/report", "/review"))]
     client.cookies.clear()
     sign_in(client, "vic")
     home = client.get("/")

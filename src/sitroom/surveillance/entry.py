@@ -455,6 +455,8 @@ def check_values(
                 anchor=(touched or list(named) or order)[0],
             )
         )
+    # Errors first: what refuses the form is read before what asks for a reason.
+    checks.sort(key=lambda c: c.severity != "error")
     return checks
 
 
