@@ -69,6 +69,16 @@ def refusal(approval_by: str, approved_at: datetime, unit: str, period: str) -> 
     )
 
 
+@dataclass(frozen=True, slots=True)
+class ApprovalCover:
+    """The approval that locks a unit's period: where it was given (the unit or one
+    above it), by whom and when."""
+
+    org_unit: str
+    approved_by: str
+    approved_at: datetime
+
+
 class ApprovalIndex:
     """The active approvals of some periods, to check values against quickly."""
 
@@ -99,13 +109,20 @@ class ApprovalIndex:
     def __bool__(self) -> bool:
         return bool(self._by_period)
 
-    def refuses(self, path: str, period_type: str, period: date) -> str | None:
-        """Why a value of the unit at ``path`` in this period cannot change, or None."""
+    def covering(self, path: str, period_type: str, period: date) -> ApprovalCover | None:
+        """The active approval of this period at the unit of ``path`` or above it, or None."""
         for approved_path, code, who, when in self._by_period.get((period_type, period), ()):
             if path.startswith(approved_path):
-                shown = label(period, period_type)  # type: ignore[arg-type]
-                return refusal(who, when, code, shown)
+                return ApprovalCover(code, who, when)
         return None
+
+    def refuses(self, path: str, period_type: str, period: date) -> str | None:
+        """Why a value of the unit at ``path`` in this period cannot change, or None."""
+        cover = self.covering(path, period_type, period)
+        if cover is None:
+            return None
+        shown = label(period, period_type)  # type: ignore[arg-type]
+        return refusal(cover.approved_by, cover.approved_at, cover.org_unit, shown)
 
 
 def _record(approval: Approval, code: str) -> ApprovalRecord:

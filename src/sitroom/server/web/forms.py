@@ -44,8 +44,11 @@ class FormError(Exception):
         self.message = message
 
 
-async def read_form(request: Request) -> dict[str, str]:
-    """The fields of an urlencoded form (the first value of each name); FormError if bad."""
+async def read_form(request: Request, *, max_fields: int = MAX_FIELDS) -> dict[str, str]:
+    """The fields of an urlencoded form (the first value of each name); FormError if bad.
+
+    ``max_fields`` bounds the number of fields (the data entry form has more
+    than a sign-in form)."""
     kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
     body = bytearray()
     async for chunk in request.stream():
@@ -60,7 +63,7 @@ async def read_form(request: Request) -> dict[str, str]:
         pairs = parse_qsl(
             body.decode("utf-8"),
             keep_blank_values=True,
-            max_num_fields=MAX_FIELDS,
+            max_num_fields=max_fields,
             encoding="utf-8",
             errors="strict",
         )

@@ -7,6 +7,7 @@ all templates, whatever their name).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import cache
@@ -18,6 +19,9 @@ from starlette.responses import HTMLResponse
 if TYPE_CHECKING:
     from jinja2 import Environment
 
+    from sitroom.surveillance.entry import EntryField, EntryForm, RuleCheck
+    from sitroom.surveillance.review import PeriodReview
+
 TEMPLATES = Path(__file__).parent / "templates"
 STATIC = Path(__file__).parent / "static"
 #: Where the static files are served.
@@ -26,10 +30,17 @@ STATIC_PATH = "/static"
 
 @dataclass(frozen=True, slots=True)
 class Viewer:
-    """The signed-in user as the page header shows them, with the sign-out form's token."""
+    """The signed-in user as the page header shows them, with the sign-out form's token.
+
+    ``can_report`` and ``can_review`` decide which links the navigation
+    (``_nav.html``) offers: the day's form needs ``data.write``, the review
+    ``data.read``.
+    """
 
     username: str
     csrf_token: str
+    can_report: bool = False
+    can_review: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,13 +101,138 @@ class MessagePage:
     viewer: Viewer | None = None
 
 
-Page = SignInPage | HomePage | PasswordPage | MessagePage
+#: A unit a user may choose: (code, English name, local name).
+UnitChoice = tuple[str, str, str | None]
+
+
+@dataclass(frozen=True, slots=True)
+class ChoosePage:
+    """``report_choose.html``: pick the org unit and period of the form."""
+
+    viewer: Viewer
+    units: tuple[UnitChoice, ...]
+    period: str
+    latest: str
+    error: str | None = None
+    title: str = "Choose the report"
+
+
+@dataclass(frozen=True, slots=True)
+class FieldRow:
+    """One field of the form as the template lays it out (computed by :class:`EntryPage`)."""
+
+    field: EntryField
+    value: str
+    error: str | None
+    checks: tuple[RuleCheck, ...]
+    described_by: str
+    invalid: bool
+    conflict: bool
+
+    @property
+    def id(self) -> str:
+        return f"value_{self.field.element}"
+
+
+@dataclass(frozen=True, slots=True)
+class EntryPage:
+    """``report.html``: the day's form of one unit and period.
+
+    ``entered`` holds what the inputs show (the stored values on a first
+    visit, what was typed after a refusal); ``errors`` maps form fields
+    (``value_<element>``, ``reason_<rule>``, ``correction``) to messages;
+    ``checks`` are the rules failing on the submitted values; ``status`` is
+    the submission's outcome (None on a plain visit), told by ``message``.
+    """
+
+    viewer: Viewer
+    form: EntryForm
+    entered: Mapping[str, str]
+    units: tuple[UnitChoice, ...] = ()
+    errors: Mapping[str, str] = field(default_factory=dict)
+    checks: tuple[RuleCheck, ...] = ()
+    conflicts: tuple[str, ...] = ()
+    reasons: Mapping[str, str] = field(default_factory=dict)
+    correction: str = ""
+    status: str | None = None
+    message: str | None = None
+    title: str = "Day's report"
+
+    def rows(self) -> list[FieldRow]:
+        """The fields with their value, error, rules and what describes them."""
+        rows = []
+        for f in self.form.fields:
+            name = f"value_{f.element}"
+            error = self.errors.get(name)
+            anchored = tuple(c for c in self.checks if c.anchor == f.element)
+            if any(c.blocking and c.sentence == error for c in anchored):
+                error = None  # a rule's error is told by its box (``rule_<code>``)
+            naming = [c for c in self.checks if f.element in c.elements]
+            described = [f"hint_{f.element}"]
+            if error:
+                described.append(f"error_{name}")
+            described += [f"rule_{c.rule}" for c in naming]
+            rows.append(
+                FieldRow(
+                    field=f,
+                    value=self.entered.get(f.element, ""),
+                    error=error,
+                    checks=anchored,
+                    described_by=" ".join(dict.fromkeys(described)),
+                    invalid=bool(error) or any(c.blocking for c in naming),
+                    conflict=f.element in self.conflicts,
+                )
+            )
+        return rows
+
+    def summary(self) -> list[tuple[str, str]]:
+        """The error summary: (field id to link to, message), in the form's order."""
+        out = []
+        for f in self.form.fields:
+            name = f"value_{f.element}"
+            if name in self.errors:
+                out.append((name, self.errors[name]))
+            for check in self.checks:
+                reason = f"reason_{check.rule}"
+                if check.anchor == f.element and reason in self.errors:
+                    out.append((reason, f"{check.name}: {self.errors[reason]}"))
+        if "correction" in self.errors:
+            out.append(("correction", self.errors["correction"]))
+        return out
+
+    @property
+    def show_correction(self) -> bool:
+        """Whether the correction's reason is asked: a past period with values stored."""
+        return self.form.is_past and self.form.entered and not self.form.read_only
+
+
+@dataclass(frozen=True, slots=True)
+class ReviewPage:
+    """``review.html``: a period's reports over the user's scope, with the approve buttons.
+
+    ``done`` is the outcome of the last approval or un-approval (told with
+    role="status"), ``error`` a refusal; ``reason_for`` names the unit whose
+    un-approval lacked a reason (its form is shown open, with the message).
+    """
+
+    viewer: Viewer
+    review: PeriodReview
+    done: str | None = None
+    error: str | None = None
+    reason_for: str | None = None
+    title: str = "Review"
+
+
+Page = SignInPage | HomePage | PasswordPage | MessagePage | ChoosePage | EntryPage | ReviewPage
 
 _TEMPLATE_OF: dict[type, str] = {
     SignInPage: "signin.html",
     HomePage: "home.html",
     PasswordPage: "password.html",
     MessagePage: "message.html",
+    ChoosePage: "report_choose.html",
+    EntryPage: "report.html",
+    ReviewPage: "review.html",
 }
 
 
@@ -105,13 +241,24 @@ def environment() -> Environment:
     """The templates' environment: autoescape on, undefined names an error."""
     from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
-    return Environment(
+    env = Environment(
         loader=FileSystemLoader(TEMPLATES),
         autoescape=True,
         undefined=StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,
     )
+    env.filters["number"] = _number
+    return env
+
+
+def _number(value: float | None) -> str:
+    """A count for people: 392,920; a float that is whole without its ``.0``; blank for None."""
+    if value is None:
+        return ""
+    if float(value).is_integer():
+        return f"{int(value):,}"
+    return f"{value:,.2f}"
 
 
 def render(page: Page, *, status: int = 200, headers: dict[str, str] | None = None) -> HTMLResponse:

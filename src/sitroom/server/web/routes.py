@@ -60,7 +60,11 @@ CSRF_REFUSED = (
 
 def install(app: FastAPI) -> None:
     """Add the pages and their static files to ``app``."""
+    from sitroom.server.web import entry, review
+
     app.include_router(router)
+    app.include_router(entry.router)
+    app.include_router(review.router)
     app.mount(STATIC_PATH, StaticFiles(directory=STATIC), name="static")
 
 
@@ -114,7 +118,13 @@ async def _signed_in(request: Request) -> sessions.SignedIn | None:
 
 
 def _viewer(signed_in: sessions.SignedIn) -> Viewer:
-    return Viewer(signed_in.principal.username, signed_in.csrf_token)
+    who = signed_in.principal
+    return Viewer(
+        who.username,
+        signed_in.csrf_token,
+        can_report=who.can("data.write"),
+        can_review=who.can("data.read"),
+    )
 
 
 def _message(
