@@ -29,7 +29,8 @@ WEIGHTS = {
 }
 
 #: Latin, Latin-1, Latin Extended-A and the McCune-Reischauer vowels; the
-#: punctuation and signs the report prints (dashes, quotes, ≤ ≥ × − → ·, thin spaces).
+#: punctuation and signs the report prints (dashes, quotes, comparison, multiplication
+#: and minus signs, arrows, thin spaces).
 LATIN = [
     *range(0x20, 0x7F),
     *range(0xA0, 0x180),
@@ -68,7 +69,7 @@ def common_hangul() -> str:
 
 def subset(source: Path, target: Path, characters: set[str]) -> int:
     """Write the subset of ``source`` keeping LATIN and ``characters``; its size in bytes."""
-    from fontTools import subset as ft  # noqa: PLC0415  (a dev-only dependency)
+    from fontTools import subset as ft
 
     options = ft.Options()
     options.layout_features = ["*"]
