@@ -57,6 +57,10 @@ def sitrep_cmd(
         raise SitroomError(f"unknown format {fmt!r}; choose one of {', '.join(SITREP_FORMATS)}")
     if output is not None and output.is_dir():
         raise SitroomError(f"{output}: is a folder; give a file name")
+    if fmt != "json":
+        from sitroom.sitrep.charts import warm_up
+
+        warm_up()  # the chart engine starts while the report is built
     from sitroom.sitrep.build import build_report
     from sitroom.sitrep.render import write
 

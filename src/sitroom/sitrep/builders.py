@@ -306,6 +306,9 @@ def regional_map(inputs: Inputs) -> Section:
         names,
         title="New cases per 100,000 people",
         legend="new cases per 100,000",
+        number_format=",.0f"
+        if max((v for v in per100k.values() if v), default=0) >= 100
+        else ",.1f",
     )
     second = charts.choropleth(
         {"features": geojson.get("features", [])},

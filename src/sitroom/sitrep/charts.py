@@ -16,6 +16,7 @@ builder's (:mod:`sitroom.sitrep.builders`), beside the spec in the context.
 
 from __future__ import annotations
 
+import threading
 from datetime import date
 from functools import cache
 from typing import Any
@@ -354,6 +355,7 @@ def choropleth(
     Sequential viridis for levels; for changes a blue-orange scheme centred on
     0 (both readable with the common colour-vision deficiencies).
     """
+    empty = all(v is None for v in values.values())
     features = []
     for feature in geojson.get("features", []):
         code = str(feature.get("properties", {}).get(key, ""))
@@ -392,8 +394,17 @@ def choropleth(
         "config": config(),
         "projection": {"type": "mercator"},
         "data": {"values": features},
-        "mark": {"type": "geoshape", "stroke": "#ffffff", "strokeWidth": 0.7},
-        "encoding": {
+        "mark": {
+            "type": "geoshape",
+            "stroke": "#ffffff",
+            "strokeWidth": 0.7,
+            **({"fill": "#cccccc"} if empty else {}),
+        },
+        # With no value at all the colour scale has no domain and Vega draws
+        # nothing: every region is then grey, with no legend.
+        "encoding": {"tooltip": [{"field": "properties.name", "title": "region"}]}
+        if empty
+        else {
             "color": {
                 **colour,
                 "condition": {"test": "!isValid(datum.properties.value)", "value": "#cccccc"},
@@ -421,3 +432,16 @@ def to_svg(spec: Spec) -> str:
     _fonts_registered()
     svg: str = vl_convert.vegalite_to_svg(spec)
     return svg
+
+
+def warm_up() -> threading.Thread:
+    """Start the chart engine in a background thread; returns the thread.
+
+    vl-convert's JavaScript runtime takes about a second to start on its
+    first chart. A command that will draw charts starts it here, so that it
+    starts while the report is built (imports and queries) instead of after.
+    """
+    spec = {"mark": "point", "data": {"values": [{"a": 1}]}}
+    thread = threading.Thread(target=to_svg, args=(spec,), name="chart-warm-up", daemon=True)
+    thread.start()
+    return thread
