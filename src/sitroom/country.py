@@ -166,6 +166,22 @@ class RolesConfig(_Model):
         return {k: v for k, v in self.model_dump().items() if v is not None}
 
 
+class MapConfig(_Model):
+    """The regions' boundaries for maps: a GeoJSON file beside the configuration.
+
+    Each feature's property ``key`` holds an org unit's code. The boundaries'
+    licence usually asks for an attribution: every map prints ``attribution``.
+    """
+
+    boundaries: str
+    key: str = "code"
+    attribution: str = Field(min_length=1)
+
+    def path(self, folder: Path) -> Path:
+        """The GeoJSON file, relative to the configuration's folder."""
+        return folder / self.boundaries
+
+
 class Country(_Model):
     """A whole country configuration, with the folder its files are relative to."""
 
@@ -178,6 +194,8 @@ class Country(_Model):
     outliers: OutlierConfig = OutlierConfig()
     mappings: dict[str, MappingConfig] = Field(default_factory=dict)
     roles: RolesConfig
+    #: Boundaries for maps (none: reports show no map).
+    map: MapConfig | None = None
     folder: Path = Path()
 
     @model_validator(mode="after")
