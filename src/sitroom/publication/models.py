@@ -49,9 +49,7 @@ class Edition(Base):
     number: Mapped[int] = mapped_column(Integer)
     values_sha256: Mapped[str] = mapped_column(String(64))
     built_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
-    built_by: Mapped[str] = mapped_column(
-        String(100), ForeignKey("app_user.username"), index=True
-    )
+    built_by: Mapped[str] = mapped_column(String(100), ForeignKey("app_user.username"), index=True)
     channel: Mapped[str] = mapped_column(String(8))
     summary: Mapped[str] = mapped_column(Text)
     changes: Mapped[str] = mapped_column(Text)

@@ -87,8 +87,12 @@ class EditionRecord:
             "summary": self.summary,
             "changes": [c.to_dict() for c in self.changes],
             "files": [
-                {"format": f.format, "content_type": f.content_type, "size": f.size,
-                 "sha256": f.sha256}
+                {
+                    "format": f.format,
+                    "content_type": f.content_type,
+                    "size": f.size,
+                    "sha256": f.sha256,
+                }
                 for f in self.files
             ],
         }
@@ -112,7 +116,9 @@ class StoredFile:
     sha256: str
 
 
-def resolve_period(session: Session, country: Country, period: str | None) -> tuple[date, date, str]:
+def resolve_period(
+    session: Session, country: Country, period: str | None
+) -> tuple[date, date, str]:
     """The report's period (its first and last day, its label) for ``period`` as written.
 
     The latest period with national figures when None, as ``sitroom sitrep``.
@@ -129,8 +135,9 @@ def resolve_period(session: Session, country: Country, period: str | None) -> tu
 
 def _record(session: Session, edition: Edition) -> EditionRecord:
     files = session.execute(
-        select(EditionFile.format, EditionFile.content_type, EditionFile.size, EditionFile.sha256)
-        .where(EditionFile.edition_id == edition.id)
+        select(
+            EditionFile.format, EditionFile.content_type, EditionFile.size, EditionFile.sha256
+        ).where(EditionFile.edition_id == edition.id)
     ).all()
     order = {f: i for i, f in enumerate(FILE_FORMATS)}
     return EditionRecord(
