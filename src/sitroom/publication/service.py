@@ -123,14 +123,30 @@ def resolve_period(
 
     The latest period with national figures when None, as ``sitroom sitrep``.
     """
+    from sitroom.places.models import OrgUnit
     from sitroom.surveillance.bulletin import latest_bulletin_period
+    from sitroom.surveillance.models import DataElement, DataValue
     from sitroom.surveillance.periods import label, last_day, period_bounds, start_of
     from sitroom.surveillance.service import period_types
 
     day = period_bounds(period) if period else latest_bulletin_period(session, country)
     period_type = period_types(session).get(country.roles.cases, "daily")
     start = start_of(day, period_type)
-    return start, last_day(start, period_type), label(start, period_type)
+    shown = label(start, period_type)
+    national = session.scalar(
+        select(DataValue.id)
+        .join(OrgUnit, OrgUnit.id == DataValue.org_unit_id)
+        .join(DataElement, DataElement.id == DataValue.element_id)
+        .where(
+            OrgUnit.code == country.country.code,
+            DataElement.code == country.roles.cases,
+            DataValue.period == start,
+        )
+        .limit(1)
+    )
+    if national is None:
+        raise NotFoundError(f"no national figures for the period {shown}: nothing to publish")
+    return start, last_day(start, period_type), shown
 
 
 def _record(session: Session, edition: Edition) -> EditionRecord:

@@ -46,7 +46,8 @@ def test_a_republication_records_what_changed(pub_context, quick):
     publish(pub_context, day.isoformat())
     with pub_context.session() as session:
         national, chagang = stored(session, "KP", day), stored(session, "KP-04", day)
-    assert national is not None and chagang is not None
+    assert national is not None
+    assert chagang is not None
     set_value(pub_context, "KP", day, national + 30)
     set_value(pub_context, "KP-04", day, chagang + 2)
     try:
@@ -66,12 +67,12 @@ def test_a_republication_records_what_changed(pub_context, quick):
 
 
 def test_a_period_without_figures_is_refused_and_nothing_stored(pub_context, quick):
-    with pytest.raises(NotFoundError, match="no edition"):
-        with pub_context.session() as session:
-            service.get_edition(session, "2031-01-01")
-    with pytest.raises(NotFoundError, match="edition 9 of 2022-05-15 does not exist"):
-        with pub_context.session() as session:
-            service.get_edition(session, "2022-05-15", 9)
+    with pytest.raises(NotFoundError, match="no edition"), pub_context.session() as session:
+        service.get_edition(session, "2031-01-01")
+    with pub_context.session() as session, pytest.raises(NotFoundError, match="does not exist"):
+        service.get_edition(session, "2022-05-15", 9)
+    with pytest.raises(NotFoundError, match="no national figures for the period 2031-01-01"):
+        service.publish(pub_context, "2031-01-01", user="tester", channel="cli")
 
 
 @pytest.mark.parametrize(

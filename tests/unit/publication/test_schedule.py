@@ -114,5 +114,6 @@ def test_a_failure_is_written_on_the_claim(pub_context, quick):
         claim = session.scalars(
             select(PublicationClaim).where(PublicationClaim.day == date(2031, 1, 1))
         ).one()
-    assert claim.outcome is not None and claim.outcome.startswith("failed: ")
+    assert claim.outcome is not None
+    assert claim.outcome.startswith("failed: ")
     assert claim.edition_id is None
