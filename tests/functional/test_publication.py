@@ -242,6 +242,7 @@ def test_public_reports_are_readable_without_signing_in(world, quick, public):
 RACER = """
 import sys, time
 from datetime import UTC, date, datetime
+from pathlib import Path
 from sitroom.context import AppContext
 from sitroom.publication.schedule import publish_scheduled
 
