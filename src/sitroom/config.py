@@ -7,6 +7,7 @@ command-line options override them.
 from __future__ import annotations
 
 import os
+from datetime import time
 from pathlib import Path
 from typing import Any
 
@@ -62,6 +63,23 @@ def environment_settings() -> dict[str, str]:
     return given
 
 
+def parse_publish_at(text: str) -> time | None:
+    """``publish_at`` (``"09:00"``) as a time of day; None for ``off`` (no schedule).
+
+    ValueError saying what is wrong otherwise.
+    """
+    value = text.strip().lower()
+    if value in ("off", "no", "false", "none", ""):
+        return None
+    hours, sep, minutes = value.partition(":")
+    if not sep or not hours.isdigit() or not minutes.isdigit() or len(minutes) != 2:
+        raise ValueError(f"{text!r} is not a time of day (HH:MM, such as 09:00) or off")
+    try:
+        return time(int(hours), int(minutes))
+    except ValueError:
+        raise ValueError(f"{text!r} is not a time of day (HH:MM, such as 09:00) or off") from None
+
+
 class Settings(BaseModel):
     """Deployment settings.
 
@@ -104,6 +122,15 @@ class Settings(BaseModel):
         same address in the window (default 0.25) ...
     auth_failure_delay_max:
         ... up to this many seconds (default 3).
+    publish_at:
+        The local time of day (``HH:MM``, in the country's time zone) at which
+        ``sitroom serve`` publishes the situation report of the latest closed
+        period, one edition a day however many workers run; ``off`` turns the
+        schedule off. Default ``09:00``.
+    public_reports:
+        Published reports (``/reports``, the editions under ``/api/v1/editions``)
+        are readable without signing in, for partners and the public. Default
+        false: they need ``data.read`` over the country.
     """
 
     model_config = ConfigDict(extra="ignore", validate_default=True)
@@ -121,6 +148,8 @@ class Settings(BaseModel):
     auth_failure_window_minutes: int = Field(default=15, ge=1, le=24 * 60)
     auth_failure_delay: float = Field(default=0.25, ge=0, le=10)
     auth_failure_delay_max: float = Field(default=3.0, ge=0, le=60)
+    publish_at: str = "09:00"
+    public_reports: bool = False
 
     def __init__(self, **values: Any) -> None:
         """The environment's settings (:func:`environment_settings`), with ``values`` on top."""
@@ -132,6 +161,12 @@ class Settings(BaseModel):
         if value:
             return value
         return f"sqlite:///{default_data_dir() / 'sitroom.db'}"
+
+    @field_validator("publish_at")
+    @classmethod
+    def _check_publish_at(cls, value: str) -> str:
+        parse_publish_at(value)  # a ValueError saying what is wrong
+        return value
 
     @field_validator("user")
     @classmethod

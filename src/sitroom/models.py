@@ -3,6 +3,7 @@
 from sitroom.auth.models import ApiToken, AuthEvent, UserScope
 from sitroom.events.models import Event
 from sitroom.places.models import OrgUnit
+from sitroom.publication.models import Edition, EditionFile, PublicationClaim
 from sitroom.surveillance.models import (
     Approval,
     DataElement,
@@ -22,8 +23,11 @@ __all__ = [
     "DataSet",
     "DataValue",
     "DataValueAudit",
+    "Edition",
+    "EditionFile",
     "Event",
     "ImportRun",
     "OrgUnit",
+    "PublicationClaim",
     "UserScope",
 ]

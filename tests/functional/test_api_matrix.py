@@ -37,11 +37,14 @@ import pytest
 from sitroom.auth import service as auth
 from sitroom.auth.permissions import ROLES
 from sitroom.country import Country
+from sitroom.publication.service import publish
 from sitroom.surveillance import approvals
 from tests.conftest import TEST_DATABASE_URL
 from tests.functional.api_world import World, api_world
 
 INSIDE, OUTSIDE = "KP-04", "KP-01"
+#: The period of the edition the world publishes (reports are national: ``national=True``).
+EDITION_PERIOD = "2022-05-20"
 _serial = count()
 
 
@@ -55,6 +58,7 @@ def world(
         for role in ROLES:
             built.add_user(f"{role}-r", role, [INSIDE])
             built.add_user(f"{role}-n", role, ["KP"])
+        publish(built.context, EDITION_PERIOD, user="t", channel="cli")
         yield built
 
 
@@ -136,6 +140,11 @@ def _grant(world: World, unit: str) -> tuple[str, dict[str, Any]]:
     # A district of the unit: granted to a user of the unit (both inside or both outside).
     district = {"KP-04": "KP-04-KANGGYE", "KP-01": "KP-01-KANGDONG"}[unit]
     return f"/api/v1/users/{_target(world, unit)}/scopes", {"json": {"scopes": [district]}}
+
+
+def _publish(_world: World, _unit: str) -> tuple[str, dict[str, Any]]:
+    # The world's edition holds these values: the answer is 200 and nothing is built.
+    return "/api/v1/editions", {"json": {"period": EDITION_PERIOD}}
 
 
 def _revoke(world: World, unit: str) -> tuple[str, dict[str, Any]]:
@@ -272,6 +281,22 @@ ACTIONS = [
     Action("put value", "PUT", _put_value, "data.write", ok=201),
     Action("delete value", "DELETE", _delete_value, "data.write"),
     Action("audit", "GET", get("/api/v1/audit?limit=5"), "audit.read", national=True),
+    Action("editions", "GET", get("/api/v1/editions"), "data.read", national=True),
+    Action(
+        "edition",
+        "GET",
+        get(f"/api/v1/editions/{EDITION_PERIOD}/1"),
+        "data.read",
+        national=True,
+    ),
+    Action(
+        "edition file",
+        "GET",
+        get(f"/api/v1/editions/{EDITION_PERIOD}/1/pdf"),
+        "data.read",
+        national=True,
+    ),
+    Action("publish", "POST", _publish, "report.publish", national=True),
 ]
 
 

@@ -169,6 +169,19 @@ def test_no_users_prints_what_it_always_printed(cli):
     assert done.code == 0
     assert done.out.rstrip().endswith("sitroom analyze credibility")
     assert "password" not in done.out
+    assert "Published the situation report of 2022-08-" in done.out
+    skipped = cli("demo", "--no-serve", "--no-users", "--no-publish")
+    assert skipped.code == 0
+    assert "situation report" not in skipped.out
+
+
+def test_running_the_demo_again_publishes_no_identical_edition(cli, engine, fast_hashing):
+    assert cli("demo", "--no-serve").code == 0
+    again = cli("demo", "--no-serve")
+    assert again.code == 0, again.err
+    assert "nothing new published" in again.out
+    with engine.connect() as connection:
+        assert connection.exec_driver_sql("SELECT count(*) FROM edition").scalar() == 1
 
 
 @pytest.fixture
@@ -293,10 +306,19 @@ def served(db_url: str, tmp_path: Path) -> Iterator[Callable[[], Demo]]:
 def test_the_demo_serves_until_stopped_and_again(served):
     demo = served()
     out = demo.wait_for_address()
-    assert f"API docs: {demo.address}/api/v1/docs" in "".join([out, demo.lines.get(timeout=10)])
+    assert "Published the situation report of 2022-08-" in out
+    following = "".join([out, demo.lines.get(timeout=10), demo.lines.get(timeout=10)])
+    assert f"API docs: {demo.address}/api/v1/docs" in following
+    assert f"Situation reports: {demo.address}/reports" in following
     password = printed_users(out)["reporter-kp-04"][2]
+    viewer = printed_users(out)["viewer"][2]
     with httpx.Client(base_url=demo.address, timeout=30) as client:
         demo.wait_until_ready(client)
+        editions = client.get("/api/v1/editions", auth=("viewer", viewer))
+        assert editions.status_code == 200, editions.text
+        assert [e["number"] for e in editions.json()] == [1]
+        pdf = client.get(editions.json()[0]["files"][1]["url"], auth=("viewer", viewer))
+        assert pdf.content.startswith(b"%PDF")
         me = client.get("/api/v1/me", auth=("reporter-kp-04", password))
         assert me.status_code == 200, me.text
         assert me.json()["role"] == "reporter"
@@ -314,6 +336,7 @@ def test_the_demo_serves_until_stopped_and_again(served):
     again = served()
     out = again.wait_for_address()
     assert "Demo users (0 created, 19 given new passwords)" in out
+    assert "is published: edition 1, built from the same data (nothing new published)" in out
     new = printed_users(out)["reporter-kp-04"][2]
     with httpx.Client(base_url=again.address, timeout=30) as client:
         again.wait_until_ready(client)

@@ -593,15 +593,26 @@ def demo(
     port: Annotated[
         int, typer.Option("--port", min=1, max=65535, help="TCP port to serve on.")
     ] = 8000,
+    publish: Annotated[
+        bool,
+        typer.Option(
+            "--publish/--no-publish",
+            help="Publish the latest situation report as an edition (none when an edition"
+            " of the same data exists).",
+        ),
+    ] = True,
 ) -> None:
-    """Load the 2022 DPRK outbreak, create a user per role, and serve the API on 127.0.0.1.
+    """Load the 2022 DPRK outbreak, publish its latest situation report, create a user per
+    role, and serve the dashboard and the API on 127.0.0.1.
 
-    Prints the bulletin of the last period with regional reports, then the demo
-    users' sign-in names and new random passwords (shown this once, stored
-    only hashed), then serves until Ctrl-C or SIGTERM. Safe to run again: the
-    set-up and the imports are idempotent, and the demo users get new
+    Prints the bulletin of the last period with regional reports, the edition
+    of the situation report it published, then the demo users' sign-in names
+    and new random passwords (shown this once, stored only hashed), then
+    serves until Ctrl-C or SIGTERM, printing the address and the reports' URL.
+    Safe to run again: the set-up and the imports are idempotent, the report
+    is published again only if its data changed, and the demo users get new
     passwords. With --no-serve it exits after the users; with --no-users too,
-    after the bulletin, as it did before the server existed.
+    after the bulletin and the publication.
     """
     from sitroom.demo import load_demo
 
@@ -628,6 +639,8 @@ def demo(
         " latest national one).\n"
     )
     print_bulletin(result.bulletin)
+    if publish:
+        _demo_publish(rt)
     console.print(
         "\nTry: sitroom bulletin --period 2022-05-15 · sitroom validate --period 2022-06-08"
         " · sitroom completeness --start 2022-05-14 --end 2022-05-20 · sitroom analyze rt"
@@ -645,11 +658,31 @@ def demo(
         f"\nServing on {address} until Ctrl-C (or SIGTERM) stops it."
         f"\n  API docs: {address}/api/v1/docs"
     )
+    if publish:
+        console.print(f"  Situation reports: {address}/reports")
     if example is not None:
         console.print(f"  Sign in: {address}/signin in a browser,")
         console.print(f"       or: curl -u {example}:PASSWORD {address}/api/v1/me")
     run(rt, host=DEMO_HOST, port=port, demo=True)
     console.print("sitroom demo stopped.")
+
+
+def _demo_publish(rt: AppContext) -> None:
+    """Publish the latest situation report, once: unchanged data makes no new edition."""
+    from sitroom.publication.service import publish
+
+    done = publish(rt, None, user=rt.settings.user, channel="cli")
+    edition = done.edition
+    if done.new:
+        console.print(
+            f"\nPublished the situation report of {edition.period_label} as edition"
+            f" {edition.number} (sitroom sitrep editions; /reports when served)."
+        )
+    else:
+        console.print(
+            f"\nThe situation report of {edition.period_label} is published: edition"
+            f" {edition.number}, built from the same data (nothing new published)."
+        )
 
 
 def _demo_users(rt: AppContext) -> str | None:

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, suppress
 
 from fastapi import Depends, FastAPI
 
@@ -20,20 +21,30 @@ SWAGGER_VERSION = "5.35.0"
 log = logging.getLogger("sitroom.server")
 
 
-def create_app(context: AppContext) -> FastAPI:
+def create_app(context: AppContext, *, schedule: bool = False) -> FastAPI:
     """The server for ``context``'s settings: its database, its country.
 
     Stateless: every request opens its own session, so workers and machines
     can share one PostgreSQL. The schema is brought to the current revision at
-    start-up (under the migration lock) before the first request.
+    start-up (under the migration lock) before the first request. With
+    ``schedule`` (``sitroom serve``; not the tests' clients), the daily
+    publication runs in the background (``sitroom.publication.schedule``),
+    unless ``SITROOM_PUBLISH_AT=off``.
     """
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         context.engine  # noqa: B018  (opens, creates or migrates the database once)
         log.info("sitroom %s serving %s", __version__, _database(context))
-        yield
-        context.close()
+        task = _start_schedule(context) if schedule else None
+        try:
+            yield
+        finally:
+            if task is not None:
+                task.cancel()
+                with suppress(asyncio.CancelledError):
+                    await task
+            context.close()
 
     app = FastAPI(
         title="sitroom",
@@ -55,6 +66,7 @@ def create_app(context: AppContext) -> FastAPI:
         data,
         dhis2,
         dhis2_metadata,
+        editions,
         health,
         places,
         reports,
@@ -72,6 +84,7 @@ def create_app(context: AppContext) -> FastAPI:
     app.include_router(audit.router, prefix=API_PREFIX, dependencies=checked)
     app.include_router(analyses.router, prefix=API_PREFIX, dependencies=checked)
     app.include_router(users.router, prefix=API_PREFIX, dependencies=checked)
+    app.include_router(editions.router, prefix=API_PREFIX, dependencies=checked)
     # DHIS2's paths after sitroom's own, so /api/v1/... is never read as version "v1".
     app.include_router(dhis2.router, prefix="/api", dependencies=checked)
     app.include_router(dhis2_metadata.router, prefix="/api", dependencies=checked)
@@ -111,6 +124,20 @@ def _install_docs(app: FastAPI) -> None:
         return HTMLResponse(page)
 
 
+def _start_schedule(context: AppContext) -> asyncio.Task[None] | None:
+    """The daily publication as a background task, or None when it is off."""
+    from sitroom.publication.schedule import run_schedule, schedule_of
+
+    planned = schedule_of(context)
+    if planned is None:
+        log.info("scheduled publication is off (SITROOM_PUBLISH_AT=off)")
+        return None
+    log.info(
+        "publishing the situation report daily at %s %s", planned.at.strftime("%H:%M"), planned.zone
+    )
+    return asyncio.create_task(run_schedule(context, planned), name="sitroom-publication")
+
+
 def _database(context: AppContext) -> str:
     from sqlalchemy.engine import make_url
 
@@ -118,5 +145,5 @@ def _database(context: AppContext) -> str:
 
 
 def app_from_environment() -> FastAPI:
-    """The factory uvicorn's workers call: settings from the environment."""
-    return create_app(AppContext.from_overrides())
+    """The factory uvicorn's workers call: settings from the environment, the schedule on."""
+    return create_app(AppContext.from_overrides(), schedule=True)

@@ -134,7 +134,7 @@ def serve(
         from sitroom.server.app import create_app
 
         context.settings = settings.model_copy(update={"secret_key": secret})
-        application = create_app(context)
+        application = create_app(context, schedule=not demo)
         with _stops_end_cleanly():
             uvicorn.run(application, **common)  # type: ignore[arg-type]
         return
@@ -147,6 +147,8 @@ def serve(
         ("LOCK_TIMEOUT", str(settings.lock_timeout)),
         ("MAX_BODY_BYTES", str(settings.max_body_bytes)),
         ("BEHIND_TLS", "true" if settings.behind_tls else "false"),
+        ("PUBLISH_AT", settings.publish_at),
+        ("PUBLIC_REPORTS", "true" if settings.public_reports else "false"),
     ):
         os.environ[f"SITROOM_{name}"] = value
     with _stops_end_cleanly():

@@ -197,6 +197,13 @@ def write(report: Report, fmt: str, target: Path) -> list[Path]:
     return list(files)
 
 
+def write_file(target: Path, data: bytes) -> None:
+    """``data`` into ``target`` whole or not at all (a published edition's file)."""
+    if not (target.parent if str(target.parent) else Path()).is_dir():
+        raise SitroomError(f"{target.parent}: no such folder")
+    _write_atomic(target, data)
+
+
 def report_dict(report: Report) -> dict[str, Any]:
     """The JSON format as a dict (what the dashboard's twin will return)."""
     loaded: dict[str, Any] = json.loads(to_json(report))

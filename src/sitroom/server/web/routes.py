@@ -60,11 +60,12 @@ CSRF_REFUSED = (
 
 def install(app: FastAPI) -> None:
     """Add the pages and their static files to ``app``."""
-    from sitroom.server.web import entry, review
+    from sitroom.server.web import entry, reports, review
 
     app.include_router(router)
     app.include_router(entry.router)
     app.include_router(review.router)
+    app.include_router(reports.router)
     app.mount(STATIC_PATH, StaticFiles(directory=STATIC), name="static")
 
 
