@@ -228,3 +228,57 @@ def test_public_reports_are_readable_without_signing_in(world, quick, public):
     assert "by epi" not in page.text
     # Publishing is never public.
     assert client.post("/api/v1/editions", json={}).status_code == 401
+
+
+def test_publish_now_on_the_page(world, quick):
+    """The /reports page's button: CSRF checked, report.publish needed, then one edition."""
+    import re
+
+    from sitroom.auth import service as auth
+
+    password = "a long enough passphrase 42"
+    for name in ("epi", "viewer"):
+        auth.set_password(world.session, name, password, actor="t")
+    world.session.commit()
+    client = world.client
+    hidden = re.compile(r'name="csrf_token" value="([^"]+)"')
+
+    def sign_in(name: str) -> str:
+        client.cookies.clear()
+        form = hidden.search(client.get("/signin").text)
+        assert form is not None
+        answer = client.post(
+            "/signin",
+            data={"username": name, "password": password, "csrf_token": form.group(1)},
+            follow_redirects=False,
+        )
+        assert answer.status_code == 303, answer.text
+        page = client.get("/reports")
+        assert page.status_code == 200
+        token = hidden.search(page.text)
+        return token.group(1) if token else ""
+
+    try:
+        before = service.edition_count(world.session)
+        token = sign_in("viewer")
+        assert not token or "Publish the latest report now" not in client.get("/reports").text
+        refused = client.post("/reports/publish", data={"csrf_token": token or "x"})
+        assert refused.status_code == 403
+        token = sign_in("epi")
+        assert "Publish the latest report now" in client.get("/reports").text
+        forged = client.post("/reports/publish", data={"csrf_token": "forged"})
+        assert forged.status_code == 403
+        world.session.expire_all()
+        assert service.edition_count(world.session) == before
+        done = client.post("/reports/publish", data={"csrf_token": token}, follow_redirects=False)
+        assert done.status_code == 303, done.text
+        assert "/reports?" in done.headers["location"]
+        world.session.expire_all()
+        # A new edition, unless an earlier test already published the same data.
+        new = "published=1" in done.headers["location"]
+        assert service.edition_count(world.session) == before + (1 if new else 0)
+        assert new or "published=0" in done.headers["location"]
+        listing = client.get(done.headers["location"])
+        assert listing.status_code == 200
+    finally:
+        client.cookies.clear()
