@@ -12,13 +12,14 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from functools import cache
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from starlette.responses import HTMLResponse
 
 if TYPE_CHECKING:
     from jinja2 import Environment
 
+    from sitroom.server.web.dashboard_context import Dashboard
     from sitroom.surveillance.entry import EntryField, EntryForm, RuleCheck
     from sitroom.surveillance.review import PeriodReview
 
@@ -26,6 +27,8 @@ TEMPLATES = Path(__file__).parent / "templates"
 STATIC = Path(__file__).parent / "static"
 #: Where the static files are served.
 STATIC_PATH = "/static"
+#: Where the fonts (``sitroom/data/fonts``) are served, for sitroom.css's @font-face.
+FONTS_PATH = "/fonts"
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,6 +44,8 @@ class Viewer:
     csrf_token: str
     can_report: bool = False
     can_review: bool = False
+    #: The dashboard's pages need ``data.read``; analytics ``analysis.read`` too.
+    can_analyse: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -223,7 +228,37 @@ class ReviewPage:
     title: str = "Review"
 
 
-Page = SignInPage | HomePage | PasswordPage | MessagePage | ChoosePage | EntryPage | ReviewPage
+@dataclass(frozen=True, slots=True)
+class DashboardPage:
+    """``dashboard.html``: one dashboard page, its context as the JSON twin returns it.
+
+    ``title`` is the navigation's name of the page (Overview, Region, ...);
+    :meth:`view` is the context as text, numbers formatted by
+    :mod:`sitroom.sitrep.formatting` as in the situation report.
+    """
+
+    viewer: Viewer
+    board: Dashboard
+    title: str
+    #: The JSON twin of this page (with its query).
+    json_url: str = ""
+
+    def view(self) -> dict[str, Any]:
+        from sitroom.server.web.dashboard_view import board_view
+
+        return board_view(self.board)
+
+
+Page = (
+    SignInPage
+    | HomePage
+    | PasswordPage
+    | MessagePage
+    | ChoosePage
+    | EntryPage
+    | ReviewPage
+    | DashboardPage
+)
 
 _TEMPLATE_OF: dict[type, str] = {
     SignInPage: "signin.html",
@@ -233,6 +268,7 @@ _TEMPLATE_OF: dict[type, str] = {
     ChoosePage: "report_choose.html",
     EntryPage: "report.html",
     ReviewPage: "review.html",
+    DashboardPage: "dashboard.html",
 }
 
 
