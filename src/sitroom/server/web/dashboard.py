@@ -26,6 +26,7 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
+from markupsafe import Markup
 from starlette.responses import JSONResponse, Response
 
 from sitroom.auth.permissions import Principal
@@ -33,7 +34,7 @@ from sitroom.errors import ForbiddenError, NotFoundError, SitroomError
 from sitroom.server.deps import context
 from sitroom.server.web import dashboard_context as boards
 from sitroom.server.web.dashboard_context import Dashboard
-from sitroom.server.web.pages import DashboardPage, Viewer, render
+from sitroom.server.web.pages import DashboardPage, Viewer, dashboard_body, render
 from sitroom.server.web.routes import _message, _see_other, _sentence, _signed_in, _viewer
 
 router = APIRouter(include_in_schema=False)
@@ -42,17 +43,39 @@ router = APIRouter(include_in_schema=False)
 CACHE_SIZE = 64
 
 
+class Built:
+    """A context with its page content and its twin's JSON, each made once when first asked.
+
+    Two threads asking at once may both make one: the same bytes, harmless.
+    """
+
+    def __init__(self, board: Dashboard) -> None:
+        self.board = board
+        self._body: dict[str, Markup] = {}
+        self._json: bytes | None = None
+
+    def body(self, json_url: str) -> Markup:
+        if json_url not in self._body:
+            self._body[json_url] = dashboard_body(self.board, json_url)
+        return self._body[json_url]
+
+    def json(self) -> bytes:
+        if self._json is None:
+            self._json = self.board.model_dump_json().encode()
+        return self._json
+
+
 class BoardCache:
     """A small LRU of built contexts, shared by a process's threads."""
 
     def __init__(self, size: int = CACHE_SIZE) -> None:
         self.size = size
-        self._items: OrderedDict[Hashable, Dashboard] = OrderedDict()
+        self._items: OrderedDict[Hashable, Built] = OrderedDict()
         self._lock = threading.Lock()
         self.hits = 0
         self.misses = 0
 
-    def get(self, key: Hashable, build: Callable[[], Dashboard]) -> Dashboard:
+    def get(self, key: Hashable, build: Callable[[], Dashboard]) -> Built:
         with self._lock:
             found = self._items.get(key)
             if found is not None:
@@ -60,7 +83,7 @@ class BoardCache:
                 self.hits += 1
                 return found
             self.misses += 1
-        built = build()  # outside the lock: another page may build meanwhile
+        built = Built(build())  # outside the lock: another page may build meanwhile
         with self._lock:
             self._items[key] = built
             self._items.move_to_end(key)
@@ -96,8 +119,12 @@ def _period(request: Request) -> str | None:
 
 
 def _build(
-    request: Request, who: Principal, key: tuple[Hashable, ...], build: Callable[[], Dashboard]
-) -> Dashboard:
+    request: Request,
+    who: Principal,
+    key: tuple[Hashable, ...],
+    build: Callable[[], Dashboard],
+    json_url: str | None,
+) -> Built:
     """The context from the cache, or built (in a worker thread)."""
     ctx = context(request)
     version = boards.data_version(ctx)
@@ -108,11 +135,18 @@ def _build(
         board.version = version
         return board
 
-    return cache_of(request).get(full, made)
+    built = cache_of(request).get(full, made)
+    if json_url is None:
+        built.json()
+    else:
+        built.body(json_url)  # rendered here, in the worker thread
+    return built
 
 
-def _twin(board: Dashboard) -> Response:
-    return JSONResponse(board.model_dump(mode="json"), headers={"Cache-Control": "no-store"})
+def _twin(built: Built) -> Response:
+    return Response(
+        built.json(), media_type="application/json", headers={"Cache-Control": "no-store"}
+    )
 
 
 def _refused(exc: Exception, viewer: Viewer, as_json: bool, back: str = "/") -> Response:
@@ -150,20 +184,19 @@ async def _show(
         return _see_other("/signin")
     who = signed_in.principal
     viewer = _viewer(signed_in)
+    json_url = None if as_json else _twin_url(key, request)
     try:
-        board = await run_in_threadpool(_build, request, who, key, lambda: build(who))
+        built = await run_in_threadpool(_build, request, who, key, lambda: build(who), json_url)
     except (SitroomError, BadInput) as exc:
         return _refused(exc, viewer, as_json, back)
-    if as_json:
-        return _twin(board)
-    return render(
-        DashboardPage(viewer=viewer, board=board, title=title, json_url=_twin_url(board, request))
-    )
+    if json_url is None:
+        return _twin(built)
+    return render(DashboardPage(viewer=viewer, body=built.body(json_url), title=title))
 
 
-def _twin_url(board: Dashboard, request: Request) -> str:
-    """The JSON twin's URL of the page showing ``board`` (``/`` shows another page's)."""
-    path = f"/regions/{board.org_unit}" if board.kind == "region" else f"/{board.kind}"
+def _twin_url(key: tuple[Hashable, ...], request: Request) -> str:
+    """The JSON twin's URL of the page of ``key`` (``/`` shows another page's)."""
+    path = f"/regions/{key[1]}" if key[0] == "region" else f"/{key[0]}"
     query = request.url.query
     return f"{path}.json" + (f"?{query}" if query else "")
 

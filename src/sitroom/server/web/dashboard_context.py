@@ -149,6 +149,41 @@ def _caption(text: str, spec: dict[str, Any], marks: list[dict[str, Any]]) -> st
     return f"{text} {legend}" if legend else text
 
 
+def _nothing_yet(context: AppContext, period: str | None) -> bool:
+    """True when no period is asked for and no national figure is stored yet."""
+    from sitroom.surveillance.bulletin import latest_bulletin_period
+
+    from sitroom.errors import NotFoundError
+
+    if period is not None:
+        return False
+    with context.session() as session:
+        try:
+            latest_bulletin_period(session, context.country)
+        except NotFoundError:
+            return True
+    return False
+
+
+def _empty(context: AppContext, kind: Kind, title: str) -> Dashboard:
+    """A page of a database without figures: what to do about it, not an error."""
+    return Dashboard(
+        kind=kind,
+        title=title,
+        country=context.country.country.name,
+        sections=[
+            Section(
+                key="empty",
+                title="No figures yet",
+                notes=[
+                    "no values are stored yet: import a file (`sitroom import`), or have the"
+                    " regions send their day's reports"
+                ],
+            )
+        ],
+    )
+
+
 # The national overview -----------------------------------------------------------
 
 
@@ -160,6 +195,8 @@ def overview(context: AppContext, principal: Principal, period: str | None) -> D
     from sitroom.sitrep.build import build_report
 
     _authorized(context, principal, None)
+    if _nothing_yet(context, period):
+        return _empty(context, "overview", f"{context.country.country.name}: national overview")
     report = build_report(context, period)
     keep = {
         "headline",
@@ -212,6 +249,8 @@ def region(context: AppContext, principal: Principal, code: str, period: str | N
     from sitroom.surveillance.service import fetch_values
 
     unit = _authorized(context, principal, code)
+    if _nothing_yet(context, period):
+        return _empty(context, "region", unit.name)
     country = context.country
     roles = country.roles.named()
     cases = roles["cases"]
@@ -634,6 +673,8 @@ def quality(context: AppContext, principal: Principal, period: str | None) -> Da
     from sitroom.surveillance.validation import validate
 
     _authorized(context, principal, principal.scope_codes[0] if principal.scope_codes else None)
+    if _nothing_yet(context, period):
+        return _empty(context, "quality", "Data quality")
     country = context.country
     paths = _paths(context)
     names = {p.code: p.name for p in _places(context)}
@@ -767,9 +808,8 @@ def analytics(
 ) -> Dashboard:
     """Rt, growth, the forecast with its backtest, the nowcast, CFR and alerts of one unit."""
     from sitroom.analysis import service
-    from sitroom.events.service import list_events
-
     from sitroom.auth.permissions import authorize
+    from sitroom.events.service import list_events
 
     authorize(principal, "analysis.read", None)
     offered = choices(context, principal)

@@ -12,12 +12,13 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from functools import cache
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from starlette.responses import HTMLResponse
 
 if TYPE_CHECKING:
     from jinja2 import Environment
+    from markupsafe import Markup
 
     from sitroom.server.web.dashboard_context import Dashboard
     from sitroom.surveillance.entry import EntryField, EntryForm, RuleCheck
@@ -230,23 +231,28 @@ class ReviewPage:
 
 @dataclass(frozen=True, slots=True)
 class DashboardPage:
-    """``dashboard.html``: one dashboard page, its context as the JSON twin returns it.
+    """``dashboard.html``: one dashboard page around its content.
 
     ``title`` is the navigation's name of the page (Overview, Region, ...);
-    :meth:`view` is the context as text, numbers formatted by
-    :mod:`sitroom.sitrep.formatting` as in the situation report.
+    ``body`` is the content, ``dashboard_body.html`` rendered from the
+    context alone by :func:`dashboard_body` (and cached with it: it does
+    not depend on who is signed in).
     """
 
     viewer: Viewer
-    board: Dashboard
+    body: Markup
     title: str
-    #: The JSON twin of this page (with its query).
-    json_url: str = ""
 
-    def view(self) -> dict[str, Any]:
-        from sitroom.server.web.dashboard_view import board_view
 
-        return board_view(self.board)
+def dashboard_body(board: Dashboard, json_url: str) -> Markup:
+    """The content of a dashboard page: the context's numbers formatted, its charts' specs."""
+    from markupsafe import Markup
+
+    from sitroom.server.web.dashboard_view import board_view
+
+    template = environment().get_template("dashboard_body.html")
+    html = template.render(board=board, view=board_view(board), json_url=json_url)
+    return Markup(html)
 
 
 Page = (
