@@ -151,9 +151,8 @@ def _caption(text: str, spec: dict[str, Any], marks: list[dict[str, Any]]) -> st
 
 def _nothing_yet(context: AppContext, period: str | None) -> bool:
     """True when no period is asked for and no national figure is stored yet."""
-    from sitroom.surveillance.bulletin import latest_bulletin_period
-
     from sitroom.errors import NotFoundError
+    from sitroom.surveillance.bulletin import latest_bulletin_period
 
     if period is not None:
         return False
@@ -237,7 +236,9 @@ def overview(context: AppContext, principal: Principal, period: str | None) -> D
 # A region ------------------------------------------------------------------------
 
 
-def region(context: AppContext, principal: Principal, code: str, period: str | None) -> Dashboard:
+def region(  # noqa: PLR0915  (the page's sections in reading order, each a few lines)
+    context: AppContext, principal: Principal, code: str, period: str | None
+) -> Dashboard:
     """A region's page: its figures, curve, R, alerts, reporting and districts.
 
     NotFoundError for an unknown code, ForbiddenError outside the user's scopes.
@@ -753,7 +754,8 @@ def quality(context: AppContext, principal: Principal, period: str | None) -> Da
         for row in table.rows:
             cred_sentences.append(
                 Sentence(
-                    text=f"{bulletin.labels.get(row['element'], row['element'])}: {row['sentence']}",
+                    text=f"{bulletin.labels.get(row['element'], row['element'])}:"
+                    f" {row['sentence']}",
                     severity="ok" if row["verdict"] == "pass" else "warning",
                 )
             )
@@ -799,7 +801,7 @@ def choices(context: AppContext, principal: Principal) -> list[Choice]:
     return out
 
 
-def analytics(
+def analytics(  # noqa: PLR0915  (the page's sections in reading order, each a few lines)
     context: AppContext,
     principal: Principal,
     org_unit: str | None,
