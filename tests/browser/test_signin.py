@@ -23,6 +23,7 @@ def test_signing_in_with_the_keyboard_lands_on_the_start_page(
     screenshot(page, screenshots, "signin")
     sign_in(page, "epidemiologist", live_server.passwords["epidemiologist"])
     expect(page).to_have_url(f"{live_server.url}/")
+    page.goto("/account")  # "/" is the dashboard; the account page names the user
     expect(page.get_by_role("heading", level=1)).to_have_text("Welcome, epidemiologist")
     account = page.get_by_role("navigation", name="Account")
     expect(account).to_contain_text("Signed in as epidemiologist")
@@ -32,6 +33,7 @@ def test_signing_in_with_the_keyboard_lands_on_the_start_page(
 
 def test_a_regional_reporter_sees_their_own_scope(page: Page, live_server: LiveServer) -> None:
     sign_in(page, "reporter-kp-04", live_server.passwords["reporter-kp-04"])
+    page.goto("/account")  # "/" is the dashboard; the account page names the user
     expect(page.get_by_role("heading", level=1)).to_have_text("Welcome, reporter-kp-04")
     expect(page.locator(".facts")).to_contain_text("KP-04 (and every place below)")
 
@@ -56,6 +58,7 @@ def test_a_wrong_password_is_announced_and_the_form_stays(
 
 def test_signing_out_ends_the_session(page: Page, live_server: LiveServer) -> None:
     sign_in(page, "admin", live_server.passwords["admin"])
+    page.goto("/account")  # "/" is the dashboard; the account page names the user
     expect(page.get_by_role("heading", level=1)).to_have_text("Welcome, admin")
     sign_out = page.get_by_role("navigation", name="Account").get_by_role("button")
     tab_until(page, sign_out)
@@ -94,6 +97,7 @@ def test_the_password_is_changed_with_the_keyboard(
     # The new password signs in; the old one no longer does.
     page.context.clear_cookies()
     sign_in(page, "changes-password", NEW_PASSWORD)
+    page.goto("/account")  # "/" is the dashboard; the account page names the user
     expect(page.get_by_role("heading", level=1)).to_have_text("Welcome, changes-password")
 
 

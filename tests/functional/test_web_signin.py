@@ -129,7 +129,7 @@ def test_signing_in_sets_the_session_cookie_with_its_flags(
     token = client.cookies["sitroom_session"]
     assert len(token) >= 43
 
-    home = client.get("/")
+    home = client.get("/account")  # ``/`` is the dashboard: rex's region
     assert home.status_code == 200
     assert "rex" in home.text
     assert "reporter" in home.text

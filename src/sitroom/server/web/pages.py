@@ -18,7 +18,9 @@ from starlette.responses import HTMLResponse
 
 if TYPE_CHECKING:
     from jinja2 import Environment
+    from markupsafe import Markup
 
+    from sitroom.server.web.dashboard_context import Dashboard
     from sitroom.surveillance.entry import EntryField, EntryForm, RuleCheck
     from sitroom.surveillance.review import PeriodReview
 
@@ -26,6 +28,8 @@ TEMPLATES = Path(__file__).parent / "templates"
 STATIC = Path(__file__).parent / "static"
 #: Where the static files are served.
 STATIC_PATH = "/static"
+#: Where the fonts (``sitroom/data/fonts``) are served, for sitroom.css's @font-face.
+FONTS_PATH = "/fonts"
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,6 +45,8 @@ class Viewer:
     csrf_token: str
     can_report: bool = False
     can_review: bool = False
+    #: The dashboard's pages need ``data.read``; analytics ``analysis.read`` too.
+    can_analyse: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -223,7 +229,42 @@ class ReviewPage:
     title: str = "Review"
 
 
-Page = SignInPage | HomePage | PasswordPage | MessagePage | ChoosePage | EntryPage | ReviewPage
+@dataclass(frozen=True, slots=True)
+class DashboardPage:
+    """``dashboard.html``: one dashboard page around its content.
+
+    ``title`` is the navigation's name of the page (Overview, Region, ...);
+    ``body`` is the content, ``dashboard_body.html`` rendered from the
+    context alone by :func:`dashboard_body` (and cached with it: it does
+    not depend on who is signed in).
+    """
+
+    viewer: Viewer
+    body: Markup
+    title: str
+
+
+def dashboard_body(board: Dashboard, json_url: str) -> Markup:
+    """The content of a dashboard page: the context's numbers formatted, its charts' specs."""
+    from markupsafe import Markup
+
+    from sitroom.server.web.dashboard_view import board_view
+
+    template = environment().get_template("dashboard_body.html")
+    html = template.render(board=board, view=board_view(board), json_url=json_url)
+    return Markup(html)
+
+
+Page = (
+    SignInPage
+    | HomePage
+    | PasswordPage
+    | MessagePage
+    | ChoosePage
+    | EntryPage
+    | ReviewPage
+    | DashboardPage
+)
 
 _TEMPLATE_OF: dict[type, str] = {
     SignInPage: "signin.html",
@@ -233,6 +274,7 @@ _TEMPLATE_OF: dict[type, str] = {
     ChoosePage: "report_choose.html",
     EntryPage: "report.html",
     ReviewPage: "review.html",
+    DashboardPage: "dashboard.html",
 }
 
 

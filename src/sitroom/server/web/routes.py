@@ -1,4 +1,4 @@
-"""The web pages: sign-in, sign-out, the start page, the password change.
+"""The web pages: sign-in, sign-out, the account page, the password change.
 
 Thin, as the API's routes are: each page reads its form, checks its CSRF
 token, and calls ``sitroom.auth`` (sessions, sign-in, the throttle); the
@@ -34,6 +34,7 @@ from sitroom.server.deps import (
 from sitroom.server.deps import throttle as throttle_of
 from sitroom.server.web import forms
 from sitroom.server.web.pages import (
+    FONTS_PATH,
     STATIC,
     STATIC_PATH,
     HomePage,
@@ -60,13 +61,17 @@ CSRF_REFUSED = (
 
 def install(app: FastAPI) -> None:
     """Add the pages and their static files to ``app``."""
-    from sitroom.server.web import entry, reports, review
+    from sitroom.server.web import dashboard, entry, reports, review
+    from sitroom.sitrep.fonts import FONTS
 
     app.include_router(router)
+    app.include_router(dashboard.router)
     app.include_router(entry.router)
     app.include_router(review.router)
     app.include_router(reports.router)
     app.mount(STATIC_PATH, StaticFiles(directory=STATIC), name="static")
+    # The report's Noto Sans KR subset, for the pages' @font-face (Hangul names).
+    app.mount(FONTS_PATH, StaticFiles(directory=FONTS), name="fonts")
 
 
 def _sentence(message: str) -> str:
@@ -125,6 +130,7 @@ def _viewer(signed_in: sessions.SignedIn) -> Viewer:
         signed_in.csrf_token,
         can_report=who.can("data.write"),
         can_review=who.can("data.read"),
+        can_analyse=who.can("analysis.read"),
     )
 
 
@@ -309,11 +315,12 @@ async def signout(request: Request) -> Response:
     return response
 
 
-# The start page -----------------------------------------------------------------
+# The account page ---------------------------------------------------------------
+# ``/`` is the dashboard's (``dashboard.start``): the overview, the user's region, or this.
 
 
-@router.get("/")
-async def home(request: Request) -> Response:
+@router.get("/account")
+async def account(request: Request) -> Response:
     signed_in = await _signed_in(request)
     if signed_in is None:
         return _see_other("/signin")

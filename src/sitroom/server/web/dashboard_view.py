@@ -1,0 +1,59 @@
+"""A dashboard context as text: what ``dashboard.html`` lays out.
+
+Numbers go through :mod:`sitroom.sitrep.view` (and so
+:mod:`sitroom.sitrep.formatting`), as in the situation report: the page
+shows 392,920 where the twin holds 392920. Each chart keeps its Vega-Lite
+spec (drawn in the browser by ``static/charts.js``) and gets its text
+alternative: its caption and its data as a table (:func:`chart_table`).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sitroom.server.web.dashboard_context import Dashboard
+from sitroom.sitrep.model import Section, Table
+from sitroom.sitrep.tables import chart_table
+from sitroom.sitrep.view import MARK, fact_view, table_view
+
+#: Tables whose rows are regions, linked to their pages.
+LINKED = ("regional", "by_unit")
+
+
+def _table(table: Table) -> dict[str, Any]:
+    shown = table_view(table)
+    shown["links"] = [
+        f"/regions/{row['code']}" if table.key in LINKED and row.get("code") else None
+        for row in table.rows
+    ]
+    return shown
+
+
+def section_view(section: Section) -> dict[str, Any]:
+    return {
+        "key": section.key,
+        "title": section.title,
+        "intro": section.intro or "",
+        "facts": [fact_view(f) for f in section.facts],
+        "sentences": [
+            {"text": x.text, "severity": x.severity, "mark": MARK[x.severity]}
+            for x in section.sentences
+        ],
+        "charts": [
+            {
+                "key": c.key,
+                "title": c.title,
+                "caption": c.caption,
+                "attribution": c.attribution or "",
+                "spec": c.spec,
+                "table": table_view(chart_table(c)),
+            }
+            for c in section.charts
+        ],
+        "tables": [_table(t) for t in section.tables],
+        "notes": section.notes,
+    }
+
+
+def board_view(board: Dashboard) -> dict[str, Any]:
+    return {"sections": [section_view(s) for s in board.sections]}
