@@ -35,13 +35,14 @@ from playwright.sync_api import Locator, Page, expect
 from sitroom.country import Country
 from sitroom.surveillance import entry
 from sitroom.surveillance.periods import label
-from tests.browser.conftest import Pages
+from tests.browser.conftest import LiveServer, Pages
 from tests.browser.harness import (
     assert_accessible,
     assert_focus_visible,
     assert_no_horizontal_scroll,
     focused,
     screenshot,
+    sign_in,
     tab_until,
 )
 
@@ -114,7 +115,12 @@ def test_a_warning_is_refused_without_a_reason_and_accepted_with_one(
         "/api/v1/dataValues",
         data={
             "dataValues": [
-                {"dataElement": "under_treatment", "orgUnit": UNIT, "period": yesterday, "value": "100"}
+                {
+                    "dataElement": "under_treatment",
+                    "orgUnit": UNIT,
+                    "period": yesterday,
+                    "value": "100",
+                }
             ]
         },
         headers={"X-CSRF-Token": csrf_token(page)},
@@ -131,7 +137,12 @@ def test_a_warning_is_refused_without_a_reason_and_accepted_with_one(
     assert_accessible(page)  # the empty form
 
     # 50 new cases and nobody leaving, yet the same 100 under treatment: a warning.
-    typed = {"New fever cases": "50", "New recoveries": "0", "New deaths": "0", "Under treatment": "100"}
+    typed = {
+        "New fever cases": "50",
+        "New recoveries": "0",
+        "New deaths": "0",
+        "Under treatment": "100",
+    }
     fill(page, typed)
     send(page)
     expect(page.get_by_role("alert")).to_contain_text("Nothing was written")
@@ -151,6 +162,7 @@ def test_a_warning_is_refused_without_a_reason_and_accepted_with_one(
     assert stored(page, today) == {}
     assert_accessible(page)  # the form with its warning and error
     screenshot(page, screenshots, "report-warning-refused")
+    screenshot(page, screenshots, "report-form", full_page=False)  # the README's picture
 
     because = "50 patients were moved to Kanggye hospital, outside the count"
     reason.fill(because)
@@ -243,14 +255,18 @@ def test_an_approved_day_is_read_only_for_the_reporter(
     expect(row).to_contain_text("late")
     expect(epi.get_by_role("row", name=re.compile(r"^KP-01 · "))).to_contain_text("missing")
     assert_accessible(epi)  # before the approval
-    epi.get_by_role("button", name=f"Approve {UNIT} for {period}").click()
+    approve = epi.get_by_role("button", name=f"Approve {UNIT} for {period}")
+    tab_until(epi, approve, most=60)  # by the keyboard
+    assert_focus_visible(epi)
+    with epi.expect_navigation():
+        epi.keyboard.press("Enter")
     expect(epi.get_by_role("status")).to_have_text(f"Approved {UNIT}.")
     expect(row).to_contain_text("approved by epidemiologist")
-    expect(epi.get_by_role("button", name=f"Approve {UNIT} for {period}")).to_have_count(0)
+    expect(approve).to_have_count(0)
     assert_accessible(epi)  # after
     screenshot(epi, screenshots, "review-approved")
 
-    reporter.reload()
+    reporter.goto(f"/report/{UNIT}/{period}")  # the reporter opens the form again
     approved = reporter.locator("p.approved")
     expect(approved).to_contain_text("Approved by epidemiologist on")
     expect(reporter.get_by_role("textbox")).to_have_count(1)  # the day chooser's only
@@ -275,3 +291,150 @@ def test_an_approved_day_is_read_only_for_the_reporter(
     values = stored(reporter, period)
     assert (values["new_fever"]["value"], values["new_deaths"]["value"]) == (31, 1)
     assert [e["value"] for e in history(reporter, "new_fever", period)] == [31]
+
+
+# The keyboard alone -----------------------------------------------------------------
+
+
+def shift_tab_until(page: Page, target: Locator, *, most: int = 30) -> None:
+    """Press Shift+Tab until ``target`` has the focus (``tab_until``, backwards)."""
+    seen = []
+    for _ in range(most):
+        page.keyboard.press("Shift+Tab")
+        if target.evaluate("e => e === document.activeElement"):
+            return
+        seen.append(focused(page))
+    raise AssertionError(f"{target} never had the focus after {most} Shift+Tabs: {seen}")
+
+
+def is_focused(locator: Locator) -> bool:
+    focused_now: bool = locator.evaluate("e => e === document.activeElement")
+    return focused_now
+
+
+def tab_through_the_day_chooser(page: Page) -> None:
+    """From the "Another day" date field to its button, checking the focus shows on each
+    stop (a date field takes several: its parts and its calendar button)."""
+    open_button = page.get_by_role("button", name="Open", exact=True)
+    for _ in range(10):
+        assert_focus_visible(page)
+        if is_focused(open_button):
+            return
+        page.keyboard.press("Tab")
+    raise AssertionError(f"the day chooser's button never had the focus: {focused(page)}")
+
+
+def test_the_form_is_filled_and_sent_with_the_keyboard_alone(
+    pages: Pages, country: Country, live_server: LiveServer, screenshots: Path
+) -> None:
+    period = day(country, -7)
+    page = pages.new()
+    pages.watch(page).expect_status(400)
+    sign_in(page, REPORTER, live_server.passwords[REPORTER])  # by keyboard too
+    page.goto(f"/report/{UNIT}/{period}")  # typed in the address bar
+    form = page.locator("main form[method=post]")
+    controls = form.locator("input:not([type=hidden]), textarea, button")
+    names = [
+        "New fever cases",
+        "New recoveries",
+        "New deaths",
+        "Under treatment",
+        "Cumulative fever cases",
+        "Cumulative recoveries",
+        "Cumulative deaths",
+        "Tests performed",
+        "Confirmed cases",
+    ]
+    expect(controls).to_have_count(len(names) + 1)  # the fields and the button
+    # More confirmed cases than fever cases and than tests: two errors.
+    typed = {"New fever cases": "5", "Tests performed": "3", "Confirmed cases": "10"}
+    tab_until(page, field(page, names[0]))
+    for name in names:  # Tab goes from field to field in reading order
+        assert is_focused(field(page, name)), f"expected {name}, focus on {focused(page)}"
+        assert_focus_visible(page)
+        if name in typed:
+            page.keyboard.type(typed[name])
+        page.keyboard.press("Tab")
+    send_button = page.get_by_role("button", name="Send the report")
+    assert is_focused(send_button), focused(page)
+    assert_focus_visible(page)
+    # ... and on to the "Another day" form, whose controls show the focus too.
+    page.keyboard.press("Tab")
+    tab_through_the_day_chooser(page)
+    tab_until(page, send_button)
+    with page.expect_navigation():
+        page.keyboard.press("Enter")
+
+    summary = page.get_by_role("alert")
+    expect(summary).to_contain_text("Nothing was written")
+    to_fever = summary.get_by_role("link", name=re.compile("^Suspected .fever. cases"))
+    to_tests = summary.get_by_role("link", name=re.compile("^Confirmed cases are no more"))
+    for name, value in typed.items():
+        expect(field(page, name)).to_have_value(value)
+    assert_accessible(page)  # the form with its errors
+    screenshot(page, screenshots, "report-errors")
+
+    # The summary's links take the focus to their fields.
+    tab_until(page, to_tests)
+    assert_focus_visible(page)
+    page.keyboard.press("Enter")
+    expect(field(page, "Tests performed")).to_be_focused()
+    assert_focus_visible(page)
+    page.keyboard.press("ControlOrMeta+A")
+    page.keyboard.type("20")
+    shift_tab_until(page, to_fever)
+    assert_focus_visible(page)
+    page.keyboard.press("Enter")
+    expect(field(page, "New fever cases")).to_be_focused()
+    page.keyboard.press("ControlOrMeta+A")
+    page.keyboard.type("12")
+    with page.expect_navigation():
+        page.keyboard.press("Enter")  # Enter in a field sends the form
+    expect(page.get_by_role("status").first).to_contain_text("Saved.")
+    values = stored(page, period)
+    assert {e: v["value"] for e, v in values.items()} == {
+        "new_fever": 12,
+        "tested": 20,
+        "confirmed": 10,
+    }
+
+
+# A phone's width, and axe on what is left ---------------------------------------------
+
+
+def test_the_form_and_the_review_fit_a_phone(
+    pages: Pages, country: Country, screenshots: Path
+) -> None:
+    period = day(country, -9)
+    page = pages.signed_in(REPORTER, **PHONE)
+    pages.watch(page).expect_status(400)
+    page.goto(f"/report/{UNIT}/{period}")
+    expect(page.get_by_role("heading", level=1)).to_contain_text("Chagang")
+    assert_no_horizontal_scroll(page)
+    screenshot(page, screenshots, "phone-report")
+    # Refused (nothing is written): the rule's box and the summary fit as well.
+    fill(page, {"New fever cases": "5", "Confirmed cases": "10"})
+    send(page)
+    expect(page.get_by_role("alert")).to_contain_text("Nothing was written")
+    expect(page.locator("#rule_suspected_ge_confirmed")).to_be_visible()
+    assert_no_horizontal_scroll(page)
+    screenshot(page, screenshots, "phone-report-errors")
+    page.set_viewport_size({"width": 320, "height": PHONE["height"]})
+    assert_no_horizontal_scroll(page)
+    screenshot(page, screenshots, "phone-320-report-errors")
+    assert stored(page, period) == {}
+
+    epi = pages.signed_in("epidemiologist", **PHONE)
+    epi.goto(f"/review?period={period}")
+    expect(epi.get_by_role("heading", level=1)).to_have_text(f"Review of {period}")
+    approve = epi.get_by_role("button", name=f"Approve {UNIT} for {period}")
+    expect(approve).to_be_visible()
+    assert_no_horizontal_scroll(epi)
+    screenshot(epi, screenshots, "phone-review")
+    epi.set_viewport_size({"width": 320, "height": PHONE["height"]})
+    assert_no_horizontal_scroll(epi)
+    # The approve button is in view without scrolling sideways.
+    box = approve.bounding_box()
+    assert box is not None
+    assert box["x"] + box["width"] <= 320, box
+    screenshot(epi, screenshots, "phone-320-review")
