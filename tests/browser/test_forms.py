@@ -55,7 +55,7 @@ WARNING_RULE = "treatment_balance"
 
 def day(country: Country, offset: int) -> str:
     """The day ``offset`` days from the one open now (today's window), as sitroom names it."""
-    return label(entry.open_period(country) + timedelta(days=offset), "daily")
+    return str(label(entry.open_period(country) + timedelta(days=offset), "daily"))
 
 
 def field(page: Page, name: str) -> Locator:
