@@ -275,8 +275,9 @@ def assert_no_horizontal_scroll(page: Page) -> None:
 SCREENSHOTS_ENV = "SITROOM_SCREENSHOTS"
 
 
-def screenshot(page: Page, folder: Path, name: str) -> Path:
-    """Save a full-page screenshot as ``folder/name.png`` (never committed)."""
+def screenshot(page: Page, folder: Path, name: str, *, full_page: bool = True) -> Path:
+    """Save a screenshot as ``folder/name.png`` (never committed): the whole page, or
+    with ``full_page=False`` what the viewport shows."""
     path = folder / f"{name}.png"
-    page.screenshot(path=str(path), full_page=True)
+    page.screenshot(path=str(path), full_page=full_page)
     return path
