@@ -284,3 +284,50 @@ def test_a_new_import_shows_on_the_next_page(world: World, eve: TestClient) -> N
     assert after["version"] != before["version"]
     curve = next(s for s in after["sections"] if s["key"] == "curve")
     assert "Army deployed to pharmacies" in curve["charts"][0]["caption"]
+
+
+def _signed_in_on(app: Any, username: str) -> TestClient:
+    """A client of ``app`` (shared, with its cache) signed in as ``username``."""
+    client = TestClient(app, follow_redirects=False)
+    token = HIDDEN.search(client.get("/signin").text)
+    assert token is not None
+    answer = client.post(
+        "/signin",
+        data={"username": username, "password": PASSWORD, "csrf_token": token.group(1)},
+    )
+    assert answer.status_code == 303, answer.text
+    return client
+
+
+def test_the_cache_never_serves_a_page_to_a_role_that_may_not_see_it(world: World) -> None:
+    # One app, one cache: the epidemiologist's analytics must not reach the pharmacist
+    # (no analysis.read), who has the same scope.
+    app = create_app(world.context)
+    with _signed_in_on(app, "nobody") as pharmacist, _signed_in_on(app, "eve") as epi:
+        assert pharmacist.get("/analytics.json").status_code == 403
+        assert epi.get("/analytics.json").status_code == 200
+        assert pharmacist.get("/analytics.json").status_code == 403
+        assert pharmacist.get("/analytics").status_code == 403
+
+
+def test_junk_parameters_make_no_new_copy_of_a_page(world: World) -> None:
+    from sitroom.server.web.dashboard import cache_of
+
+    app = create_app(world.context)
+    with _signed_in_on(app, "eve") as epi:
+        for junk in range(4):
+            assert epi.get("/overview", params={"x": str(junk)}).status_code == 200
+        cache = app.state.dashboard_cache
+        assert cache is cache_of(type("R", (), {"app": app})())
+        bodies = [len(built._body) for built in cache._items.values()]
+        assert bodies == [1]
+
+
+def test_a_user_of_several_regions_gets_no_national_credibility(world: World) -> None:
+    with client_for(world, "two") as two:
+        quality = two.get("/quality.json")
+        assert quality.status_code == 200
+        [credibility] = [s for s in quality.json()["sections"] if s["key"] == "credibility"]
+        assert credibility["sentences"] == []
+        assert "Democratic" not in credibility["intro"]
+        assert any("one place" in note for note in credibility["notes"])

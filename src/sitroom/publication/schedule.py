@@ -165,6 +165,11 @@ def publish_scheduled(context: AppContext, day: date, now: datetime | None = Non
         log.warning("scheduled publication of %s failed: %s", shown, exc)
         _settle(context, claim, f"failed: {exc}", None)
         return Outcome("failed", day, shown, message=str(exc))
+    except Exception as exc:  # a database or chart-engine failure: settled, not left open
+        log.exception("scheduled publication of %s failed", shown)
+        reason = f"failed: unexpected {type(exc).__name__}: {exc}"[:500]
+        _settle(context, claim, reason, None)
+        return Outcome("failed", day, shown, message=reason)
     edition = done.edition
     with context.session() as session:
         edition_id = session.scalar(

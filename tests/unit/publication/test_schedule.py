@@ -117,3 +117,23 @@ def test_a_failure_is_written_on_the_claim(pub_context, quick):
     assert claim.outcome is not None
     assert claim.outcome.startswith("failed: ")
     assert claim.edition_id is None
+
+
+def test_an_unexpected_failure_is_settled_on_the_claim_too(pub_context, monkeypatch):
+    # A database or chart-engine error is not a SitroomError: the claim is still settled,
+    # so the day does not stay claimed with no outcome.
+    from sitroom.publication import service
+
+    def broken(*_args, **_kwargs):
+        raise RuntimeError("the chart engine died")
+
+    monkeypatch.setattr(service, "publish", broken)
+    now = datetime(2022, 6, 5, 0, 0, tzinfo=UTC)
+    outcome = publish_scheduled(pub_context, date(2022, 6, 5), now)
+    assert outcome.status == "failed"
+    assert "RuntimeError: the chart engine died" in outcome.message
+    with pub_context.session() as session:
+        claim = session.scalars(
+            select(PublicationClaim).where(PublicationClaim.day == date(2022, 6, 5))
+        ).one()
+    assert claim.outcome == "failed: unexpected RuntimeError: the chart engine died"

@@ -128,7 +128,9 @@ def _build(
     """The context from the cache, or built (in a worker thread)."""
     ctx = context(request)
     version = boards.data_version(ctx)
-    full = (*key, who.scope_paths, version)
+    # The role is part of the key: a page built for a role that may see it must not be
+    # served from the cache to one that may not (the build does the permission check).
+    full = (*key, who.role, who.scope_paths, version)
 
     def made() -> Dashboard:
         board = build()
@@ -194,11 +196,20 @@ async def _show(
     return render(DashboardPage(viewer=viewer, body=built.body(json_url), title=title))
 
 
+#: The query parameters the dashboard's pages read (``period``; analytics' place and days).
+QUERY_NAMES = ("period", "org_unit", "start", "end")
+
+
 def _twin_url(key: tuple[Hashable, ...], request: Request) -> str:
     """The JSON twin's URL of the page of ``key`` (``/`` shows another page's)."""
+    from urllib.parse import urlencode
+
     path = f"/regions/{key[1]}" if key[0] == "region" else f"/{key[0]}"
-    query = request.url.query
-    return f"{path}.json" + (f"?{query}" if query else "")
+    # Only the parameters the pages read: a junk parameter must not make another copy of
+    # the page in the cache (each copy is a few hundred kB).
+    query = request.query_params
+    kept = [(name, query[name]) for name in QUERY_NAMES if name in query]
+    return f"{path}.json" + (f"?{urlencode(kept)}" if kept else "")
 
 
 def _split(name: str) -> tuple[str, bool]:

@@ -744,11 +744,18 @@ def quality(context: AppContext, principal: Principal, period: str | None) -> Da
     single = principal.scope_codes[0] if len(principal.scope_codes) == 1 else None
     where = names.get(single, single) if single else "your scopes"
     reporting = _reporting_section(report, [], where or "", None)
-    credibility_unit = single or country.country.code
+    # The checks of one place: the country for whoever covers it, else the user's one
+    # region; a user of several regions reads them on each region's page.
+    national = principal.covers(f"/{country.country.code}/")
+    credibility_unit = country.country.code if national else single
     cred_sentences: list[Sentence] = []
     notes: list[str] = []
     cred_rows: list[dict[str, Any]] = []
     try:
+        if credibility_unit is None:
+            raise SitroomError(
+                "the credibility checks are of one place: open each of your regions' pages"
+            )
         table = service.credibility(context, org_unit=credibility_unit, end=end)
         cred_rows = table.rows
         for row in table.rows:
@@ -765,8 +772,12 @@ def quality(context: AppContext, principal: Principal, period: str | None) -> Da
     credibility = Section(
         key="credibility",
         title="Credibility",
-        intro=f"Can the numbers of {names.get(credibility_unit, credibility_unit)} be trusted?"
-        " One sentence per check, up to the period.",
+        intro=(
+            f"Can the numbers of {names.get(credibility_unit, credibility_unit)} be trusted?"
+            " One sentence per check, up to the period."
+            if credibility_unit
+            else "Can the numbers be trusted? The checks are of one place at a time."
+        ),
         sentences=cred_sentences,
         notes=notes,
         data={"rows": cred_rows},
