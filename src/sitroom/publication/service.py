@@ -149,12 +149,30 @@ def resolve_period(
     return start, last_day(start, period_type), shown
 
 
-def _record(session: Session, edition: Edition) -> EditionRecord:
-    files = session.execute(
+def _files_of(session: Session, ids: list[int]) -> dict[int, list[FileInfo]]:
+    """The files' descriptions of the editions ``ids``, in one query (not their contents)."""
+    found: dict[int, list[FileInfo]] = {i: [] for i in ids}
+    if not ids:
+        return found
+    rows = session.execute(
         select(
-            EditionFile.format, EditionFile.content_type, EditionFile.size, EditionFile.sha256
-        ).where(EditionFile.edition_id == edition.id)
-    ).all()
+            EditionFile.edition_id,
+            EditionFile.format,
+            EditionFile.content_type,
+            EditionFile.size,
+            EditionFile.sha256,
+        ).where(EditionFile.edition_id.in_(ids))
+    )
+    for edition_id, fmt, content_type, size, sha256 in rows:
+        found[edition_id].append(FileInfo(fmt, content_type, size, sha256))
+    return found
+
+
+def _record(
+    session: Session, edition: Edition, files: list[FileInfo] | None = None
+) -> EditionRecord:
+    if files is None:
+        files = _files_of(session, [edition.id])[edition.id]
     order = {f: i for i, f in enumerate(FILE_FORMATS)}
     return EditionRecord(
         period=edition.period,
@@ -166,7 +184,7 @@ def _record(session: Session, edition: Edition) -> EditionRecord:
         channel=edition.channel,
         summary=edition.summary,
         changes=[changes_of.Change(**c) for c in json.loads(edition.changes)],
-        files=sorted((FileInfo(*f) for f in files), key=lambda f: order.get(f.format, 99)),
+        files=sorted(files, key=lambda f: order.get(f.format, 99)),
     )
 
 
@@ -187,12 +205,12 @@ def _build(
     """
     from sitroom.sitrep.build import build_report
     from sitroom.sitrep.charts import warm_up
-    from sitroom.sitrep.render import render
+    from sitroom.sitrep.render import render_all
 
     warm_up()
     for _ in range(BUILD_ATTEMPTS):
         report = build_report(context, label)
-        files = {fmt: render(report, fmt) for fmt in FILE_FORMATS}
+        files = render_all(report, FILE_FORMATS)
         with context.session() as session:
             after = values_digest(session, context.country, last)
         if after == digest:
@@ -283,7 +301,9 @@ def list_editions(session: Session, period: str | None = None) -> list[EditionRe
         from sitroom.surveillance.periods import period_bounds
 
         query = query.where(Edition.period == period_bounds(period))
-    return [_record(session, e) for e in session.scalars(query)]
+    editions = list(session.scalars(query))
+    files = _files_of(session, [e.id for e in editions])
+    return [_record(session, e, files[e.id]) for e in editions]
 
 
 def _find(session: Session, period: str | None, number: int | None) -> Edition:

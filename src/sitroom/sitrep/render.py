@@ -32,7 +32,8 @@ def to_json(report: Report) -> str:
     return report.model_dump_json()
 
 
-def to_html(report: Report) -> str:
+def to_html(report: Report, shown: dict[str, Any] | None = None) -> str:
+    """The self-contained HTML; ``shown`` is the report's view if already made."""
     from jinja2 import Environment, FileSystemLoader, select_autoescape
 
     from sitroom.sitrep.fonts import BOLD, FONT_STACK, REGULAR, data_uri
@@ -45,21 +46,31 @@ def to_html(report: Report) -> str:
         lstrip_blocks=True,
     )
     return env.get_template("report.html").render(
-        v=view(report),
+        v=shown if shown is not None else view(report),
         font_regular=data_uri(REGULAR),
         font_bold=data_uri(BOLD),
         font_stack=FONT_STACK,
     )
 
 
-def to_pdf(report: Report) -> bytes:
+def to_pdf(report: Report, shown: dict[str, Any] | None = None) -> bytes:
+    """The PDF (typst); ``shown`` is the report's view if already made (left unchanged)."""
     import typst
 
     from sitroom.sitrep.fonts import FONTS
     from sitroom.sitrep.view import view
 
-    shown = view(report)
-    svgs = {c["key"]: c.pop("svg") for s in shown["sections"] for c in s["charts"]}
+    if shown is None:
+        shown = view(report)
+    svgs = {c["key"]: c["svg"] for s in shown["sections"] for c in s["charts"]}
+    # The drawings go to typst on their own: the report's data without them.
+    shown = {
+        **shown,
+        "sections": [
+            {**s, "charts": [{k: v for k, v in c.items() if k != "svg"} for c in s["charts"]]}
+            for s in shown["sections"]
+        ],
+    }
     try:
         pdf: bytes = typst.compile(
             TEMPLATES / "report.typ",
@@ -169,6 +180,22 @@ def render(report: Report, fmt: str) -> bytes:
     if fmt == "json":
         return to_json(report).encode("utf-8")
     raise SitroomError(f"unknown format {fmt!r}: choose one of {', '.join(FORMATS)}")
+
+
+def render_all(report: Report, formats: tuple[str, ...]) -> dict[str, bytes]:
+    """The report in each of ``formats``, its charts drawn once for all of them."""
+    from sitroom.sitrep.view import view
+
+    shown = view(report) if {"html", "pdf"} & set(formats) else None
+    out: dict[str, bytes] = {}
+    for fmt in formats:
+        if fmt == "html":
+            out[fmt] = to_html(report, shown).encode("utf-8")
+        elif fmt == "pdf":
+            out[fmt] = to_pdf(report, shown)
+        else:
+            out[fmt] = render(report, fmt)
+    return out
 
 
 def write(report: Report, fmt: str, target: Path) -> list[Path]:

@@ -86,3 +86,29 @@ def test_unknown_formats_and_folders_are_refused(late, out_dir):
         render.write(late, "docx", out_dir / "r.docx")
     with pytest.raises(SitroomError, match="no such folder"):
         render.write(late, "json", out_dir / "nowhere" / "r.json")
+
+
+def test_rendering_every_format_draws_each_chart_once(late, monkeypatch):
+    # A publication renders HTML and PDF of one report: the drawings are made once.
+    from sitroom.sitrep import charts
+    from sitroom.sitrep.render import render, render_all
+
+    drawn: list[str] = []
+    real = charts.to_svg
+
+    def counted(spec):
+        drawn.append(spec.get("title", ""))
+        return real(spec)
+
+    monkeypatch.setattr(charts, "to_svg", counted)
+    files = render_all(late, ("html", "pdf", "md", "json"))
+    assert len(drawn) == len(late.charts())
+    # The same page as on its own (vega numbers its clip paths per drawing, so compare the
+    # text without the drawings' insides).
+    alone = render(late, "html")
+    assert files["html"].count(b"<svg") == alone.count(b"<svg") == len(late.charts())
+    assert re.sub(rb"<svg.*?</svg>", b"", files["html"], flags=re.S) == re.sub(
+        rb"<svg.*?</svg>", b"", alone, flags=re.S
+    )
+    assert files["pdf"].startswith(b"%PDF")
+    assert files["json"] == render(late, "json")
