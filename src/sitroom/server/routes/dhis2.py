@@ -632,9 +632,33 @@ def _target(request: Request, db: Db, *, de: str, pe: str, ou: str, co: str | No
     return _Target(element.code, unit.code, unit.path, first, dhis2_label(first, kind))
 
 
-def _refuse_attribute_combo(cc: str | None, cp: str | None) -> None:
+@dataclass(frozen=True)
+class ValueKey:
+    """The query parameters that name one value (``de``, ``pe``, ``ou``, ``co``), as DHIS2's."""
+
+    de: str
+    pe: str
+    ou: str
+    co: str | None
+
+    def target(self, request: Request, db: Db) -> _Target:
+        return _target(request, db, de=self.de, pe=self.pe, ou=self.ou, co=self.co)
+
+
+def value_key(
+    *,
+    de: Annotated[str, _DE],
+    pe: Annotated[str, _PE],
+    ou: Annotated[str, _OU],
+    co: Annotated[str | None, _CO] = None,
+    cc: Annotated[str | None, Query(max_length=64)] = None,
+    cp: Annotated[str | None, Query(max_length=1000)] = None,
+) -> ValueKey:
+    """The one-value routes' dependency; attribute option combos (``cc``, ``cp``) are
+    refused here, as sitroom stores none."""
     if cc or cp:
         raise Problem(409, "cc, cp: attribute option combos are not supported: leave them out")
+    return ValueKey(de, pe, ou, co)
 
 
 def _write_one(
@@ -725,16 +749,10 @@ def get_data_value(
     request: Request,
     user: User,
     db: Db,
-    de: Annotated[str, _DE],
-    pe: Annotated[str, _PE],
-    ou: Annotated[str, _OU],
-    co: Annotated[str | None, _CO] = None,
-    cc: Annotated[str | None, Query(max_length=64)] = None,
-    cp: Annotated[str | None, Query(max_length=1000)] = None,
+    key: Annotated[ValueKey, Depends(value_key)],
 ) -> JSONResponse:
     """One stored value, as DHIS2 gives it: ``["202178"]``."""
-    _refuse_attribute_combo(cc, cp)
-    target = _target(request, db, de=de, pe=pe, ou=ou, co=co)
+    target = key.target(request, db)
     authorize(user, "data.read", target.path)
     stored = _stored(db, target)
     if stored is None:
@@ -757,12 +775,7 @@ def post_data_value(
     request: Request,
     user: User,
     db: Db,
-    de: Annotated[str, _DE],
-    pe: Annotated[str, _PE],
-    ou: Annotated[str, _OU],
-    co: Annotated[str | None, _CO] = None,
-    cc: Annotated[str | None, Query(max_length=64)] = None,
-    cp: Annotated[str | None, Query(max_length=1000)] = None,
+    key: Annotated[ValueKey, Depends(value_key)],
     value: Annotated[
         str | None,
         Query(max_length=32, description="A whole count; empty deletes the stored value"),
@@ -774,8 +787,7 @@ def post_data_value(
     Without ``value``, a ``comment`` changes the stored value's comment only.
     """
     authorize(user, "data.write", None)
-    _refuse_attribute_combo(cc, cp)
-    target = _target(request, db, de=de, pe=pe, ou=ou, co=co)
+    target = key.target(request, db)
     authorize(user, "data.write", target.path)
     if value is None:
         if comment is None:
@@ -810,17 +822,11 @@ def delete_data_value(
     request: Request,
     user: User,
     db: Db,
-    de: Annotated[str, _DE],
-    pe: Annotated[str, _PE],
-    ou: Annotated[str, _OU],
-    co: Annotated[str | None, _CO] = None,
-    cc: Annotated[str | None, Query(max_length=64)] = None,
-    cp: Annotated[str | None, Query(max_length=1000)] = None,
+    key: Annotated[ValueKey, Depends(value_key)],
 ) -> Response:
     """Delete one value (audited), as DHIS2's ``DELETE /api/dataValues?de=&pe=&ou=``."""
     authorize(user, "data.write", None)
-    _refuse_attribute_combo(cc, cp)
-    target = _target(request, db, de=de, pe=pe, ou=ou, co=co)
+    target = key.target(request, db)
     authorize(user, "data.write", target.path)
     db.rollback()
     summary = _write_one(request, user, db, target, value=None, comment=None, strategy="DELETE")
