@@ -114,6 +114,26 @@ def event_layers(events: list[dict[str, Any]], first: date, last: date) -> list[
     ]
 
 
+def event_marks(events: list[Any]) -> list[dict[str, Any]]:
+    """Dated events (anything with ``day`` and ``title``) as the time charts draw them:
+    numbered, with their titles."""
+    return [{"day": e.day, "number": i, "label": e.title} for i, e in enumerate(events, start=1)]
+
+
+def with_events(text: str, spec: dict[str, Any], marks: list[dict[str, Any]]) -> str:
+    """A time chart's caption ``text``, then the events ``spec`` draws, by number."""
+    dates = [
+        row["date"]
+        for layer in spec.get("layer", [])
+        for row in layer.get("data", {}).get("values", [])
+        if "date" in row
+    ]
+    if not dates:
+        return text
+    legend = events_legend(marks, date.fromisoformat(min(dates)), date.fromisoformat(max(dates)))
+    return f"{text} {legend}" if legend else text
+
+
 def events_legend(events: list[dict[str, Any]], first: date, last: date) -> str:
     """The caption's line naming the events a chart draws: "1 Lockdown (2022-05-12); ..."."""
     shown = [e for e in events if first <= e["day"] <= last]

@@ -26,6 +26,51 @@ def finite(x: Any) -> float | None:
     return float(x) if isinstance(x, int | float) and math.isfinite(x) else None
 
 
+def rt_parts(
+    rows: list[dict[str, Any]], marks: list[dict[str, Any]]
+) -> tuple[Fact | None, Chart | None]:
+    """The latest R as a fact and R over time as a chart, from the rt service's rows.
+
+    Shared by the report's transmission section and the dashboard's pages.
+    """
+    shown = [
+        {
+            "date": r["window_end"],
+            "median": finite(r["median"]),
+            "low": finite(r["q025"]),
+            "high": finite(r["q975"]),
+        }
+        for r in rows
+    ]
+    estimated = [r for r in shown if r["median"] is not None]
+    if not estimated:
+        return None, None
+    last = estimated[-1]
+    fact = Fact(
+        label="Reproduction number R",
+        value=last["median"],
+        kind="ratio",
+        low=last["low"],
+        high=last["high"],
+        note=f"7-day window to {last['date']}; 95 % interval",
+    )
+    spec = charts.rt_chart(estimated, marks, title="Reproduction number R")
+    chart = Chart(
+        key="rt",
+        title=spec["title"],
+        caption=charts.with_events(
+            "R over 7-day windows (Cori et al.), median line and 95 % band on a log scale:"
+            " above the dotted line at 1 each case infects more than one person and cases"
+            " grow; below it they fall.",
+            spec,
+            marks,
+        ),
+        spec=spec,
+        time=True,
+    )
+    return fact, chart
+
+
 @section("transmission", "Transmission", order=500)
 def transmission(inputs: Inputs) -> Section:
     from sitroom.analysis import service
@@ -37,43 +82,9 @@ def transmission(inputs: Inputs) -> Section:
     try:
         rt = service.rt(inputs.context, end=inputs.period, fill="linear")
         data["rt"] = rt.rows
-        rows = [
-            {
-                "date": r["window_end"],
-                "median": finite(r["median"]),
-                "low": finite(r["q025"]),
-                "high": finite(r["q975"]),
-            }
-            for r in rt.rows
-        ]
-        estimated = [r for r in rows if r["median"] is not None]
-        if estimated:
-            last = estimated[-1]
-            facts.append(
-                Fact(
-                    label="Reproduction number R",
-                    value=last["median"],
-                    kind="ratio",
-                    low=last["low"],
-                    high=last["high"],
-                    note=f"7-day window to {last['date']}; 95 % interval",
-                )
-            )
-            spec = charts.rt_chart(estimated, inputs.event_marks(), title="Reproduction number R")
-            charts_.append(
-                Chart(
-                    key="rt",
-                    title=spec["title"],
-                    caption=inputs.caption(
-                        "R over 7-day windows (Cori et al.), median line and 95 % band on a"
-                        " log scale: above the dotted line at 1 each case infects more than one"
-                        " person and cases grow; below it they fall.",
-                        spec,
-                    ),
-                    spec=spec,
-                    time=True,
-                )
-            )
+        fact, chart = rt_parts(rt.rows, inputs.event_marks())
+        facts += [fact] if fact else []
+        charts_ += [chart] if chart else []
         notes += rt.notes
     except SitroomError as exc:
         notes.append(f"R not available: {exc}")

@@ -108,27 +108,15 @@ class Inputs:
 
     def event_marks(self) -> list[dict[str, Any]]:
         """The events as the charts draw them: numbered, with their titles."""
-        return [
-            {"day": e.day, "number": i, "label": e.title}
-            for i, e in enumerate(self.events, start=1)
-        ]
+        from sitroom.sitrep.charts import event_marks
+
+        return event_marks(self.events)
 
     def caption(self, text: str, spec: dict[str, Any]) -> str:
         """``text``, then the events the time chart ``spec`` draws, by number."""
-        from sitroom.sitrep.charts import events_legend
+        from sitroom.sitrep.charts import with_events
 
-        dates = [
-            row["date"]
-            for layer in spec.get("layer", [])
-            for row in layer.get("data", {}).get("values", [])
-            if "date" in row
-        ]
-        if not dates:
-            return text
-        legend = events_legend(
-            self.event_marks(), date.fromisoformat(min(dates)), date.fromisoformat(max(dates))
-        )
-        return f"{text} {legend}" if legend else text
+        return with_events(text, spec, self.event_marks())
 
 
 Builder = Callable[[Inputs], "Section | None"]

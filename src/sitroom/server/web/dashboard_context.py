@@ -25,6 +25,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from sitroom.errors import SitroomError
 from sitroom.sitrep import charts
 from sitroom.sitrep.builders import rate, seven_day_curve
+from sitroom.sitrep.epi_sections import rt_parts
 from sitroom.sitrep.formatting import count, percent
 from sitroom.sitrep.model import Chart, Column, Fact, Section, Sentence, Table, Value
 
@@ -128,25 +129,6 @@ def _authorized(
         unit = authorized_unit(session, context.country, principal, permission, label)
         session.expunge(unit)
         return unit
-
-
-def _marks(events: list[Any]) -> list[dict[str, Any]]:
-    return [{"day": e.day, "number": i, "label": e.title} for i, e in enumerate(events, start=1)]
-
-
-def _caption(text: str, spec: dict[str, Any], marks: list[dict[str, Any]]) -> str:
-    dates = [
-        row["date"]
-        for layer in spec.get("layer", [])
-        for row in layer.get("data", {}).get("values", [])
-        if "date" in row
-    ]
-    if not dates:
-        return text
-    legend = charts.events_legend(
-        marks, date.fromisoformat(min(dates)), date.fromisoformat(max(dates))
-    )
-    return f"{text} {legend}" if legend else text
 
 
 def _nothing_yet(context: AppContext, period: str | None) -> bool:
@@ -268,7 +250,7 @@ def region(  # noqa: PLR0915  (the page's sections in reading order, each a few 
             end=end,
             include=lambda path: path.startswith(unit.path),
         )
-    marks = _marks(recorded)
+    marks = charts.event_marks(recorded)
     series = {p: row[cases] for (u, p), row in sorted(values.items()) if cases in row}
     line = next((r for r in bulletin.regions if r.code == unit.code), None)
     status = bulletin.completeness
@@ -319,7 +301,7 @@ def region(  # noqa: PLR0915  (the page's sections in reading order, each a few 
                     Chart(
                         key="curve",
                         title=spec["title"],
-                        caption=_caption(
+                        caption=charts.with_events(
                             "Bars: new cases the region reported each day (persons); line: their"
                             " 7-day average. Gaps are days the region did not report.",
                             spec,
@@ -484,43 +466,9 @@ def _rt_section(
     notes: list[str] = []
     try:
         rt = service.rt(context, org_unit=code, start=start, end=end, fill="linear")
-        rows = [
-            {
-                "date": r["window_end"],
-                "median": finite(r["median"]),
-                "low": finite(r["q025"]),
-                "high": finite(r["q975"]),
-            }
-            for r in rt.rows
-        ]
-        estimated = [r for r in rows if r["median"] is not None]
-        if estimated:
-            last = estimated[-1]
-            facts.append(
-                Fact(
-                    label="Reproduction number R",
-                    value=last["median"],
-                    kind="ratio",
-                    low=last["low"],
-                    high=last["high"],
-                    note=f"7-day window to {last['date']}; 95 % interval",
-                )
-            )
-            spec = charts.rt_chart(estimated, marks, title="Reproduction number R")
-            charts_.append(
-                Chart(
-                    key="rt",
-                    title=spec["title"],
-                    caption=_caption(
-                        "R over 7-day windows (Cori et al.), median line and 95 % band on a log"
-                        " scale: above the dotted line at 1 cases grow; below it they fall.",
-                        spec,
-                        marks,
-                    ),
-                    spec=spec,
-                    time=True,
-                )
-            )
+        fact, chart = rt_parts(rt.rows, marks)
+        facts += [fact] if fact else []
+        charts_ += [chart] if chart else []
         notes += rt.notes[:1]
     except SitroomError as exc:
         notes.append(f"R not available: {exc}")
@@ -616,7 +564,7 @@ def _reporting_section(
             Chart(
                 key="completeness",
                 title=spec["title"],
-                caption=_caption(
+                caption=charts.with_events(
                     "Share of the expected reports that arrived (solid) and that arrived before"
                     " the deadline (dashed), per period.",
                     spec,
@@ -836,7 +784,7 @@ def analytics(  # noqa: PLR0915  (the page's sections in reading order, each a f
         raise SitroomError(f"the window starts ({start}) after it ends ({end})")
     with context.session() as session:
         recorded = list_events(session, code, end=end)
-    marks = _marks(recorded)
+    marks = charts.event_marks(recorded)
     data_end = end
     if data_end is None:
         from sitroom.surveillance.bulletin import latest_bulletin_period
@@ -879,7 +827,7 @@ def analytics(  # noqa: PLR0915  (the page's sections in reading order, each a f
             Chart(
                 key="forecast",
                 title=spec["title"],
-                caption=_caption(
+                caption=charts.with_events(
                     "Dots: the last four weeks' reported cases; dashed line: the forecast's median;"
                     " bands: 50 % (dark) and 90 % (light) prediction intervals.",
                     spec,
