@@ -90,10 +90,20 @@ def finite(x: Any) -> float | None:
     return float(x) if isinstance(x, int | float) and math.isfinite(x) else None
 
 
+#: The configuration's places, read once per country object (a running server's
+#: configuration does not change); ``/`` and every page ask for them.
+_PLACES: dict[int, tuple[Any, list[PlaceRecord]]] = {}
+
+
 def _places(context: AppContext) -> list[PlaceRecord]:
     from sitroom.places.service import read_places
 
-    return read_places(context.country)
+    country = context.country
+    found = _PLACES.get(id(country))
+    if found is None or found[0] is not country:  # an id reused by another object
+        found = (country, read_places(country))
+        _PLACES[id(country)] = found
+    return found[1]
 
 
 def _reporting_units(context: AppContext, principal: Principal) -> list[PlaceRecord]:
