@@ -74,6 +74,29 @@ def test_a_screenshot_of_the_overview_in_the_wave(pages: Pages, screenshots: Pat
     assert shot.stat().st_size > 10_000
 
 
+def test_the_maps_load_the_outlines_and_colour_every_region(
+    pages: Pages, screenshots: Path
+) -> None:
+    """The maps look their regions' shapes up in one file the server sends
+    (/map/outlines.json), not a copy in each spec: 13 regions drawn, in several colours."""
+    page = pages.signed_in("epidemiologist")
+    outlines: list[str] = []
+    page.on("response", lambda r: outlines.append(r.url) if "/map/outlines" in r.url else None)
+    page.goto("/?period=2022-06-10")  # four weeks in: both maps have every region's value
+    charts_drawn(page)
+    assert outlines, "the outlines were not loaded"
+    for key in ("map_rate", "map_change"):
+        figure = page.locator(f"#chart-{key}")
+        spec = figure.locator("script.chart-spec").text_content() or ""
+        assert "/map/outlines.json" in spec, key
+        assert '"geometry"' not in spec, key
+        shapes = figure.locator(".chart-draw svg path[aria-roledescription='geoshape']")
+        expect(shapes).to_have_count(13)
+        fills = {shapes.nth(i).get_attribute("fill") for i in range(13)}
+        assert len(fills) > 5, (key, fills)
+        figure.screenshot(path=str(screenshots / f"dashboard-{key}.png"))
+
+
 def test_following_a_region_leads_to_its_page(pages: Pages) -> None:
     page = pages.signed_in("epidemiologist")
     page.locator(".panel-tables").get_by_role("link", name="Chagang").click()

@@ -331,3 +331,27 @@ def test_a_user_of_several_regions_gets_no_national_credibility(world: World) ->
         assert credibility["sentences"] == []
         assert "Democratic" not in credibility["intro"]
         assert any("one place" in note for note in credibility["notes"])
+
+
+def test_the_maps_outlines_are_one_cached_file(world: World, eve: TestClient) -> None:
+    """The overview's maps point at /map/outlines.json (public boundaries, with an ETag)
+    rather than carrying the 13 regions' shapes, once per map, in every page."""
+    page = eve.get("/overview?period=2022-06-10")
+    assert page.status_code == 200
+    assert page.text.count("/map/outlines.json") == 2
+    assert '"geometry"' not in page.text
+    twin = eve.get("/overview.json?period=2022-06-10").json()
+    maps = [c for s in twin["sections"] for c in s["charts"] if c["key"].startswith("map")]
+    assert [m["spec"]["transform"][0]["from"]["data"]["url"] for m in maps] == [
+        "/map/outlines.json"
+    ] * 2
+    anonymous = TestClient(create_app(world.context))
+    answer = anonymous.get("/map/outlines.json")
+    assert answer.status_code == 200
+    shapes = answer.json()["features"]
+    codes = {r["code"] for r in maps[0]["spec"]["data"]["values"]}
+    assert {f["properties"]["code"] for f in shapes} == codes
+    assert len(codes) == 13
+    again = anonymous.get("/map/outlines.json", headers={"If-None-Match": answer.headers["etag"]})
+    assert again.status_code == 304
+    assert not again.content

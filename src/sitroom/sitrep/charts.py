@@ -359,6 +359,23 @@ def _clockwise(geometry: dict[str, Any]) -> dict[str, Any]:
     return geometry
 
 
+def outlines(geojson: dict[str, Any], key: str) -> list[dict[str, Any]]:
+    """The regions' shapes for a map: each feature with its org-unit code (from
+    property ``key``) and its rings wound for d3-geo, nothing else.
+
+    A map's spec looks its regions up in these by code (:func:`choropleth`): inline in
+    the report, or from one file the dashboard serves (:func:`outlines_from`).
+    """
+    return [
+        {
+            "type": "Feature",
+            "geometry": _clockwise(feature["geometry"]),
+            "properties": {"code": str(feature.get("properties", {}).get(key, ""))},
+        }
+        for feature in geojson.get("features", [])
+    ]
+
+
 def choropleth(
     geojson: dict[str, Any],
     key: str,
@@ -372,26 +389,24 @@ def choropleth(
 ) -> Spec:
     """The regions coloured by ``values`` (org-unit code -> number; None: grey, no data).
 
+    The data are one row a region of the boundaries (code, name, value); each
+    row's shape is looked up by code in :func:`outlines`, carried inline, so the
+    spec draws with no network; :func:`outlines_from` points it at a URL instead.
     Sequential viridis for levels; for changes a blue-orange scheme centred on
     0 (both readable with the common colour-vision deficiencies).
     """
     empty = all(v is None for v in values.values())
-    features = []
-    for feature in geojson.get("features", []):
-        code = str(feature.get("properties", {}).get(key, ""))
-        features.append(
-            {
-                "type": "Feature",
-                "geometry": _clockwise(feature["geometry"]),
-                "properties": {
-                    "code": code,
-                    "name": names.get(code, code),
-                    "value": values.get(code),
-                },
-            }
-        )
+    shapes = outlines(geojson, key)
+    rows = [
+        {
+            "code": code,
+            "name": names.get(code, code),
+            "value": values.get(code),
+        }
+        for code in (str(f["properties"]["code"]) for f in shapes)
+    ]
     colour: Spec = {
-        "field": "properties.value",
+        "field": "value",
         "type": "quantitative",
         "title": legend,
         "legend": {
@@ -406,6 +421,7 @@ def choropleth(
             else {"scheme": "viridis", "reverse": True}
         ),
     }
+    shape: Spec = {"shape": {"field": "outline", "type": "geojson"}}
     return {
         "$schema": SCHEMA,
         "title": title,
@@ -413,7 +429,14 @@ def choropleth(
         "height": 300,
         "config": config(),
         "projection": {"type": "mercator"},
-        "data": {"values": features},
+        "data": {"values": rows},
+        "transform": [
+            {
+                "lookup": "code",
+                "from": {"data": {"values": shapes}, "key": "properties.code"},
+                "as": "outline",
+            }
+        ],
         "mark": {
             "type": "geoshape",
             "stroke": "#ffffff",
@@ -422,18 +445,32 @@ def choropleth(
         },
         # With no value at all the colour scale has no domain and Vega draws
         # nothing: every region is then grey, with no legend.
-        "encoding": {"tooltip": [{"field": "properties.name", "title": "region"}]}
+        "encoding": {**shape, "tooltip": [{"field": "name", "title": "region"}]}
         if empty
         else {
+            **shape,
             "color": {
                 **colour,
-                "condition": {"test": "!isValid(datum.properties.value)", "value": "#cccccc"},
+                "condition": {"test": "!isValid(datum.value)", "value": "#cccccc"},
             },
             "tooltip": [
-                {"field": "properties.name", "title": "region"},
-                {"field": "properties.value", "format": number_format, "title": legend},
+                {"field": "name", "title": "region"},
+                {"field": "value", "format": number_format, "title": legend},
             ],
         },
+    }
+
+
+def outlines_from(spec: Spec, url: str) -> Spec:
+    """A copy of the map ``spec`` that loads its outlines from ``url`` (a GeoJSON
+    FeatureCollection of :func:`outlines`) instead of carrying them: the dashboard's
+    pages serve one file, cached by the browser, rather than a copy in every map."""
+    lookup = spec["transform"][0]["lookup"]
+    found = {**spec["transform"][0]["from"]}
+    found["data"] = {"url": url, "format": {"type": "json", "property": "features"}}
+    return {
+        **spec,
+        "transform": [{"lookup": lookup, "from": found, "as": "outline"}, *spec["transform"][1:]],
     }
 
 

@@ -63,16 +63,15 @@ def _layers(spec: dict[str, Any]) -> list[list[dict[str, Any]]]:
 def chart_table(chart: Chart) -> Table:
     """The numbers ``chart`` draws, one row per date (or per region for a map)."""
     layers = _layers(chart.spec)
-    if layers and layers[0] and layers[0][0].get("type") == "Feature":
+    if chart.spec.get("mark", {}).get("type") == "geoshape" and layers:
         legend = str(chart.spec.get("encoding", {}).get("color", {}).get("title") or "value")
         kind: Kind = "change" if chart.key == "map_change" else "per100k"
         rows: list[dict[str, Value]] = []
-        for feature in layers[0]:
-            props = feature.get("properties", {})
-            value = props.get("value")
+        for region in layers[0]:
+            value = region.get("value")
             if kind == "change" and isinstance(value, int | float):
                 value = value / 100  # the map draws percentages; the table shows a change
-            rows.append({"name": props.get("name"), "value": value})
+            rows.append({"name": region.get("name"), "value": value})
         rows.sort(key=lambda r: str(r["name"]))
         return Table(
             key=f"{chart.key}-data",

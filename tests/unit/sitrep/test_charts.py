@@ -31,7 +31,7 @@ def test_every_chart_has_a_title_a_caption_and_axes_with_units(early, late):
             titles = _axis_titles(chart.spec)
             if chart.key.startswith("map") and "color" not in chart.spec["encoding"]:
                 # No region has a value (the first week): all grey, no legend to title.
-                assert all(f["properties"]["value"] is None for f in chart.spec["data"]["values"])
+                assert all(r["value"] is None for r in chart.spec["data"]["values"])
                 assert "Grey" in chart.caption
                 continue
             assert titles, chart.key
@@ -51,8 +51,10 @@ def test_maps_use_colour_blind_safe_schemes_and_grey_for_no_data(late):
         colour = chart.spec["encoding"]["color"]
         schemes[chart.key] = colour["scale"]["scheme"]
         assert colour["condition"]["value"] == "#cccccc"
-        codes = {f["properties"]["code"] for f in chart.spec["data"]["values"]}
+        codes = {r["code"] for r in chart.spec["data"]["values"]}
         assert len(codes) == 13
+        shapes = chart.spec["transform"][0]["from"]["data"]["values"]
+        assert {f["properties"]["code"] for f in shapes} == codes
     assert schemes == {"map_rate": "viridis", "map_change": "blueorange"}
 
 

@@ -18,6 +18,7 @@ shows on the next page, and an unchanged database costs one small query.
 
 from __future__ import annotations
 
+import hashlib
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Hashable
@@ -218,6 +219,25 @@ def _split(name: str) -> tuple[str, bool]:
 
 
 # The start page and the overview --------------------------------------------------
+
+
+@router.get(boards.OUTLINES_URL)
+async def map_outlines(request: Request) -> Response:
+    """The regions' outlines the maps of the pages load (public boundaries, cached)."""
+    state = request.app.state
+    if not hasattr(state, "map_outlines"):
+        state.map_outlines = await run_in_threadpool(boards.outlines, context(request))
+    body: bytes | None = state.map_outlines
+    if body is None:
+        return JSONResponse(
+            {"title": "Not found", "status": 404, "detail": "This country has no map."},
+            status_code=404,
+        )
+    tag = f'"{hashlib.sha256(body).hexdigest()[:32]}"'
+    headers = {"ETag": tag, "Cache-Control": "public, max-age=3600"}
+    if request.headers.get("if-none-match") == tag:
+        return Response(status_code=304, headers=headers)
+    return Response(body, media_type="application/geo+json", headers=headers)
 
 
 def _home_of(ctx: Any, who: Principal) -> str | None:

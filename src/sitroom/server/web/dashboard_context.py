@@ -178,6 +178,46 @@ def _empty(context: AppContext, kind: Kind, title: str) -> Dashboard:
 # The national overview -----------------------------------------------------------
 
 
+#: Where the dashboard serves the regions' outlines (one file for every map of its pages).
+OUTLINES_URL = "/map/outlines.json"
+
+
+def _outlines_by_url(section: Section) -> Section:
+    """``section`` with its maps loading the outlines from :data:`OUTLINES_URL`.
+
+    The report's maps carry them inline (it opens with no network); a page would
+    then hold a copy per map (110 kB each for the 13 regions), sent on every request.
+    """
+    if not any(c.spec.get("mark", {}).get("type") == "geoshape" for c in section.charts):
+        return section
+    return section.model_copy(
+        update={
+            "charts": [
+                c.model_copy(update={"spec": charts.outlines_from(c.spec, OUTLINES_URL)})
+                if c.spec.get("mark", {}).get("type") == "geoshape"
+                else c
+                for c in section.charts
+            ]
+        }
+    )
+
+
+def outlines(context: AppContext) -> bytes | None:
+    """The regions' outlines as the maps of :data:`OUTLINES_URL` read them (GeoJSON), or
+    None when the country configuration has no boundaries."""
+    import json
+
+    from sitroom.sitrep.builders import _geojson
+
+    config = context.country.map
+    if config is None:
+        return None
+    shapes = charts.outlines(_geojson(config.path(context.country.folder)), config.key)
+    return json.dumps(
+        {"type": "FeatureCollection", "features": shapes}, separators=(",", ":")
+    ).encode()
+
+
 def overview(context: AppContext, principal: Principal, period: str | None) -> Dashboard:
     """The national overview: the situation report of ``period`` (the latest by default).
 
@@ -200,7 +240,7 @@ def overview(context: AppContext, principal: Principal, period: str | None) -> D
         "reporting",
         "quality",
     }
-    sections = [s for s in report.sections if s.key in keep]
+    sections = [_outlines_by_url(s) for s in report.sections if s.key in keep]
     links = [
         Link(href=f"/regions/{row['code']}", text=str(row["name"]))
         for s in sections

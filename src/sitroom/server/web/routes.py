@@ -117,9 +117,16 @@ def _lookup(request: Request) -> sessions.SignedIn | None:
 
 
 async def _signed_in(request: Request) -> sessions.SignedIn | None:
+    """The request's live session, looked up once per request (``/`` hands the request
+    on to the page it shows, which asks again)."""
+    state = request.scope.setdefault("state", {})
+    if "signed_in" in state:
+        known: sessions.SignedIn | None = state["signed_in"]
+        return known
     signed_in = await run_in_threadpool(_lookup, request)
+    state["signed_in"] = signed_in
     if signed_in is not None:
-        request.scope["state"]["user"] = signed_in.principal.username
+        state["user"] = signed_in.principal.username
     return signed_in
 
 
