@@ -31,12 +31,20 @@ from markupsafe import Markup
 from starlette.responses import JSONResponse, Response
 
 from sitroom.auth.permissions import Principal
+from sitroom.auth.sessions import SignedIn
 from sitroom.errors import ForbiddenError, NotFoundError, SitroomError
 from sitroom.server.deps import context
 from sitroom.server.web import dashboard_context as boards
 from sitroom.server.web.dashboard_context import Dashboard
 from sitroom.server.web.pages import DashboardPage, Viewer, dashboard_body, render
-from sitroom.server.web.routes import _message, _see_other, _sentence, _signed_in, _viewer
+from sitroom.server.web.routes import (
+    _message,
+    _see_other,
+    _sentence,
+    _signed_in,
+    _signed_in_now,
+    _viewer,
+)
 
 router = APIRouter(include_in_schema=False)
 
@@ -177,7 +185,20 @@ async def _show(
     title: str,
     back: str = "/",
 ) -> Response:
-    signed_in = await _signed_in(request)
+    json_url = None if as_json else _twin_url(key, request)
+
+    def work() -> tuple[SignedIn | None, Built | Exception | None]:
+        # One trip to a worker thread: the session's look-up, then the page.
+        signed_in = _signed_in_now(request)
+        if signed_in is None:
+            return None, None
+        who = signed_in.principal
+        try:
+            return signed_in, _build(request, who, key, lambda: build(who), json_url)
+        except (SitroomError, BadInput) as exc:
+            return signed_in, exc
+
+    signed_in, built = await run_in_threadpool(work)
     if signed_in is None:
         if as_json:
             return JSONResponse(
@@ -185,13 +206,10 @@ async def _show(
                 status_code=401,
             )
         return _see_other("/signin")
-    who = signed_in.principal
     viewer = _viewer(signed_in)
-    json_url = None if as_json else _twin_url(key, request)
-    try:
-        built = await run_in_threadpool(_build, request, who, key, lambda: build(who), json_url)
-    except (SitroomError, BadInput) as exc:
-        return _refused(exc, viewer, as_json, back)
+    if not isinstance(built, Built):
+        assert built is not None
+        return _refused(built, viewer, as_json, back)
     if json_url is None:
         return _twin(built)
     return render(DashboardPage(viewer=viewer, body=built.body(json_url), title=title))

@@ -116,18 +116,27 @@ def _lookup(request: Request) -> sessions.SignedIn | None:
         return sessions.authenticate_session(db, token, lifetime=lifetime(request))
 
 
-async def _signed_in(request: Request) -> sessions.SignedIn | None:
+def _signed_in_now(request: Request) -> sessions.SignedIn | None:
     """The request's live session, looked up once per request (``/`` hands the request
-    on to the page it shows, which asks again)."""
+    on to the page it shows, which asks again). In a worker thread."""
     state = request.scope.setdefault("state", {})
     if "signed_in" in state:
         known: sessions.SignedIn | None = state["signed_in"]
         return known
-    signed_in = await run_in_threadpool(_lookup, request)
+    signed_in = _lookup(request)
     state["signed_in"] = signed_in
     if signed_in is not None:
         state["user"] = signed_in.principal.username
     return signed_in
+
+
+async def _signed_in(request: Request) -> sessions.SignedIn | None:
+    """:func:`_signed_in_now` from the event loop."""
+    state = request.scope.get("state", {})
+    if "signed_in" in state:
+        known: sessions.SignedIn | None = state["signed_in"]
+        return known
+    return await run_in_threadpool(_signed_in_now, request)
 
 
 def _viewer(signed_in: sessions.SignedIn) -> Viewer:
