@@ -182,6 +182,51 @@ class MapConfig(_Model):
         return folder / self.boundaries
 
 
+class ProtocolConfig(_Model):
+    """A treatment protocol: the units of each item one treated patient needs.
+
+    ``share`` is the part of the counted cases treated this way (the shares of a
+    country's protocols add up to at most 1).
+    """
+
+    code: str = Field(pattern=r"^[A-Za-z0-9_.-]+$")
+    name: str
+    share: float = Field(default=1.0, ge=0, le=1)
+    items: dict[str, float]
+    source: str | None = None
+
+    @field_validator("items")
+    @classmethod
+    def _positive(cls, value: dict[str, float]) -> dict[str, float]:
+        if not value:
+            raise ValueError("a protocol names at least one item")
+        for code, units in value.items():
+            if not units > 0:
+                raise ValueError(f"item {code}: units per patient must be more than 0")
+        return value
+
+
+class SupplyConfig(_Model):
+    """The supply chain's catalogue and network: CSV files beside the configuration.
+
+    ``items``: ``code,name,unit,category,source``; ``facilities``:
+    ``code,name,type,org_unit,supplier`` (see ``sitroom.supply.catalogue``).
+    """
+
+    items: str
+    facilities: str | None = None
+    protocols: list[ProtocolConfig] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _shares(self) -> SupplyConfig:
+        codes = [p.code for p in self.protocols]
+        if len(set(codes)) != len(codes):
+            raise ValueError("protocol codes must be unique")
+        if sum(p.share for p in self.protocols) > 1 + 1e-9:
+            raise ValueError("the protocols' shares add up to more than 1")
+        return self
+
+
 class Country(_Model):
     """A whole country configuration, with the folder its files are relative to."""
 
@@ -196,6 +241,8 @@ class Country(_Model):
     roles: RolesConfig
     #: Boundaries for maps (none: reports show no map).
     map: MapConfig | None = None
+    #: The supply chain's items, protocols and facilities (none: no supply chain).
+    supply: SupplyConfig | None = None
     folder: Path = Path()
 
     @model_validator(mode="after")

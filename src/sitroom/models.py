@@ -4,6 +4,15 @@ from sitroom.auth.models import ApiToken, AuthEvent, UserScope
 from sitroom.events.models import Event
 from sitroom.places.models import OrgUnit
 from sitroom.publication.models import Edition, EditionFile, PublicationClaim
+from sitroom.supply.models import (
+    Facility,
+    Item,
+    Lot,
+    Route,
+    StockBalance,
+    StockBatch,
+    StockEntry,
+)
 from sitroom.surveillance.models import (
     Approval,
     DataElement,
@@ -26,8 +35,15 @@ __all__ = [
     "Edition",
     "EditionFile",
     "Event",
+    "Facility",
     "ImportRun",
+    "Item",
+    "Lot",
     "OrgUnit",
     "PublicationClaim",
+    "Route",
+    "StockBalance",
+    "StockBatch",
+    "StockEntry",
     "UserScope",
 ]

@@ -1,4 +1,5 @@
-"""Loading a country configuration into the database: its places and its data elements."""
+"""Loading a country configuration into the database: its places, its data elements and,
+when it has a ``[supply]`` section, its supply items and facilities."""
 
 from __future__ import annotations
 
@@ -21,7 +22,12 @@ def setup_country(
     """
     begin_write(session, lock_timeout)
     advisory_lock(session, LOCK_SPACE_CONFIGURATION, 0)
+    from sitroom.supply.catalogue import load_supply
+
     places = load_places(session, country)
     elements = load_elements(session, country)
+    supply = load_supply(session, country)
     session.commit()
+    if supply is not None:
+        session.info["supply_summary"] = supply
     return places, elements

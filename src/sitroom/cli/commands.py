@@ -61,13 +61,14 @@ def db_current(ctx: typer.Context) -> None:
 
 @app.command()
 def setup(ctx: typer.Context) -> None:
-    """Load the country configuration (org units and data elements) into the database."""
+    """Load the country configuration (org units, data elements, supply items and facilities)."""
     from sitroom.setup import setup_country
 
     rt = app_context(ctx)
     announce_write(rt)
     with rt.session(write=True) as session:
         places, elements = setup_country(session, rt.country, lock_timeout=rt.settings.lock_timeout)
+        supply = session.info.pop("supply_summary", None)
     console.print(
         f"org units: {places.created} created, {places.updated} updated,"
         f" {places.unchanged} unchanged"
@@ -76,7 +77,12 @@ def setup(ctx: typer.Context) -> None:
         f"data elements: {elements.created} created, {elements.updated} updated,"
         f" {elements.unchanged} unchanged"
     )
-    for change in places.changes + elements.changes:
+    if supply is not None:
+        console.print(
+            f"supply items and facilities: {supply.created} created, {supply.updated} updated,"
+            f" {supply.unchanged} unchanged"
+        )
+    for change in places.changes + elements.changes + (supply.changes if supply else []):
         console.print(f"  changed {change}")
 
 

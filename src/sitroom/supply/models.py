@@ -1,0 +1,208 @@
+"""The supply chain's tables: items, facilities and routes, lots, the stock ledger.
+
+The ledger (``stock_entry``) is append-only (a trigger refuses UPDATE and
+DELETE) and is the only record of stock: every receipt, transfer, dispensing,
+adjustment and stocktake is a row, a correction is a reversal row.
+``stock_balance`` holds the stock on hand per facility, item and lot that
+the ledger adds up to, maintained in the same transaction as each entry (and
+checked against a full replay by ``sitroom supply verify``); its quantity can
+never go below zero (a check constraint, the last guard behind the ledger's
+own refusal).
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    Date,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import Mapped, mapped_column
+
+from sitroom.db import Base, BigId, UTCDateTime
+
+#: What an item is, as the issue and OpenLMIS's product categories name them.
+CATEGORIES = (
+    "test_kit",
+    "antipyretic",
+    "antiviral",
+    "antibiotic",
+    "protective_equipment",
+    "vaccine",
+    "other",
+)
+#: The kinds of facility, from the top of the chain down.
+FACILITY_TYPES = ("stockpile", "warehouse", "store", "pharmacy", "hospital")
+#: The kinds of ledger entry (the CSV's ``event`` column).
+ENTRY_KINDS = ("receipt", "transfer_out", "transfer_in", "dispense", "adjust", "stocktake")
+#: Why an adjustment was made. ``found`` adds stock; the others remove it.
+ADJUST_REASONS = ("expired", "damaged", "lost", "stolen", "found")
+#: Where an entry came from.
+CHANNELS = ("cli", "file", "api", "web", "simulation")
+
+
+def _in(column: str, values: tuple[str, ...]) -> str:
+    return f"{column} IN (" + ", ".join(f"'{v}'" for v in values) + ")"
+
+
+class Item(Base):
+    """A medicine or supply, counted in ``unit`` (tablet, test, piece, dose)."""
+
+    __tablename__ = "supply_item"
+    __table_args__ = (CheckConstraint(_in("category", CATEGORIES), name="category"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    code: Mapped[str] = mapped_column(String(64), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    unit: Mapped[str] = mapped_column(String(32))
+    category: Mapped[str] = mapped_column(String(32))
+
+
+class Facility(Base):
+    """A place that holds stock, at an org unit, supplied by ``supplier``."""
+
+    __tablename__ = "supply_facility"
+    __table_args__ = (CheckConstraint(_in("type", FACILITY_TYPES), name="type"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    code: Mapped[str] = mapped_column(String(64), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    type: Mapped[str] = mapped_column(String(16))
+    org_unit_id: Mapped[int] = mapped_column(ForeignKey("org_unit.id"), index=True)
+    supplier_id: Mapped[int | None] = mapped_column(ForeignKey("supply_facility.id"), index=True)
+
+
+class Route(Base):
+    """A declared route besides supplier to customer (a warehouse lending to its
+    neighbour, say); transfers go only along a supplier link or one of these."""
+
+    __tablename__ = "supply_route"
+    __table_args__ = (
+        UniqueConstraint("source_id", "destination_id"),
+        CheckConstraint("source_id <> destination_id", name="not_a_loop"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    source_id: Mapped[int] = mapped_column(ForeignKey("supply_facility.id"))
+    destination_id: Mapped[int] = mapped_column(ForeignKey("supply_facility.id"), index=True)
+    declared_by: Mapped[str] = mapped_column(String(100))
+    declared_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class Lot(Base):
+    """A manufacturer's lot of an item, with its expiry date."""
+
+    __tablename__ = "supply_lot"
+    __table_args__ = (UniqueConstraint("item_id", "code"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    item_id: Mapped[int] = mapped_column(ForeignKey("supply_item.id"))
+    code: Mapped[str] = mapped_column(String(64))
+    expiry: Mapped[date] = mapped_column(Date)
+
+
+class StockBatch(Base):
+    """One write to the ledger: a file imported, a command, a request. The entries it
+    added carry its id, so the summary and the audit say exactly what was committed."""
+
+    __tablename__ = "stock_batch"
+    __table_args__ = (CheckConstraint(_in("channel", CHANNELS), name="channel"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    channel: Mapped[str] = mapped_column(String(16))
+    source: Mapped[str] = mapped_column(String(500))
+    sha256: Mapped[str | None] = mapped_column(String(64), index=True)
+    created_by: Mapped[str] = mapped_column(String(100), index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    entries: Mapped[int] = mapped_column(Integer)
+    simulated: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class StockEntry(Base):
+    """One movement of one lot at one facility: the ledger's row (only ever inserted).
+
+    ``quantity`` is signed: positive into the facility's stock, negative out of
+    it. A transfer is two entries: ``transfer_out`` at the source and, when it
+    arrives, ``transfer_in`` at the destination, sharing ``reference``; what is
+    out and not yet in is in transit. A ``stocktake`` entry's quantity is the
+    difference between ``counted`` and the stock on hand the ledger gave. A
+    correction is a new entry with ``reverses_id`` and the opposite quantity.
+    """
+
+    __tablename__ = "stock_entry"
+    __table_args__ = (
+        CheckConstraint(_in("kind", ENTRY_KINDS), name="kind"),
+        CheckConstraint(
+            "reason IS NULL OR kind <> 'adjust' OR " + _in("reason", ADJUST_REASONS),
+            name="adjust_reason",
+        ),
+        CheckConstraint("patients IS NULL OR patients >= 0", name="patients_not_negative"),
+        CheckConstraint("counted IS NULL OR counted >= 0", name="counted_not_negative"),
+        Index("ix_stock_entry_stock_time", "facility_id", "item_id", "lot_id", "time"),
+        Index("ix_stock_entry_reference", "reference"),
+        Index("ix_stock_entry_time", "time"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    batch_id: Mapped[int] = mapped_column(ForeignKey("stock_batch.id"), index=True)
+    #: When it happened (UTC), as the user or the file gave it.
+    time: Mapped[datetime] = mapped_column(UTCDateTime)
+    kind: Mapped[str] = mapped_column(String(16))
+    facility_id: Mapped[int] = mapped_column(ForeignKey("supply_facility.id"))
+    item_id: Mapped[int] = mapped_column(ForeignKey("supply_item.id"))
+    lot_id: Mapped[int] = mapped_column(ForeignKey("supply_lot.id"))
+    quantity: Mapped[int] = mapped_column(BigInteger)
+    #: The other facility of a transfer.
+    counterparty_id: Mapped[int | None] = mapped_column(ForeignKey("supply_facility.id"))
+    #: Who else, in words: the donor or procurement of a receipt, the carrier.
+    counterparty: Mapped[str | None] = mapped_column(String(200))
+    reason: Mapped[str | None] = mapped_column(String(200))
+    reference: Mapped[str | None] = mapped_column(String(100))
+    patients: Mapped[int | None] = mapped_column(Integer)
+    counted: Mapped[int | None] = mapped_column(BigInteger)
+    reverses_id: Mapped[int | None] = mapped_column(
+        ForeignKey("stock_entry.id"), unique=True, index=False
+    )
+    simulated: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class StockBalance(Base):
+    """Stock on hand of one lot at one facility: the ledger's sum, kept up to date."""
+
+    __tablename__ = "stock_balance"
+    __table_args__ = (
+        CheckConstraint("quantity >= 0", name="not_negative"),
+        Index("ix_stock_balance_item", "item_id"),
+    )
+
+    facility_id: Mapped[int] = mapped_column(ForeignKey("supply_facility.id"), primary_key=True)
+    item_id: Mapped[int] = mapped_column(ForeignKey("supply_item.id"), primary_key=True)
+    lot_id: Mapped[int] = mapped_column(ForeignKey("supply_lot.id"), primary_key=True)
+    quantity: Mapped[int] = mapped_column(BigInteger)
+    #: The time of the latest entry (a back-dated entry before it is checked against
+    #: the stock at every later moment).
+    last_time: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+__all__ = [
+    "ADJUST_REASONS",
+    "CATEGORIES",
+    "CHANNELS",
+    "ENTRY_KINDS",
+    "FACILITY_TYPES",
+    "Facility",
+    "Item",
+    "Lot",
+    "Route",
+    "StockBalance",
+    "StockBatch",
+    "StockEntry",
+]
