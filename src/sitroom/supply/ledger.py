@@ -1,0 +1,1044 @@
+"""The stock ledger: the one write path for stock (issue #11, item 3).
+
+Every change of stock is a :class:`Movement` (a receipt, a transfer out or in,
+a dispensing, an adjustment, a stocktake) posted through :class:`Ledger`. A
+post checks every movement, then writes all of them or none (like the
+surveillance import): the batch row, one ledger entry per lot moved, and the
+balances, in one transaction. What the summary says was written is what was
+committed.
+
+The rules:
+
+- quantities are whole units, more than zero (a stocktake's count may be 0);
+- an issue (transfer out, dispensing, an adjustment that removes stock) takes
+  the named lot, or the lots first to expire (FEFO) that have not expired at
+  the movement's time; it is refused when the stock is not there, with what
+  is there, and that holds at every later moment too (a back-dated issue may
+  not make any later balance negative);
+- dispensing or shipping from an expired lot is refused;
+- a transfer goes only from a facility to its customer or its supplier along
+  a supplier link, or along a declared route (``supply_route``);
+- a transfer in matches the transfer out of the same reference: it cannot
+  bring in more than was sent and not yet received;
+- a stocktake records the count; the difference with the ledger's stock
+  becomes the entry's quantity;
+- nothing is dated in the future;
+- a user acts only on facilities in their scopes (``stock.write``;
+  dispensing also with ``stock.dispense``).
+
+Concurrent posts are serialised per facility: SQLite's write lock
+(``BEGIN IMMEDIATE``), PostgreSQL advisory locks on the facilities touched,
+taken in order (no deadlock); the balances' check constraint (never below
+zero) is the last guard. A correction is :meth:`Ledger.reverse`: new entries
+with the opposite quantities, never an edit.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import time as clock
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from typing import Any, cast
+
+from sqlalchemy import and_, func, or_, select, tuple_
+from sqlalchemy.orm import Session
+
+from sitroom.auth.permissions import Permission, Principal, refusal
+from sitroom.db import (
+    DEFAULT_LOCK_TIMEOUT,
+    advisory_lock,
+    begin_write,
+    is_db_error,
+    is_retryable,
+    translate_db_error,
+    utcnow,
+)
+from sitroom.errors import BusyError, ConflictError, NotFoundError, SitroomError
+from sitroom.places.models import OrgUnit
+from sitroom.supply.models import (
+    ADJUST_REASONS,
+    ENTRY_KINDS,
+    Facility,
+    Item,
+    Lot,
+    Route,
+    StockBalance,
+    StockBatch,
+    StockEntry,
+)
+from sitroom.surveillance.ingest import Rejection
+
+log = logging.getLogger(__name__)
+
+#: PostgreSQL advisory locks of the stock ledger: (space, facility id).
+LOCK_SPACE_STOCK = 0x5174
+#: ... and of a file's SHA-256 (its first 28 bits), so a file is posted once.
+LOCK_SPACE_STOCK_FILE = 0x5175
+#: How often a post that met a conflict is run again.
+MAX_ATTEMPTS = 5
+#: Rejections kept in a summary (the count is always exact).
+MAX_REPORTED = 1000
+#: A movement this far ahead of the clock is "in the future" (clocks differ a little).
+FUTURE_TOLERANCE = timedelta(minutes=5)
+#: Kinds that take stock out, and those that bring it in.
+ISSUES = frozenset({"transfer_out", "dispense"})
+
+
+@dataclass(slots=True)
+class Movement:
+    """One movement as a user, a file or a request gives it (the CSV's columns).
+
+    ``quantity`` is always positive (a stocktake's count may be 0): an
+    adjustment's sign comes from its ``reason`` (``found`` adds, the others
+    remove). ``line`` is the file's line, for messages.
+    """
+
+    time: datetime
+    event: str
+    facility: str
+    item: str
+    quantity: int
+    lot: str | None = None
+    expiry: date | None = None
+    counterparty: str | None = None
+    reason: str | None = None
+    reference: str | None = None
+    patients: int | None = None
+    line: int | None = None
+
+
+@dataclass(slots=True)
+class PostSummary:
+    """What a post did (or, refused or on a dry run, would have done)."""
+
+    source: str
+    movements: int = 0
+    entries: int = 0
+    #: Entries by kind.
+    kinds: dict[str, int] = field(default_factory=dict)
+    rejected: int = 0
+    rejections: list[Rejection] = field(default_factory=list)
+    warnings: list[Rejection] = field(default_factory=list)
+    dry_run: bool = False
+    committed: bool = False
+    batch_id: int | None = None
+    attempts: int = 1
+    #: When the same file (its SHA-256) was posted before, and its batch: nothing is
+    #: posted again.
+    previously_imported: datetime | None = None
+    previous_batch: int | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.rejected == 0
+
+    def reject(self, line: int | None, column: str | None, reason: str) -> None:
+        self.rejected += 1
+        if len(self.rejections) < MAX_REPORTED:
+            self.rejections.append(Rejection(line, column, reason))
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "source": self.source,
+            "movements": self.movements,
+            "entries": self.entries,
+            "kinds": dict(sorted(self.kinds.items())),
+            "rejected": self.rejected,
+            "rejections": [
+                {"line": r.line, "field": r.field, "reason": r.reason} for r in self.rejections
+            ],
+            "warnings": [
+                {"line": w.line, "field": w.field, "reason": w.reason} for w in self.warnings
+            ],
+            "dry_run": self.dry_run,
+            "committed": self.committed,
+            "batch_id": self.batch_id,
+            "attempts": self.attempts,
+            "previous_batch": self.previous_batch,
+            "previously_imported": self.previously_imported.isoformat()
+            if self.previously_imported
+            else None,
+        }
+
+
+class Refused(Exception):
+    """One movement cannot be posted: the column and the reason."""
+
+    def __init__(self, column: str | None, reason: str) -> None:
+        super().__init__(reason)
+        self.column = column
+        self.reason = reason
+
+
+@dataclass(slots=True)
+class _Place:
+    id: int
+    code: str
+    type: str
+    supplier_id: int | None
+    path: str
+
+
+@dataclass(slots=True)
+class _LotInfo:
+    id: int
+    code: str
+    expiry: date
+
+
+@dataclass(slots=True)
+class _Stock:
+    """One lot at one facility: its balance as stored and the moves of this post."""
+
+    quantity: int
+    last_time: datetime | None
+    stored: bool
+    #: (time, delta) of this post's entries, in order.
+    moves: list[tuple[datetime, int]] = field(default_factory=list)
+
+
+def unit_word(count: int, unit: str) -> str:
+    """``"1 tablet"``, ``"1,200 tablets"``."""
+    return f"{count:,} {unit}{'' if count == 1 or unit.endswith('s') else 's'}"
+
+
+class Ledger:
+    """Posts movements for ``user`` through ``channel`` (cli, file, api, web, simulation).
+
+    ``principal`` (a signed-in user or the command line's ``--user`` with a
+    role) is checked on every facility; None is the local operator, who may
+    do anything, as for the surveillance import.
+    """
+
+    def __init__(
+        self,
+        session: Session,
+        *,
+        user: str,
+        channel: str = "cli",
+        principal: Principal | None = None,
+        simulated: bool = False,
+        lock_timeout: float = DEFAULT_LOCK_TIMEOUT,
+        now: Callable[[], datetime] = utcnow,
+    ) -> None:
+        self.session = session
+        self.user = user
+        self.channel = channel
+        self.principal = principal
+        self.simulated = simulated
+        self.lock_timeout = lock_timeout
+        self.now = now
+
+    # The transaction ------------------------------------------------------------------
+
+    def post(
+        self,
+        movements: Sequence[Movement],
+        *,
+        source: str,
+        sha256: str | None = None,
+        dry_run: bool = False,
+    ) -> PostSummary:
+        """Post ``movements`` in a transaction of their own: all or nothing.
+
+        On a conflict with a concurrent writer the attempt is rolled back and
+        run again (at most :data:`MAX_ATTEMPTS`); BusyError after that.
+        """
+        reason = ""
+        for attempt in range(1, MAX_ATTEMPTS + 1):
+            try:
+                summary = self._post_once(movements, source, sha256, dry_run)
+            except Exception as exc:
+                self.session.rollback()
+                if not is_db_error(exc):
+                    raise
+                if not is_retryable(exc):
+                    known = translate_db_error(exc)
+                    if known is None:
+                        raise
+                    raise known from exc
+                reason = (str(getattr(exc, "orig", exc)).splitlines() or ["conflict"])[0]
+            else:
+                summary.attempts = attempt
+                return summary
+            log.warning("stock post of %s conflicted (%s); attempt %d", source, reason, attempt)
+            clock.sleep(random.uniform(0.05, 0.25) * attempt)
+        raise BusyError(
+            f"{source}: the stock movements conflicted with concurrent changes"
+            f" {MAX_ATTEMPTS} times: nothing was written; try again in a moment"
+        )
+
+    def _post_once(
+        self, movements: Sequence[Movement], source: str, sha256: str | None, dry_run: bool
+    ) -> PostSummary:
+        try:
+            begin_write(self.session, self.lock_timeout)
+            summary = self.apply(movements, source=source, sha256=sha256, dry_run=dry_run)
+            if not summary.ok or dry_run or summary.previous_batch is not None:
+                self.session.rollback()
+                return summary
+            self.session.commit()
+        except BaseException:
+            self.session.rollback()
+            raise
+        summary.committed = True
+        return summary
+
+    def apply(
+        self,
+        movements: Sequence[Movement],
+        *,
+        source: str,
+        sha256: str | None = None,
+        dry_run: bool = False,
+    ) -> PostSummary:
+        """Check and write ``movements`` in the caller's transaction (begun as a writer).
+
+        Writes nothing when any movement is refused (the summary lists each
+        refusal, with its line and column) or on a dry run.
+        """
+        summary = PostSummary(source=source, movements=len(movements), dry_run=dry_run)
+        if sha256 is not None:
+            advisory_lock(self.session, LOCK_SPACE_STOCK_FILE, int(sha256[:7], 16))
+            before = self.session.execute(
+                select(StockBatch.id, StockBatch.created_at)
+                .where(StockBatch.sha256 == sha256)
+                .order_by(StockBatch.id)
+                .limit(1)
+            ).first()
+            if before is not None:
+                # The same file again: posting it twice would count its stock twice.
+                summary.previous_batch, summary.previously_imported = before
+                return summary
+        book = _Book(self.session, movements)
+        book.lock(self.session)
+        book.load(self.session)
+        entries: list[dict[str, Any]] = []
+        now = self.now()
+        for movement in movements:
+            try:
+                made = self._check(book, movement, now)
+            except Refused as exc:
+                summary.reject(movement.line, exc.column, exc.reason)
+                continue
+            entries.extend(made)
+        if not summary.ok or dry_run:
+            summary.entries = len(entries)
+            summary.kinds = _count(entries)
+            return summary
+        batch = StockBatch(
+            channel=self.channel,
+            source=source[:500],
+            sha256=sha256,
+            created_by=self.user,
+            created_at=now,
+            entries=len(entries),
+            simulated=self.simulated,
+        )
+        self.session.add(batch)
+        self.session.flush()
+        book.write(self.session, batch.id, entries, self.simulated)
+        summary.batch_id = batch.id
+        summary.entries = len(entries)
+        summary.kinds = _count(entries)
+        return summary
+
+    # Corrections -----------------------------------------------------------------------
+
+    def reverse(self, batch_id: int, *, reason: str) -> PostSummary:
+        """Reverse every entry of a batch, in a transaction of its own.
+
+        Each reversal entry has the opposite quantity, the original's time (so
+        the stock at any moment is as if the batch had not been), its kind and
+        lot, and ``reverses_id``; its reason is "reversal: <reason>". Refused
+        (ConflictError) when the batch was reversed already or when taking its
+        stock back would leave less than nothing at some moment since (the
+        stock was issued on meanwhile), or what a transfer sent has arrived.
+        """
+        if not reason.strip():
+            raise ConflictError("a reversal gives its reason")
+        source = f"reversal of stock batch {batch_id}"
+        try:
+            begin_write(self.session, self.lock_timeout)
+            summary = self._reverse(batch_id, reason.strip(), source)
+            if not summary.ok:
+                self.session.rollback()
+                return summary
+            self.session.commit()
+        except BaseException:
+            self.session.rollback()
+            raise
+        summary.committed = True
+        return summary
+
+    def _reverse(self, batch_id: int, reason: str, source: str) -> PostSummary:
+        if self.session.get(StockBatch, batch_id) is None:
+            raise NotFoundError(f"no stock batch {batch_id}")
+        original = list(
+            self.session.scalars(
+                select(StockEntry).where(StockEntry.batch_id == batch_id).order_by(StockEntry.id)
+            )
+        )
+        ids = [e.id for e in original]
+        if ids and self.session.scalar(
+            select(func.count(StockEntry.id)).where(StockEntry.reverses_id.in_(ids))
+        ):
+            raise ConflictError(f"stock batch {batch_id} was reversed already")
+        if any(e.reverses_id is not None for e in original):
+            raise ConflictError(
+                f"stock batch {batch_id} is itself a reversal: post the movements again"
+            )
+        codes = dict(self.session.execute(select(Facility.id, Facility.code)).all())
+        items = dict(self.session.execute(select(Item.id, Item.code)).all())
+        probes = [
+            Movement(e.time, e.kind, codes[e.facility_id], items[e.item_id], 1) for e in original
+        ]
+        summary = PostSummary(source=source, movements=len(original))
+        book = _Book(self.session, probes)
+        book.lock(self.session)
+        book.load(self.session)
+        entries = []
+        for entry in original:
+            place = book.places[codes[entry.facility_id]]
+            if self.principal is not None:
+                why = refusal(self.principal, Permission.STOCK_WRITE, place.path)
+                if why is not None:
+                    summary.reject(None, "facility", f"{place.code}: {why}")
+                    continue
+            item = book.items[items[entry.item_id]]
+            lot = book.lot_by_id[entry.lot_id]
+            if entry.quantity > 0:
+                there = book.available_at(place.id, item.id, lot.id, entry.time)
+                if there < entry.quantity:
+                    summary.reject(
+                        None,
+                        "quantity",
+                        f"entry {entry.id}: {place.code} has {unit_word(max(there, 0), item.unit)}"
+                        f" of {item.code} lot {lot.code} left from it; {entry.quantity:,} cannot"
+                        " be taken back (issued on since)",
+                    )
+                    continue
+            if entry.kind == "transfer_out" and entry.reference and entry.counterparty_id:
+                pending = book._pending(
+                    entry.reference, entry.facility_id, entry.counterparty_id, entry.item_id
+                )
+                if pending.get(entry.lot_id, 0) < -entry.quantity:
+                    summary.reject(
+                        None,
+                        "reference",
+                        f"entry {entry.id}: {entry.reference} has arrived (in part) at"
+                        f" {codes[entry.counterparty_id]}: reverse the transfer in first",
+                    )
+                    continue
+            base = {
+                "time": entry.time,
+                "kind": entry.kind,
+                "facility_id": entry.facility_id,
+                "item_id": entry.item_id,
+                "reference": entry.reference,
+                "reason": f"reversal: {reason}"[:200],
+                "patients": entry.patients,
+                "counted": None,
+                "counterparty_id": entry.counterparty_id,
+                "counterparty": entry.counterparty,
+            }
+            made = book.move(base, place, item, lot, -entry.quantity, allow_zero=True)
+            made["reverses_id"] = entry.id
+            entries.append(made)
+        if not summary.ok:
+            return summary
+        batch = StockBatch(
+            channel=self.channel,
+            source=source,
+            sha256=None,
+            created_by=self.user,
+            created_at=self.now(),
+            entries=len(entries),
+            simulated=self.simulated,
+        )
+        self.session.add(batch)
+        self.session.flush()
+        book.write(self.session, batch.id, entries, self.simulated)
+        summary.batch_id = batch.id
+        summary.entries = len(entries)
+        summary.kinds = _count(entries)
+        return summary
+
+    # One movement -----------------------------------------------------------------------
+
+    def _check(self, book: _Book, m: Movement, now: datetime) -> list[dict[str, Any]]:
+        if m.event not in ENTRY_KINDS:
+            raise Refused(
+                "event", f"unknown event {m.event!r}; choose one of {', '.join(ENTRY_KINDS)}"
+            )
+        if m.time.tzinfo is None:
+            raise Refused("time", "the time has no time zone")
+        if m.time > now + FUTURE_TOLERANCE:
+            raise Refused("time", f"{m.time.isoformat()} is in the future")
+        place = book.facility(m.facility)
+        item = book.item(m.item)
+        self._authorize(m, place)
+        if isinstance(m.quantity, bool) or not isinstance(m.quantity, int):
+            raise Refused("quantity", f"{m.quantity!r} is not a whole number of {item.unit}s")
+        if m.event == "stocktake":
+            if m.quantity < 0:
+                raise Refused("quantity", "a count cannot be negative")
+        elif m.quantity <= 0:
+            raise Refused("quantity", f"the quantity must be more than 0 (got {m.quantity})")
+        if m.patients is not None:
+            if m.event != "dispense":
+                raise Refused("patients", "only a dispensing has patients")
+            if m.patients < 0:
+                raise Refused("patients", "patients cannot be negative")
+        base = {
+            "time": m.time,
+            "kind": m.event,
+            "facility_id": place.id,
+            "item_id": item.id,
+            "reference": m.reference,
+            "reason": m.reason,
+            "patients": None,
+            "counted": None,
+            "counterparty_id": None,
+            "counterparty": m.counterparty,
+        }
+        if m.event == "receipt":
+            lot = book.receipt_lot(item, m)
+            return [book.move(base, place, item, lot, m.quantity)]
+        if m.event == "transfer_out":
+            other = self._route(book, place, m)
+            base["counterparty_id"] = other.id
+            base["counterparty"] = None
+            sent = book.issue(base, place, item, m, m.quantity, allow_expired=False)
+            for entry in sent:
+                book.note_sent(entry)
+            return sent
+        if m.event == "transfer_in":
+            other = self._route(book, place, m, inbound=True)
+            base["counterparty_id"] = other.id
+            base["counterparty"] = None
+            if not m.reference:
+                raise Refused("reference", "a transfer in names the transfer's reference")
+            return book.receive(base, place, other, item, m)
+        if m.event == "dispense":
+            base["patients"] = m.patients
+            return book.issue(base, place, item, m, m.quantity, allow_expired=False)
+        if m.event == "adjust":
+            if m.reason not in ADJUST_REASONS:
+                raise Refused(
+                    "reason",
+                    f"an adjustment gives its reason: one of {', '.join(ADJUST_REASONS)}"
+                    + (f" (got {m.reason!r})" if m.reason else ""),
+                )
+            if m.reason == "found":
+                lot = book.receipt_lot(item, m)
+                return [book.move(base, place, item, lot, m.quantity)]
+            return book.issue(
+                base,
+                place,
+                item,
+                m,
+                m.quantity,
+                allow_expired=True,
+                prefer_expired=m.reason == "expired",
+            )
+        # stocktake
+        lot = book.counted_lot(place, item, m)
+        on_hand = book.available_at(place.id, item.id, lot.id, m.time, later=False)
+        base["counted"] = m.quantity
+        return [book.move(base, place, item, lot, m.quantity - on_hand, allow_zero=True)]
+
+    def _authorize(self, m: Movement, place: _Place) -> None:
+        who = self.principal
+        if who is None:
+            return
+        needed = Permission.STOCK_WRITE
+        if m.event == "dispense" and who.can(Permission.STOCK_DISPENSE):
+            needed = Permission.STOCK_DISPENSE
+        why = refusal(who, needed, place.path)
+        if why is not None:
+            raise Refused("facility", f"{place.code}: {why}")
+
+    def _route(self, book: _Book, place: _Place, m: Movement, *, inbound: bool = False) -> _Place:
+        if not m.counterparty:
+            raise Refused(
+                "counterparty",
+                f"a transfer names the facility it {'comes from' if inbound else 'goes to'}",
+            )
+        other = book.facility(m.counterparty, column="counterparty")
+        source, destination = (other, place) if inbound else (place, other)
+        if not book.routed(source, destination):
+            raise Refused(
+                "counterparty",
+                f"no route from {source.code} to {destination.code}: transfers go between a"
+                " facility and its supplier, or along a declared route",
+            )
+        return other
+
+
+def _count(entries: Iterable[dict[str, Any]]) -> dict[str, int]:
+    kinds: dict[str, int] = defaultdict(int)
+    for entry in entries:
+        kinds[entry["kind"]] += 1
+    return dict(kinds)
+
+
+class _Book:
+    """What a post reads and changes, loaded once: facilities, items, lots, balances."""
+
+    def __init__(self, session: Session, movements: Sequence[Movement]) -> None:
+        self.session = session
+        codes = {m.facility for m in movements} | {
+            m.counterparty for m in movements if m.counterparty and m.event.startswith("transfer")
+        }
+        self.places: dict[str, _Place] = {}
+        for chunk in _chunks(sorted(codes)):
+            for fid, code, kind, supplier, path in session.execute(
+                select(
+                    Facility.id, Facility.code, Facility.type, Facility.supplier_id, OrgUnit.path
+                )
+                .join(OrgUnit, OrgUnit.id == Facility.org_unit_id)
+                .where(Facility.code.in_(chunk))
+            ):
+                self.places[code] = _Place(fid, code, kind, supplier, path)
+        self.items: dict[str, Item] = {
+            i.code: i
+            for i in session.scalars(select(Item).where(Item.code.in_({m.item for m in movements})))
+        }
+        self.lots: dict[tuple[int, str], _LotInfo] = {}
+        self.new_lots: dict[tuple[int, str], _LotInfo] = {}
+        self.stock: dict[tuple[int, int, int], _Stock] = {}
+        self.routes: set[tuple[int, int]] = set()
+        self._transit: dict[tuple[str, int, int, int], dict[int, int]] = {}
+        self._next_lot = -1
+
+    # Loading and locking
+
+    def lock(self, session: Session) -> None:
+        """PostgreSQL: the advisory lock of every facility touched, in order."""
+        connection = session.connection()
+        if connection.dialect.name != "postgresql":
+            return
+        ids = sorted(p.id for p in self.places.values())
+        for chunk in _chunks(ids, 1000):
+            connection.exec_driver_sql(
+                "SELECT pg_advisory_xact_lock(%s, f) FROM unnest(%s::int[]) AS f ORDER BY f",
+                (LOCK_SPACE_STOCK, list(chunk)),
+            )
+
+    def load(self, session: Session) -> None:
+        """The lots of the items and the balances of the facilities touched (after the locks)."""
+        item_ids = [i.id for i in self.items.values()]
+        if item_ids:
+            for lot in session.scalars(select(Lot).where(Lot.item_id.in_(item_ids))):
+                self.lots[(lot.item_id, lot.code)] = _LotInfo(lot.id, lot.code, lot.expiry)
+        place_ids = [p.id for p in self.places.values()]
+        for chunk in _chunks(place_ids):
+            for row in session.execute(
+                select(
+                    StockBalance.facility_id,
+                    StockBalance.item_id,
+                    StockBalance.lot_id,
+                    StockBalance.quantity,
+                    StockBalance.last_time,
+                ).where(StockBalance.facility_id.in_(chunk), StockBalance.item_id.in_(item_ids))
+            ):
+                self.stock[(row[0], row[1], row[2])] = _Stock(row[3], row[4], stored=True)
+            for source, destination in session.execute(
+                select(Route.source_id, Route.destination_id).where(
+                    or_(Route.source_id.in_(chunk), Route.destination_id.in_(chunk))
+                )
+            ):
+                self.routes.add((source, destination))
+        self.lot_by_id = {lot.id: lot for lot in self.lots.values()}
+
+    # Look-ups
+
+    def facility(self, code: str, column: str = "facility") -> _Place:
+        place = self.places.get(code)
+        if place is None:
+            raise Refused(column, f"unknown facility {code!r}")
+        return place
+
+    def item(self, code: str) -> Item:
+        item = self.items.get(code)
+        if item is None:
+            raise Refused("item", f"unknown item {code!r}")
+        return item
+
+    def routed(self, source: _Place, destination: _Place) -> bool:
+        return (
+            destination.supplier_id == source.id
+            or source.supplier_id == destination.id
+            or (source.id, destination.id) in self.routes
+        )
+
+    def receipt_lot(self, item: Item, m: Movement) -> _LotInfo:
+        """The lot a receipt (or a ``found`` adjustment) brings: known, or new with its expiry."""
+        if not m.lot:
+            raise Refused("lot", "a receipt names its lot")
+        known = self.lots.get((item.id, m.lot)) or self.new_lots.get((item.id, m.lot))
+        if known is not None:
+            if m.expiry is not None and m.expiry != known.expiry:
+                raise Refused(
+                    "expiry",
+                    f"lot {m.lot} of {item.code} expires on {known.expiry.isoformat()},"
+                    f" not {m.expiry.isoformat()}",
+                )
+            return known
+        if m.expiry is None:
+            raise Refused("expiry", f"lot {m.lot} of {item.code} is new: give its expiry date")
+        lot = _LotInfo(self._next_lot, m.lot, m.expiry)
+        self._next_lot -= 1
+        self.new_lots[(item.id, m.lot)] = lot
+        self.lot_by_id[lot.id] = lot
+        return lot
+
+    def named_lot(self, item: Item, code: str) -> _LotInfo:
+        lot = self.lots.get((item.id, code)) or self.new_lots.get((item.id, code))
+        if lot is None:
+            raise Refused("lot", f"unknown lot {code!r} of {item.code}")
+        return lot
+
+    def counted_lot(self, place: _Place, item: Item, m: Movement) -> _LotInfo:
+        if m.lot:
+            return self.named_lot(item, m.lot)
+        held = [
+            lot
+            for lot in self._lots_held(place, item)
+            if self.available_at(place.id, item.id, lot.id, m.time, later=False)
+        ]
+        if len(held) == 1:
+            return held[0]
+        raise Refused(
+            "lot",
+            f"{place.code} holds {len(held)} lots of {item.code}: a stocktake counts one lot;"
+            " name it",
+        )
+
+    # Stock
+
+    def _key_stock(self, key: tuple[int, int, int]) -> _Stock:
+        stock = self.stock.get(key)
+        if stock is None:
+            stock = self.stock[key] = _Stock(0, None, stored=False)
+        return stock
+
+    def available_at(
+        self, facility: int, item: int, lot: int, at: datetime, *, later: bool = True
+    ) -> int:
+        """The stock of the lot at ``at`` (``later``: the least of it from ``at`` on)."""
+        stock = self._key_stock((facility, item, lot))
+        current = stock.quantity + sum(d for _, d in stock.moves)
+        newest = max(
+            [t for t, _ in stock.moves] + ([stock.last_time] if stock.last_time else []),
+            default=None,
+        )
+        if newest is None or at >= newest:
+            return current
+        # Back-dated: replay what came after ``at``, stored and of this post.
+        after: list[tuple[datetime, int]] = []
+        if stock.stored and lot > 0:
+            after = list(
+                self.session.execute(
+                    select(StockEntry.time, StockEntry.quantity)
+                    .where(
+                        StockEntry.facility_id == facility,
+                        StockEntry.item_id == item,
+                        StockEntry.lot_id == lot,
+                        StockEntry.time > at,
+                    )
+                    .order_by(StockEntry.time, StockEntry.id)
+                )
+            )
+        after += [(t, d) for t, d in stock.moves if t > at]
+        after.sort(key=lambda pair: pair[0])
+        at_time = current - sum(d for _, d in after)
+        if not later:
+            return at_time
+        lowest = level = at_time
+        for _, delta in after:
+            level += delta
+            lowest = min(lowest, level)
+        return lowest
+
+    def move(
+        self,
+        base: dict[str, Any],
+        place: _Place,
+        item: Item,
+        lot: _LotInfo,
+        quantity: int,
+        *,
+        allow_zero: bool = False,
+    ) -> dict[str, Any]:
+        if quantity == 0 and not allow_zero:
+            raise Refused("quantity", "nothing to move")
+        stock = self._key_stock((place.id, item.id, lot.id))
+        stock.moves.append((base["time"], quantity))
+        return {**base, "lot_id": lot.id, "quantity": quantity}
+
+    def _lots_held(self, place: _Place, item: Item) -> list[_LotInfo]:
+        """Every lot of ``item`` the facility has or had (its balances, and this post's)."""
+        return [
+            self.lot_by_id[lot]
+            for (facility, item_id, lot) in self.stock
+            if (facility, item_id) == (place.id, item.id)
+        ]
+
+    def issue(
+        self,
+        base: dict[str, Any],
+        place: _Place,
+        item: Item,
+        m: Movement,
+        quantity: int,
+        *,
+        allow_expired: bool,
+        prefer_expired: bool = False,
+    ) -> list[dict[str, Any]]:
+        """Take ``quantity`` out: the named lot, or FEFO over the lots held."""
+        day = m.time.date()
+        if m.lot:
+            lot = self.named_lot(item, m.lot)
+            if not allow_expired and lot.expiry < day:
+                raise Refused(
+                    "lot",
+                    f"lot {lot.code} of {item.code} expired on {lot.expiry.isoformat()}:"
+                    f" it cannot be {'dispensed' if m.event == 'dispense' else 'sent'}",
+                )
+            there = self.available_at(place.id, item.id, lot.id, m.time)
+            if there < quantity:
+                raise Refused(
+                    "quantity",
+                    self._short(place, item, quantity=quantity, m=m, held=[(lot, there)]),
+                )
+            return [self.move(base, place, item, lot, -quantity)]
+        lots = self._lots_held(place, item)
+        usable = [lot for lot in lots if allow_expired or lot.expiry >= day]
+        if prefer_expired:
+            usable = [lot for lot in usable if lot.expiry < day] or usable
+        usable.sort(key=lambda lot: (lot.expiry, lot.code))
+        takes: list[tuple[_LotInfo, int]] = []
+        held: list[tuple[_LotInfo, int]] = []
+        left = quantity
+        for lot in usable:
+            there = self.available_at(place.id, item.id, lot.id, m.time)
+            held.append((lot, there))
+            if there <= 0 or left == 0:
+                continue
+            take = min(there, left)
+            takes.append((lot, take))
+            left -= take
+        if left > 0:
+            expired = [lot for lot in lots if lot not in usable]
+            raise Refused(
+                "quantity",
+                self._short(place, item, quantity=quantity, m=m, held=held, expired=expired),
+            )
+        return [self.move(base, place, item, lot, -take) for lot, take in takes]
+
+    def _short(
+        self,
+        place: _Place,
+        item: Item,
+        *,
+        quantity: int,
+        m: Movement,
+        held: list[tuple[_LotInfo, int]],
+        expired: Sequence[_LotInfo] = (),
+    ) -> str:
+        total = sum(max(0, q) for _, q in held)
+        lots = ", ".join(f"lot {lot.code}: {q:,}" for lot, q in held if q > 0)
+        verb = {"dispense": "dispense", "transfer_out": "send", "adjust": "remove"}.get(
+            m.event, "issue"
+        )
+        text = (
+            f"{place.code} has {unit_word(total, item.unit)} of {item.code} at"
+            f" {m.time.isoformat(timespec='minutes')}{f' ({lots})' if lots else ''}:"
+            f" cannot {verb} {quantity:,}"
+        )
+        if expired:
+            text += f"; expired lots not counted: {', '.join(lot.code for lot in expired)}"
+        return text
+
+    def receive(
+        self, base: dict[str, Any], place: _Place, source: _Place, item: Item, m: Movement
+    ) -> list[dict[str, Any]]:
+        """A transfer in: the lots sent under ``m.reference`` and not yet received."""
+        assert m.reference is not None
+        pending = self._pending(m.reference, source.id, place.id, item.id)
+        outstanding = sum(pending.values())
+        if m.lot:
+            lot = self.named_lot(item, m.lot)
+            there = pending.get(lot.id, 0)
+            if m.quantity > there:
+                raise Refused(
+                    "quantity",
+                    f"{m.reference}: {unit_word(there, item.unit)} of {item.code} lot {lot.code}"
+                    f" sent by {source.code} to {place.code} and not yet received;"
+                    f" cannot receive {m.quantity:,}",
+                )
+            pending[lot.id] = there - m.quantity
+            return [self.move(base, place, item, lot, m.quantity)]
+        if m.quantity > outstanding:
+            raise Refused(
+                "quantity",
+                f"{m.reference}: {unit_word(outstanding, item.unit)} of {item.code} sent by"
+                f" {source.code} to {place.code} and not yet received; cannot receive"
+                f" {m.quantity:,} (more than was dispatched)",
+            )
+        made = []
+        left = m.quantity
+        for lot_id in sorted(pending, key=lambda i: (self.lot_by_id[i].expiry, i)):
+            take = min(pending[lot_id], left)
+            if take <= 0:
+                continue
+            pending[lot_id] -= take
+            left -= take
+            made.append(self.move(base, place, item, self.lot_by_id[lot_id], take))
+        return made
+
+    def _pending(self, reference: str, source: int, destination: int, item: int) -> dict[int, int]:
+        key = (reference, source, destination, item)
+        if key not in self._transit:
+            sent: dict[int, int] = defaultdict(int)
+            rows = self.session.execute(
+                select(StockEntry.kind, StockEntry.lot_id, func.sum(StockEntry.quantity))
+                .where(
+                    StockEntry.reference == reference,
+                    StockEntry.item_id == item,
+                    or_(
+                        and_(
+                            StockEntry.kind == "transfer_out",
+                            StockEntry.facility_id == source,
+                            StockEntry.counterparty_id == destination,
+                        ),
+                        and_(
+                            StockEntry.kind == "transfer_in",
+                            StockEntry.facility_id == destination,
+                            StockEntry.counterparty_id == source,
+                        ),
+                    ),
+                )
+                .group_by(StockEntry.kind, StockEntry.lot_id)
+            )
+            for _kind, lot, total in rows:
+                # Out entries are negative at the source (sent: -total), in entries
+                # positive here (received: total): what is pending is -(out + in).
+                sent[lot] -= int(total)
+            self._transit[key] = sent
+        return self._transit[key]
+
+    def note_sent(self, entry: dict[str, Any]) -> None:
+        """A transfer out of this post is in transit for a transfer in of the same post."""
+        if entry["kind"] != "transfer_out" or not entry["reference"]:
+            return
+        key = (entry["reference"], entry["facility_id"], entry["counterparty_id"], entry["item_id"])
+        pending = self._pending(*key)
+        pending[entry["lot_id"]] = pending.get(entry["lot_id"], 0) - entry["quantity"]
+
+    # Writing
+
+    def write(
+        self, session: Session, batch_id: int, entries: list[dict[str, Any]], simulated: bool
+    ) -> None:
+        from sqlalchemy import insert
+
+        # New lots first (another post may have made the same one meanwhile: keep theirs).
+        ids: dict[int, int] = {}
+        if self.new_lots:
+            dialect = session.connection().dialect.name
+            if dialect == "postgresql":
+                from sqlalchemy.dialects.postgresql import insert as upsert
+            else:
+                from sqlalchemy.dialects.sqlite import insert as upsert  # type: ignore[assignment]
+            rows = [
+                {"item_id": item_id, "code": code, "expiry": lot.expiry}
+                for (item_id, code), lot in self.new_lots.items()
+            ]
+            session.execute(upsert(Lot).on_conflict_do_nothing(), rows)
+            made = session.execute(
+                select(Lot.id, Lot.item_id, Lot.code).where(
+                    tuple_(Lot.item_id, Lot.code).in_(list(self.new_lots))
+                )
+            )
+            for lot_id, item_id, code in made:
+                ids[self.new_lots[(item_id, code)].id] = lot_id
+        for entry in entries:
+            entry["lot_id"] = ids.get(entry["lot_id"], entry["lot_id"])
+            entry["batch_id"] = batch_id
+            entry["simulated"] = simulated
+            entry.setdefault("reverses_id", None)
+        if entries:
+            session.execute(insert(StockEntry), entries)
+        # The balances: the sum of each lot's moves, and its newest time.
+        change: dict[tuple[int, int, int], int] = defaultdict(int)
+        newest: dict[tuple[int, int, int], datetime] = {}
+        for entry in entries:
+            key = (entry["facility_id"], entry["item_id"], entry["lot_id"])
+            change[key] += entry["quantity"]
+            if key not in newest or entry["time"] > newest[key]:
+                newest[key] = entry["time"]
+        updates, inserts = [], []
+        for key, delta in change.items():
+            stock = self.stock.get(key) or self.stock.get((key[0], key[1], _old(ids, key[2])))
+            stored = stock is not None and stock.stored
+            when = newest[key]
+            if stored and stock is not None:
+                last = max(stock.last_time, when) if stock.last_time else when
+                updates.append({"f": key[0], "i": key[1], "l": key[2], "d": delta, "t": last})
+            else:
+                inserts.append(
+                    {
+                        "facility_id": key[0],
+                        "item_id": key[1],
+                        "lot_id": key[2],
+                        "quantity": delta,
+                        "last_time": when,
+                    }
+                )
+        if updates:
+            from sqlalchemy import Table, bindparam, update
+
+            table = cast(Table, StockBalance.__table__)
+            session.execute(
+                update(table)
+                .where(
+                    table.c.facility_id == bindparam("f"),
+                    table.c.item_id == bindparam("i"),
+                    table.c.lot_id == bindparam("l"),
+                )
+                .values(quantity=table.c.quantity + bindparam("d"), last_time=bindparam("t")),
+                updates,
+            )
+        if inserts:
+            session.execute(insert(StockBalance), inserts)
+
+
+def _old(ids: dict[int, int], lot_id: int) -> int:
+    for old, new in ids.items():
+        if new == lot_id:
+            return old
+    return lot_id
+
+
+def _chunks(values: Sequence[Any], size: int = 900) -> Iterable[Sequence[Any]]:
+    for start in range(0, len(values), size):
+        yield values[start : start + size]
+
+
+__all__ = [
+    "ISSUES",
+    "LOCK_SPACE_STOCK",
+    "Ledger",
+    "Movement",
+    "NotFoundError",
+    "PostSummary",
+    "SitroomError",
+    "unit_word",
+]

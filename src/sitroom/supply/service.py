@@ -1,0 +1,314 @@
+"""The supply chain's services: what the command line, the API and the pages call.
+
+Reads (stock on hand now or at any moment, in transit, the ledger) and the
+writes that are not plain movements (importing a file, reversing a batch),
+each over :mod:`sitroom.supply.ledger`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from sitroom.auth.permissions import Permission, Principal, authorize
+from sitroom.errors import NotFoundError
+from sitroom.places.models import OrgUnit
+from sitroom.supply.events_csv import read_events
+from sitroom.supply.ledger import Ledger, PostSummary
+from sitroom.supply.models import Facility, Item, Lot, StockBalance, StockEntry
+
+
+def import_events(
+    session: Session,
+    path: Path,
+    zone: Any,
+    *,
+    user: str,
+    channel: str = "file",
+    principal: Principal | None = None,
+    dry_run: bool = False,
+    shown: str | None = None,
+    simulated: bool = False,
+) -> PostSummary:
+    """Import a CSV file of stock events: every row or none (see ``ledger``).
+
+    Rows that cannot be read and rows the ledger refuses are all listed (the
+    ledger checks the readable rows as if the others were not there); nothing
+    is written unless every row is good. The same file again writes nothing
+    (``previously_imported``).
+    """
+    shown = shown or str(path)
+    read = read_events(path, zone, shown)
+    ledger = Ledger(session, user=user, channel=channel, principal=principal, simulated=simulated)
+    if read.rejections:
+        summary = ledger.post(read.movements, source=shown, dry_run=True)
+        summary.dry_run = dry_run
+        summary.movements += len(read.rejections)
+        for rejection in read.rejections:
+            summary.reject(rejection.line, rejection.field, rejection.reason)
+        summary.rejections.sort(key=lambda r: (r.line or 0, r.field or ""))
+        return summary
+    return ledger.post(read.movements, source=shown, sha256=read.sha256, dry_run=dry_run)
+
+
+@dataclass(frozen=True, slots=True)
+class StockLine:
+    """Stock on hand of one lot of one item at one facility."""
+
+    facility: str
+    facility_type: str
+    org_unit: str
+    item: str
+    unit: str
+    lot: str
+    expiry: str
+    quantity: int
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "facility": self.facility,
+            "facility_type": self.facility_type,
+            "org_unit": self.org_unit,
+            "item": self.item,
+            "unit": self.unit,
+            "lot": self.lot,
+            "expiry": self.expiry,
+            "quantity": self.quantity,
+        }
+
+
+def stock_on_hand(
+    session: Session,
+    *,
+    at: datetime | None = None,
+    facility: str | None = None,
+    item: str | None = None,
+    under: str | None = None,
+    principal: Principal | None = None,
+    zero: bool = False,
+) -> list[StockLine]:
+    """Stock on hand per facility, item and lot: now (the maintained balances) or ``at``
+    any moment (the ledger summed up to it). ``under``: the facilities of an org
+    unit's subtree (its code); the user's scopes limit what is shown."""
+    if at is None:
+        quantity = StockBalance.quantity
+        keys = (StockBalance.facility_id, StockBalance.item_id, StockBalance.lot_id)
+        source: Any = select(*keys, quantity.label("quantity")).subquery()
+    else:
+        source = (
+            select(
+                StockEntry.facility_id,
+                StockEntry.item_id,
+                StockEntry.lot_id,
+                func.sum(StockEntry.quantity).label("quantity"),
+            )
+            .where(StockEntry.time <= at)
+            .group_by(StockEntry.facility_id, StockEntry.item_id, StockEntry.lot_id)
+            .subquery()
+        )
+    query = (
+        select(
+            Facility.code,
+            Facility.type,
+            OrgUnit.code,
+            OrgUnit.path,
+            Item.code,
+            Item.unit,
+            Lot.code,
+            Lot.expiry,
+            source.c.quantity,
+        )
+        .join(Facility, Facility.id == source.c.facility_id)
+        .join(OrgUnit, OrgUnit.id == Facility.org_unit_id)
+        .join(Item, Item.id == source.c.item_id)
+        .join(Lot, Lot.id == source.c.lot_id)
+        .order_by(Facility.code, Item.code, Lot.expiry, Lot.code)
+    )
+    if not zero:
+        query = query.where(source.c.quantity != 0)
+    if facility is not None:
+        _known(session, Facility, facility, "facility")
+        query = query.where(Facility.code == facility)
+    if item is not None:
+        _known(session, Item, item, "item")
+        query = query.where(Item.code == item)
+    if under is not None:
+        path = session.scalar(select(OrgUnit.path).where(OrgUnit.code == under))
+        if path is None:
+            raise NotFoundError(f"unknown org unit {under!r}")
+        if principal is not None:
+            authorize(principal, Permission.STOCK_READ, path)
+        query = query.where(OrgUnit.path.startswith(path))
+    lines = []
+    for f_code, f_type, unit, path, i_code, i_unit, lot, expiry, quantity in session.execute(query):
+        if principal is not None and not principal.covers(path):
+            continue
+        lines.append(
+            StockLine(f_code, f_type, unit, i_code, i_unit, lot, expiry.isoformat(), int(quantity))
+        )
+    if principal is not None and facility is not None and not lines:
+        path = session.scalar(
+            select(OrgUnit.path)
+            .join(Facility, Facility.org_unit_id == OrgUnit.id)
+            .where(Facility.code == facility)
+        )
+        if path is not None:
+            authorize(principal, Permission.STOCK_READ, path)
+    return lines
+
+
+def _known(session: Session, model: type[Facility] | type[Item], code: str, what: str) -> None:
+    if session.scalar(select(model.id).where(model.code == code)) is None:
+        raise NotFoundError(f"unknown {what} {code!r}")
+
+
+@dataclass(frozen=True, slots=True)
+class Mismatch:
+    """A balance that is not what the ledger adds up to."""
+
+    facility: str
+    item: str
+    lot: str
+    balance: int | None
+    ledger: int
+    lowest: int | None = None
+
+    def sentence(self) -> str:
+        if self.lowest is not None and self.lowest < 0:
+            return (
+                f"{self.facility} {self.item} lot {self.lot}: the ledger's running stock falls"
+                f" to {self.lowest:,}"
+            )
+        return (
+            f"{self.facility} {self.item} lot {self.lot}: balance"
+            f" {'missing' if self.balance is None else f'{self.balance:,}'},"
+            f" ledger {self.ledger:,}"
+        )
+
+
+@dataclass(slots=True)
+class Verification:
+    entries: int
+    balances: int
+    mismatches: list[Mismatch]
+
+    @property
+    def ok(self) -> bool:
+        return not self.mismatches
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "ok": self.ok,
+            "entries": self.entries,
+            "balances": self.balances,
+            "mismatches": [
+                {
+                    "facility": m.facility,
+                    "item": m.item,
+                    "lot": m.lot,
+                    "balance": m.balance,
+                    "ledger": m.ledger,
+                    "lowest": m.lowest,
+                    "sentence": m.sentence(),
+                }
+                for m in self.mismatches
+            ],
+        }
+
+
+def verify(session: Session, *, running: bool = True) -> Verification:
+    """Replay the whole ledger: every balance must be its lot's sum of entries, and
+    (``running``) no lot's stock may ever have gone below zero in time order."""
+    sums = {
+        (f, i, lot): int(q)
+        for f, i, lot, q in session.execute(
+            select(
+                StockEntry.facility_id,
+                StockEntry.item_id,
+                StockEntry.lot_id,
+                func.sum(StockEntry.quantity),
+            ).group_by(StockEntry.facility_id, StockEntry.item_id, StockEntry.lot_id)
+        )
+    }
+    balances = {
+        (f, i, lot): int(q)
+        for f, i, lot, q in session.execute(
+            select(
+                StockBalance.facility_id,
+                StockBalance.item_id,
+                StockBalance.lot_id,
+                StockBalance.quantity,
+            )
+        )
+    }
+    entries = session.scalar(select(func.count(StockEntry.id))) or 0
+    bad: list[tuple[tuple[int, int, int], int | None, int, int | None]] = []
+    for key in sums.keys() | balances.keys():
+        if sums.get(key, 0) != balances.get(key, 0 if key not in sums else None):
+            bad.append((key, balances.get(key), sums.get(key, 0), None))
+    if running:
+        current: dict[tuple[int, int, int], int] = {}
+        lowest: dict[tuple[int, int, int], int] = {}
+        rows = session.execute(
+            select(
+                StockEntry.facility_id, StockEntry.item_id, StockEntry.lot_id, StockEntry.quantity
+            )
+            .order_by(StockEntry.time, StockEntry.id)
+            .execution_options(yield_per=50_000)
+        )
+        for f, i, lot, q in rows:
+            key = (f, i, lot)
+            level = current.get(key, 0) + q
+            current[key] = level
+            if level < lowest.get(key, 0):
+                lowest[key] = level
+        for key, low in lowest.items():
+            bad.append((key, balances.get(key), sums.get(key, 0), low))
+    names = _names(session, {k for k, *_ in bad})
+    return Verification(
+        entries,
+        len(balances),
+        [Mismatch(*names[key], balance, ledger, low) for key, balance, ledger, low in bad],
+    )
+
+
+def _names(
+    session: Session, keys: set[tuple[int, int, int]]
+) -> dict[tuple[int, int, int], tuple[str, str, str]]:
+    if not keys:
+        return {}
+    facilities = dict(session.execute(select(Facility.id, Facility.code)).all())
+    items = dict(session.execute(select(Item.id, Item.code)).all())
+    lots = dict(session.execute(select(Lot.id, Lot.code)).all())
+    return {k: (facilities[k[0]], items[k[1]], lots[k[2]]) for k in keys}
+
+
+def reverse(
+    session: Session,
+    batch_id: int,
+    *,
+    reason: str,
+    user: str,
+    channel: str = "cli",
+    principal: Principal | None = None,
+) -> PostSummary:
+    """Correct a batch: new entries with the opposite quantities, never an edit
+    (:meth:`Ledger.reverse`)."""
+    ledger = Ledger(session, user=user, channel=channel, principal=principal)
+    return ledger.reverse(batch_id, reason=reason)
+
+
+__all__ = [
+    "Mismatch",
+    "StockLine",
+    "Verification",
+    "import_events",
+    "reverse",
+    "stock_on_hand",
+    "verify",
+]
