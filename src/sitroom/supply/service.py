@@ -7,13 +7,14 @@ each over :mod:`sitroom.supply.ledger`.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import func, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 
 from sitroom.auth.permissions import Permission, Principal, authorize
 from sitroom.errors import NotFoundError
@@ -288,6 +289,60 @@ def _names(
     return {k: (facilities[k[0]], items[k[1]], lots[k[2]]) for k in keys}
 
 
+def ledger_rows(session: Session, *, facility: str | None = None) -> Iterator[dict[str, object]]:
+    """The ledger as the import's CSV rows, in time order.
+
+    Reversed entries and their reversals are left out (their sum is nothing):
+    importing the file into an empty ledger gives the same stock. Each row
+    names its lot; an issue's quantity is positive, as the import reads it; a
+    stocktake's is the count; times are UTC with their offset.
+    """
+    other = aliased(Facility)
+    reversed_ids = select(StockEntry.reverses_id).where(StockEntry.reverses_id.is_not(None))
+    query = (
+        select(
+            StockEntry.time,
+            StockEntry.kind,
+            Facility.code,
+            Item.code,
+            Lot.code,
+            Lot.expiry,
+            StockEntry.quantity,
+            StockEntry.counted,
+            other.code,
+            StockEntry.counterparty,
+            StockEntry.reason,
+            StockEntry.reference,
+            StockEntry.patients,
+        )
+        .join(Facility, Facility.id == StockEntry.facility_id)
+        .join(Item, Item.id == StockEntry.item_id)
+        .join(Lot, Lot.id == StockEntry.lot_id)
+        .outerjoin(other, other.id == StockEntry.counterparty_id)
+        .where(StockEntry.reverses_id.is_(None), StockEntry.id.not_in(reversed_ids))
+        .order_by(StockEntry.time, StockEntry.id)
+        .execution_options(yield_per=10_000)
+    )
+    if facility is not None:
+        _known(session, Facility, facility, "facility")
+        query = query.where(Facility.code == facility)
+    for row in session.execute(query):
+        when, kind, place, item, lot, expiry, qty, counted, other_code, party, why, ref, pts = row
+        yield {
+            "time": when.isoformat(),
+            "event": kind,
+            "facility": place,
+            "item": item,
+            "lot": lot,
+            "expiry": expiry.isoformat(),
+            "quantity": counted if kind == "stocktake" else abs(int(qty)),
+            "counterparty": other_code or party,
+            "reason": why,
+            "reference": ref,
+            "patients": pts,
+        }
+
+
 def reverse(
     session: Session,
     batch_id: int,
@@ -308,6 +363,7 @@ __all__ = [
     "StockLine",
     "Verification",
     "import_events",
+    "ledger_rows",
     "reverse",
     "stock_on_hand",
     "verify",

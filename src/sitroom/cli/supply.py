@@ -1,0 +1,457 @@
+"""``sitroom supply ...``: the stock ledger from the command line (issue #11, item 12).
+
+Thin commands over :mod:`sitroom.supply.service` and :mod:`sitroom.supply.ledger`;
+``--json`` everywhere. A refused movement exits 1 with every reason, and
+nothing is written.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from sitroom.cli.app import app, app_context, console, err_console, print_json
+from sitroom.cli.options import JsonOpt
+from sitroom.cli.text import styled
+
+if TYPE_CHECKING:
+    from sitroom.context import AppContext
+    from sitroom.supply.ledger import Movement, PostSummary
+
+supply_app = typer.Typer(
+    help="Medical supply: the stock ledger, stock on hand, its checks.", no_args_is_help=True
+)
+app.add_typer(supply_app, name="supply")
+
+#: Rejections printed (``--json`` gives every one).
+MAX_SHOWN = 20
+
+FacilityOpt = Annotated[
+    str, typer.Option("--facility", help="Facility code, e.g. PH-KP-04-CHANGGANG-001.")
+]
+ItemOpt = Annotated[str, typer.Option("--item", help="Item code, e.g. PARA-500.")]
+QuantityOpt = Annotated[
+    int, typer.Option("--quantity", help="Whole units of the item (a count for a stocktake).")
+]
+LotOpt = Annotated[
+    str | None, typer.Option("--lot", help="Lot code (default: the lots first to expire).")
+]
+TimeOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--time",
+        help="When it happened: 2022-05-20T10:30 (local time), with an offset, or a day"
+        " (noon); default now.",
+    ),
+]
+ReferenceOpt = Annotated[
+    str | None, typer.Option("--reference", help="Document or order reference.")
+]
+DryRunOpt = Annotated[bool, typer.Option("--dry-run", help="Check only; write nothing.")]
+
+
+def _when(rt: AppContext, text: str | None) -> datetime:
+    from zoneinfo import ZoneInfo
+
+    from sitroom.errors import SitroomError
+    from sitroom.supply.events_csv import parse_time
+
+    zone = ZoneInfo(rt.country.reporting.time_zone)
+    if text is None:
+        return datetime.now(zone)
+    try:
+        return parse_time(text, zone)
+    except ValueError as exc:
+        raise SitroomError(f"--time: {exc}") from None
+
+
+def print_post(summary: PostSummary, *, what: str = "posted") -> None:
+    """A post's summary for people: what was written, or every refusal."""
+    if summary.previous_batch is not None:
+        when = summary.previously_imported
+        console.print(
+            f"{summary.source}: already posted as stock batch {summary.previous_batch}"
+            + (f" on {when:%Y-%m-%d %H:%M} UTC" if when else "")
+            + ": nothing was written again."
+        )
+        return
+    kinds = ", ".join(f"{k} {n}" for k, n in sorted(summary.kinds.items())) or "none"
+    if summary.ok:
+        done = "checked (dry run, nothing written)" if summary.dry_run else what
+        batch = f" as stock batch {summary.batch_id}" if summary.batch_id else ""
+        console.print(
+            f"{summary.source}: {summary.movements} movement{'s' if summary.movements != 1 else ''}"
+            f" {done}{batch}: {summary.entries} ledger entries ({kinds})"
+        )
+        return
+    for rejection in summary.rejections[:MAX_SHOWN]:
+        where = rejection.location(summary.source)
+        err_console.print(styled("  [red]refused[/] {}: {}", where, rejection.reason))
+    if summary.rejected > MAX_SHOWN:
+        err_console.print(f"  ... and {summary.rejected - MAX_SHOWN} more (--json lists them all)")
+    err_console.print(
+        styled(
+            "[bold red]Nothing was written[/]: {} of {} movements refused.",
+            summary.rejected,
+            summary.movements,
+        )
+    )
+
+
+def _post(ctx: typer.Context, movement: Movement, *, as_json: bool, dry_run: bool = False) -> None:
+    from sitroom.auth.service import acting_principal
+    from sitroom.supply.ledger import Ledger
+
+    rt = app_context(ctx)
+    with rt.session(write=True) as session:
+        who = acting_principal(session, rt.settings.user)
+        summary = Ledger(
+            session,
+            user=rt.settings.user,
+            channel="cli",
+            principal=who,
+            lock_timeout=rt.settings.lock_timeout,
+        ).post([movement], source=f"sitroom supply {movement.event}", dry_run=dry_run)
+    if as_json:
+        print_json(summary.to_dict())
+    else:
+        print_post(summary)
+    if not summary.ok:
+        raise typer.Exit(1)
+
+
+def _movement(ctx: typer.Context, when: str | None, **fields: object) -> Movement:
+    from sitroom.supply.ledger import Movement
+
+    rt = app_context(ctx)
+    return Movement(time=_when(rt, when), **fields)  # type: ignore[arg-type]
+
+
+def _expiry(text: str | None) -> object:
+    from datetime import date
+
+    from sitroom.errors import SitroomError
+
+    if text is None:
+        return None
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise SitroomError(f"--expiry: {text!r} is not a date (2024-12-31)") from None
+
+
+@supply_app.command()
+def receive(
+    ctx: typer.Context,
+    facility: FacilityOpt,
+    item: ItemOpt,
+    quantity: QuantityOpt,
+    lot: Annotated[str, typer.Option("--lot", help="The lot received.")],
+    expiry: Annotated[
+        str | None, typer.Option("--expiry", help="Its expiry date (needed for a new lot).")
+    ] = None,
+    source: Annotated[
+        str | None,
+        typer.Option("--from", help="Who sent it: procurement, or the donor of aid."),
+    ] = None,
+    reference: ReferenceOpt = None,
+    when: TimeOpt = None,
+    dry_run: DryRunOpt = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Receive stock from procurement or aid (a new lot needs its expiry)."""
+    movement = _movement(
+        ctx,
+        when,
+        event="receipt",
+        facility=facility,
+        item=item,
+        quantity=quantity,
+        lot=lot,
+        expiry=_expiry(expiry),
+        counterparty=source,
+        reference=reference,
+    )
+    _post(ctx, movement, as_json=as_json, dry_run=dry_run)
+
+
+@supply_app.command()
+def transfer(
+    ctx: typer.Context,
+    facility: Annotated[str, typer.Option("--from", help="The facility sending.")],
+    destination: Annotated[str, typer.Option("--to", help="The facility receiving.")],
+    item: ItemOpt,
+    quantity: QuantityOpt,
+    reference: Annotated[str, typer.Option("--reference", help="The transfer's reference.")],
+    lot: LotOpt = None,
+    arrived: Annotated[
+        bool,
+        typer.Option(
+            "--arrived", help="Record the arrival at --to (what was sent under the reference)."
+        ),
+    ] = False,
+    when: TimeOpt = None,
+    dry_run: DryRunOpt = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Send stock along a route (in transit until it arrives), or record its arrival."""
+    if arrived:
+        movement = _movement(
+            ctx,
+            when,
+            event="transfer_in",
+            facility=destination,
+            counterparty=facility,
+            item=item,
+            quantity=quantity,
+            lot=lot,
+            reference=reference,
+        )
+    else:
+        movement = _movement(
+            ctx,
+            when,
+            event="transfer_out",
+            facility=facility,
+            counterparty=destination,
+            item=item,
+            quantity=quantity,
+            lot=lot,
+            reference=reference,
+        )
+    _post(ctx, movement, as_json=as_json, dry_run=dry_run)
+
+
+@supply_app.command()
+def dispense(
+    ctx: typer.Context,
+    facility: FacilityOpt,
+    item: ItemOpt,
+    quantity: QuantityOpt,
+    patients: Annotated[
+        int | None, typer.Option("--patients", help="Patients treated with it.", min=0)
+    ] = None,
+    lot: LotOpt = None,
+    when: TimeOpt = None,
+    dry_run: DryRunOpt = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Dispense to patients (first-expiry-first-out unless --lot)."""
+    movement = _movement(
+        ctx,
+        when,
+        event="dispense",
+        facility=facility,
+        item=item,
+        quantity=quantity,
+        lot=lot,
+        patients=patients,
+    )
+    _post(ctx, movement, as_json=as_json, dry_run=dry_run)
+
+
+@supply_app.command()
+def adjust(
+    ctx: typer.Context,
+    facility: FacilityOpt,
+    item: ItemOpt,
+    quantity: QuantityOpt,
+    reason: Annotated[
+        str,
+        typer.Option("--reason", help="expired, damaged, lost, stolen (remove) or found (add)."),
+    ],
+    lot: LotOpt = None,
+    expiry: Annotated[
+        str | None, typer.Option("--expiry", help="Expiry of a found new lot.")
+    ] = None,
+    when: TimeOpt = None,
+    dry_run: DryRunOpt = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Adjust stock with a reason: removed (expired, damaged, lost, stolen) or found."""
+    movement = _movement(
+        ctx,
+        when,
+        event="adjust",
+        facility=facility,
+        item=item,
+        quantity=quantity,
+        reason=reason,
+        lot=lot,
+        expiry=_expiry(expiry),
+    )
+    _post(ctx, movement, as_json=as_json, dry_run=dry_run)
+
+
+@supply_app.command()
+def stocktake(
+    ctx: typer.Context,
+    facility: FacilityOpt,
+    item: ItemOpt,
+    counted: Annotated[int, typer.Option("--counted", help="Units counted on the shelf.", min=0)],
+    lot: LotOpt = None,
+    when: TimeOpt = None,
+    dry_run: DryRunOpt = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Record a physical count: the difference with the ledger becomes an adjustment."""
+    movement = _movement(
+        ctx, when, event="stocktake", facility=facility, item=item, quantity=counted, lot=lot
+    )
+    _post(ctx, movement, as_json=as_json, dry_run=dry_run)
+
+
+@supply_app.command()
+def reverse(
+    ctx: typer.Context,
+    batch: Annotated[int, typer.Argument(help="The stock batch to reverse (its number).")],
+    reason: Annotated[str, typer.Option("--reason", help="Why (kept in the ledger).")],
+    as_json: JsonOpt = False,
+) -> None:
+    """Correct a batch with reversal entries (the ledger is never edited)."""
+    from sitroom.auth.service import acting_principal
+    from sitroom.supply import service
+
+    rt = app_context(ctx)
+    with rt.session(write=True) as session:
+        who = acting_principal(session, rt.settings.user)
+        summary = service.reverse(
+            session, batch, reason=reason, user=rt.settings.user, principal=who
+        )
+    if as_json:
+        print_json(summary.to_dict())
+    else:
+        print_post(summary, what="reversed")
+    if not summary.ok:
+        raise typer.Exit(1)
+
+
+@supply_app.command("import")
+def import_(
+    ctx: typer.Context,
+    path: Annotated[
+        Path, typer.Argument(help="CSV: time,event,facility,item,lot,expiry,quantity,...")
+    ],
+    dry_run: DryRunOpt = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Import stock events from CSV: every row or none; the same file once."""
+    from zoneinfo import ZoneInfo
+
+    from sitroom.auth.service import acting_principal
+    from sitroom.supply import service
+
+    rt = app_context(ctx)
+    with rt.session(write=True) as session:
+        who = acting_principal(session, rt.settings.user)
+        summary = service.import_events(
+            session,
+            path,
+            ZoneInfo(rt.country.reporting.time_zone),
+            user=rt.settings.user,
+            principal=who,
+            dry_run=dry_run,
+        )
+    if as_json:
+        print_json(summary.to_dict())
+    else:
+        print_post(summary, what="imported")
+    if not summary.ok:
+        raise typer.Exit(1)
+
+
+@supply_app.command()
+def stock(
+    ctx: typer.Context,
+    facility: Annotated[str | None, typer.Option("--facility", help="One facility.")] = None,
+    item: Annotated[str | None, typer.Option("--item", help="One item.")] = None,
+    org_unit: Annotated[
+        str | None, typer.Option("--org-unit", help="The facilities of an org unit's subtree.")
+    ] = None,
+    at: Annotated[
+        str | None, typer.Option("--at", help="Stock at this moment (replays the ledger).")
+    ] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Stock on hand per facility, item and lot: now, or --at any moment."""
+    from rich.table import Table
+
+    from sitroom.auth.service import acting_principal
+    from sitroom.supply import service
+
+    rt = app_context(ctx)
+    moment = _when(rt, at) if at else None
+    with rt.session() as session:
+        who = acting_principal(session, rt.settings.user)
+        if who is not None and not who.can("stock.read"):
+            from sitroom.errors import ForbiddenError
+
+            raise ForbiddenError(f"{who.username} ({who.role}) may not read stock")
+        lines = service.stock_on_hand(
+            session, at=moment, facility=facility, item=item, under=org_unit, principal=who
+        )
+    if as_json:
+        print_json([line.to_dict() for line in lines])
+        return
+    if not lines:
+        console.print("no stock")
+        return
+    table = Table("facility", "item", "lot", "expiry", "on hand")
+    for line in lines:
+        table.add_row(
+            line.facility, line.item, line.lot, line.expiry, f"{line.quantity:,} {line.unit}"
+        )
+    console.print(table)
+
+
+@supply_app.command()
+def verify(ctx: typer.Context, as_json: JsonOpt = False) -> None:
+    """Replay the whole ledger against the balances; exit 1 on any difference."""
+    from sitroom.supply import service
+
+    rt = app_context(ctx)
+    with rt.session() as session:
+        found = service.verify(session)
+    if as_json:
+        print_json(found.to_dict())
+    elif found.ok:
+        console.print(
+            f"ledger verified: {found.entries:,} entries add up to the {found.balances:,}"
+            " balances, and no stock was ever below zero"
+        )
+    else:
+        for mismatch in found.mismatches[:MAX_SHOWN]:
+            err_console.print(styled("  [red]mismatch[/] {}", mismatch.sentence()))
+        err_console.print(
+            styled(
+                "[bold red]The ledger and the balances differ[/] ({} places)", len(found.mismatches)
+            )
+        )
+    if not found.ok:
+        raise typer.Exit(1)
+
+
+@supply_app.command()
+def export(
+    ctx: typer.Context,
+    output: Annotated[Path, typer.Option("-o", "--output", help="The CSV file to write.")],
+    facility: Annotated[str | None, typer.Option("--facility", help="One facility.")] = None,
+) -> None:
+    """Export the ledger as the import's CSV (reversals included, as entries)."""
+    from sitroom.supply import service
+    from sitroom.supply.events_csv import write_events
+
+    rt = app_context(ctx)
+    with rt.session() as session:
+        rows = service.ledger_rows(session, facility=facility)
+        count = 0
+        tmp = output.with_name(output.name + ".part")
+        with tmp.open("w", encoding="utf-8") as out:
+            for text in write_events(rows):
+                out.write(text)
+                count += 1
+        tmp.replace(output)
+    console.print(f"{output}: {count - 1:,} ledger entries")
