@@ -691,16 +691,18 @@ def allocate_tests(
             "there also checks its reports."
         )
     total_cases = cases.sum()
-    sentences = tuple(
-        f"{names[r]}: {int(sent[r]):,} kit{'s' if sent[r] != 1 else ''} ({sent[r] / kits:.0%} of {kits:,}) for "
-        f"{_number(cases[r])} suspected cases"
-        + (f" ({cases[r] / total_cases:.0%} of all)" if total_cases > 0 else "")
-        + (f", credibility weakness {weakness[r]:.2f}" if credibility_weakness is not None else "")
-        + "."
-        if kits > 0
-        else f"{names[r]}: no kits."
-        for r in range(n)
-    )
+    sentences = []
+    for r in range(n):
+        if kits == 0:
+            sentences.append(f"{names[r]}: no kits.")
+            continue
+        text = f"{names[r]}: {int(sent[r]):,} kit{'s' if sent[r] != 1 else ''}"
+        text += f" ({sent[r] / kits:.0%} of {kits:,}) for {_number(cases[r])} suspected cases"
+        if total_cases > 0:
+            text += f" ({cases[r] / total_cases:.0%} of all)"
+        if credibility_weakness is not None:
+            text += f", credibility weakness {weakness[r]:.2f}"
+        sentences.append(text + ".")
     return TestAllocation(
         regions=names,
         kits=sent.astype(np.int64),
@@ -708,5 +710,5 @@ def allocate_tests(
         score=score,
         rule=rule,
         reasoning=reasoning,
-        sentences=sentences,
+        sentences=tuple(sentences),
     )
