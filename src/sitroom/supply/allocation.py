@@ -366,12 +366,13 @@ def _solve(
     n_dest, n_items = cost.shape
     shadow_stock = np.zeros(n_items)
     shadow_cap = np.zeros(n_dest)
-    room = upper - lower
+    stock_room = supply - lower.sum(axis=0)
+    cap_room = cap - lower.sum(axis=1)
+    # No cell can take more than its item's stock or its route can still carry.
+    room = np.minimum(upper - lower, np.minimum(stock_room[None, :], cap_room[:, None]))
     free = np.flatnonzero(room.ravel() > 0)
     if free.size == 0:
         return lower.copy(), shadow_stock, shadow_cap, "nothing to share"
-    stock_room = supply - lower.sum(axis=0)
-    cap_room = cap - lower.sum(axis=1)
     dest_of, item_of = np.divmod(free, n_items)
     # A route binds only if what could still go through it is more than its room.
     limited = np.flatnonzero(room.sum(axis=1) > cap_room)
