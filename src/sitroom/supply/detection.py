@@ -109,7 +109,7 @@ class Panel:
         return int(self.fever.shape[1])
 
 
-def panel(
+def panel(  # noqa: PLR0915  (one pass over the rows, each event in a few lines)
     rows: Iterable[LedgerRow],
     facilities: Sequence[FacilityRecord],
     fever: Mapping[str, ArrayLike],
@@ -231,13 +231,13 @@ def panel(
     arrived = np.zeros(shape[:2], dtype=np.int64)
     shipments = np.zeros(shape[:2], dtype=np.int64)
     short = np.zeros(shape[:2], dtype=np.int64)
-    for k, i, d, out, came in shipped.values():
-        if k < 0 or out <= 0 or d > n_days - 1 - transit_grace_days:
+    for to, it, day, out, came in shipped.values():
+        if to < 0 or out <= 0 or day > n_days - 1 - transit_grace_days:
             continue
-        sent[k, i] += out
-        arrived[k, i] += came
-        shipments[k, i] += 1
-        short[k, i] += int(came < short_at * out)
+        sent[to, it] += out
+        arrived[to, it] += came
+        shipments[to, it] += 1
+        short[to, it] += int(came < short_at * out)
     groups = neighbour_groups(facilities, parents=parents)
     names: dict[int, str] = {}
     for f, g in zip(facilities, groups, strict=True):
@@ -391,7 +391,8 @@ def excess_dispensing(p: Panel, *, min_expected: float = 50.0) -> SignalResult:
         )
         area = p.group_names[p.group[k]] if p.group[k] >= 0 and p.group_names else f.org_unit
         clauses.append(
-            f"dispensed {times:.1f}× the {p.items[i]} that {area}'s fever cases predict"
+            f"dispensed {times:.1f}× the"  # noqa: RUF001  (the sign people read)
+            f" {p.items[i]} that {area}'s fever cases predict"
             f" ({_units(units[k, i])} units against {_units(e)})"
             if score[k] > 0 and math.isfinite(times)
             else ""
@@ -413,14 +414,9 @@ def stock_piling(p: Panel, *, out_share_full: float = 0.2) -> SignalResult:
     mean_stock = stock.mean(axis=2)
     daily = np.maximum(p.dispensed.mean(axis=2), 1.0)
     cover = mean_stock / daily
-    mask = np.broadcast_to(
-        (p.dispensing & (p.fever.sum(axis=1) > 0))[:, np.newaxis], cover.shape
-    )
+    mask = np.broadcast_to((p.dispensing & (p.fever.sum(axis=1) > 0))[:, np.newaxis], cover.shape)
     z = np.column_stack(
-        [
-            robust_z(np.log1p(cover[:, i]), mask[:, i], min_scale=0.25)
-            for i in range(len(p.items))
-        ]
+        [robust_z(np.log1p(cover[:, i]), mask[:, i], min_scale=0.25) for i in range(len(p.items))]
     )
     demand_days = p.fever > 0.5
     out = (p.stock <= 0) & demand_days[:, np.newaxis, :]
@@ -431,9 +427,9 @@ def stock_piling(p: Panel, *, out_share_full: float = 0.2) -> SignalResult:
         members = np.flatnonzero(p.group == g)
         total_out = out_days[members].sum(axis=0)
         total_open = open_days[members].sum(axis=0)
-        for k in members:
-            rest = np.maximum(total_open - open_days[k], 1.0)
-            neighbour_share[k] = (total_out - out_days[k]) / rest
+        for m in members.tolist():
+            rest = np.maximum(total_open - open_days[m], 1.0)
+            neighbour_share[m] = (total_out - out_days[m]) / rest
     weight = 0.5 + 0.5 * np.clip(neighbour_share / out_share_full, 0.0, 1.0)
     score, item = _worst_item(np.where(np.isfinite(z), z, np.nan) * weight)
     rise = p.stock.max(axis=2) - np.concatenate(
@@ -510,7 +506,9 @@ def stock_losses(p: Panel, *, min_scale: float = 0.005) -> SignalResult:
     with np.errstate(divide="ignore", invalid="ignore"):
         rate = np.where(handled > 0, lost_units / handled, np.nan)
     score = np.maximum(np.nan_to_num(robust_z(rate, handled > 0, min_scale=min_scale)), 0.0)
-    stocktake = p.losses["stocktake"].sum(axis=(1, 2)) if "stocktake" in p.losses else 0 * lost_units
+    stocktake = (
+        p.losses["stocktake"].sum(axis=(1, 2)) if "stocktake" in p.losses else 0 * lost_units
+    )
     evidence, clauses = [], []
     for k in range(len(p.facilities)):
         r = float(rate[k]) if np.isfinite(rate[k]) else 0.0
@@ -657,7 +655,7 @@ def odd_entries(
         if z_odd[j] >= FIRE_AT or (score[j] > 0 and z_odd[j] > z_round[j]):
             start, end = opening_hours
             parts.append(
-                f"{_pct(share_odd)} were made outside {start:02.0f}:00–{end:02.0f}:00"
+                f"{_pct(share_odd)} were made outside {start:02.0f}:00-{end:02.0f}:00"
                 f" ({_pct(p_odd[j])} expected)"
             )
         clauses.append("; ".join(parts))

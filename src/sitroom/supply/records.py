@@ -195,9 +195,7 @@ def neighbour_groups(
     (when ``parents`` knows it), so that every facility has neighbours to be
     compared with. Facilities that do not dispense get -1.
     """
-    key: list[str | None] = [
-        f.org_unit if f.type in DISPENSING_TYPES else None for f in facilities
-    ]
+    key: list[str | None] = [f.org_unit if f.type in DISPENSING_TYPES else None for f in facilities]
     for _ in range(4):  # climb at most a few levels (facility > district > region > country)
         sizes: dict[str, int] = {}
         for k in key:

@@ -118,9 +118,7 @@ class SimulationConfig:
     )
     safety_days: float = 3.0
     stocktake_every: int = 14
-    plant: Mapping[str, int] = field(
-        default_factory=lambda: dict.fromkeys(ANOMALY_KINDS, 3)
-    )
+    plant: Mapping[str, int] = field(default_factory=lambda: dict.fromkeys(ANOMALY_KINDS, 3))
     hoard_factor: float = 5.0
     theft_rate: float = 0.05
     transit_keep: tuple[float, float] = (0.5, 0.85)
@@ -223,7 +221,7 @@ def _plant(
     return planted
 
 
-def simulate_supply(
+def simulate_supply(  # noqa: PLR0915  (one day's steps in time order, as the module says)
     facilities: Sequence[FacilityRecord],
     items: Sequence[ItemRecord],
     fever: Mapping[str, ArrayLike],
@@ -269,7 +267,9 @@ def simulate_supply(
         raise ValueError("facility codes must be unique")
     roots = [f for f in facilities if f.supplier is None]
     if len(roots) != 1 or roots[0].type != "stockpile":
-        raise ValueError("the network needs exactly one stockpile, the only facility without a supplier")
+        raise ValueError(
+            "the network needs exactly one stockpile, the only facility without a supplier"
+        )
     for f in facilities:
         if f.supplier is not None and f.supplier not in by_code:
             raise ValueError(f"{f.code}'s supplier {f.supplier} is not in the network")
@@ -282,9 +282,9 @@ def simulate_supply(
 
     plants = list(planted) if planted is not None else _plant(facilities, cfg, n_days, rng)
     kind_of: dict[str, PlantedAnomaly] = {p.facility: p for p in plants}
-    for p in plants:
-        if p.facility not in by_code:
-            raise ValueError(f"planted facility {p.facility} is not in the network")
+    for one in plants:
+        if one.facility not in by_code:
+            raise ValueError(f"planted facility {one.facility} is not in the network")
 
     index = {f.code: k for k, f in enumerate(facilities)}
     customers: dict[int, list[int]] = {k: [] for k in range(n_fac)}
@@ -312,10 +312,12 @@ def simulate_supply(
             k = index[supplier]
         return k
 
-    remoteness = rng.uniform(0, 1, n_fac)  # used through each facility's warehouse
+    remoteness: list[float] = rng.uniform(
+        0, 1, n_fac
+    ).tolist()  # used through each facility's warehouse
     region = [region_of(k) for k in range(n_fac)]
     review = [int(cfg.review_days.get(f.type, 3)) for f in facilities]
-    phase = rng.integers(0, 14, n_fac)
+    phase = [int(x) for x in rng.integers(0, 14, size=n_fac)]
     dispensing = np.array([f.type in DISPENSING_TYPES for f in facilities])
 
     rows: list[LedgerRow] = []
@@ -331,7 +333,7 @@ def simulate_supply(
         counters[kind] += 1
         return f"{SIM_PREFIX}{kind.upper()}-{counters[kind]:06d}"
 
-    def emit(
+    def emit(  # noqa: PLR0917  (the CSV's columns in their order)
         when: datetime,
         event: EventKind,
         k: int,
@@ -402,6 +404,37 @@ def simulate_supply(
                         reference=ref("rcv"),
                     )
 
+    def dispense(  # noqa: PLR0917  (where, when, and what)
+        k: int, i: int, today: date, seconds: int, n_patients: int, units: int
+    ) -> None:
+        """One dispensing entry, first-expiry-first-out, never beyond the physical stock."""
+        lots = stock[k][i]
+        physical = lots.total() - int(pending_theft[k, i])
+        units = min(units, max(physical, 0))
+        if units <= 0:
+            return
+        course = int(upp[i])
+        n_patients = min(n_patients, units // course)
+        reference = ref("dsp")
+        taken = lots.issue(units)
+        given = 0
+        for n_lot, (lot, expiry, q) in enumerate(taken):
+            # A course split across two lots: its patients go with the later rows.
+            share = n_patients - given if n_lot == len(taken) - 1 else q // course
+            share = min(share, n_patients - given)
+            given += share
+            emit(
+                _at(today, seconds),
+                "dispense",
+                k,
+                i,
+                lot,
+                expiry,
+                q,
+                reference=reference,
+                patients=share,
+            )
+
     stockpile = index[roots[0].code]
     donors = ("procurement", "aid: China", "procurement", "aid: WHO")
 
@@ -447,7 +480,7 @@ def simulate_supply(
                     )
 
         # 07:00-08:59 arrivals.
-        for n_arrival, (k, i, sent, reference, lots, order_no) in enumerate(arrivals.pop(d, [])):
+        for n_arrival, (k, i, sent, reference, parcel, order_no) in enumerate(arrivals.pop(d, [])):
             when = _at(today, 7 * 3600 + 20 * n_arrival % 7000)
             keep = 1.0
             anomaly = kind_of.get(facilities[k].code)
@@ -462,7 +495,7 @@ def simulate_supply(
                 keep = float(rng.uniform(0.97, 0.995))  # honest rejections: damaged cartons
             missing = sent - round(sent * keep)
             received = 0
-            for lot, expiry, q in reversed(lots):
+            for lot, expiry, q in reversed(parcel):
                 cut = min(q, missing)
                 missing -= cut
                 if q - cut > 0:
@@ -495,11 +528,13 @@ def simulate_supply(
             )
 
         # 09:00-23:59 dispensing, stocktakes and write-offs at pharmacies and hospitals.
-        lam_all = cases[:, d, np.newaxis] * cfg.treated_share * rng.gamma(
-            cfg.demand_dispersion, 1 / cfg.demand_dispersion, (n_fac, len(items))
+        lam_all = (
+            cases[:, d, np.newaxis]
+            * cfg.treated_share
+            * rng.gamma(cfg.demand_dispersion, 1 / cfg.demand_dispersion, (n_fac, len(items)))
         )
         patients_all = rng.poisson(lam_all)
-        for k in np.flatnonzero(dispensing):
+        for k in np.flatnonzero(dispensing).tolist():
             anomaly = kind_of.get(facilities[k].code)
             active = anomaly.kind if anomaly is not None and d >= anomaly.start_day else None
             for i in range(len(items)):
@@ -510,17 +545,19 @@ def simulate_supply(
                 treated = min(patients, max(physical, 0) // int(upp[i]))
                 hospital = facilities[k].type == "hospital"
                 n_sessions = 1 + min(int(treated // 40), 3) if treated > 0 else 0
-                split = (
-                    rng.multinomial(treated, np.full(n_sessions, 1 / n_sessions))
+                split: list[int] = (
+                    rng.multinomial(treated, np.full(n_sessions, 1 / n_sessions)).tolist()
                     if n_sessions
                     else []
                 )
                 entries: list[tuple[int, int, int]] = []  # seconds, patients, units
                 day_seconds = np.sort(rng.integers(9 * 3600, 20 * 3600, n_sessions))
-                for sec, p in zip(day_seconds, split, strict=True):
-                    if p > 0:
+                for sec, n_patients in zip(day_seconds, split, strict=True):
+                    if n_patients > 0:
                         forgot = rng.random() < 0.01  # honest: patients not written down
-                        entries.append((int(sec), 0 if forgot else int(p), int(p * upp[i])))
+                        entries.append(
+                            (int(sec), 0 if forgot else n_patients, n_patients * int(upp[i]))
+                        )
                 if active == "no_patients" and rng.random() < 0.8:
                     recent = demand_hist[k, i, max(0, d - 7) : d + 1].mean()
                     units = int(recent * rng.uniform(0.4, 1.0)) + int(upp[i])
@@ -529,8 +566,14 @@ def simulate_supply(
                 entries.sort()
                 night: list[tuple[int, int, int]] = []
                 if hospital and treated > 0 and rng.random() < 0.5:
-                    p = int(rng.integers(1, max(2, treated // 5 + 1)))
-                    night.append((int(rng.integers(21 * 3600, 24 * 3600)), p, p * int(upp[i])))
+                    n_patients = int(rng.integers(1, max(2, treated // 5 + 1)))
+                    night.append(
+                        (
+                            int(rng.integers(21 * 3600, 24 * 3600)),
+                            n_patients,
+                            n_patients * int(upp[i]),
+                        )
+                    )
                 if active == "odd_entries" and rng.random() < 0.6:
                     for _ in range(int(rng.integers(1, 3))):
                         hundreds = int(rng.integers(1, 2 + int(demand_hist[k, i, d] // 300)))
@@ -541,43 +584,29 @@ def simulate_supply(
                         demand_hist[k, i, d] += units
                 night.sort()
 
-                def dispense(seconds: int, p: int, units: int) -> None:
-                    physical = lots.total() - int(pending_theft[k, i])  # noqa: B023
-                    units = min(units, max(physical, 0))
-                    if units <= 0:
-                        return
-                    p = min(p, units // int(upp[i]))  # noqa: B023
-                    reference = ref("dsp")
-                    taken = lots.issue(units)  # noqa: B023
-                    given = 0
-                    for n_lot, (lot, expiry, q) in enumerate(taken):
-                        share = p - given if n_lot == len(taken) - 1 else q // int(upp[i])  # noqa: B023
-                        share = min(share, p - given)
-                        given += share
-                        emit(
-                            _at(today, seconds),
-                            "dispense",
-                            k,  # noqa: B023
-                            i,  # noqa: B023
-                            lot,
-                            expiry,
-                            q,
-                            reference=reference,
-                            patients=share,
-                        )
-
-                for seconds, p, units in entries:
-                    dispense(seconds, p, units)
+                for seconds, n_patients, units in entries:
+                    dispense(k, i, today, seconds, n_patients, units)
                 if active == "stocktake_loss":
                     physical = lots.total() - int(pending_theft[k, i])
                     pending_theft[k, i] += int(rng.binomial(max(physical, 0), cfg.theft_rate))
                 every = 7 if active == "stocktake_loss" else cfg.stocktake_every
                 if (d + int(phase[k])) % every == every - 1:
-                    _stocktake(k, i, today, lots, int(pending_theft[k, i]), rng, emit, ref)
+                    _stocktake(
+                        k,
+                        i,
+                        today,
+                        lots,
+                        missing=int(pending_theft[k, i]),
+                        rng=rng,
+                        emit=emit,
+                        ref=ref,
+                    )
                     pending_theft[k, i] = 0
-                _damage(k, i, today, lots, int(pending_theft[k, i]), rng, emit, ref)
-                for seconds, p, units in night:
-                    dispense(seconds, p, units)
+                _damage(
+                    k, i, today, lots, missing=int(pending_theft[k, i]), rng=rng, emit=emit, ref=ref
+                )
+                for seconds, n_patients, units in night:
+                    dispense(k, i, today, seconds, n_patients, units)
 
         # Orders: order-up-to levels on a periodic review; rates summed up the tree.
         rate = demand_hist[:, :, max(0, d - 6) : d + 1].mean(axis=2)
@@ -599,7 +628,7 @@ def simulate_supply(
             for i in range(len(items)):
                 target = rate[k, i] * cover * (cfg.hoard_factor if hoarding else 1.0)
                 position = stock[k][i].total() + on_order[k, i]
-                q = int(math.ceil(target - position))
+                q = math.ceil(target - position)
                 if q > 0:
                     requests.setdefault(index[supplier], []).append((k, i, q))
         for s in top_down:
@@ -660,11 +689,11 @@ def simulate_supply(
                     )
 
         # 20:00 stocktakes and 20:40 write-offs at the stockpile, warehouses and stores.
-        for k in np.flatnonzero(~dispensing):
+        for k in np.flatnonzero(~dispensing).tolist():
             for i in range(len(items)):
                 if (d + int(phase[k])) % cfg.stocktake_every == cfg.stocktake_every - 1:
-                    _stocktake(k, i, today, stock[k][i], 0, rng, emit, ref)
-                _damage(k, i, today, stock[k][i], 0, rng, emit, ref)
+                    _stocktake(k, i, today, stock[k][i], missing=0, rng=rng, emit=emit, ref=ref)
+                _damage(k, i, today, stock[k][i], missing=0, rng=rng, emit=emit, ref=ref)
 
     rows.sort(key=lambda r: r.time)  # stable: a facility's same-time rows keep their order
     return SupplySimulation(
@@ -682,6 +711,7 @@ def _stocktake(
     i: int,
     today: date,
     lots: _Lots,
+    *,
     missing: int,
     rng: np.random.Generator,
     emit: _Emit,
@@ -696,7 +726,16 @@ def _stocktake(
         if rng.random() < 0.3:  # honest miscounts, both ways, a fraction of a percent
             count += round(rng.normal(0, max(1.0, 0.003 * lot.quantity)))
         count = max(count, 0)
-        emit(_at(today, 20 * 3600), "stocktake", k, i, lot.code, lot.expiry, count, reference=reference)
+        emit(
+            _at(today, 20 * 3600),
+            "stocktake",
+            k,
+            i,
+            lot.code,
+            lot.expiry,
+            count,
+            reference=reference,
+        )
         lot.quantity = count
     lots.lots = [lot for lot in lots.lots if lot.quantity > 0]
 
@@ -706,6 +745,7 @@ def _damage(
     i: int,
     today: date,
     lots: _Lots,
+    *,
     missing: int,
     rng: np.random.Generator,
     emit: _Emit,
@@ -718,13 +758,23 @@ def _damage(
     q = min(available, 1 + int(rng.integers(0, max(1, available // 200))))
     reason = "damaged" if rng.random() < 0.7 else "lost"
     for lot, expiry, qty in lots.issue(q):
-        emit(_at(today, 20 * 3600 + 2400), "adjust", k, i, lot, expiry, -qty, reason=reason, reference=ref("adj"))
+        emit(
+            _at(today, 20 * 3600 + 2400),
+            "adjust",
+            k,
+            i,
+            lot,
+            expiry,
+            -qty,
+            reason=reason,
+            reference=ref("adj"),
+        )
 
 
 class _Emit(Protocol):
     """The shape of ``simulate_supply``'s row writer, for the helpers' signatures."""
 
-    def __call__(
+    def __call__(  # noqa: PLR0917  (the CSV's columns in their order)
         self,
         when: datetime,
         event: EventKind,

@@ -25,9 +25,7 @@ def replay(rows: Iterable[LedgerRow]) -> list[str]:
         lots = balance[row.facility, row.item]
         expiry_of[row.lot] = row.expiry
         have = lots.get(row.lot, 0)
-        if row.event in {"receipt", "transfer_in"}:
-            lots[row.lot] = have + row.quantity
-        elif row.event == "adjust":
+        if row.event in {"receipt", "transfer_in", "adjust"}:  # adjust is signed
             lots[row.lot] = have + row.quantity
         elif row.event == "stocktake":
             lots[row.lot] = row.quantity
@@ -38,7 +36,9 @@ def replay(rows: Iterable[LedgerRow]) -> list[str]:
             earlier = [
                 lot
                 for lot, q in lots.items()
-                if q > 0 and lot != row.lot and (expiry_of[lot] or date.max) < (row.expiry or date.max)
+                if q > 0
+                and lot != row.lot
+                and (expiry_of[lot] or date.max) < (row.expiry or date.max)
             ]
             if earlier:
                 problems.append(f"not first-expiry-first-out ({earlier[0]} expires first): {row}")
