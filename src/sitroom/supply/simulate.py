@@ -312,12 +312,11 @@ def simulate_supply(  # noqa: PLR0915  (one day's steps in time order, as the mo
             k = index[supplier]
         return k
 
-    remoteness: list[float] = rng.uniform(
-        0, 1, n_fac
-    ).tolist()  # used through each facility's warehouse
+    # Each region's remoteness (0-1), used through each facility's warehouse.
+    remoteness = [float(x) for x in rng.uniform(0.0, 1.0, size=(n_fac,))]
     region = [region_of(k) for k in range(n_fac)]
     review = [int(cfg.review_days.get(f.type, 3)) for f in facilities]
-    phase = [int(x) for x in rng.integers(0, 14, size=n_fac)]
+    phase = [int(x) for x in rng.integers(0, 14, size=(n_fac,))]
     dispensing = np.array([f.type in DISPENSING_TYPES for f in facilities])
 
     rows: list[LedgerRow] = []
