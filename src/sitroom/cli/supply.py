@@ -455,3 +455,57 @@ def export(
                 count += 1
         tmp.replace(output)
     console.print(f"{output}: {count - 1:,} ledger entries")
+
+
+simulate_app = typer.Typer(help="Simulated histories, marked as such.", no_args_is_help=True)
+app.add_typer(simulate_app, name="simulate")
+
+
+@simulate_app.command("supply")
+def simulate_supply(
+    ctx: typer.Context,
+    seed: Annotated[
+        int, typer.Option("--seed", help="The random seed (same seed, same history).")
+    ] = 0,
+    items: Annotated[
+        str, typer.Option("--items", help="Items to simulate, comma-separated.")
+    ] = "PARA-500,AMOX-500",
+    truth: Annotated[
+        Path | None,
+        typer.Option(
+            "--truth", help="Write the planted facilities (the detector's truth) as JSON."
+        ),
+    ] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Simulate the 2022 wave's supply on the shipped network, with hoarding and diversion
+    planted at known facilities; every entry is marked simulated (references SIM-...)."""
+    import json
+
+    from rich.progress import Progress
+
+    from sitroom.cli.commands import announce_write
+    from sitroom.supply.simulation_service import simulate_into
+
+    rt = app_context(ctx)
+    announce_write(rt)
+    chosen = [code.strip() for code in items.split(",") if code.strip()]
+    with Progress(console=err_console, transient=True, disable=as_json) as bar:
+        task = bar.add_task("posting the simulated ledger", total=None)
+
+        def advance(done: int, total: int) -> None:
+            bar.update(task, completed=done, total=total)
+
+        result = simulate_into(rt, user=rt.settings.user, seed=seed, items=chosen, progress=advance)
+    if truth is not None:
+        truth.write_text(json.dumps(result.planted, indent=2) + "\n", encoding="utf-8")
+    if as_json:
+        print_json(result.to_dict())
+        return
+    console.print(
+        f"simulated supply (seed {seed}): {result.rows:,} ledger movements over {result.days}"
+        f" days from {result.start}, {result.facilities:,} facilities, items"
+        f" {', '.join(result.items)}; {len(result.planted)} facilities planted"
+        f" with hoarding or diversion{f' (listed in {truth})' if truth else ''}."
+        " Every entry is marked simulated."
+    )

@@ -44,7 +44,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import and_, func, or_, select, tuple_
+from sqlalchemy import func, or_, select, tuple_
 from sqlalchemy.orm import Session
 
 from sitroom.auth.permissions import Permission, Principal, refusal
@@ -614,6 +614,9 @@ class _Book:
         self.stock: dict[tuple[int, int, int], _Stock] = {}
         self.routes: set[tuple[int, int]] = set()
         self._transit: dict[tuple[str, int, int, int], dict[int, int]] = {}
+        self.references: set[str] = {
+            m.reference for m in movements if m.reference and m.event.startswith("transfer")
+        }
         self._next_lot = -1
 
     # Loading and locking
@@ -634,8 +637,10 @@ class _Book:
         """The lots of the items and the balances of the facilities touched (after the locks)."""
         item_ids = [i.id for i in self.items.values()]
         if item_ids:
-            for lot in session.scalars(select(Lot).where(Lot.item_id.in_(item_ids))):
-                self.lots[(lot.item_id, lot.code)] = _LotInfo(lot.id, lot.code, lot.expiry)
+            for lot_id, item_id, code, expiry in session.execute(
+                select(Lot.id, Lot.item_id, Lot.code, Lot.expiry).where(Lot.item_id.in_(item_ids))
+            ):
+                self.lots[(item_id, code)] = _LotInfo(lot_id, code, expiry)
         place_ids = [p.id for p in self.places.values()]
         for chunk in _chunks(place_ids):
             for row in session.execute(
@@ -655,6 +660,48 @@ class _Book:
             ):
                 self.routes.add((source, destination))
         self.lot_by_id = {lot.id: lot for lot in self.lots.values()}
+        self._load_transit(session)
+
+    def _load_transit(self, session: Session) -> None:
+        """What is in transit under each reference the post's transfers name, in one query
+        a few hundred references (not one per transfer)."""
+        references = sorted(self.references)
+        for chunk in _chunks(references):
+            rows = session.execute(
+                select(
+                    StockEntry.reference,
+                    StockEntry.kind,
+                    StockEntry.facility_id,
+                    StockEntry.counterparty_id,
+                    StockEntry.item_id,
+                    StockEntry.lot_id,
+                    func.sum(StockEntry.quantity),
+                )
+                .where(
+                    StockEntry.reference.in_(chunk),
+                    StockEntry.kind.in_(("transfer_out", "transfer_in")),
+                )
+                .group_by(
+                    StockEntry.reference,
+                    StockEntry.kind,
+                    StockEntry.facility_id,
+                    StockEntry.counterparty_id,
+                    StockEntry.item_id,
+                    StockEntry.lot_id,
+                )
+            )
+            for reference, kind, facility, other, item, lot, total in rows:
+                if other is None or reference is None:
+                    continue
+                # Out entries are negative at the source (sent: -total), in entries
+                # positive at the destination (received: total): pending is -(out + in).
+                key = (
+                    (reference, facility, other, item)
+                    if kind == "transfer_out"
+                    else (reference, other, facility, item)
+                )
+                pending = self._transit.setdefault(key, defaultdict(int))
+                pending[lot] -= int(total)
 
     # Look-ups
 
@@ -904,34 +951,15 @@ class _Book:
         return made
 
     def _pending(self, reference: str, source: int, destination: int, item: int) -> dict[int, int]:
+        """Units of each lot sent under ``reference`` and not yet received (loaded with
+        the book for the post's references; this post's own transfers added as made)."""
         key = (reference, source, destination, item)
         if key not in self._transit:
-            sent: dict[int, int] = defaultdict(int)
-            rows = self.session.execute(
-                select(StockEntry.kind, StockEntry.lot_id, func.sum(StockEntry.quantity))
-                .where(
-                    StockEntry.reference == reference,
-                    StockEntry.item_id == item,
-                    or_(
-                        and_(
-                            StockEntry.kind == "transfer_out",
-                            StockEntry.facility_id == source,
-                            StockEntry.counterparty_id == destination,
-                        ),
-                        and_(
-                            StockEntry.kind == "transfer_in",
-                            StockEntry.facility_id == destination,
-                            StockEntry.counterparty_id == source,
-                        ),
-                    ),
-                )
-                .group_by(StockEntry.kind, StockEntry.lot_id)
-            )
-            for _kind, lot, total in rows:
-                # Out entries are negative at the source (sent: -total), in entries
-                # positive here (received: total): what is pending is -(out + in).
-                sent[lot] -= int(total)
-            self._transit[key] = sent
+            if reference not in self.references:
+                # A reference the post did not name (a reversal's): read it now.
+                self.references.add(reference)
+                self._load_transit(self.session)
+            self._transit.setdefault(key, defaultdict(int))
         return self._transit[key]
 
     def note_sent(self, entry: dict[str, Any]) -> None:
@@ -947,7 +975,7 @@ class _Book:
     def write(
         self, session: Session, batch_id: int, entries: list[dict[str, Any]], simulated: bool
     ) -> None:
-        from sqlalchemy import insert
+        from sqlalchemy import Table, insert
 
         # New lots first (another post may have made the same one meanwhile: keep theirs).
         ids: dict[int, int] = {}
@@ -975,7 +1003,7 @@ class _Book:
             entry["simulated"] = simulated
             entry.setdefault("reverses_id", None)
         if entries:
-            session.execute(insert(StockEntry), entries)
+            session.execute(insert(cast(Table, StockEntry.__table__)), entries)
         # The balances: the sum of each lot's moves, and its newest time.
         change: dict[tuple[int, int, int], int] = defaultdict(int)
         newest: dict[tuple[int, int, int], datetime] = {}
@@ -985,8 +1013,11 @@ class _Book:
             if key not in newest or entry["time"] > newest[key]:
                 newest[key] = entry["time"]
         updates, inserts = [], []
+        old_ids = {new: old for old, new in ids.items()}
         for key, delta in change.items():
-            stock = self.stock.get(key) or self.stock.get((key[0], key[1], _old(ids, key[2])))
+            stock = self.stock.get(key) or self.stock.get(
+                (key[0], key[1], old_ids.get(key[2], key[2]))
+            )
             stored = stock is not None and stock.stored
             when = newest[key]
             if stored and stock is not None:
@@ -1003,7 +1034,7 @@ class _Book:
                     }
                 )
         if updates:
-            from sqlalchemy import Table, bindparam, update
+            from sqlalchemy import bindparam, update
 
             table = cast(Table, StockBalance.__table__)
             session.execute(
@@ -1017,14 +1048,7 @@ class _Book:
                 updates,
             )
         if inserts:
-            session.execute(insert(StockBalance), inserts)
-
-
-def _old(ids: dict[int, int], lot_id: int) -> int:
-    for old, new in ids.items():
-        if new == lot_id:
-            return old
-    return lot_id
+            session.execute(insert(cast(Table, StockBalance.__table__)), inserts)
 
 
 def _chunks(values: Sequence[Any], size: int = 900) -> Iterable[Sequence[Any]]:

@@ -1,0 +1,203 @@
+"""``sitroom simulate supply``: a simulated supply history of the wave, in the ledger.
+
+Reads the network, the items and protocols and the regions' stored fever
+series from the database, runs :func:`sitroom.supply.simulate.simulate_supply`
+and posts its rows through the ledger (channel ``simulation``, every entry and
+batch marked ``simulated``, every reference starting ``SIM-``), so that the
+simulated history obeys the same rules as real stock and shows as simulated
+wherever it appears. The planted facilities (the truth the detector is
+measured against) are returned, and written to a file on request.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, aliased
+
+from sitroom.context import AppContext
+from sitroom.errors import ConflictError, SitroomError
+from sitroom.places.models import OrgUnit
+from sitroom.supply.ledger import Ledger, Movement, PostSummary
+from sitroom.supply.models import Facility, StockBatch
+from sitroom.supply.records import FacilityRecord, ItemRecord, LedgerRow
+
+#: Items simulated by default: the two of the home protocol that matter most.
+DEFAULT_ITEMS = ("PARA-500", "AMOX-500")
+#: Movements posted per ledger batch (one transaction each).
+CHUNK = 20_000
+
+
+@dataclass(slots=True)
+class SimulationResult:
+    """What was simulated and posted."""
+
+    seed: int
+    start: date
+    days: int
+    facilities: int
+    items: list[str]
+    rows: int
+    batches: list[int] = field(default_factory=list)
+    planted: list[dict[str, Any]] = field(default_factory=list)
+    orders: int = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "simulated": True,
+            "seed": self.seed,
+            "start": self.start.isoformat(),
+            "days": self.days,
+            "facilities": self.facilities,
+            "items": self.items,
+            "rows": self.rows,
+            "batches": self.batches,
+            "planted": self.planted,
+            "orders": self.orders,
+        }
+
+
+def _units_per_patient(context: AppContext, item: str) -> int:
+    """Units of ``item`` a treated fever patient needs, the protocols' shares weighed."""
+    supply = context.country.supply
+    if supply is None:
+        raise SitroomError("the country configuration has no [supply] section")
+    total = sum(p.share * p.items.get(item, 0.0) for p in supply.protocols)
+    if total <= 0:
+        raise SitroomError(f"no treatment protocol uses {item}: nothing to dispense")
+    return max(1, round(total))
+
+
+def network(session: Session) -> tuple[list[FacilityRecord], dict[str, str | None]]:
+    """The stored facilities as the simulation's records, and the org units' parents.
+
+    A dispensing facility's population is its org unit's shared among the
+    pharmacies and hospitals there (the configuration's districts often have
+    none: then their region's, shared among all of its dispensers).
+    """
+    supplier = aliased(Facility)
+    parent = aliased(OrgUnit)
+    units = {
+        code: (parent_code, population)
+        for code, parent_code, population in session.execute(
+            select(OrgUnit.code, parent.code, OrgUnit.population).outerjoin(
+                parent, parent.id == OrgUnit.parent_id
+            )
+        )
+    }
+    rows = session.execute(
+        select(Facility.code, Facility.type, OrgUnit.code, supplier.code)
+        .join(OrgUnit, OrgUnit.id == Facility.org_unit_id)
+        .outerjoin(supplier, supplier.id == Facility.supplier_id)
+        .order_by(Facility.id)
+    ).all()
+    if not rows:
+        raise SitroomError("no supply facilities: run `sitroom setup` first")
+    dispensers: dict[str, int] = defaultdict(int)
+    for _, kind, unit, _ in rows:
+        if kind in ("pharmacy", "hospital"):
+            dispensers[unit] += 1
+    records = []
+    for code, kind, unit, above in rows:
+        people = 0
+        if kind in ("pharmacy", "hospital"):
+            own = units[unit][1]
+            people = math.floor((own or 0) / dispensers[unit]) if own else 5_000
+        records.append(FacilityRecord(code, kind, unit, above, people))  # type: ignore[arg-type]
+    return records, {code: up for code, (up, _) in units.items()}
+
+
+def simulate_into(
+    context: AppContext,
+    *,
+    user: str,
+    seed: int = 0,
+    items: Sequence[str] = DEFAULT_ITEMS,
+    progress: Callable[[int, int], None] | None = None,
+) -> SimulationResult:
+    """Simulate the wave's supply on the stored network and post it to the ledger.
+
+    Refused (ConflictError) when the ledger already holds a simulated history:
+    a second one would pile up on the first.
+    """
+    from sitroom.analysis.loading import load_level
+    from sitroom.supply.simulate import simulate_supply
+
+    fever = load_level(context, 2, context.country.roles.cases, fill="linear")
+    start = min(s.start for s in fever.values())
+    with context.session(write=True) as session:
+        if session.scalar(select(func.count(StockBatch.id)).where(StockBatch.simulated)):
+            raise ConflictError(
+                "the ledger already holds a simulated supply history (simulated batches):"
+                " simulate into a fresh database"
+            )
+        facilities, parents = network(session)
+    records = [ItemRecord(code, _units_per_patient(context, code)) for code in items]
+    simulated = simulate_supply(
+        facilities,
+        records,
+        {code: s.values for code, s in fever.items()},
+        start,
+        parents=parents,
+        seed=seed,
+    )
+    movements = [_movement(row, n) for n, row in enumerate(simulated.rows, start=2)]
+    result = SimulationResult(
+        seed=seed,
+        start=simulated.start,
+        days=simulated.n_days,
+        facilities=len(facilities),
+        items=list(items),
+        rows=len(movements),
+        planted=[
+            {"facility": p.facility, "kind": p.kind, "start_day": p.start_day}
+            for p in simulated.planted
+        ],
+        orders=len(simulated.orders),
+    )
+    with context.session(write=True) as session:
+        ledger = Ledger(session, user=user, channel="simulation", simulated=True)
+        for first in range(0, len(movements), CHUNK):
+            chunk = movements[first : first + CHUNK]
+            summary = ledger.post(chunk, source=f"simulated supply, seed {seed}")
+            _check(summary)
+            if summary.batch_id is not None:
+                result.batches.append(summary.batch_id)
+            if progress is not None:
+                progress(first + len(chunk), len(movements))
+    return result
+
+
+def _movement(row: LedgerRow, line: int) -> Movement:
+    return Movement(
+        time=row.time,
+        event=row.event,
+        facility=row.facility,
+        item=row.item,
+        quantity=abs(row.quantity) if row.event == "adjust" else row.quantity,
+        lot=row.lot or None,
+        expiry=row.expiry,
+        counterparty=row.counterparty or None,
+        reason=row.reason or None,
+        reference=row.reference or None,
+        patients=row.patients,
+        line=line,
+    )
+
+
+def _check(summary: PostSummary) -> None:
+    if not summary.ok:
+        first = summary.rejections[0]
+        raise SitroomError(
+            f"the simulation wrote a movement the ledger refuses (row {first.line},"
+            f" {first.field}): {first.reason}; this is a bug of the simulation"
+        )
+
+
+__all__ = ["DEFAULT_ITEMS", "SimulationResult", "network", "simulate_into"]
