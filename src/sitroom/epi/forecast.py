@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
@@ -51,6 +52,17 @@ def theil_sen_slope(values: ArrayLike) -> FloatArray:
     i, j = np.triu_indices(n, k=1)
     slopes: FloatArray = np.median((z[..., j] - z[..., i]) / (j - i), axis=-1)
     return slopes
+
+
+@dataclass
+class _Paths:
+    """What one growth fit computed, per series."""
+
+    rate: FloatArray
+    spread: FloatArray
+    rate_sd: FloatArray
+    errors_used: int
+    samples: FloatArray
 
 
 class GrowthForecast:
@@ -143,19 +155,60 @@ class GrowthForecast:
         rate: FloatArray = np.mean([theil_sen_slope(z[:, -w:]) for w in self.windows], axis=0)
         return rate
 
-    def fit(self, incidence: ArrayLike) -> GrowthForecast:
-        """Forecast the days after ``incidence`` (shape (n_days,) or (n_series, n_days))."""
+    def _validate(self) -> None:
         if not 1 <= self.horizon <= 28:
             raise ValueError("horizon must be between 1 and 28 days")
         if not self.windows or min(self.windows) < 2:
             raise ValueError("windows must be at least 2 days each")
         if not (self.lower_scale > 0 and self.upper_scale > 0):
             raise ValueError("lower_scale and upper_scale must be positive")
+
+    def fit(self, incidence: ArrayLike) -> GrowthForecast:
+        """Forecast the days after ``incidence`` (shape (n_days,) or (n_series, n_days))."""
+        self._validate()
         one = np.ndim(incidence) == 1
         history = as_counts(incidence)
-        n_series, n_days = history.shape
-        if n_days < self.MIN_HISTORY:
+        if history.shape[1] < self.MIN_HISTORY:
             raise ValueError(f"need at least {self.MIN_HISTORY} days of history")
+        rng = np.random.default_rng(self.random_state)
+        fit = self._paths(history, self.horizon, rng)
+        self._store(fit, one)
+        return self
+
+    def _store(self, fit: _Paths, one: bool) -> None:
+        q = np.asarray(self.quantiles, dtype=float)
+        self.growth_rate_ = squeeze_like(fit.rate, one)
+        self.spread_ = squeeze_like(fit.spread, one)
+        self.errors_used_ = fit.errors_used
+        self.rate_sd_ = squeeze_like(fit.rate_sd, one)
+        self.samples_ = squeeze_like(fit.samples, one)
+        self.quantiles_ = squeeze_like(
+            np.moveaxis(np.quantile(fit.samples, q, axis=1), 0, -1), one
+        )
+        self.median_ = squeeze_like(np.median(fit.samples, axis=1), one)
+
+    def _log_sd(
+        self, mad: FloatArray, counting: FloatArray, rate_sd: FloatArray, lead: FloatArray
+    ) -> tuple[FloatArray, FloatArray]:
+        """The spread s per series and the log-scale sd per series and lead."""
+        spread = np.sqrt(np.maximum(mad**2 - counting, 0.0)) * self.spread_scale
+        sd = np.sqrt(
+            (spread[:, None] * lead**self.spread_power) ** 2 + (rate_sd[:, None] * lead) ** 2
+        )
+        return spread, sd
+
+    def _standard_draws(self) -> FloatArray:
+        """The log-scale draws before scaling: the two-piece Student-t on an even grid."""
+        grid = (np.arange(self.n_samples) + 0.5) / self.n_samples
+        t = stats.t.ppf(grid, self.tail_df)
+        # A two-piece Student-t: the half below the median and the half above
+        # may have different scales (1 and 1: the symmetric t).
+        draws: FloatArray = np.where(t < 0, t * self.lower_scale, t * self.upper_scale)
+        return draws
+
+    def _paths(self, history: FloatArray, horizon: int, rng: np.random.Generator) -> _Paths:
+        """Sample paths ``horizon`` days after ``history`` (n_series, n_days), no gaps."""
+        n_series, n_days = history.shape
         z = np.log1p(history)
         rate = self._rate(z)
 
@@ -168,37 +221,19 @@ class GrowthForecast:
         mad = 1.4826 * np.median(np.abs(errors), axis=1)
         # Poisson noise on log(1 + y) has variance about 1 / (1 + mean) = exp(-z).
         counting = np.median(np.exp(-guesses), axis=1)
-        spread = np.sqrt(np.maximum(mad**2 - counting, 0.0)) * self.spread_scale
         # How much the growth rate itself moved over those weeks: the rate ahead is
         # as uncertain as it has been lately.
         rate_sd = np.std(rates, axis=1) * self.rate_sd_scale
+        lead = np.arange(1, horizon + 1, dtype=float)
+        spread, sd = self._log_sd(mad, counting, rate_sd, lead)
 
-        rng = np.random.default_rng(self.random_state)
-        lead = np.arange(1, self.horizon + 1, dtype=float)
-        # The log-scale draws are the Student-t's quantiles on an even grid (a
-        # quadrature: no Monte Carlo noise there); only the counts are random.
-        grid = (np.arange(self.n_samples) + 0.5) / self.n_samples
-        t = stats.t.ppf(grid, self.tail_df)
-        # A two-piece Student-t: the half below the median and the half above
-        # may have different scales (1 and 1: the symmetric t).
-        t = np.where(t < 0, t * self.lower_scale, t * self.upper_scale)
-        t = np.broadcast_to(t[None, :, None], (n_series, self.n_samples, 1))
-        sd = np.sqrt(
-            (spread[:, None] * lead**self.spread_power) ** 2 + (rate_sd[:, None] * lead) ** 2
-        )
+        # The log-scale draws are quantiles on an even grid (a quadrature: no Monte
+        # Carlo noise there); only the counts are random.
+        t = np.broadcast_to(self._standard_draws()[None, :, None], (n_series, self.n_samples, 1))
         log_mean = z[:, -1, None, None] + rate[:, None, None] * lead + sd[:, None, :] * t
         mean = np.clip(np.expm1(log_mean), 0.0, _MAX_MEAN)
         samples = rng.poisson(mean).astype(float)
-
-        q = np.asarray(self.quantiles, dtype=float)
-        self.growth_rate_ = squeeze_like(rate, one)
-        self.spread_ = squeeze_like(spread, one)
-        self.errors_used_ = errors.shape[1]
-        self.rate_sd_ = squeeze_like(rate_sd, one)
-        self.samples_ = squeeze_like(samples, one)
-        self.quantiles_ = squeeze_like(np.moveaxis(np.quantile(samples, q, axis=1), 0, -1), one)
-        self.median_ = squeeze_like(np.median(samples, axis=1), one)
-        return self
+        return _Paths(rate, spread, rate_sd, errors.shape[1], samples)
 
 
 class SkewedGrowthForecast(GrowthForecast):
