@@ -10,7 +10,7 @@ import pytest
 from sitroom.config import PACKAGE_DATA
 from sitroom.demo import demo_case_series
 from sitroom.epi import CoriRt
-from sitroom.epi.forecast import SkewedGrowthForecast
+from sitroom.epi.forecast import GapAwareGrowthForecast
 
 
 def rows(result):
@@ -77,9 +77,9 @@ def test_forecast_and_backtest(demo):
     forecast = rows(demo("analyze", "forecast", "--end", "2022-06-01", "--horizon", "7", "--json"))
     assert [r["date"] for r in forecast][:2] == ["2022-06-02", "2022-06-03"]
     assert all(r["q05"] <= r["q25"] <= r["median"] <= r["q75"] <= r["q95"] for r in forecast)
-    # The default is the skewed growth model, fitted on the stored national series.
+    # The default is the gap-aware growth model, fitted on the stored national series.
     national = demo_case_series()["national"].between(None, date(2022, 6, 1))
-    fit = SkewedGrowthForecast(horizon=7, n_samples=4000, random_state=0).fit(national.values)
+    fit = GapAwareGrowthForecast(horizon=7, n_samples=4000, random_state=0).fit(national.values)
     assert [r["median"] for r in forecast] == pytest.approx(fit.quantiles_[:, 2].tolist())
     renewal = rows(
         demo(
@@ -113,13 +113,14 @@ def test_forecast_and_backtest(demo):
         )
     )
     assert [r["model"] for r in backtest] == [
+        "gapaware",
         "skewed",
         "growth",
         "renewal",
         "last_value",
         "week_mean",
     ]
-    assert backtest[3]["relative_wis"] == 1.0
+    assert backtest[4]["relative_wis"] == 1.0
     assert len(backtest[0]["per_horizon_coverage_90"]) == 7
     one = rows(
         demo(
