@@ -73,12 +73,12 @@ def pooled_table(per_series: dict[str, list[BacktestResult]]) -> str:
             lines.append(
                 f"| {p.name} | {lead} | {p.relative_wis['last_value'][lead - 1]:.3f}"
                 f" | {p.relative_wis['week_mean'][lead - 1]:.3f}"
-                f" | {p.coverage_50[lead - 1]:.2f} | {p.coverage_90[lead - 1]:.2f} |"
+                f" | {p.coverage_50[lead - 1]:.3f} | {p.coverage_90[lead - 1]:.3f} |"
             )
         lines.append(
             f"| {p.name} | 1-14 | {p.relative_wis_overall['last_value']:.3f}"
             f" | {p.relative_wis_overall['week_mean']:.3f}"
-            f" | {p.coverage_50_overall:.2f} | {p.coverage_90_overall:.2f} |"
+            f" | {p.coverage_50_overall:.3f} | {p.coverage_90_overall:.3f} |"
         )
     return "\n".join(lines)
 
