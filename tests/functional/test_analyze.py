@@ -139,6 +139,26 @@ def test_forecast_and_backtest(demo):
     assert [r["model"] for r in one] == ["week_mean", "last_value"]
 
 
+def test_the_default_forecast_counts_leads_from_the_last_report(demo):
+    """With --fill linear the gap-aware default is given the days nobody reported.
+
+    Jagang (KP-04) did not report 30 and 31 May: the forecast from 31 May is
+    the model's forecast 3 to 9 days after the 29th, not from a filled 31st.
+    """
+    table = demo(
+        "analyze", "forecast", "--org-unit", "KP-04", "--fill", "linear",
+        "--end", "2022-05-31", "--horizon", "7", "--json",
+    )  # fmt: skip
+    forecast = rows(table)
+    assert forecast[0]["date"] == "2022-06-01"
+    jagang = demo_case_series()["Jagang"].between(None, date(2022, 5, 31))
+    assert np.isnan(jagang.values[-2:]).all()
+    fit = GapAwareGrowthForecast(horizon=7, n_samples=4000, random_state=0).fit(jagang.values)
+    assert fit.gap_ == 2
+    assert [r["median"] for r in forecast] == pytest.approx(fit.quantiles_[:, 2].tolist())
+    assert "the last 2 day(s) were not reported" in table.out
+
+
 def test_cfr_naive_and_corrected(demo):
     table = rows(demo("analyze", "cfr", "--delay-shape", "2.4", "--delay-scale", "3.33", "--json"))
     naive = table[0]
