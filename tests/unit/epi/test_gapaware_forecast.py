@@ -44,6 +44,39 @@ def test_leads_are_counted_from_the_last_reported_day():
     assert width > 1.15 * narrow
 
 
+def test_the_backtest_gives_gaps_only_to_forecasters_that_take_them():
+    y = _wave(n=40)
+    y[[25, 30, 31]] = np.nan
+    seen = {"gaps": [], "filled": []}
+
+    def record(key):
+        def forecast(history, h):
+            seen[key].append(int(np.isnan(history).sum()))
+            return np.zeros((h, 5))
+
+        return forecast
+
+    backtest(y, {"gaps": _gapped(record("gaps")), "filled": record("filled")}, horizon=3)
+    assert max(seen["gaps"]) == 3
+    assert max(seen["filled"]) == 0
+
+
+def test_no_look_ahead():
+    """The backtest's forecast from day t is the same whatever the days after t hold."""
+    y = _wave()
+    y[[20, 33, 34]] = np.nan
+    changed = y.copy()
+    changed[35:] = changed[35:] * 5 + 17
+    changed[36] = np.nan
+    model = GapAwareGrowthForecast(horizon=7, n_samples=1000, random_state=3)
+    fit = _gapped(lambda h, n: model.fit(h).quantiles_)
+    first = backtest(y, {"m": fit}, horizon=7)[0]
+    again = backtest(changed, {"m": fit}, horizon=7)[0]
+    # Origins 21 to 28, 7 days ahead, end before the first change.
+    assert np.array_equal(first.scores[:8], again.scores[:8], equal_nan=True)
+    assert not np.array_equal(first.scores[8:], again.scores[8:], equal_nan=True)
+
+
 def test_series_with_different_gaps_are_fitted_each_from_its_last_report():
     a, b = _wave(1), _wave(2)
     b[-2:] = np.nan
