@@ -10,7 +10,7 @@ coverage), then per series. ``docs/methods.md`` ("Forecast") holds its output.
 
 Usage::
 
-    python bench/forecast_skill.py                      # skewed, growth and the baselines
+    python bench/forecast_skill.py                      # gapaware, skewed, growth and the baselines
     python bench/forecast_skill.py --models growth renewal last_value week_mean
     python bench/forecast_skill.py --simulated          # calibration on renewal epidemics
 """
@@ -73,12 +73,12 @@ def pooled_table(per_series: dict[str, list[BacktestResult]]) -> str:
             lines.append(
                 f"| {p.name} | {lead} | {p.relative_wis['last_value'][lead - 1]:.3f}"
                 f" | {p.relative_wis['week_mean'][lead - 1]:.3f}"
-                f" | {p.coverage_50[lead - 1]:.2f} | {p.coverage_90[lead - 1]:.2f} |"
+                f" | {p.coverage_50[lead - 1]:.3f} | {p.coverage_90[lead - 1]:.3f} |"
             )
         lines.append(
             f"| {p.name} | 1-14 | {p.relative_wis_overall['last_value']:.3f}"
             f" | {p.relative_wis_overall['week_mean']:.3f}"
-            f" | {p.coverage_50_overall:.2f} | {p.coverage_90_overall:.2f} |"
+            f" | {p.coverage_50_overall:.3f} | {p.coverage_90_overall:.3f} |"
         )
     return "\n".join(lines)
 
@@ -109,7 +109,7 @@ def main() -> None:
     parser.add_argument(
         "--models",
         nargs="+",
-        default=["skewed", "growth", "last_value", "week_mean"],
+        default=["gapaware", "skewed", "growth", "last_value", "week_mean"],
         choices=FORECAST_MODELS,
     )
     parser.add_argument("--horizon", type=int, default=14)

@@ -14,9 +14,14 @@ from sitroom.analysis.defaults import OMICRON_SI_MEAN, OMICRON_SI_SD
 from sitroom.analysis.series import Series
 from sitroom.epi import alerts, cfr, credibility
 from sitroom.epi.ascertainment import Ascertainment
-from sitroom.epi.backtest import Forecaster, last_value, week_mean
+from sitroom.epi.backtest import Forecaster, causal_fill, last_value, week_mean
 from sitroom.epi.backtest import backtest as run_backtest
-from sitroom.epi.forecast import GrowthForecast, RenewalForecast, SkewedGrowthForecast
+from sitroom.epi.forecast import (
+    GapAwareGrowthForecast,
+    GrowthForecast,
+    RenewalForecast,
+    SkewedGrowthForecast,
+)
 from sitroom.epi.growth import LogLinearGrowth
 from sitroom.epi.nowcast import ChainLadderNowcast
 from sitroom.epi.rt import CoriRt
@@ -411,10 +416,34 @@ def growth(series: Series, *, window: int | None = None) -> Table:
 
 
 #: Forecast models, the default first (chosen by the backtest in docs/methods.md).
-FORECAST_MODELS = ("skewed", "growth", "renewal", "last_value", "week_mean")
+FORECAST_MODELS = ("gapaware", "skewed", "growth", "renewal", "last_value", "week_mean")
+#: Models given the days nobody reported as NaN (they fill them themselves).
+TAKES_GAPS = ("gapaware",)
 #: Sample paths when none are asked for: (forecast, backtest) per model; the
 #: renewal model simulates day by day and is the slow one.
-DEFAULT_SAMPLES = {"skewed": (4000, 2000), "growth": (4000, 2000), "renewal": (2000, 500)}
+DEFAULT_SAMPLES = {
+    "gapaware": (4000, 2000),
+    "skewed": (4000, 2000),
+    "growth": (4000, 2000),
+    "renewal": (2000, 500),
+}
+_GROWTH_KINDS: dict[str, type[GrowthForecast]] = {
+    "gapaware": GapAwareGrowthForecast,
+    "skewed": SkewedGrowthForecast,
+    "growth": GrowthForecast,
+}
+
+
+class _GapForecaster:
+    """A forecaster the backtest gives histories with their gaps (``takes_gaps``)."""
+
+    takes_gaps = True
+
+    def __init__(self, model: GrowthForecast) -> None:
+        self.model = model
+
+    def __call__(self, history: NDArray[np.float64], h: int) -> NDArray[np.float64]:
+        return np.asarray(self.model.fit(history).quantiles_, dtype=float)
 
 
 def _samples(model: str, samples: int | None, backtest: bool) -> int:
@@ -440,11 +469,12 @@ def forecaster(
         return last_value
     if model == "week_mean":
         return week_mean
-    if model in ("skewed", "growth"):
-        kind = SkewedGrowthForecast if model == "skewed" else GrowthForecast
-        growth = kind(
+    if model in _GROWTH_KINDS:
+        growth = _GROWTH_KINDS[model](
             horizon=horizon, n_samples=_samples(model, samples, backtest), random_state=seed
         )
+        if model in TAKES_GAPS:
+            return _GapForecaster(growth)
 
         def run_growth(history: NDArray[np.float64], h: int) -> NDArray[np.float64]:
             return np.asarray(growth.fit(history).quantiles_, dtype=float)
@@ -471,15 +501,29 @@ def _forecast_notes(
 ) -> list[str]:
     """What the model did on this series, from a fit of its own."""
     values = series.values
-    if model in ("skewed", "growth"):
-        kind = SkewedGrowthForecast if model == "skewed" else GrowthForecast
-        fit = kind(horizon=1, n_samples=10, random_state=seed).fit(values)
-        shape = (
-            f"two-piece Student-t({fit.tail_df:g}) on the log scale, {fit.lower_scale:g} x"
-            f" the spread below the median and {fit.upper_scale:g} x above"
-            if model == "skewed"
-            else f"Student-t({fit.tail_df:g}) on the log scale"
+    if model in _GROWTH_KINDS:
+        fit = _GROWTH_KINDS[model](horizon=1, n_samples=10, random_state=seed).fit(
+            values if model in TAKES_GAPS else causal_fill(values)
         )
+        if isinstance(fit, GapAwareGrowthForecast):
+            shape = (
+                f"Student-t({fit.lower_df:g}) below the median at {fit.lower_scale:g} x the"
+                f" spread, Student-t({fit.tail_df:g}) above at {fit.upper_scale:g} x, on the"
+                " log scale; the starting day's counting noise does not grow with the lead"
+            )
+            gap = int(fit.gap_)
+            if gap:
+                shape += (
+                    f"; the last {gap} day(s) were not reported: leads counted from the last"
+                    " reported day"
+                )
+        elif model == "skewed":
+            shape = (
+                f"two-piece Student-t({fit.tail_df:g}) on the log scale, {fit.lower_scale:g} x"
+                f" the spread below the median and {fit.upper_scale:g} x above"
+            )
+        else:
+            shape = f"Student-t({fit.tail_df:g}) on the log scale"
         return [
             "log-linear growth from the last count (mean of the Theil-Sen slopes over 7 and"
             f" 21 days): {float(fit.growth_rate_):+.4f} per day; intervals from its"
@@ -523,7 +567,9 @@ def forecast(
             f" not {series.values.size}"
         )
     run = forecaster(model, si, horizon=horizon, samples=samples, seed=seed, noise=noise)
-    quantiles = run(series.values, horizon)
+    # Gaps reach here only when kept for a model that fills them itself (--fill linear).
+    values = series.values if model in TAKES_GAPS else causal_fill(series.values)
+    quantiles = run(values, horizon)
     last = series.dates[-1]
     rows = []
     for h in range(horizon):

@@ -32,7 +32,7 @@ if TYPE_CHECKING:
 ANALYSES = ("rt", "growth", "forecast", "nowcast", "cfr", "alerts", "credibility", "ascertainment")
 #: Forecast models (``runs.FORECAST_MODELS``, which a test keeps equal; written out
 #: here so that this module imports without numpy).
-FORECAST_MODELS = ("skewed", "growth", "renewal", "last_value", "week_mean")
+FORECAST_MODELS = ("gapaware", "skewed", "growth", "renewal", "last_value", "week_mean")
 FILLS = ("none", "zero", "linear")
 THRESHOLDS = ("surveillance", "cdc")
 NOISES = ("negbin", "poisson")
@@ -225,7 +225,11 @@ def forecast(
     name = column or cases(context, element)
     # A backtest fills each history from the days before its origin only, and
     # does not score days nobody reported: it takes the gaps as they are.
-    kept = "keep" if backtest and fill != "none" else fill
+    # So does the gap-aware model with --fill linear: it fills between reported days
+    # as linear does, and counts its leads from the last reported day.
+    chosen = model or FORECAST_MODELS[0]
+    gap_aware = chosen in runs.TAKES_GAPS and fill == "linear"
+    kept = "keep" if (backtest and fill != "none") or gap_aware else fill
     data = _load(
         context, [name], org_unit=org_unit, input_file=input_file, start=start, end=end, fill=kept
     )

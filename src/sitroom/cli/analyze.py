@@ -249,7 +249,7 @@ def forecast_cmd(
         str | None,
         typer.Option(
             "--model",
-            help="skewed (the default: best on the 2022 backtest), growth, renewal,"
+            help="gapaware (the default: best on the 2022 backtest), skewed, growth, renewal,"
             " last_value or week_mean. With --backtest: score it against the baselines"
             " (default: every model).",
         ),
@@ -263,7 +263,7 @@ def forecast_cmd(
             "--samples",
             min=10,
             max=100_000,
-            help="Samples (10 to 100,000; default 4000 skewed and growth, 2000 renewal;"
+            help="Samples (10 to 100,000; default 4000 gapaware, skewed and growth, 2000 renewal;"
             " fewer in backtests).",
         ),
     ] = None,

@@ -46,6 +46,9 @@ def weighted_interval_score(y: ArrayLike, quantiles: ArrayLike) -> FloatArray:
 
 
 #: A forecaster: (history of shape (n_days,), horizon) -> quantiles (horizon, len(LEVELS)).
+#: A forecaster with an attribute ``takes_gaps`` set true is given the history
+#: with its unreported days as NaN (it fills them itself, from those days only);
+#: the others are given it filled by :func:`causal_fill`.
 Forecaster = Callable[[FloatArray, int], FloatArray]
 
 
@@ -144,8 +147,9 @@ def backtest(
     """Score each forecaster at every origin from ``min_history`` on, every ``step`` days.
 
     ``series`` may have gaps (NaN, days not reported): each history is filled
-    with what was known at its origin (:func:`causal_fill`), and days not
-    reported are not scored. The relative WIS is each model's mean WIS divided
+    with what was known at its origin (:func:`causal_fill`), or passed with
+    its gaps to a forecaster that ``takes_gaps``, and days not reported are
+    not scored. The relative WIS is each model's mean WIS divided
     by that of the forecaster named ``last_value`` (if present).
     """
     y = as_counts(series, "series", allow_nan=True)[0]
@@ -157,8 +161,10 @@ def backtest(
         scores = np.full((len(origins), horizon), np.nan)
         in50 = np.full_like(scores, np.nan)
         in90 = np.full_like(scores, np.nan)
+        takes_gaps = bool(getattr(forecaster, "takes_gaps", False))
         for i, origin in enumerate(origins):
-            q = np.asarray(forecaster(causal_fill(y[:origin]), horizon))
+            seen_before = y[:origin] if takes_gaps else causal_fill(y[:origin])
+            q = np.asarray(forecaster(seen_before, horizon))
             actual = y[origin : origin + horizon]
             seen = ~np.isnan(actual)
             scores[i, seen] = weighted_interval_score(actual[seen], q[seen])

@@ -74,7 +74,7 @@ def _skill(series, model):
 def test_growth_against_the_baselines_on_the_2022_wave():
     """The symmetric growth model (no longer the default) on issue #8's bar (docs/methods.md).
 
-    The default, the skewed growth model, meets the bar: test_skewed_forecast.py.
+    The default, the gap-aware growth model: test_gapaware_forecast.py.
 
     Gaps are left as they are: each history is filled from earlier days only,
     and unreported days are not scored.
@@ -92,7 +92,7 @@ def test_growth_against_the_baselines_on_the_2022_wave():
     assert skill.relative_wis_overall["week_mean"] < 0.9
     assert abs(skill.coverage_50_overall - 0.5) <= 0.05
     # Short of the bar (85-95 %): what docs/methods.md reports (0.82); the
-    # default model, SkewedGrowthForecast, reaches 0.86.
+    # skewed model reaches 0.86, the default (gap-aware) 0.88.
     assert 0.8 <= skill.coverage_90_overall < 0.85
     # The baselines themselves cover far less than they claim.
     assert pool(per)[1].coverage_90_overall < 0.6
