@@ -476,6 +476,10 @@ def simulate_supply(
             "--truth", help="Write the planted facilities (the detector's truth) as JSON."
         ),
     ] = None,
+    within: Annotated[
+        str | None,
+        typer.Option("--within", help="Only the facilities of this org unit (and the stockpile)."),
+    ] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Simulate the 2022 wave's supply on the shipped network, with hoarding and diversion
@@ -496,7 +500,9 @@ def simulate_supply(
         def advance(done: int, total: int) -> None:
             bar.update(task, completed=done, total=total)
 
-        result = simulate_into(rt, user=rt.settings.user, seed=seed, items=chosen, progress=advance)
+        result = simulate_into(
+            rt, user=rt.settings.user, seed=seed, items=chosen, within=within, progress=advance
+        )
     if truth is not None:
         truth.write_text(json.dumps(result.planted, indent=2) + "\n", encoding="utf-8")
     if as_json:
@@ -509,3 +515,37 @@ def simulate_supply(
         f" with hoarding or diversion{f' (listed in {truth})' if truth else ''}."
         " Every entry is marked simulated."
     )
+
+
+@supply_app.command()
+def suspects(
+    ctx: typer.Context,
+    top: Annotated[int, typer.Option("--top", help="How many facilities to list.", min=1)] = 20,
+    items: Annotated[
+        str | None, typer.Option("--items", help="Only these items, comma-separated.")
+    ] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Facilities to investigate for hoarding or diversion, strongest evidence first."""
+    from rich.table import Table
+
+    from sitroom.auth.service import acting_principal
+    from sitroom.supply.detection_service import suspects as run
+
+    rt = app_context(ctx)
+    with rt.session() as session:
+        who = acting_principal(session, rt.settings.user)
+    chosen = [c.strip() for c in items.split(",") if c.strip()] if items else None
+    found = run(rt, top=top, items=chosen, principal=who)
+    if as_json:
+        print_json(found.to_dict())
+        return
+    for note in found.notes:
+        err_console.print(f"note: {note}")
+    if not found.findings:
+        console.print("no facility stands out")
+        return
+    table = Table("rank", "facility", "score", "why")
+    for finding in found.findings:
+        table.add_row(str(finding.rank), finding.facility, f"{finding.score:.1f}", finding.sentence)
+    console.print(table)

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session, aliased
 
 from sitroom.context import AppContext
@@ -74,8 +74,13 @@ def _units_per_patient(context: AppContext, item: str) -> int:
     return max(1, round(total))
 
 
-def network(session: Session) -> tuple[list[FacilityRecord], dict[str, str | None]]:
+def network(
+    session: Session, *, within: str | None = None
+) -> tuple[list[FacilityRecord], dict[str, str | None]]:
     """The stored facilities as the simulation's records, and the org units' parents.
+
+    ``within`` (an org unit's code): only the stockpile and the facilities of
+    that subtree (a smaller history, for trials and tests).
 
     A dispensing facility's population is its org unit's shared among the
     pharmacies and hospitals there (the configuration's districts often have
@@ -91,12 +96,20 @@ def network(session: Session) -> tuple[list[FacilityRecord], dict[str, str | Non
             )
         )
     }
-    rows = session.execute(
+    query = (
         select(Facility.code, Facility.type, OrgUnit.code, supplier.code)
         .join(OrgUnit, OrgUnit.id == Facility.org_unit_id)
         .outerjoin(supplier, supplier.id == Facility.supplier_id)
         .order_by(Facility.id)
-    ).all()
+    )
+    if within is not None:
+        path = session.scalar(select(OrgUnit.path).where(OrgUnit.code == within))
+        if path is None:
+            raise SitroomError(f"unknown org unit {within!r}")
+        query = query.where(
+            or_(Facility.supplier_id.is_(None), OrgUnit.path.startswith(path, autoescape=True))
+        )
+    rows = session.execute(query).all()
     if not rows:
         raise SitroomError("no supply facilities: run `sitroom setup` first")
     dispensers: dict[str, int] = defaultdict(int)
@@ -119,6 +132,7 @@ def simulate_into(
     user: str,
     seed: int = 0,
     items: Sequence[str] = DEFAULT_ITEMS,
+    within: str | None = None,
     progress: Callable[[int, int], None] | None = None,
 ) -> SimulationResult:
     """Simulate the wave's supply on the stored network and post it to the ledger.
@@ -137,7 +151,7 @@ def simulate_into(
                 "the ledger already holds a simulated supply history (simulated batches):"
                 " simulate into a fresh database"
             )
-        facilities, parents = network(session)
+        facilities, parents = network(session, within=within)
     records = [ItemRecord(code, _units_per_patient(context, code)) for code in items]
     simulated = simulate_supply(
         facilities,

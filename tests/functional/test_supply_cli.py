@@ -1,0 +1,97 @@
+"""``sitroom supply ...`` and ``sitroom simulate supply`` through the real entry point
+(issue #11, items 10-13): what users type, what they read, the exit codes."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from sqlalchemy.orm import Session
+
+PHARMACY = "PH-KP-04-CHANGGANG-001"
+
+
+def test_a_day_of_stock_from_the_command_line(cli, loaded: Session, tmp_path: Path) -> None:
+    received = cli(
+        "supply", "receive", "--facility", "WH-KP-04", "--item", "PARA-500", "--quantity",
+        "10000", "--lot", "L-1", "--expiry", "2024-06-30", "--from", "UNICEF", "--time",
+        "2022-05-14",
+    )  # fmt: skip
+    assert received.code == 0, received.err
+    assert "1 ledger entries (receipt 1)" in received.out
+    sent = cli(
+        "supply", "transfer", "--from", "WH-KP-04", "--to", "ST-KP-04-CHANGGANG", "--item",
+        "PARA-500", "--quantity", "3000", "--reference", "DO-1", "--time", "2022-05-15",
+    )  # fmt: skip
+    assert sent.code == 0, sent.err
+    too_much = cli(
+        "supply", "transfer", "--from", "WH-KP-04", "--to", "ST-KP-04-CHANGGANG", "--item",
+        "PARA-500", "--quantity", "3001", "--reference", "DO-1", "--arrived", "--time",
+        "2022-05-16",
+    )  # fmt: skip
+    assert too_much.code == 1
+    assert "more than was dispatched" in too_much.err
+    assert "Nothing was written" in too_much.err
+    assert "Traceback" not in too_much.err
+    stock = json.loads(cli("supply", "stock", "--item", "PARA-500", "--json").out)
+    assert {(s["facility"], s["quantity"]) for s in stock} == {("WH-KP-04", 7000)}
+    before = json.loads(cli("supply", "stock", "--at", "2022-05-14T23:00", "--json").out)
+    assert [s["quantity"] for s in before] == [10000]
+    verified = cli("supply", "verify")
+    assert verified.code == 0
+    assert "2 entries add up to the 1 balances" in verified.out
+    out = tmp_path / "ledger.csv"
+    assert cli("supply", "export", "-o", str(out)).code == 0
+    lines = out.read_text(encoding="utf-8").splitlines()
+    assert lines[0].startswith("time,event,facility,item,lot,expiry,quantity")
+    assert (
+        ",transfer_out,WH-KP-04,PARA-500,L-1,2024-06-30,3000,ST-KP-04-CHANGGANG,,DO-1,"
+        in (lines[2])
+    )
+
+
+def test_bad_command_line_input_is_a_message_and_an_exit_code(cli, loaded: Session) -> None:
+    for args, words in (
+        (("--time", "yesterday"), "--time: 'yesterday' is not a time"),
+        (("--time", "2099-01-01"), "in the future"),
+    ):
+        result = cli(
+            "supply", "dispense", "--facility", PHARMACY, "--item", "PARA-500", "--quantity",
+            "1", *args,
+        )  # fmt: skip
+        assert result.code != 0
+        assert words in result.err
+        assert "Traceback" not in result.err
+    missing = cli("supply", "import", "/no/such/file.csv")
+    assert missing.code != 0
+    assert "file not found" in missing.err
+
+
+def test_a_simulated_history_is_marked_and_its_planted_facilities_stand_out(
+    cli, outbreak: Session, tmp_path: Path
+) -> None:
+    truth = tmp_path / "truth.json"
+    done = cli(
+        "simulate", "supply", "--within", "KP-13", "--items", "PARA-500", "--truth", str(truth),
+        "--json",
+    )  # fmt: skip
+    assert done.code == 0, done.err
+    result = json.loads(done.out)
+    assert result["simulated"] is True
+    assert result["rows"] > 1000
+    planted = {p["facility"]: p["kind"] for p in json.loads(truth.read_text(encoding="utf-8"))}
+    assert len(planted) >= 5
+    assert cli("supply", "verify").code == 0
+    again = cli("simulate", "supply", "--within", "KP-13", "--items", "PARA-500")
+    assert again.code != 0
+    assert "already holds a simulated supply history" in again.err
+    found = json.loads(cli("supply", "suspects", "--top", "10", "--json").out)
+    assert found["simulated"] is True
+    assert any("simulated" in note for note in found["notes"])
+    top = [f["facility"] for f in found["findings"]]
+    # The diversion kinds the detector sees best are all near the top of a small network.
+    for facility, kind in planted.items():
+        if kind in ("no_patients", "odd_entries"):
+            assert facility in top, (facility, kind, top)
+    first = found["findings"][0]
+    assert first["sentence"].startswith(first["facility"])
