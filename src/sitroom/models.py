@@ -5,7 +5,10 @@ from sitroom.events.models import Event
 from sitroom.places.models import OrgUnit
 from sitroom.publication.models import Edition, EditionFile, PublicationClaim
 from sitroom.supply.models import (
+    Case,
+    CaseNote,
     Facility,
+    Inspection,
     Item,
     Lot,
     Route,
@@ -28,6 +31,8 @@ __all__ = [
     "AppUser",
     "Approval",
     "AuthEvent",
+    "Case",
+    "CaseNote",
     "DataElement",
     "DataSet",
     "DataValue",
@@ -37,6 +42,7 @@ __all__ = [
     "Event",
     "Facility",
     "ImportRun",
+    "Inspection",
     "Item",
     "Lot",
     "OrgUnit",

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -549,3 +549,261 @@ def suspects(
     for finding in found.findings:
         table.add_row(str(finding.rank), finding.facility, f"{finding.score:.1f}", finding.sentence)
     console.print(table)
+
+
+def _counts(values: list[str]) -> list[Any]:
+    """``ITEM=N`` or ``ITEM:LOT=N`` -> counts."""
+    from sitroom.counts import parse_count
+    from sitroom.errors import SitroomError
+    from sitroom.supply.inspections import Count
+
+    found = []
+    for value in values:
+        name, sep, number = value.partition("=")
+        if not sep or not name.strip():
+            raise SitroomError(f"--count {value!r}: write ITEM=N or ITEM:LOT=N")
+        item, _, lot = name.strip().partition(":")
+        try:
+            counted = parse_count(number)
+        except ValueError as exc:
+            raise SitroomError(f"--count {value!r}: {exc}") from None
+        found.append(Count(item, counted, lot or None))
+    return found
+
+
+def _answers(values: list[str]) -> dict[str, bool | None]:
+    from sitroom.errors import SitroomError
+
+    words = {"yes": True, "no": False, "y": True, "n": False, "true": True, "false": False}
+    answers: dict[str, bool | None] = {}
+    for value in values:
+        question, _, answer = value.partition("=")
+        if answer.strip().lower() not in words:
+            raise SitroomError(f"--check {value!r}: write QUESTION=yes or QUESTION=no")
+        answers[question.strip()] = words[answer.strip().lower()]
+    return answers
+
+
+@supply_app.command()
+def inspect(
+    ctx: typer.Context,
+    facility: FacilityOpt,
+    inspector: Annotated[str, typer.Option("--inspector", help="The inspector's name.")],
+    count: Annotated[
+        list[str] | None,
+        typer.Option("--count", help="A physical count: ITEM=N or ITEM:LOT=N (repeat)."),
+    ] = None,
+    check: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--check",
+            help="A checklist answer: stock_matches_ledger, prices_as_set, open_as_posted or"
+            " records_kept =yes|no (repeat).",
+        ),
+    ] = None,
+    findings: Annotated[str, typer.Option("--findings", help="What the inspector found.")] = "",
+    photo: Annotated[
+        list[str] | None, typer.Option("--photo", help="A photo's file name (repeat).")
+    ] = None,
+    when: TimeOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Record a pharmacy inspection: checklist, counts (posted as stocktakes), findings."""
+    from sitroom.auth.service import acting_principal
+    from sitroom.supply.inspections import record_inspection
+
+    rt = app_context(ctx)
+    moment = _when(rt, when)
+    with rt.session(write=True) as session:
+        who = acting_principal(session, rt.settings.user)
+        record, summary = record_inspection(
+            session,
+            facility,
+            inspector=inspector,
+            at=moment,
+            checklist=_answers(check or []),
+            counts=_counts(count or []),
+            findings=findings,
+            photos=photo or [],
+            user=rt.settings.user,
+            principal=who,
+        )
+    if summary is not None and not summary.ok:
+        if as_json:
+            print_json(summary.to_dict())
+        else:
+            print_post(summary)
+        raise typer.Exit(1)
+    if as_json:
+        print_json(record)
+        return
+    console.print(
+        f"inspection {record['id']} of {facility} by {record['inspector']}: "
+        f"{record['missing']:,} units missing, {record['surplus']:,} over the ledger"
+        + (f" (stocktakes in stock batch {record['stock_batch']})" if record["stock_batch"] else "")
+    )
+
+
+cases_app = typer.Typer(help="Investigation cases: open, follow, close.", no_args_is_help=True)
+supply_app.add_typer(cases_app, name="investigate")
+
+
+@cases_app.command("open")
+def case_open(
+    ctx: typer.Context,
+    facility: FacilityOpt,
+    title: Annotated[str, typer.Option("--title", help="What the case is about.")],
+    from_suspects: Annotated[
+        bool,
+        typer.Option(
+            "--from-suspects",
+            help="Freeze the facility's finding of `supply suspects` as evidence.",
+        ),
+    ] = False,
+    inspection: Annotated[
+        int | None, typer.Option("--inspection", help="Open from this inspection.")
+    ] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Open a case on a facility, its evidence frozen now."""
+    from sitroom.auth.service import acting_principal
+    from sitroom.errors import SitroomError
+    from sitroom.supply.inspections import open_case
+
+    rt = app_context(ctx)
+    evidence = None
+    source = "inspection" if inspection is not None else "report"
+    if from_suspects:
+        from sitroom.supply.detection_service import suspects
+
+        with rt.session() as session:
+            who = acting_principal(session, rt.settings.user)
+        found = suspects(rt, top=10_000, principal=who)
+        match = [f for f in found.findings if f.facility == facility]
+        if not match:
+            raise SitroomError(f"{facility} is not among the facilities `supply suspects` ranks")
+        evidence = {**match[0].to_dict(), "judged": found.notes, "simulated": found.simulated}
+        source = "detection"
+    with rt.session(write=True) as session:
+        who = acting_principal(session, rt.settings.user)
+        record = open_case(
+            session,
+            facility,
+            source=source,
+            title=title,
+            evidence=evidence,
+            inspection=inspection,
+            user=rt.settings.user,
+            principal=who,
+        )
+    if as_json:
+        print_json(record)
+    else:
+        console.print(
+            f"case {record['id']} opened on {facility} ({record['source']}); evidence frozen,"
+            f" SHA-256 {record['evidence_sha256'][:16]}..."
+        )
+
+
+@cases_app.command("update")
+def case_update(
+    ctx: typer.Context,
+    case: Annotated[int, typer.Argument(help="The case's number.")],
+    note: Annotated[str, typer.Option("--note", help="A note for its history.")] = "",
+    status: Annotated[
+        str | None, typer.Option("--status", help="open, investigating or closed.")
+    ] = None,
+    assign: Annotated[str | None, typer.Option("--assign", help="Who investigates.")] = None,
+    outcome: Annotated[
+        str | None, typer.Option("--outcome", help="The outcome (needed to close).")
+    ] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Add a note, assign, or move a case on (closing says its outcome)."""
+    from sitroom.auth.service import acting_principal
+    from sitroom.supply.inspections import update_case
+
+    rt = app_context(ctx)
+    with rt.session(write=True) as session:
+        who = acting_principal(session, rt.settings.user)
+        record = update_case(
+            session,
+            case,
+            user=rt.settings.user,
+            note=note,
+            status=status,
+            assign=assign,
+            outcome=outcome,
+            principal=who,
+        )
+    if as_json:
+        print_json(record)
+    else:
+        console.print(
+            f"case {case}: {record['status']}"
+            + (f", {record['outcome']}" if record["outcome"] else "")
+        )
+
+
+@cases_app.command("list")
+def case_list(
+    ctx: typer.Context,
+    status: Annotated[str | None, typer.Option("--status", help="Only this status.")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """The cases you may see, newest first."""
+    from rich.table import Table
+
+    from sitroom.auth.service import acting_principal
+    from sitroom.supply.inspections import list_cases
+
+    rt = app_context(ctx)
+    with rt.session() as session:
+        who = acting_principal(session, rt.settings.user)
+        found = list_cases(session, status=status, principal=who)
+    if as_json:
+        print_json(found)
+        return
+    if not found:
+        console.print("no cases")
+        return
+    table = Table("case", "facility", "status", "opened (UTC)", "title")
+    for c in found:
+        table.add_row(str(c["id"]), c["facility"], c["status"], c["opened_at"][:16], c["title"])
+    console.print(table)
+
+
+@cases_app.command("show")
+def case_show(
+    ctx: typer.Context,
+    case: Annotated[int, typer.Argument(help="The case's number.")],
+    as_json: JsonOpt = False,
+) -> None:
+    """A case, its history and its frozen evidence."""
+    from sitroom.auth.service import acting_principal
+    from sitroom.errors import ForbiddenError
+    from sitroom.supply.inspections import case_record, list_cases
+
+    rt = app_context(ctx)
+    with rt.session() as session:
+        who = acting_principal(session, rt.settings.user)
+        if who is not None and case not in {c["id"] for c in list_cases(session, principal=who)}:
+            raise ForbiddenError(f"case {case} is not in your scopes")
+        record = case_record(session, case, evidence=True)
+    if as_json:
+        print_json(record)
+        return
+    console.print(
+        f"case {record['id']} on {record['facility']}: {record['title']} [{record['status']}]"
+    )
+    for step in record["history"]:
+        console.print(f"  {step['at'][:16]} {step['by']}: {step['text']}")
+    console.print(f"evidence (frozen, SHA-256 {record['evidence_sha256']}):")
+    finding = record["evidence"].get("finding")
+    if finding:
+        console.print(f"  {finding.get('sentence', '')}")
+    console.print(
+        f"  stock then: {len(record['evidence'].get('stock', []))} lots;"
+        f" {len(record['evidence'].get('ledger', []))} ledger entries since"
+        f" {record['evidence'].get('ledger_since', '')[:10]}"
+    )

@@ -23,6 +23,7 @@ from sqlalchemy import (
     Index,
     Integer,
     String,
+    Text,
     UniqueConstraint,
 )
 from sqlalchemy.orm import Mapped, mapped_column
@@ -192,13 +193,93 @@ class StockBalance(Base):
     last_time: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
+#: The questions of a pharmacy inspection (each answered yes or no), beyond the counts.
+CHECKLIST = ("stock_matches_ledger", "prices_as_set", "open_as_posted", "records_kept")
+#: Where an investigation case came from, and the states it goes through.
+CASE_SOURCES = ("detection", "inspection", "report")
+CASE_STATUSES = ("open", "investigating", "closed")
+
+
+class Inspection(Base):
+    """A named inspector's visit to a facility: the checklist, the counts (posted as
+    stocktakes, batch ``stock_batch_id``), findings and the photos' file names.
+    Only ever inserted."""
+
+    __tablename__ = "supply_inspection"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    facility_id: Mapped[int] = mapped_column(ForeignKey("supply_facility.id"), index=True)
+    inspector: Mapped[str] = mapped_column(String(200))
+    inspected_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    #: JSON: each question of :data:`CHECKLIST` and its answer (true, false or null).
+    checklist: Mapped[str] = mapped_column(Text)
+    findings: Mapped[str] = mapped_column(Text)
+    #: JSON list of the photos' file names.
+    photos: Mapped[str] = mapped_column(Text)
+    stock_batch_id: Mapped[int | None] = mapped_column(ForeignKey("stock_batch.id"))
+    #: Units found missing (count below the ledger) and found over, across the counts.
+    missing: Mapped[int] = mapped_column(BigInteger)
+    surplus: Mapped[int] = mapped_column(BigInteger)
+    recorded_by: Mapped[str] = mapped_column(String(100))
+    recorded_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class Case(Base):
+    """An investigation of a facility, opened from a detection finding, an inspection
+    or a report. ``evidence`` is frozen when the case is opened (a trigger refuses to
+    change it) with its SHA-256; the status, assignee and outcome move on."""
+
+    __tablename__ = "supply_case"
+    __table_args__ = (
+        CheckConstraint(_in("source", CASE_SOURCES), name="source"),
+        CheckConstraint(_in("status", CASE_STATUSES), name="status"),
+        CheckConstraint("status <> 'closed' OR outcome IS NOT NULL", name="closed_with_outcome"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    facility_id: Mapped[int] = mapped_column(ForeignKey("supply_facility.id"), index=True)
+    source: Mapped[str] = mapped_column(String(16))
+    inspection_id: Mapped[int | None] = mapped_column(ForeignKey("supply_inspection.id"))
+    title: Mapped[str] = mapped_column(String(300))
+    #: JSON, as it was when the case was opened.
+    evidence: Mapped[str] = mapped_column(Text)
+    evidence_sha256: Mapped[str] = mapped_column(String(64))
+    status: Mapped[str] = mapped_column(String(16))
+    assigned_to: Mapped[str | None] = mapped_column(String(100))
+    outcome: Mapped[str | None] = mapped_column(Text)
+    opened_by: Mapped[str] = mapped_column(String(100))
+    opened_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class CaseNote(Base):
+    """A case's history: each note, assignment and change of status (only inserted)."""
+
+    __tablename__ = "supply_case_note"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("supply_case.id"), index=True)
+    written_by: Mapped[str] = mapped_column(String(100))
+    written_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    text: Mapped[str] = mapped_column(Text)
+    status_from: Mapped[str | None] = mapped_column(String(16))
+    status_to: Mapped[str | None] = mapped_column(String(16))
+    assigned_to: Mapped[str | None] = mapped_column(String(100))
+
+
 __all__ = [
     "ADJUST_REASONS",
+    "CASE_SOURCES",
+    "CASE_STATUSES",
     "CATEGORIES",
     "CHANNELS",
+    "CHECKLIST",
     "ENTRY_KINDS",
     "FACILITY_TYPES",
+    "Case",
+    "CaseNote",
     "Facility",
+    "Inspection",
     "Item",
     "Lot",
     "Route",
