@@ -12,6 +12,7 @@ from __future__ import annotations
 import csv
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 from typing import TypeVar, cast
 
@@ -42,7 +43,22 @@ class ItemRow:
 
 
 def _rows(path: Path, needed: Iterable[str]) -> list[tuple[int, dict[str, str]]]:
-    """``(line, row)`` of a CSV file with the ``needed`` columns; InputError otherwise."""
+    """``(line, row)`` of a CSV file with the ``needed`` columns; InputError otherwise.
+
+    Read once per process while the file is unchanged (its size and time):
+    every ``setup`` of a test or a worker would parse the same 5,000 facilities.
+    """
+    try:
+        info = path.stat()
+    except FileNotFoundError as exc:
+        raise ConfigError(f"{path}: file not found") from exc
+    return _read_rows(path, tuple(needed), info.st_mtime_ns, info.st_size)
+
+
+@lru_cache(maxsize=16)
+def _read_rows(
+    path: Path, needed: tuple[str, ...], _mtime: int, _size: int
+) -> list[tuple[int, dict[str, str]]]:
     try:
         with path.open(encoding="utf-8-sig", newline="") as handle:
             reader = csv.DictReader(handle)
@@ -173,7 +189,7 @@ def _upsert(
         else:
             summary.unchanged += 1
     if new:
-        session.execute(insert(model), new)
+        session.execute(insert(cast(Table, model.__table__)), new)
         summary.created += len(new)
     if changed:
         table = cast(Table, model.__table__)
