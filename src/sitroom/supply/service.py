@@ -13,7 +13,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session, aliased
 
 from sitroom.auth.permissions import Permission, Principal, authorize
@@ -289,6 +289,115 @@ def _names(
     return {k: (facilities[k[0]], items[k[1]], lots[k[2]]) for k in keys}
 
 
+@dataclass(slots=True)
+class StockPicture:
+    """The stock of the whole chain at a moment, as the report and the pages show it."""
+
+    at: datetime
+    #: Units per item and facility type.
+    by_level: dict[str, dict[str, int]]
+    #: Per item and region (org-unit code of the reporting level): pharmacies that had
+    #: received the item by then, and those of them with none left.
+    pharmacies: dict[str, dict[str, tuple[int, int]]]
+    #: Units per item sent and not yet received.
+    in_transit: dict[str, int]
+    units: dict[str, str]
+    entries: int
+    simulated: bool
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "at": self.at.isoformat(),
+            "by_level": self.by_level,
+            "pharmacies": {
+                item: {region: {"supplied": n, "out": out} for region, (n, out) in regions.items()}
+                for item, regions in self.pharmacies.items()
+            },
+            "in_transit": self.in_transit,
+            "units": self.units,
+            "entries": self.entries,
+            "simulated": self.simulated,
+        }
+
+
+def stock_picture(session: Session, at: datetime, *, region_level: int = 2) -> StockPicture:
+    """Stock by item and level at ``at``, stock-outs of pharmacies per region, in transit.
+
+    A pharmacy counts as out of an item when it had received some before
+    ``at`` and holds none at ``at`` (a pharmacy never supplied is not "out").
+    """
+    region = aliased(OrgUnit)
+    upto = StockEntry.time <= at
+    per_facility = (
+        select(
+            StockEntry.facility_id.label("facility_id"),
+            StockEntry.item_id.label("item_id"),
+            func.sum(StockEntry.quantity).label("quantity"),
+            func.sum(
+                case(
+                    (StockEntry.kind.in_(("receipt", "transfer_in")), StockEntry.quantity), else_=0
+                )
+            ).label("received"),
+        )
+        .where(upto)
+        .group_by(StockEntry.facility_id, StockEntry.item_id)
+        .subquery()
+    )
+    rows = session.execute(
+        select(
+            Item.code,
+            Item.unit,
+            Facility.type,
+            region.code,
+            per_facility.c.quantity,
+            per_facility.c.received,
+        )
+        .join(Facility, Facility.id == per_facility.c.facility_id)
+        .join(Item, Item.id == per_facility.c.item_id)
+        .join(OrgUnit, OrgUnit.id == Facility.org_unit_id)
+        .outerjoin(
+            region,
+            (region.level == region_level)
+            & func.substr(OrgUnit.path, 1, func.length(region.path)).__eq__(region.path),
+        )
+    ).all()
+    by_level: dict[str, dict[str, int]] = {}
+    pharmacies: dict[str, dict[str, list[int]]] = {}
+    units: dict[str, str] = {}
+    for item, unit, kind, place, quantity, received in rows:
+        units[item] = unit
+        level = by_level.setdefault(item, {})
+        level[kind] = level.get(kind, 0) + int(quantity or 0)
+        if kind == "pharmacy" and place is not None and int(received or 0) > 0:
+            counts = pharmacies.setdefault(item, {}).setdefault(place, [0, 0])
+            counts[0] += 1
+            counts[1] += int(quantity or 0) <= 0
+    transit: dict[str, int] = {}
+    for item, total in session.execute(
+        select(Item.code, func.sum(StockEntry.quantity))
+        .join(Item, Item.id == StockEntry.item_id)
+        .where(upto, StockEntry.kind.in_(("transfer_out", "transfer_in")))
+        .group_by(Item.code)
+    ):
+        transit[item] = max(0, -int(total or 0))
+    entries = session.scalar(select(func.count(StockEntry.id)).where(upto)) or 0
+    simulated = bool(
+        session.scalar(select(StockEntry.id).where(upto, StockEntry.simulated).limit(1))
+    )
+    return StockPicture(
+        at=at,
+        by_level=by_level,
+        pharmacies={
+            item: {r: (n, out) for r, (n, out) in sorted(regions.items())}
+            for item, regions in pharmacies.items()
+        },
+        in_transit=transit,
+        units=units,
+        entries=int(entries),
+        simulated=simulated,
+    )
+
+
 def ledger_rows(session: Session, *, facility: str | None = None) -> Iterator[dict[str, object]]:
     """The ledger as the import's CSV rows, in time order.
 
@@ -361,10 +470,12 @@ def reverse(
 __all__ = [
     "Mismatch",
     "StockLine",
+    "StockPicture",
     "Verification",
     "import_events",
     "ledger_rows",
     "reverse",
     "stock_on_hand",
+    "stock_picture",
     "verify",
 ]
