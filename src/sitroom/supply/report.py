@@ -10,8 +10,13 @@ is simulated.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from sitroom.sitrep.model import Chart, Column, Fact, Section, Sentence, Table
 from sitroom.sitrep.sections import Inputs, section
+
+if TYPE_CHECKING:
+    from sitroom.supply.service import StockPicture
 
 #: The levels of the chain, top down, as the table shows them.
 LEVELS = (
@@ -65,7 +70,6 @@ def medicines(inputs: Inputs) -> Section | None:
     names = {p.code: p.name for p in inputs.reporters}
     facts = []
     sentences = []
-    outs_table_rows = []
     main = _main_item(inputs, items)
     for item in items:
         regions = picture.pharmacies.get(item, {})
@@ -89,16 +93,6 @@ def medicines(inputs: Inputs) -> Section | None:
                         severity="warning" if out / supplied >= 0.05 else "info",
                     )
                 )
-        for region, (n, o) in regions.items():
-            outs_table_rows.append(
-                {
-                    "region": names.get(region, region),
-                    "item": item,
-                    "supplied": n,
-                    "out": o,
-                    "share": o / n if n else None,
-                }
-            )
     if open_cases:
         sentences.append(
             Sentence(
@@ -154,22 +148,39 @@ def medicines(inputs: Inputs) -> Section | None:
         charts=section_charts,
         tables=[
             stock,
-            Table(
-                key="supply-stockouts",
-                title="Pharmacies out of stock, by region",
-                columns=[
-                    Column(key="region", label="Region", kind="text"),
-                    Column(key="item", label="Item", kind="text"),
-                    Column(key="supplied", label="Supplied"),
-                    Column(key="out", label="Out of stock"),
-                    Column(key="share", label="Share out", kind="percent"),
-                ],
-                rows=outs_table_rows,
-                caption="Pharmacies that had received the item by the close of the period, and"
-                " those of them with none left.",
-            ),
+            _stockouts(picture, items, names, [p.code for p in inputs.reporters]),
         ],
         data=picture.to_dict(),
+    )
+
+
+def _stockouts(
+    picture: StockPicture, items: list[str], names: dict[str, str], regions: list[str]
+) -> Table:
+    """Pharmacies out of each item, a row per region and two columns per item."""
+    from sitroom.sitrep.model import Value
+
+    rows: list[dict[str, Value]] = []
+    for code in regions:
+        row: dict[str, Value] = {"region": names.get(code, code)}
+        for n, item in enumerate(items):
+            supplied, out = picture.pharmacies.get(item, {}).get(code, (0, 0))
+            row[f"out{n}"] = out if supplied else None
+            row[f"share{n}"] = out / supplied if supplied else None
+        rows.append(row)
+    columns = [Column(key="region", label="Region", kind="text")]
+    for n, item in enumerate(items):
+        columns += [
+            Column(key=f"out{n}", label=f"{item}: out"),
+            Column(key=f"share{n}", label="share", kind="percent"),
+        ]
+    return Table(
+        key="supply-stockouts",
+        title="Pharmacies out of stock, by region",
+        columns=columns,
+        rows=rows,
+        caption="Pharmacies with none left at the close of the period, and their share of those"
+        " that had received the item; empty: none supplied with it.",
     )
 
 
