@@ -35,19 +35,29 @@ it) and ``odd_entries`` (bulk dispensing at night in multiples of 100).
 
 Everything is marked as simulated: every ``reference`` starts with ``SIM-``
 and the result says ``simulated=True``.
+
+Each day's random draws for the pharmacies and hospitals are made for all of
+them at once (numpy arrays of facilities x items), and the orders' levels are
+computed the same way; Python walks only the facilities with something to
+record, issuing from their lots (kept in first-expiry-first-out order with
+their running total). On the shipped DPRK network (5,052 facilities, 74 days)
+one item takes about 2.7 s of CPU time instead of 10 s (docs/benchmarks.md,
+"Supply simulation"). The same seed gives the same rows; the rows of a seed
+differ from those of sitroom before this change (the draws come in another
+order), not their distribution.
 """
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
+from operator import attrgetter
 from typing import Literal, Protocol
 from zoneinfo import ZoneInfo
 
 import numpy as np
-from numpy.typing import ArrayLike
+from numpy.typing import ArrayLike, NDArray
 
 from sitroom.supply.records import (
     DISPENSING_TYPES,
@@ -144,47 +154,68 @@ class _Lot:
     quantity: int
 
 
-class _Lots:
-    """The lots of one item at one facility, kept in first-expiry-first-out order."""
+def _fefo(lot: _Lot) -> tuple[date, str]:
+    return lot.expiry, lot.code
 
-    __slots__ = ("lots",)
+
+class _Lots:
+    """The lots of one item at one facility, first-expiry-first-out, and their total.
+
+    Every lot held has a positive quantity; ``total`` is kept with every change,
+    so that asking for it costs nothing.
+    """
+
+    __slots__ = ("lots", "total")
 
     def __init__(self) -> None:
         self.lots: list[_Lot] = []
-
-    def total(self) -> int:
-        return sum(lot.quantity for lot in self.lots)
+        self.total = 0
 
     def add(self, code: str, expiry: date, quantity: int) -> None:
+        self.total += quantity
         for lot in self.lots:
             if lot.code == code:
                 lot.quantity += quantity
                 return
         self.lots.append(_Lot(expiry, code, quantity))
-        self.lots.sort(key=lambda lot: (lot.expiry, lot.code))
+        if len(self.lots) > 1:
+            self.lots.sort(key=_fefo)
 
     def issue(self, quantity: int) -> list[tuple[str, date, int]]:
         """Take ``quantity`` first-expiry-first-out; the caller checked it is there."""
+        if quantity <= 0:
+            return []
+        self.total -= quantity
         taken: list[tuple[str, date, int]] = []
-        for lot in self.lots:
-            if quantity <= 0:
+        lots = self.lots
+        emptied = 0
+        for lot in lots:
+            if lot.quantity > quantity:
+                lot.quantity -= quantity
+                taken.append((lot.code, lot.expiry, quantity))
                 break
-            q = min(lot.quantity, quantity)
-            if q > 0:
-                lot.quantity -= q
-                taken.append((lot.code, lot.expiry, q))
-                quantity -= q
-        self.lots = [lot for lot in self.lots if lot.quantity > 0]
+            taken.append((lot.code, lot.expiry, lot.quantity))
+            quantity -= lot.quantity
+            emptied += 1
+            if quantity == 0:
+                break
+        del lots[:emptied]
         return taken
 
     def expire(self, today: date) -> list[tuple[str, date, int]]:
         """Remove the lots whose expiry date has come (``expiry <= today``)."""
-        gone = [(lot.code, lot.expiry, lot.quantity) for lot in self.lots if lot.expiry <= today]
-        self.lots = [lot for lot in self.lots if lot.expiry > today]
+        lots = self.lots
+        n = 0
+        while n < len(lots) and lots[n].expiry <= today:  # FEFO order: a prefix
+            n += 1
+        gone = [(lot.code, lot.expiry, lot.quantity) for lot in lots[:n]]
+        del lots[:n]
+        self.total -= sum(q for *_, q in gone)
         return gone
 
 
 _MIDNIGHTS: dict[date, datetime] = {}
+_TOTAL = attrgetter("total")
 
 
 def _at(day: date, seconds: int) -> datetime:
@@ -259,6 +290,14 @@ def simulate_supply(  # noqa: PLR0915  (one day's steps in time order, as the mo
     -------
     SupplySimulation
         The rows in time order (UTC), the planted anomalies, the orders.
+
+    Notes
+    -----
+    Each day's random draws for all facilities are made at once (numpy arrays
+    of facilities x items: the patients, their sessions and times, the night
+    patients of hospitals, which stocktakes are due and which facilities damage
+    a few units); Python then walks only the facilities that have something to
+    record, issuing first-expiry-first-out from their lots.
     """
     cfg = config or SimulationConfig()
     rng = np.random.default_rng(seed)
@@ -277,20 +316,20 @@ def simulate_supply(  # noqa: PLR0915  (one day's steps in time order, as the mo
         raise ValueError("no items to simulate")
     cases = local_fever(facilities, fever, parents=parents)
     n_fac, n_days = cases.shape
+    n_items = len(items)
     if n_days == 0:
         raise ValueError("the fever series are empty")
 
     plants = list(planted) if planted is not None else _plant(facilities, cfg, n_days, rng)
-    kind_of: dict[str, PlantedAnomaly] = {p.facility: p for p in plants}
     for one in plants:
         if one.facility not in by_code:
             raise ValueError(f"planted facility {one.facility} is not in the network")
 
     index = {f.code: k for k, f in enumerate(facilities)}
-    customers: dict[int, list[int]] = {k: [] for k in range(n_fac)}
-    for k, f in enumerate(facilities):
-        if f.supplier is not None:
-            customers[index[f.supplier]].append(k)
+    kind_of: dict[int, PlantedAnomaly] = {index[p.facility]: p for p in plants}
+    supplier_of = np.array(
+        [-1 if f.supplier is None else index[f.supplier] for f in facilities], dtype=np.int64
+    )
 
     def depth(k: int) -> int:
         d, f = 0, facilities[k]
@@ -298,11 +337,23 @@ def simulate_supply(  # noqa: PLR0915  (one day's steps in time order, as the mo
             f, d = by_code[f.supplier], d + 1
         return d
 
-    depths = [depth(k) for k in range(n_fac)]
-    if max(depths) > n_fac:
+    depths = np.array([depth(k) for k in range(n_fac)], dtype=np.int64)
+    if depths.max() > n_fac:
         raise ValueError("the suppliers form a cycle")
-    bottom_up = sorted(range(n_fac), key=lambda k: -depths[k])
-    top_down = bottom_up[::-1]
+    # Suppliers ship top-down: by depth, and (as before) the later facility first within one.
+    top_down = sorted(range(n_fac), key=lambda k: (depths[k], -k))
+    shipping_rank = np.empty(n_fac, dtype=np.int64)
+    shipping_rank[top_down] = np.arange(n_fac)
+    levels = [
+        (nodes, supplier_of[nodes])
+        for level in range(int(depths.max()), 0, -1)
+        if len(nodes := np.flatnonzero(depths == level))
+    ]
+
+    def roll_up(values: NDArray[np.float64]) -> None:
+        """Add each facility's values into its supplier's, bottom-up, in place."""
+        for nodes, up in levels:
+            np.add.at(values, up, values[nodes])
 
     def region_of(k: int) -> int:
         while facilities[k].type not in {"warehouse", "stockpile"}:
@@ -315,18 +366,26 @@ def simulate_supply(  # noqa: PLR0915  (one day's steps in time order, as the mo
     # Each region's remoteness (0-1), used through each facility's warehouse.
     remoteness = [float(x) for x in rng.uniform(0.0, 1.0, size=(n_fac,))]
     region = [region_of(k) for k in range(n_fac)]
-    review = [int(cfg.review_days.get(f.type, 3)) for f in facilities]
-    phase = [int(x) for x in rng.integers(0, 14, size=(n_fac,))]
+    review = np.array([int(cfg.review_days.get(f.type, 3)) for f in facilities], dtype=np.int64)
+    phase = rng.integers(0, 14, size=(n_fac,))
     dispensing = np.array([f.type in DISPENSING_TYPES for f in facilities])
+    has_supplier = supplier_of >= 0
+    # Order-up-to cover: the review period, the region's lead time and the safety days.
+    cover = review + (1.0 + 3.0 * np.array(remoteness)[region]) + cfg.safety_days
 
     rows: list[LedgerRow] = []
     orders: list[SimulatedOrder] = []
     stock = [[_Lots() for _ in items] for _ in range(n_fac)]
-    pending_theft = np.zeros((n_fac, len(items)), dtype=np.int64)
-    on_order = np.zeros((n_fac, len(items)), dtype=np.int64)
-    demand_hist = np.zeros((n_fac, len(items), n_days))
+    # Units gone from the shelf (stolen) that the book still shows, until a stocktake.
+    theft: dict[tuple[int, int], int] = {}
+    on_order = np.zeros((n_fac, n_items), dtype=np.int64)
+    demand_hist = np.zeros((n_fac, n_items, n_days))
     arrivals: dict[int, list[tuple[int, int, int, str, list[tuple[str, date, int]], int]]] = {}
+    # The (facility, item) pairs holding a lot that expires on a day, to write off then.
+    expiring: dict[date, set[tuple[int, int]]] = {}
     counters = {"ord": 0, "dsp": 0, "adj": 0, "stk": 0, "rcv": 0, "lot": 0}
+    fac_codes = [f.code for f in facilities]
+    item_codes = [it.code for it in items]
 
     def ref(kind: str) -> str:
         counters[kind] += 1
@@ -350,8 +409,8 @@ def simulate_supply(  # noqa: PLR0915  (one day's steps in time order, as the mo
             LedgerRow(
                 when,
                 event,
-                facilities[k].code,
-                items[i].code,
+                fac_codes[k],
+                item_codes[i],
                 lot,
                 expiry,
                 int(quantity),
@@ -362,9 +421,16 @@ def simulate_supply(  # noqa: PLR0915  (one day's steps in time order, as the mo
             )
         )
 
+    def put(k: int, i: int, lot: str, expiry: date, quantity: int, *, today: date) -> None:
+        """Shelve a lot; it is written off at 00:05 on its expiry date (or the next day)."""
+        stock[k][i].add(lot, expiry, quantity)
+        due = expiry if expiry > today else today + timedelta(days=1)
+        expiring.setdefault(due, set()).add((k, i))
+
     upp = np.array([it.units_per_patient for it in items], dtype=np.int64)
     if (upp < 1).any():
         raise ValueError("units per patient must be whole numbers of at least 1")
+    courses = upp.tolist()
     expected_units = cases[:, np.newaxis, :] * cfg.treated_share * upp[np.newaxis, :, np.newaxis]
     need = expected_units.sum(axis=(0, 2))
 
@@ -376,96 +442,121 @@ def simulate_supply(  # noqa: PLR0915  (one day's steps in time order, as the mo
     # Opening balances: a few days of the first week's need everywhere below the stockpile.
     first_day = start
     rate0 = expected_units[:, :, : min(7, n_days)].mean(axis=2)
-    for k in bottom_up:
-        for c in customers[k]:
-            rate0[k] += rate0[c]
-    for k in range(n_fac):
-        if facilities[k].supplier is None:
-            continue
-        for i in range(len(items)):
-            total = int(rate0[k, i] * (2.0 if dispensing[k] else 3.0))
-            if total <= 0:
-                continue
-            short = int(total * 0.3)
-            for q, (low, high) in ((short, (10, 45)), (total - short, (200, 700))):
-                if q > 0:
-                    lot, expiry = new_lot(i, first_day, low, high)
-                    stock[k][i].add(lot, expiry, q)
-                    emit(
-                        _at(first_day, 6 * 3600 + 60),
-                        "receipt",
-                        k,
-                        i,
-                        lot,
-                        expiry,
-                        q,
-                        counterparty="opening balance",
-                        reference=ref("rcv"),
-                    )
+    roll_up(rate0)
+    opening = (rate0 * np.where(dispensing, 2.0, 3.0)[:, np.newaxis]).astype(np.int64)
+    for k, i in zip(*np.nonzero(has_supplier[:, np.newaxis] & (opening > 0)), strict=True):
+        total = int(opening[k, i])
+        short = int(total * 0.3)
+        for q, (low, high) in ((short, (10, 45)), (total - short, (200, 700))):
+            if q > 0:
+                lot, expiry = new_lot(int(i), first_day, low, high)
+                put(int(k), int(i), lot, expiry, q, today=first_day)
+                emit(
+                    _at(first_day, 6 * 3600 + 60),
+                    "receipt",
+                    int(k),
+                    int(i),
+                    lot,
+                    expiry,
+                    q,
+                    counterparty="opening balance",
+                    reference=ref("rcv"),
+                )
 
     def dispense(  # noqa: PLR0917  (where, when, and what)
-        k: int, i: int, today: date, seconds: int, n_patients: int, units: int
+        k: int, i: int, midnight: datetime, seconds: int, n_patients: int, units: int
     ) -> None:
         """One dispensing entry, first-expiry-first-out, never beyond the physical stock."""
         lots = stock[k][i]
-        physical = lots.total() - int(pending_theft[k, i])
-        units = min(units, max(physical, 0))
+        physical = lots.total - theft.get((k, i), 0) if theft else lots.total
+        units = min(units, physical)
         if units <= 0:
             return
-        course = int(upp[i])
+        course = courses[i]
         n_patients = min(n_patients, units // course)
-        reference = ref("dsp")
+        counters["dsp"] += 1
+        reference = f"{SIM_PREFIX}DSP-{counters['dsp']:06d}"
+        # Pyongyang keeps one offset all year (see _at): a time of day is midnight plus seconds.
+        when = midnight + timedelta(seconds=seconds)
+        code, item = fac_codes[k], item_codes[i]
+        first = lots.lots[0]
+        if first.quantity > units:  # most entries: from the first lot, which is not emptied
+            first.quantity -= units
+            lots.total -= units
+            rows.append(
+                LedgerRow(
+                    when, "dispense", code, item, first.code, first.expiry, units, "", "",
+                    reference, n_patients,
+                )
+            )  # fmt: skip
+            return
         taken = lots.issue(units)
         given = 0
+        last = len(taken) - 1
         for n_lot, (lot, expiry, q) in enumerate(taken):
             # A course split across two lots: its patients go with the later rows.
-            share = n_patients - given if n_lot == len(taken) - 1 else q // course
-            share = min(share, n_patients - given)
+            share = n_patients - given if n_lot == last else min(q // course, n_patients - given)
             given += share
-            emit(
-                _at(today, seconds),
-                "dispense",
-                k,
-                i,
-                lot,
-                expiry,
-                q,
-                reference=reference,
-                patients=share,
+            rows.append(
+                LedgerRow(when, "dispense", code, item, lot, expiry, q, "", "", reference, share)
             )
 
+    def totals() -> NDArray[np.int64]:
+        """Every facility's stock of every item (units), shape (facilities, items)."""
+        book = np.fromiter(map(_TOTAL, all_lots), dtype=np.int64, count=len(all_lots))
+        return book.reshape(n_fac, n_items)
+
+    all_lots = [lots for row in stock for lots in row]
     stockpile = index[roots[0].code]
     donors = ("procurement", "aid: China", "procurement", "aid: WHO")
+    disp = np.flatnonzero(dispensing)
+    disp_list = disp.tolist()
+    n_disp = len(disp_list)
+    hospital = np.array([facilities[k].type == "hospital" for k in disp_list], dtype=bool)
+    cases_disp = cases[disp]
+    phase_disp = phase[disp]
+    row_of = {k: r for r, k in enumerate(disp_list)}
+    others = np.flatnonzero(~dispensing)
+    others_list = others.tolist()
+    phase_others = phase[others]
+    planted_rows = {r: kind_of[k] for r, k in enumerate(disp_list) if k in kind_of}
+    stocktake_loss_rows = [r for r, a in planted_rows.items() if a.kind == "stocktake_loss"]
+    hoarders = [(k, a.start_day) for k, a in kind_of.items() if a.kind == "hoarding"]
+    slot = np.arange(4)
+    day_start, day_end, night_start = 9 * 3600, 20 * 3600, 21 * 3600
+    every = cfg.stocktake_every
 
     for d in range(n_days):
         today = start + timedelta(days=d)
 
+        midnight = _at(today, 0)
+
         # 00:05 write-offs of lots whose expiry date has come.
-        for k in range(n_fac):
-            for i in range(len(items)):
-                for lot, expiry, q in stock[k][i].expire(today):
-                    emit(
-                        _at(today, 300),
-                        "adjust",
-                        k,
-                        i,
-                        lot,
-                        expiry,
-                        -q,
-                        reason="expired",
-                        reference=ref("adj"),
-                    )
-                pending_theft[k, i] = min(pending_theft[k, i], stock[k][i].total())
+        for k, i in sorted(expiring.pop(today, ())):
+            for lot, expiry, q in stock[k][i].expire(today):
+                emit(
+                    _at(today, 300),
+                    "adjust",
+                    k,
+                    i,
+                    lot,
+                    expiry,
+                    -q,
+                    reason="expired",
+                    reference=ref("adj"),
+                )
+        for (k, i), missing in theft.items():
+            theft[k, i] = min(missing, stock[k][i].total)
 
         # 06:00 the stockpile's tranches.
         for n_tranche, (day, share) in enumerate(cfg.tranches):
             if day != d:
                 continue
-            for i in range(len(items)):
+            for i in range(n_items):
                 q = int(need[i] * cfg.supply_ratio * share)
                 if q > 0:
                     lot, expiry = new_lot(i, today, 300, 720)
-                    stock[stockpile][i].add(lot, expiry, q)
+                    put(stockpile, i, lot, expiry, q, today=today)
                     emit(
                         _at(today, 6 * 3600),
                         "receipt",
@@ -482,7 +573,7 @@ def simulate_supply(  # noqa: PLR0915  (one day's steps in time order, as the mo
         for n_arrival, (k, i, sent, reference, parcel, order_no) in enumerate(arrivals.pop(d, [])):
             when = _at(today, 7 * 3600 + 20 * n_arrival % 7000)
             keep = 1.0
-            anomaly = kind_of.get(facilities[k].code)
+            anomaly = kind_of.get(k)
             if (
                 anomaly is not None
                 and anomaly.kind == "transit_loss"
@@ -498,7 +589,7 @@ def simulate_supply(  # noqa: PLR0915  (one day's steps in time order, as the mo
                 cut = min(q, missing)
                 missing -= cut
                 if q - cut > 0:
-                    stock[k][i].add(lot, expiry, q - cut)
+                    put(k, i, lot, expiry, q - cut, today=today)
                     received += q - cut
                     emit(
                         when,
@@ -526,175 +617,205 @@ def simulate_supply(  # noqa: PLR0915  (one day's steps in time order, as the mo
                 when,
             )
 
-        # 09:00-23:59 dispensing, stocktakes and write-offs at pharmacies and hospitals.
-        lam_all = (
-            cases[:, d, np.newaxis]
+        # 09:00-23:59 dispensing, stocktakes and write-offs at pharmacies and hospitals:
+        # the day's draws for all of them at once, then each facility's entries in turn.
+        lam = (
+            cases_disp[:, d, np.newaxis]
             * cfg.treated_share
-            * rng.gamma(cfg.demand_dispersion, 1 / cfg.demand_dispersion, (n_fac, len(items)))
+            * rng.gamma(cfg.demand_dispersion, 1 / cfg.demand_dispersion, (n_disp, n_items))
         )
-        patients_all = rng.poisson(lam_all)
-        for k in np.flatnonzero(dispensing).tolist():
-            anomaly = kind_of.get(facilities[k].code)
-            active = anomaly.kind if anomaly is not None and d >= anomaly.start_day else None
-            for i in range(len(items)):
-                lots = stock[k][i]
-                patients = int(patients_all[k, i])
-                demand_hist[k, i, d] = patients * upp[i]
-                physical = lots.total() - int(pending_theft[k, i])
-                treated = min(patients, max(physical, 0) // int(upp[i]))
-                hospital = facilities[k].type == "hospital"
-                n_sessions = 1 + min(int(treated // 40), 3) if treated > 0 else 0
-                split: list[int] = (
-                    rng.multinomial(treated, np.full(n_sessions, 1 / n_sessions)).tolist()
-                    if n_sessions
-                    else []
-                )
-                entries: list[tuple[int, int, int]] = []  # seconds, patients, units
-                day_seconds = np.sort(rng.integers(9 * 3600, 20 * 3600, n_sessions))
-                for sec, n_patients in zip(day_seconds, split, strict=True):
-                    if n_patients > 0:
-                        forgot = rng.random() < 0.01  # honest: patients not written down
-                        entries.append(
-                            (int(sec), 0 if forgot else n_patients, n_patients * int(upp[i]))
-                        )
-                if active == "no_patients" and rng.random() < 0.8:
-                    recent = demand_hist[k, i, max(0, d - 7) : d + 1].mean()
-                    units = int(recent * rng.uniform(0.4, 1.0)) + int(upp[i])
-                    entries.append((int(rng.integers(9 * 3600, 20 * 3600)), 0, units))
-                    demand_hist[k, i, d] += units
-                entries.sort()
-                night: list[tuple[int, int, int]] = []
-                if hospital and treated > 0 and rng.random() < 0.5:
-                    n_patients = int(rng.integers(1, max(2, treated // 5 + 1)))
-                    night.append(
-                        (
-                            int(rng.integers(21 * 3600, 24 * 3600)),
-                            n_patients,
-                            n_patients * int(upp[i]),
-                        )
-                    )
-                if active == "odd_entries" and rng.random() < 0.6:
-                    for _ in range(int(rng.integers(1, 3))):
-                        hundreds = int(rng.integers(1, 2 + int(demand_hist[k, i, d] // 300)))
-                        units = 100 * hundreds
-                        night.append(
-                            (int(rng.integers(21 * 3600, 24 * 3600)), units // int(upp[i]), units)
-                        )
-                        demand_hist[k, i, d] += units
-                night.sort()
+        patients = rng.poisson(lam)
+        demand_hist[disp, :, d] = patients * upp
+        held = totals()[disp]
+        for (k, i), missing in theft.items():
+            if k in row_of:
+                held[row_of[k], i] -= missing
+        treated = np.minimum(patients, np.maximum(held, 0) // upp)
+        # Up to four sessions a day (one per 40 patients), the patients shared evenly.
+        n_sessions = np.where(treated > 0, 1 + np.minimum(treated // 40, 3), 0)
+        split = np.empty((n_disp, n_items, 4), dtype=np.int64)
+        left = treated
+        for j in range(4):
+            split[:, :, j] = rng.binomial(left, 1.0 / np.maximum(n_sessions - j, 1))
+            left = left - split[:, :, j]
+        seconds = rng.integers(day_start, day_end, (n_disp, n_items, 4))
+        seconds = np.sort(np.where(slot < n_sessions[..., np.newaxis], seconds, 86400), axis=2)
+        forgot = rng.random((n_disp, n_items, 4)) < 0.01  # honest: patients not written down
+        night = hospital[:, np.newaxis] & (treated > 0) & (rng.random((n_disp, n_items)) < 0.5)
+        night_patients = rng.integers(1, np.maximum(2, treated // 5 + 1))
+        night_seconds = rng.integers(night_start, 24 * 3600, (n_disp, n_items))
+        damaged = rng.random((n_disp, n_items)) < 0.01
+        every_disp = np.full(n_disp, every)
+        for r in stocktake_loss_rows:
+            if d >= planted_rows[r].start_day:
+                every_disp[r] = 7
+        stocktake = (d + phase_disp) % every_disp == every_disp - 1
+        marked = np.zeros(n_disp, dtype=bool)
+        marked[[r for r, a in planted_rows.items() if d >= a.start_day]] = True
 
-                for seconds, n_patients, units in entries:
-                    dispense(k, i, today, seconds, n_patients, units)
-                if active == "stocktake_loss":
-                    physical = lots.total() - int(pending_theft[k, i])
-                    pending_theft[k, i] += int(rng.binomial(max(physical, 0), cfg.theft_rate))
-                every = 7 if active == "stocktake_loss" else cfg.stocktake_every
-                if (d + int(phase[k])) % every == every - 1:
-                    _stocktake(
-                        k,
-                        i,
-                        today,
-                        lots,
-                        missing=int(pending_theft[k, i]),
-                        rng=rng,
-                        emit=emit,
-                        ref=ref,
-                    )
-                    pending_theft[k, i] = 0
-                _damage(
-                    k, i, today, lots, missing=int(pending_theft[k, i]), rng=rng, emit=emit, ref=ref
-                )
-                for seconds, n_patients, units in night:
-                    dispense(k, i, today, seconds, n_patients, units)
+        used = split > 0
+        n_entries = used.sum(axis=2).ravel()
+        first_entry = np.concatenate(([0], np.cumsum(n_entries))).tolist()
+        entry_seconds = seconds[used].tolist()
+        entry_patients = np.where(forgot, 0, split)[used].tolist()
+        entry_units = (split * upp[:, np.newaxis])[used].tolist()
+        night_l = night.ravel().tolist()
+        night_patients_l = night_patients.ravel().tolist()
+        night_seconds_l = night_seconds.ravel().tolist()
+        damaged_l = damaged.ravel().tolist()
+        stocktake_l = stocktake.tolist()
+        busy = (
+            (n_entries > 0).reshape(n_disp, n_items)
+            | night
+            | damaged
+            | stocktake[:, np.newaxis]
+            | marked[:, np.newaxis]
+        )
+        for pair in np.flatnonzero(busy).tolist():
+            r, i = divmod(pair, n_items)
+            k = disp_list[r]
+            lots = stock[k][i]
+            course = courses[i]
+            anomaly = planted_rows.get(r)
+            active = anomaly.kind if anomaly is not None and d >= anomaly.start_day else None
+            if active is None:  # the usual facility: its day's entries as drawn
+                for e in range(first_entry[pair], first_entry[pair + 1]):
+                    dispense(k, i, midnight, entry_seconds[e], entry_patients[e], entry_units[e])
+                if stocktake_l[r]:
+                    missing = theft.pop((k, i), 0)
+                    _stocktake(k, i, today, lots, missing=missing, rng=rng, emit=emit, ref=ref)
+                if damaged_l[pair]:
+                    missing = theft.get((k, i), 0)
+                    _damage(k, i, today, lots, missing=missing, rng=rng, emit=emit, ref=ref)
+                if night_l[pair]:
+                    n_patients = night_patients_l[pair]
+                    seconds_at = night_seconds_l[pair]
+                    dispense(k, i, midnight, seconds_at, n_patients, n_patients * course)
+                continue
+
+            entries = [
+                (entry_seconds[e], entry_patients[e], entry_units[e])
+                for e in range(first_entry[pair], first_entry[pair + 1])
+            ]
+            late: list[tuple[int, int, int]] = []
+            if night_l[pair]:
+                n_patients = night_patients_l[pair]
+                late.append((night_seconds_l[pair], n_patients, n_patients * course))
+            if active == "no_patients" and rng.random() < 0.8:
+                recent = demand_hist[k, i, max(0, d - 7) : d + 1].mean()
+                units = int(recent * rng.uniform(0.4, 1.0)) + course
+                entries.append((int(rng.integers(day_start, day_end)), 0, units))
+                entries.sort()
+                demand_hist[k, i, d] += units
+            if active == "odd_entries" and rng.random() < 0.6:
+                for _ in range(int(rng.integers(1, 3))):
+                    hundreds = int(rng.integers(1, 2 + int(demand_hist[k, i, d] // 300)))
+                    units = 100 * hundreds
+                    late.append((int(rng.integers(night_start, 24 * 3600)), units // course, units))
+                    demand_hist[k, i, d] += units
+                late.sort()
+
+            for seconds_at, n_patients, units in entries:
+                dispense(k, i, midnight, seconds_at, n_patients, units)
+            if active == "stocktake_loss":
+                physical = lots.total - theft.get((k, i), 0)
+                stolen = int(rng.binomial(max(physical, 0), cfg.theft_rate))
+                theft[k, i] = theft.get((k, i), 0) + stolen
+            if stocktake_l[r]:
+                missing = theft.pop((k, i), 0)
+                _stocktake(k, i, today, lots, missing=missing, rng=rng, emit=emit, ref=ref)
+            if damaged_l[pair]:
+                missing = theft.get((k, i), 0)
+                _damage(k, i, today, lots, missing=missing, rng=rng, emit=emit, ref=ref)
+            for seconds_at, n_patients, units in late:
+                dispense(k, i, midnight, seconds_at, n_patients, units)
 
         # Orders: order-up-to levels on a periodic review; rates summed up the tree.
         rate = demand_hist[:, :, max(0, d - 6) : d + 1].mean(axis=2)
-        rate = np.where(dispensing[:, np.newaxis], rate, 0.0)
-        for k in bottom_up:
-            for c in customers[k]:
-                rate[k] += rate[c]
-        requests: dict[int, list[tuple[int, int, int]]] = {}
-        for k in range(n_fac):
-            supplier = facilities[k].supplier
-            if supplier is None:
-                continue
-            anomaly = kind_of.get(facilities[k].code)
-            hoarding = anomaly is not None and anomaly.kind == "hoarding" and d >= anomaly.start_day
-            if not hoarding and (d + int(phase[k])) % review[k] != 0:
-                continue
-            lead = 1.0 + 3.0 * remoteness[region[k]]
-            cover = review[k] + lead + cfg.safety_days
-            for i in range(len(items)):
-                target = rate[k, i] * cover * (cfg.hoard_factor if hoarding else 1.0)
-                position = stock[k][i].total() + on_order[k, i]
-                q = math.ceil(target - position)
-                if q > 0:
-                    requests.setdefault(index[supplier], []).append((k, i, q))
-        for s in top_down:
-            for i in range(len(items)):
-                wanted = [(k, q) for k, ii, q in requests.get(s, []) if ii == i]
-                if not wanted:
+        rate[~dispensing] = 0.0
+        roll_up(rate)
+        hoarding = np.zeros(n_fac, dtype=bool)
+        for k, start_day in hoarders:
+            hoarding[k] = d >= start_day
+        reviewing = has_supplier & (hoarding | ((d + phase) % review == 0))
+        position = on_order + totals()
+        target = rate * cover[:, np.newaxis] * np.where(hoarding, cfg.hoard_factor, 1.0)[:, None]
+        wanted_q = np.ceil(target - position)
+        ks, iis = np.nonzero(reviewing[:, np.newaxis] & (wanted_q > 0))
+        sequence = np.lexsort((ks, iis, shipping_rank[supplier_of[ks]]))
+        requests: dict[tuple[int, int], list[tuple[int, int]]] = {}
+        for k, i, q in zip(
+            ks[sequence].tolist(),
+            iis[sequence].tolist(),
+            wanted_q[ks, iis][sequence].astype(np.int64).tolist(),
+            strict=True,
+        ):
+            requests.setdefault((int(supplier_of[k]), i), []).append((k, q))
+        for (s, i), wanted in requests.items():
+            lots = stock[s][i]
+            available = lots.total
+            asked = sum(q for _, q in wanted)
+            fill = 1.0 if asked <= available else available / asked
+            for n_order, (k, q) in enumerate(wanted):
+                sent = min(int(q * fill), lots.total)
+                if sent <= 0:
                     continue
-                available = stock[s][i].total()
-                asked = sum(q for _, q in wanted)
-                fill = 1.0 if asked <= available else available / asked
-                for n_order, (k, q) in enumerate(wanted):
-                    sent = min(int(q * fill), stock[s][i].total())
-                    if sent <= 0:
-                        continue
-                    army = d >= cfg.army_from_day and rng.random() < cfg.army_share
-                    carrier: Literal["army", "civil"] = "army" if army else "civil"
-                    far = remoteness[region[k]]
-                    if facilities[s].type == "stockpile":
-                        lead = 1 + round(1.5 * far) if army else 2 + round(4 * far)
-                    elif facilities[s].type == "warehouse":
-                        lead = 1 if army else 1 + round(2 * far)
-                    else:
-                        lead = 1
-                    lead += 0 if army else int(rng.poisson(0.6))
-                    counters["ord"] += 1
-                    reference = f"{SIM_PREFIX}ORD-{counters['ord']:06d}-{carrier.upper()}"
-                    when = _at(today, 13 * 3600 + 30 * n_order)
-                    taken = stock[s][i].issue(sent)
-                    for lot, expiry, qty in taken:
-                        emit(
-                            when,
-                            "transfer_out",
-                            s,
-                            i,
-                            lot,
-                            expiry,
-                            qty,
-                            counterparty=facilities[k].code,
-                            reference=reference,
-                        )
-                    on_order[k, i] += sent
-                    orders.append(
-                        SimulatedOrder(
-                            reference,
-                            facilities[s].code,
-                            facilities[k].code,
-                            items[i].code,
-                            carrier,
-                            q,
-                            sent,
-                            0,
-                            when,
-                            when,
-                        )
+                army = d >= cfg.army_from_day and rng.random() < cfg.army_share
+                carrier: Literal["army", "civil"] = "army" if army else "civil"
+                far = remoteness[region[k]]
+                if facilities[s].type == "stockpile":
+                    lead = 1 + round(1.5 * far) if army else 2 + round(4 * far)
+                elif facilities[s].type == "warehouse":
+                    lead = 1 if army else 1 + round(2 * far)
+                else:
+                    lead = 1
+                lead += 0 if army else int(rng.poisson(0.6))
+                counters["ord"] += 1
+                reference = f"{SIM_PREFIX}ORD-{counters['ord']:06d}-{carrier.upper()}"
+                when = _at(today, 13 * 3600 + 30 * n_order)
+                taken = lots.issue(sent)
+                for lot, expiry, qty in taken:
+                    emit(
+                        when,
+                        "transfer_out",
+                        s,
+                        i,
+                        lot,
+                        expiry,
+                        qty,
+                        counterparty=fac_codes[k],
+                        reference=reference,
                     )
-                    arrivals.setdefault(d + lead, []).append(
-                        (k, i, sent, reference, taken, len(orders) - 1)
+                on_order[k, i] += sent
+                orders.append(
+                    SimulatedOrder(
+                        reference,
+                        fac_codes[s],
+                        fac_codes[k],
+                        item_codes[i],
+                        carrier,
+                        q,
+                        sent,
+                        0,
+                        when,
+                        when,
                     )
+                )
+                arrivals.setdefault(d + lead, []).append(
+                    (k, i, sent, reference, taken, len(orders) - 1)
+                )
 
         # 20:00 stocktakes and 20:40 write-offs at the stockpile, warehouses and stores.
-        for k in np.flatnonzero(~dispensing).tolist():
-            for i in range(len(items)):
-                if (d + int(phase[k])) % cfg.stocktake_every == cfg.stocktake_every - 1:
+        due = ((d + phase_others) % every == every - 1).tolist()
+        damaged_l = (rng.random((len(others_list), n_items)) < 0.01).ravel().tolist()
+        for r, k in enumerate(others_list):
+            for i in range(n_items):
+                if due[r]:
                     _stocktake(k, i, today, stock[k][i], missing=0, rng=rng, emit=emit, ref=ref)
-                _damage(k, i, today, stock[k][i], missing=0, rng=rng, emit=emit, ref=ref)
+                if damaged_l[r * n_items + i]:
+                    _damage(k, i, today, stock[k][i], missing=0, rng=rng, emit=emit, ref=ref)
 
-    rows.sort(key=lambda r: r.time)  # stable: a facility's same-time rows keep their order
+    rows.sort(key=attrgetter("time"))  # stable: a facility's same-time rows keep their order
     return SupplySimulation(
         rows=tuple(rows),
         planted=tuple(plants),
@@ -718,6 +839,7 @@ def _stocktake(
 ) -> None:
     """Count every lot at 20:00: the book less what went missing, give or take a few units."""
     reference = ref("stk")
+    when = _at(today, 20 * 3600)
     for lot in reversed(lots.lots):  # a thief takes from the back of the shelf
         gone = min(lot.quantity, missing)
         missing -= gone
@@ -725,18 +847,10 @@ def _stocktake(
         if rng.random() < 0.3:  # honest miscounts, both ways, a fraction of a percent
             count += round(rng.normal(0, max(1.0, 0.003 * lot.quantity)))
         count = max(count, 0)
-        emit(
-            _at(today, 20 * 3600),
-            "stocktake",
-            k,
-            i,
-            lot.code,
-            lot.expiry,
-            count,
-            reference=reference,
-        )
+        emit(when, "stocktake", k, i, lot.code, lot.expiry, count, reference=reference)
         lot.quantity = count
     lots.lots = [lot for lot in lots.lots if lot.quantity > 0]
+    lots.total = sum(lot.quantity for lot in lots.lots)
 
 
 def _damage(
@@ -750,9 +864,12 @@ def _damage(
     emit: _Emit,
     ref: _Ref,
 ) -> None:
-    """Now and then a few honest units damaged or lost (20:40), never beyond what is there."""
-    available = lots.total() - missing
-    if available <= 0 or rng.random() >= 0.01:
+    """A few honest units damaged or lost (20:40), never beyond what is there.
+
+    Called on the 1 % of days drawn for it (the caller draws which, for all facilities).
+    """
+    available = lots.total - missing
+    if available <= 0:
         return
     q = min(available, 1 + int(rng.integers(0, max(1, available // 200))))
     reason = "damaged" if rng.random() < 0.7 else "lost"
