@@ -20,7 +20,7 @@ def rows(result):
 
 @pytest.fixture
 def demo(cli):
-    assert cli("demo", "--no-serve", "--no-users").code == 0
+    assert cli("demo", "--no-supply", "--no-serve", "--no-users").code == 0
     return cli
 
 
@@ -367,7 +367,7 @@ def test_bad_options_are_refused_where_they_are_parsed(cli, args, fragment):
 
 
 def test_a_series_too_short_for_the_window_says_so(cli):
-    assert cli("demo", "--no-serve", "--no-users").code == 0
+    assert cli("demo", "--no-supply", "--no-serve", "--no-users").code == 0
     result = cli("analyze", "rt", "--start", "2022-05-14", "--end", "2022-05-15")
     assert result.code == 1
     assert "a 7-day window needs at least 8 days of data; the series has 2" in result.err
@@ -407,7 +407,7 @@ def test_an_all_zero_series_leaks_no_numpy_warning(cli, tmp_path, analysis):
 
 
 def test_totals_say_what_they_sum_and_are_never_rounded(cli):
-    assert cli("demo", "--no-serve", "--no-users").code == 0
+    assert cli("demo", "--no-supply", "--no-serve", "--no-users").code == 0
     cfr = json.loads(cli("analyze", "cfr", "--json").out)
     assert (
         "4,440,452 cases: sums of the daily new_deaths of KP, 2022-05-12 to 2022-08-09"
@@ -420,7 +420,7 @@ def test_totals_say_what_they_sum_and_are_never_rounded(cli):
 
 
 def test_alerts_for_a_whole_level_equal_the_units_one_by_one(cli):
-    assert cli("demo", "--no-serve", "--no-users").code == 0
+    assert cli("demo", "--no-supply", "--no-serve", "--no-users").code == 0
     span = ["--fill", "linear", "--start", "2022-05-14", "--end", "2022-06-30"]
     many = json.loads(cli("analyze", "alerts", "--level", "2", *span, "--json").out)
     alarmed = {r["org_unit"] for r in many["rows"]}

@@ -6,7 +6,7 @@ from sitroom.db import HEAD_REVISION
 
 
 def test_demo_loads_the_outbreak_and_can_run_twice(cli):
-    first = cli("demo", "--no-serve", "--no-users")
+    first = cli("demo", "--no-supply", "--no-serve", "--no-users")
     assert first.code == 0, first.err
     assert "fever_national.csv: 548 created" in first.out
     # The demo ends on the latest period with regional reports, and says so.
@@ -16,14 +16,14 @@ def test_demo_loads_the_outbreak_and_can_run_twice(cli):
     assert "4,772,790" in first.out
     # --no-users: exactly what the demo printed before it had users and a server.
     assert "password" not in first.out
-    second = cli("demo", "--no-serve", "--no-users")
+    second = cli("demo", "--no-supply", "--no-serve", "--no-users")
     assert second.code == 0
     assert "fever_national.csv: 0 created, 0 updated, 548 unchanged" in second.out
     assert "fever_by_region.csv: 0 created, 0 updated, 2756 unchanged" in second.out
 
 
 def test_bulletin_json_for_15_may(cli):
-    assert cli("demo", "--no-serve", "--no-users").code == 0
+    assert cli("demo", "--no-supply", "--no-serve", "--no-users").code == 0
     result = cli("bulletin", "--period", "2022-05-15", "--json")
     assert result.code == 0
     data = json.loads(result.out)
@@ -52,7 +52,7 @@ def test_bulletin_json_for_15_may(cli):
 
 
 def test_validate_json_has_the_documented_keys(cli):
-    assert cli("demo", "--no-serve", "--no-users").code == 0
+    assert cli("demo", "--no-supply", "--no-serve", "--no-users").code == 0
     result = cli("validate", "--period", "2022-06-08", "--json")
     findings = json.loads(result.out)
     assert findings
@@ -67,7 +67,7 @@ def test_validate_json_has_the_documented_keys(cli):
 
 
 def test_completeness_aggregate_history_export_and_places(cli, tmp_path):
-    assert cli("demo", "--no-serve", "--no-users").code == 0
+    assert cli("demo", "--no-supply", "--no-serve", "--no-users").code == 0
     rows = json.loads(
         cli("completeness", "--start", "2022-05-15", "--end", "2022-05-16", "--json").out
     )
@@ -126,7 +126,7 @@ def test_commands_before_setup_explain_what_to_do(cli, tmp_path):
 
 
 def test_validate_exits_1_on_errors_unless_exit_zero(cli):
-    assert cli("demo", "--no-serve", "--no-users").code == 0
+    assert cli("demo", "--no-supply", "--no-serve", "--no-users").code == 0
     found = cli("validate", "--period", "2022-06-08")
     assert found.code == 1
     assert "stock_identity" in found.out
@@ -135,7 +135,7 @@ def test_validate_exits_1_on_errors_unless_exit_zero(cli):
 
 
 def test_inverted_ranges_and_unknown_codes_are_errors(cli, tmp_path):
-    assert cli("demo", "--no-serve", "--no-users").code == 0
+    assert cli("demo", "--no-supply", "--no-serve", "--no-users").code == 0
     for args in (
         ["validate", "--start", "2022-06-10", "--end", "2022-06-01"],
         ["completeness", "--start", "2022-06-10", "--end", "2022-06-01"],
@@ -152,7 +152,7 @@ def test_inverted_ranges_and_unknown_codes_are_errors(cli, tmp_path):
 
 
 def test_global_options_work_after_the_command_too(cli, db_url, tmp_path):
-    assert cli("demo", "--no-serve", "--no-users").code == 0
+    assert cli("demo", "--no-supply", "--no-serve", "--no-users").code == 0
     before = cli("bulletin", "--period", "2022-05-15", "--json")
     after = cli("bulletin", "--db", db_url, "--period", "2022-05-15", "--json")
     assert after.code == 0, after.err
@@ -183,7 +183,7 @@ def test_short_help_and_version(cli):
 
 def test_org_units_are_named_as_the_import_names_them(cli):
     """Codes, English and Korean names and aliases work wherever an org unit is asked for."""
-    assert cli("demo", "--no-serve", "--no-users").code == 0
+    assert cli("demo", "--no-supply", "--no-serve", "--no-users").code == 0
     by_code = json.loads(cli("history", "new_fever", "KP-04", "2022-05-15", "--json").out)
     for label in ("Chagang", "Jagang", "자강", "chagang"):
         result = cli("history", "new_fever", label, "2022-05-15", "--json")

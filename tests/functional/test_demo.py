@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import queue
 import signal
@@ -76,7 +77,7 @@ def fast_hashing(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_no_serve_creates_the_users_with_passwords_shown_once_and_stored_hashed(
     cli, engine, fast_hashing
 ):
-    first = cli("demo", "--no-serve")
+    first = cli("demo", "--no-supply", "--no-serve")
     assert first.code == 0, first.err
     assert "Regions reporting: 13 of 13" in first.out  # the old output, then the users
     assert "Demo users (19 created, 0 given new passwords)" in first.out
@@ -106,7 +107,7 @@ def test_no_serve_creates_the_users_with_passwords_shown_once_and_stored_hashed(
     assert all(h.startswith("$argon2id$") for h in demo_hashes.values())
 
     # A second run works, and gives every demo user a new password, audited as such.
-    second = cli("demo", "--no-serve")
+    second = cli("demo", "--no-supply", "--no-serve")
     assert second.code == 0, second.err
     assert "Demo users (0 created, 19 given new passwords)" in second.out
     again = {name: password for name, (_, _, password) in printed_users(second.out).items()}
@@ -126,12 +127,12 @@ def test_no_serve_creates_the_users_with_passwords_shown_once_and_stored_hashed(
 
 
 def test_a_second_run_puts_changed_demo_users_back(cli, engine, fast_hashing):
-    assert cli("demo", "--no-serve").code == 0
+    assert cli("demo", "--no-supply", "--no-serve").code == 0
     assert cli("user", "disable", "reporter-kp-04").code == 0
     assert cli("user", "set-role", "reporter-kp-04", "viewer").code == 0
     assert cli("user", "grant", "reporter-kp-04", "--scope", "KP-01").code == 0
     assert cli("user", "revoke", "viewer", "--scope", "KP").code == 0
-    again = cli("demo", "--no-serve")
+    again = cli("demo", "--no-supply", "--no-serve")
     assert again.code == 0, again.err
     users = printed_users(again.out)
     with Session(engine) as session:
@@ -142,7 +143,7 @@ def test_a_second_run_puts_changed_demo_users_back(cli, engine, fast_hashing):
 
 
 def test_a_user_the_demo_did_not_make_is_left_alone(cli, engine, fast_hashing):
-    assert cli("demo", "--no-serve", "--no-users").code == 0
+    assert cli("demo", "--no-supply", "--no-serve", "--no-users").code == 0
     with Session(engine) as session:
         create_user(
             session,
@@ -153,7 +154,7 @@ def test_a_user_the_demo_did_not_make_is_left_alone(cli, engine, fast_hashing):
             actor="t",
         )
         session.commit()
-    refused = cli("demo", "--no-serve")
+    refused = cli("demo", "--no-supply", "--no-serve")
     assert refused.code == 1
     assert "admin exist and were not made by the demo" in refused.err
     assert "--no-users" in refused.err
@@ -165,19 +166,19 @@ def test_a_user_the_demo_did_not_make_is_left_alone(cli, engine, fast_hashing):
 
 
 def test_no_users_prints_what_it_always_printed(cli):
-    done = cli("demo", "--no-serve", "--no-users")
+    done = cli("demo", "--no-supply", "--no-serve", "--no-users")
     assert done.code == 0
     assert done.out.rstrip().endswith("sitroom analyze credibility")
     assert "password" not in done.out
     assert "Published the situation report of 2022-08-" in done.out
-    skipped = cli("demo", "--no-serve", "--no-users", "--no-publish")
+    skipped = cli("demo", "--no-supply", "--no-serve", "--no-users", "--no-publish")
     assert skipped.code == 0
     assert "situation report" not in skipped.out
 
 
 def test_running_the_demo_again_publishes_no_identical_edition(cli, engine, fast_hashing):
-    assert cli("demo", "--no-serve").code == 0
-    again = cli("demo", "--no-serve")
+    assert cli("demo", "--no-supply", "--no-serve").code == 0
+    again = cli("demo", "--no-supply", "--no-serve")
     assert again.code == 0, again.err
     assert "nothing new published" in again.out
     with engine.connect() as connection:
@@ -193,7 +194,7 @@ def busy_port() -> Iterator[int]:
 
 
 def test_a_busy_port_is_said_clearly_before_anything_is_done(cli, busy_port):
-    refused = cli("demo", "--port", str(busy_port))
+    refused = cli("demo", "--no-supply", "--port", str(busy_port))
     assert refused.code == 1
     assert f"port {busy_port} on 127.0.0.1 is in use" in refused.err
     assert "--port" in refused.err
@@ -223,7 +224,7 @@ class Demo:
         self.port = port
         self.address = f"http://127.0.0.1:{port}"
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "sitroom", "demo", "--port", str(port)],
+            [sys.executable, "-m", "sitroom", "demo", "--no-supply", "--port", str(port)],
             env=env,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
@@ -345,3 +346,22 @@ def test_the_demo_serves_until_stopped_and_again(served):
     code, rest, err = again.stop(signal.SIGTERM)
     assert code == 0, err
     assert "sitroom demo stopped." in rest
+
+
+def test_the_demo_loads_a_simulated_supply_history_once(cli, tmp_path):
+    """The demo simulates the wave's supply on the whole network (issue #11, item 11),
+    marked simulated, before it publishes: the report has its medicines section."""
+    first = cli("demo", "--no-serve", "--no-users")
+    assert first.code == 0, first.err
+    assert "Loaded a simulated supply history" in first.out
+    stock = json.loads(cli("supply", "stock", "--item", "PARA-500", "--json").out)
+    assert len({line["facility"] for line in stock}) > 1000
+    assert cli("supply", "verify").code == 0
+    written = tmp_path / "report.json"
+    assert cli("sitrep", "--format", "json", "-o", str(written)).code == 0
+    report = json.loads(written.read_text(encoding="utf-8"))
+    medicines = next(s for s in report["sections"] if s["key"] == "supply")
+    assert any("simulated supply history" in s["text"] for s in medicines["sentences"])
+    again = cli("demo", "--no-serve", "--no-users")
+    assert again.code == 0, again.err
+    assert "The simulated supply history is loaded" in again.out

@@ -22,11 +22,11 @@ from tests.unit.publication.conftest import quick_build
 
 
 def test_the_demo_publishes_once_and_the_commands_read_it(cli, tmp_path, monkeypatch):
-    first = cli("demo", "--no-serve", "--no-users")
+    first = cli("demo", "--no-supply", "--no-serve", "--no-users")
     assert first.code == 0, first.err
     assert "Published the situation report of 2022-08-" in first.out
     period = first.out.split("Published the situation report of ")[1].split()[0]
-    again = cli("demo", "--no-serve", "--no-users")
+    again = cli("demo", "--no-supply", "--no-serve", "--no-users")
     assert again.code == 0, again.err
     assert f"The situation report of {period} is published: edition 1" in again.out
 

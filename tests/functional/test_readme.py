@@ -32,7 +32,7 @@ def test_the_tour_is_found():
 @pytest.fixture
 def demo_folder(cli, tmp_path, monkeypatch):
     """The demo loaded, and a working folder holding the examples, as in a clone."""
-    assert cli("demo", "--no-serve", "--no-users").code == 0
+    assert cli("demo", "--no-supply", "--no-serve", "--no-users").code == 0
     shutil.copytree(ROOT / "examples", tmp_path / "examples")
     monkeypatch.chdir(tmp_path)
     return tmp_path

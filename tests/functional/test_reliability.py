@@ -390,7 +390,7 @@ def test_impossible_periods_and_receipt_times_are_refused(cli, db_url, tmp_path,
 
 
 def test_an_export_never_replaces_what_is_not_a_regular_file(cli, tmp_path):
-    assert cli("demo", "--no-serve", "--no-users").code == 0
+    assert cli("demo", "--no-supply", "--no-serve", "--no-users").code == 0
     fifo = tmp_path / "pipe"
     os.mkfifo(fifo)
     link = tmp_path / "link"
@@ -440,7 +440,7 @@ def test_analysis_files_are_checked_as_imports_are(cli, tmp_path):
     ],
 )
 def test_command_line_dates_keep_to_the_years_imports_do(cli, args):
-    assert cli("demo", "--no-serve", "--no-users").code == 0
+    assert cli("demo", "--no-supply", "--no-serve", "--no-users").code == 0
     result = cli(*args)
     assert result.code == 1
     assert "outside the years 1900-2199" in _one_line_error(result.err)

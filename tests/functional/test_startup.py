@@ -55,7 +55,7 @@ def test_help_imports_nothing_heavy():
 
 
 def test_a_bulletin_on_a_current_schema_needs_no_alembic_or_scipy(cli, db_url):
-    assert cli("demo", "--no-serve", "--no-users").code == 0
+    assert cli("demo", "--no-supply", "--no-serve", "--no-users").code == 0
     env = {**os.environ, "SITROOM_DATABASE_URL": db_url}
     loaded = _loaded("bulletin", "--period", "2022-05-15", env=env)
     assert "sqlalchemy" in loaded
@@ -82,7 +82,7 @@ ENTRY_PROBE = (
 
 
 def test_the_program_collects_again_once_the_command_works(cli, db_url):
-    assert cli("demo", "--no-serve", "--no-users").code == 0
+    assert cli("demo", "--no-supply", "--no-serve", "--no-users").code == 0
     env = {**os.environ, "SITROOM_DATABASE_URL": db_url}
     done = subprocess.run(
         [sys.executable, "-c", ENTRY_PROBE, "bulletin", "--period", "2022-05-15"],
@@ -104,7 +104,7 @@ def test_the_program_closes_the_database(cli, db_url):
     An SQLite connection left open at exit leaves its write-ahead log beside
     the file; the last one closed checkpoints it and removes it.
     """
-    assert cli("demo", "--no-serve", "--no-users").code == 0
+    assert cli("demo", "--no-supply", "--no-serve", "--no-users").code == 0
     path = sqlite_path(db_url)
     if path is None:
         pytest.skip("an SQLite file's write-ahead log; PostgreSQL has none")

@@ -12,7 +12,7 @@ import typer
 from rich.table import Table
 from rich.text import Text
 
-from sitroom.cli.app import app, app_context, check_access, console, print_json
+from sitroom.cli.app import app, app_context, check_access, console, err_console, print_json
 from sitroom.cli.options import FORMATS, JsonOpt, PeriodOpt, parse_date
 from sitroom.cli.text import clean, styled
 from sitroom.errors import SitroomError
@@ -601,6 +601,14 @@ def demo(
             " of the same data exists).",
         ),
     ] = True,
+    supply: Annotated[
+        bool,
+        typer.Option(
+            "--supply/--no-supply",
+            help="Load a simulated supply history of the wave (sitroom simulate supply, marked"
+            " simulated; about half a minute, once per database).",
+        ),
+    ] = True,
 ) -> None:
     """Load the 2022 DPRK outbreak, publish its latest situation report, create a user per
     role, and serve the dashboard and the API on 127.0.0.1.
@@ -639,6 +647,8 @@ def demo(
         " latest national one).\n"
     )
     print_bulletin(result.bulletin)
+    if supply:
+        _demo_supply(rt)
     if publish:
         _demo_publish(rt)
     console.print(
@@ -665,6 +675,36 @@ def demo(
         console.print(f"       or: curl -u {example}:PASSWORD {address}/api/v1/me")
     run(rt, host=DEMO_HOST, port=port, demo=True)
     console.print("sitroom demo stopped.")
+
+
+def _demo_supply(rt: AppContext) -> None:
+    """Simulate the wave's supply once (a database holds one simulated history)."""
+    from rich.progress import Progress
+    from sqlalchemy import func, select
+
+    from sitroom.supply.models import StockBatch
+    from sitroom.supply.simulation_service import simulate_into
+
+    if rt.country.supply is None:
+        return
+    with rt.session() as session:
+        batches = session.scalar(select(func.count(StockBatch.id)).where(StockBatch.simulated))
+    if batches:
+        console.print("\nThe simulated supply history is loaded (sitroom supply stock).")
+        return
+    with Progress(console=err_console, transient=True) as bar:
+        task = bar.add_task("simulating the supply of the wave", total=None)
+        result = simulate_into(
+            rt,
+            user=rt.settings.user,
+            progress=lambda done, total: bar.update(task, completed=done, total=total),
+        )
+    console.print(
+        f"\nLoaded a simulated supply history: {result.rows:,} stock movements of"
+        f" {', '.join(result.items)} over {result.facilities:,} facilities, with hoarding and"
+        " diversion planted at 15 of them, all marked simulated (sitroom supply stock,"
+        " sitroom supply suspects)."
+    )
 
 
 def _demo_publish(rt: AppContext) -> None:
