@@ -549,8 +549,21 @@ class Ledger:
         # stocktake
         lot = book.counted_lot(place, item, m)
         on_hand = book.available_at(place.id, item.id, lot.id, m.time, later=False)
+        difference = m.quantity - on_hand
+        if difference < 0:
+            # A count below the ledger removes stock at its time: what was issued after
+            # it (a back-dated count) must still have been there.
+            lowest = book.available_at(place.id, item.id, lot.id, m.time)
+            if lowest < -difference:
+                raise Refused(
+                    "quantity",
+                    f"{place.code} counted {m.quantity:,} of {item.code} lot {lot.code} at"
+                    f" {m.time.isoformat(timespec='minutes')}, {-difference:,} fewer than the"
+                    f" ledger's {on_hand:,}; but {on_hand - lowest:,} of them were issued"
+                    " after that moment: record the count at its real time",
+                )
         base["counted"] = m.quantity
-        return [book.move(base, place, item, lot, m.quantity - on_hand, allow_zero=True)]
+        return [book.move(base, place, item, lot, difference, allow_zero=True)]
 
     def _authorize(self, m: Movement, place: _Place) -> None:
         who = self.principal

@@ -366,3 +366,19 @@ def test_a_csv_file_is_all_or_nothing_and_names_line_and_field(
     assert "1.5 is not a whole number" in refused.rejections[0].reason
     assert "negative" in refused.rejections[2].reason
     assert stock(loaded, PHARMACY) == {"L1": 155}
+
+
+def test_a_back_dated_count_may_not_empty_a_later_day(stocked: Session) -> None:
+    """Found by the property test: a count below the ledger, dated before issues that
+    took the stock it says was missing, would leave those issues with nothing."""
+    assert post(
+        stocked, Movement(at(10), "dispense", PHARMACY, "PARA-500", 495, lot="LATE")
+    ).committed
+    late = post(stocked, Movement(at(5), "stocktake", PHARMACY, "PARA-500", 490, lot="LATE"))
+    assert not late.committed
+    assert "fewer than the ledger's 500" in late.rejections[0].reason
+    assert "issued after that moment" in late.rejections[0].reason
+    assert post(
+        stocked, Movement(at(5), "stocktake", PHARMACY, "PARA-500", 495, lot="LATE")
+    ).committed
+    assert service.verify(stocked).ok
