@@ -5,9 +5,12 @@ from sitroom.events.models import Event
 from sitroom.places.models import OrgUnit
 from sitroom.publication.models import Edition, EditionFile, PublicationClaim
 from sitroom.supply.models import (
+    DistributionOrder,
     Facility,
     Item,
     Lot,
+    OrderEvent,
+    OrderLine,
     Route,
     StockBalance,
     StockBatch,
@@ -32,6 +35,7 @@ __all__ = [
     "DataSet",
     "DataValue",
     "DataValueAudit",
+    "DistributionOrder",
     "Edition",
     "EditionFile",
     "Event",
@@ -39,6 +43,8 @@ __all__ = [
     "ImportRun",
     "Item",
     "Lot",
+    "OrderEvent",
+    "OrderLine",
     "OrgUnit",
     "PublicationClaim",
     "Route",
