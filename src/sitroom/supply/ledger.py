@@ -1020,6 +1020,21 @@ class _Book:
             session.execute(insert(StockBalance), inserts)
 
 
+def on_route(session: Session, source: Facility, destination: Facility) -> bool:
+    """The ledger's route rule, for callers that refuse before posting (an order's creation).
+
+    A transfer goes from a facility to its customer or its supplier along a
+    supplier link, or along a declared route (``supply_route``): what
+    :meth:`_Book.routed` checks on every transfer the ledger posts.
+    """
+    if destination.supplier_id == source.id or source.supplier_id == destination.id:
+        return True
+    declared = select(Route.id).where(
+        Route.source_id == source.id, Route.destination_id == destination.id
+    )
+    return session.scalar(declared) is not None
+
+
 def _old(ids: dict[int, int], lot_id: int) -> int:
     for old, new in ids.items():
         if new == lot_id:
@@ -1040,5 +1055,6 @@ __all__ = [
     "NotFoundError",
     "PostSummary",
     "SitroomError",
+    "on_route",
     "unit_word",
 ]
