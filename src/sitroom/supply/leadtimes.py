@@ -80,9 +80,7 @@ def step_stats(hours: ArrayLike) -> StepStats:
     values = values[~np.isnan(values)]
     if values.size == 0:
         return StepStats(0, None, None)
-    return StepStats(
-        int(values.size), float(np.median(values)), float(np.percentile(values, 90.0))
-    )
+    return StepStats(int(values.size), float(np.median(values)), float(np.percentile(values, 90.0)))
 
 
 def summarize(
