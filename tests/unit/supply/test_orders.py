@@ -297,7 +297,7 @@ def test_a_dispatch_names_its_carrier_and_kind(stocked: Session) -> None:
     order = draft(stocked)
     orders.approve_order(stocked, order.number, user="kim", at=at(2, 9))
     before = counts(stocked)
-    with pytest.raises(OrderRefused, match="names its carrier.*unknown carrier kind 'navy'"):
+    with pytest.raises(OrderRefused, match=r"names its carrier.*unknown carrier kind 'navy'"):
         orders.dispatch_order(stocked, order.number, carrier=" ", carrier_kind="navy", user="k")
     with pytest.raises(OrderRefused, match="before the previous step"):
         orders.dispatch_order(
@@ -373,7 +373,7 @@ def test_a_user_acts_only_in_their_scopes(stocked: Session) -> None:
     before = counts(stocked)
     with pytest.raises(ForbiddenError, match="outside their scopes"):
         draft(stocked, principal=pyongyang)
-    with pytest.raises(ForbiddenError, match="permission stock.write"):
+    with pytest.raises(ForbiddenError, match=r"permission stock\.write"):
         draft(stocked, principal=pharmacist)
     assert counts(stocked) == before
     order = draft(stocked, principal=chagang)
