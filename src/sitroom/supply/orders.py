@@ -410,8 +410,11 @@ def _load(session: Session, number: str) -> DistributionOrder:
     return order
 
 
-def _conflict(session: Session, order_id: int, number: str, action: str) -> ConflictError:
-    """The order is not (or no longer) in a status that allows ``action``: what it is now."""
+def _conflict(
+    session: Session, order_id: int, number: str, expected: Sequence[str], action: str
+) -> ConflictError:
+    """The order is not (or no longer) in a status that allows ``action``: what it is now,
+    since when and by whom (another process may have just changed it)."""
     status = session.scalar(
         select(DistributionOrder.status).where(DistributionOrder.id == order_id)
     )
@@ -423,8 +426,8 @@ def _conflict(session: Session, order_id: int, number: str, action: str) -> Conf
     ).first()
     since = f" (by {last[0]}, {last[1]:%Y-%m-%d %H:%M} UTC)" if last else ""
     return ConflictError(
-        f"order {number} is {status}{since}: it cannot be {action}; its status changed"
-        " before this step: nothing was written"
+        f"order {number} is {status}{since}, not {' or '.join(expected)}: it cannot be"
+        f" {action}; nothing was written"
     )
 
 
@@ -432,7 +435,7 @@ def _expect(
     session: Session, order: DistributionOrder, allowed: tuple[str, ...], action: str
 ) -> None:
     if order.status not in allowed:
-        raise _conflict(session, order.id, order.number, action)
+        raise _conflict(session, order.id, order.number, allowed, action)
 
 
 def _move(
@@ -456,7 +459,7 @@ def _move(
         .execution_options(synchronize_session=False)
     )
     if changed.rowcount != 1:  # type: ignore[attr-defined]
-        raise _conflict(session, order.id, order.number, action)
+        raise _conflict(session, order.id, order.number, [from_status], action)
     session.add(
         OrderEvent(
             order_id=order.id,
