@@ -298,3 +298,61 @@ def test_two_processes_delivering_one_order(db_url: str, stocked: Session) -> No
     assert arrived == [300]  # once
     assert _stock(stocked, STORE) == 300 - (winner["lines"][0]["rejected"] or 0)
     assert service.verify(stocked).ok
+
+
+def test_a_dispatch_beyond_stock_exits_non_zero_and_writes_nothing(cli, stocked: Session) -> None:
+    made = orders.create_order(
+        stocked,
+        WAREHOUSE,
+        STORE,
+        [OrderLineIn("PARA-500", 1500)],
+        user="setup",
+        at=datetime(2022, 5, 2, 8, tzinfo=ZONE),
+    )
+    orders.approve_order(
+        stocked, made.number, user="setup", at=datetime(2022, 5, 2, 9, tzinfo=ZONE)
+    )
+    entries = stocked.scalar(select(func.count(StockEntry.id)))
+    result = cli(
+        "supply", "dispatch", made.number, "--carrier", "civil transport",
+        "--carrier-kind", "civil", "--time", "2022-05-02T12:00",
+    )  # fmt: skip
+    assert result.code == 1
+    assert f"order {made.number}: line 1 (PARA-500): WH-KP-04 has 1,000 tablets" in result.err
+    assert "cannot send 1,500" in result.err
+    stocked.expire_all()
+    assert stocked.scalar(select(func.count(StockEntry.id))) == entries
+    assert orders.get_order(stocked, made.number).status == "approved"
+
+
+@pytest.mark.parametrize(
+    ("args", "pod", "words"),
+    [
+        (["--reject", "PARA-500=10"], None, "write ITEM=QUANTITY:REASON"),
+        (["--accept", "PARA-500=1", "--accept", "PARA-500=2"], None, "given twice"),
+        (["--accept", "PARA-500=x"], None, "not a number"),
+        ([], "product,qty\nPARA-500,300\n", "the columns are item,accepted,rejected"),
+        ([], "item,accepted\nPARA-500,-3\n", "line 2, accepted: -3 is negative"),
+    ],
+)
+def test_a_bad_proof_of_delivery_on_the_command_line(
+    cli, stocked: Session, tmp_path: Path, args: list[str], pod: str | None, words: str
+) -> None:
+    number = _approved(stocked)
+    orders.dispatch_order(
+        stocked,
+        number,
+        carrier="c",
+        carrier_kind="civil",
+        user="setup",
+        at=datetime(2022, 5, 2, 12, tzinfo=ZONE),
+    )
+    if pod is not None:
+        path = tmp_path / "pod.csv"
+        path.write_text(pod, encoding="utf-8")
+        args = ["--pod", str(path)]
+    result = cli("supply", "deliver", number, "--receiver", "Pak", *args)
+    assert result.code == 1
+    assert words in result.err
+    stocked.expire_all()
+    assert orders.get_order(stocked, number).status == "dispatched"
