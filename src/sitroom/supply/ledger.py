@@ -546,7 +546,12 @@ class Ledger:
                 allow_expired=True,
                 prefer_expired=m.reason == "expired",
             )
-        # stocktake
+        return self._stocktake(book, m, place, item, base)
+
+    @staticmethod
+    def _stocktake(
+        book: _Book, m: Movement, place: _Place, item: Item, base: dict[str, Any]
+    ) -> list[dict[str, Any]]:
         lot = book.counted_lot(place, item, m)
         on_hand = book.available_at(place.id, item.id, lot.id, m.time, later=False)
         difference = m.quantity - on_hand
@@ -1064,6 +1069,21 @@ class _Book:
             session.execute(insert(cast(Table, StockBalance.__table__)), inserts)
 
 
+def on_route(session: Session, source: Facility, destination: Facility) -> bool:
+    """The ledger's route rule, for callers that refuse before posting (an order's creation).
+
+    A transfer goes from a facility to its customer or its supplier along a
+    supplier link, or along a declared route (``supply_route``): what
+    :meth:`_Book.routed` checks on every transfer the ledger posts.
+    """
+    if destination.supplier_id == source.id or source.supplier_id == destination.id:
+        return True
+    declared = select(Route.id).where(
+        Route.source_id == source.id, Route.destination_id == destination.id
+    )
+    return session.scalar(declared) is not None
+
+
 def _chunks(values: Sequence[Any], size: int = 900) -> Iterable[Sequence[Any]]:
     for start in range(0, len(values), size):
         yield values[start : start + size]
@@ -1077,5 +1097,6 @@ __all__ = [
     "NotFoundError",
     "PostSummary",
     "SitroomError",
+    "on_route",
     "unit_word",
 ]

@@ -1,4 +1,5 @@
-"""The supply chain's tables: items, facilities and routes, lots, the stock ledger.
+"""The supply chain's tables: items, facilities and routes, lots, the stock ledger,
+distribution orders.
 
 The ledger (``stock_entry``) is append-only (a trigger refuses UPDATE and
 DELETE) and is the only record of stock: every receipt, transfer, dispensing,
@@ -48,6 +49,13 @@ ENTRY_KINDS = ("receipt", "transfer_out", "transfer_in", "dispense", "adjust", "
 ADJUST_REASONS = ("expired", "damaged", "lost", "stolen", "found")
 #: Where an entry came from.
 CHANNELS = ("cli", "file", "api", "web", "simulation")
+#: A distribution order's life: draft -> approved -> dispatched -> delivered -> closed,
+#: or cancelled from draft or approved.
+ORDER_STATUSES = ("draft", "approved", "dispatched", "delivered", "closed", "cancelled")
+#: Who carried an order: the army (a named unit), civil transport, anyone else.
+CARRIER_KINDS = ("army", "civil", "other")
+#: Why units were rejected on a proof of delivery.
+REJECTION_REASONS = ("damaged", "expired", "short_shipped", "wrong_item", "other")
 
 
 def _in(column: str, values: tuple[str, ...]) -> str:
@@ -267,8 +275,123 @@ class CaseNote(Base):
     assigned_to: Mapped[str | None] = mapped_column(String(100))
 
 
+class DistributionOrder(Base):
+    """A distribution order from ``source`` to ``destination`` (issue #11, item 4).
+
+    ``number`` (``DO-2022-000123``) is also the ``reference`` of the ledger's
+    transfer entries it makes. Each step keeps its time and its user; the
+    status changes only by a conditional UPDATE (``... WHERE status = <the
+    status read>``), so of two writers changing the same order one wins and
+    the other is told. ``origin`` is the upstream leg whose stock this order
+    forwards (stockpile -> warehouse -> store -> pharmacy), for the lead time
+    of the whole chain. The history of the order is ``supply_order_event``.
+    """
+
+    __tablename__ = "supply_order"
+    __table_args__ = (
+        CheckConstraint(_in("status", ORDER_STATUSES), name="status"),
+        CheckConstraint(
+            "carrier_kind IS NULL OR " + _in("carrier_kind", CARRIER_KINDS), name="carrier_kind"
+        ),
+        CheckConstraint("source_id <> destination_id", name="not_a_loop"),
+        Index("ix_supply_order_status", "status"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    number: Mapped[str] = mapped_column(String(100), unique=True)
+    source_id: Mapped[int] = mapped_column(ForeignKey("supply_facility.id"), index=True)
+    destination_id: Mapped[int] = mapped_column(ForeignKey("supply_facility.id"), index=True)
+    origin_id: Mapped[int | None] = mapped_column(ForeignKey("supply_order.id"), index=True)
+    status: Mapped[str] = mapped_column(String(16))
+    note: Mapped[str | None] = mapped_column(String(500))
+    created_by: Mapped[str] = mapped_column(String(100))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    approved_by: Mapped[str | None] = mapped_column(String(100))
+    approved_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    dispatched_by: Mapped[str | None] = mapped_column(String(100))
+    dispatched_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    #: The carrier in words ("KPA unit 525", "civil transport"), its vehicle and kind.
+    carrier: Mapped[str | None] = mapped_column(String(200))
+    vehicle: Mapped[str | None] = mapped_column(String(100))
+    carrier_kind: Mapped[str | None] = mapped_column(String(16))
+    #: Who recorded the delivery, and who signed the proof of delivery.
+    delivered_by: Mapped[str | None] = mapped_column(String(100))
+    delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    received_by: Mapped[str | None] = mapped_column(String(200))
+    closed_by: Mapped[str | None] = mapped_column(String(100))
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    cancelled_by: Mapped[str | None] = mapped_column(String(100))
+    cancelled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    #: The ledger batches of the dispatch (transfers out) and the delivery (in, write-offs).
+    dispatch_batch_id: Mapped[int | None] = mapped_column(ForeignKey("stock_batch.id"))
+    delivery_batch_id: Mapped[int | None] = mapped_column(ForeignKey("stock_batch.id"))
+    simulated: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class OrderLine(Base):
+    """One item of an order (one line per item, as OpenLMIS's order line items): the
+    quantity ordered, optionally its lot; what was dispatched; what the proof of
+    delivery accepted and rejected, with the reason."""
+
+    __tablename__ = "supply_order_line"
+    __table_args__ = (
+        UniqueConstraint("order_id", "line"),
+        UniqueConstraint("order_id", "item_id"),
+        CheckConstraint("quantity > 0", name="quantity_positive"),
+        CheckConstraint("dispatched IS NULL OR dispatched >= 0", name="dispatched_not_negative"),
+        CheckConstraint("accepted IS NULL OR accepted >= 0", name="accepted_not_negative"),
+        CheckConstraint("rejected IS NULL OR rejected >= 0", name="rejected_not_negative"),
+        CheckConstraint(
+            "rejection_reason IS NULL OR " + _in("rejection_reason", REJECTION_REASONS),
+            name="rejection_reason",
+        ),
+        CheckConstraint(
+            "rejected IS NULL OR rejected = 0 OR rejection_reason IS NOT NULL",
+            name="rejection_has_reason",
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    order_id: Mapped[int] = mapped_column(ForeignKey("supply_order.id"))
+    #: 1, 2, ... in the order.
+    line: Mapped[int] = mapped_column(Integer)
+    item_id: Mapped[int] = mapped_column(ForeignKey("supply_item.id"))
+    lot_id: Mapped[int | None] = mapped_column(ForeignKey("supply_lot.id"))
+    quantity: Mapped[int] = mapped_column(BigInteger)
+    dispatched: Mapped[int | None] = mapped_column(BigInteger)
+    accepted: Mapped[int | None] = mapped_column(BigInteger)
+    rejected: Mapped[int | None] = mapped_column(BigInteger)
+    rejection_reason: Mapped[str | None] = mapped_column(String(16))
+    rejection_note: Mapped[str | None] = mapped_column(String(200))
+
+
+class OrderEvent(Base):
+    """One step in an order's life, only ever inserted: who, when, from and to which
+    status, and why (a trigger refuses UPDATE and DELETE, as on the ledger)."""
+
+    __tablename__ = "supply_order_event"
+    __table_args__ = (
+        CheckConstraint(
+            "from_status IS NULL OR " + _in("from_status", ORDER_STATUSES), name="from_status"
+        ),
+        CheckConstraint(_in("to_status", ORDER_STATUSES), name="to_status"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    order_id: Mapped[int] = mapped_column(ForeignKey("supply_order.id"), index=True)
+    #: When the step happened, as the user gave it (a dispatch may be recorded later).
+    time: Mapped[datetime] = mapped_column(UTCDateTime)
+    #: When it was recorded.
+    recorded_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    by: Mapped[str] = mapped_column(String(100))
+    from_status: Mapped[str | None] = mapped_column(String(16))
+    to_status: Mapped[str] = mapped_column(String(16))
+    note: Mapped[str | None] = mapped_column(String(500))
+
+
 __all__ = [
     "ADJUST_REASONS",
+    "CARRIER_KINDS",
     "CASE_SOURCES",
     "CASE_STATUSES",
     "CATEGORIES",
@@ -276,12 +399,17 @@ __all__ = [
     "CHECKLIST",
     "ENTRY_KINDS",
     "FACILITY_TYPES",
+    "ORDER_STATUSES",
+    "REJECTION_REASONS",
     "Case",
     "CaseNote",
+    "DistributionOrder",
     "Facility",
     "Inspection",
     "Item",
     "Lot",
+    "OrderEvent",
+    "OrderLine",
     "Route",
     "StockBalance",
     "StockBatch",
