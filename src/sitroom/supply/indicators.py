@@ -3,8 +3,8 @@ stock-out days, expiring stock, per facility and item and per org unit.
 
 Two layers, like the rest of the package:
 
-- :func:`stock_indicators` is pure numpy: daily ledger sums per lot in, the
-  indicators per (facility, item) out. Its docstring defines every figure.
+- :func:`~sitroom.supply.stock_indicators.stock_indicators` is pure numpy: daily
+  ledger sums per lot in, the indicators per (facility, item) out.
 - :func:`indicators` and :func:`alerts` are the services: one grouped query over
   the window's ledger entries (summed per facility, item, lot and local day),
   one over the maintained balances, then numpy. Thousands of facilities take one
@@ -42,8 +42,7 @@ from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from typing import Any
 
 import numpy as np
-from numpy.typing import ArrayLike, NDArray
-from scipy import sparse
+from numpy.typing import NDArray
 from sqlalchemy import case, func, select, tuple_
 from sqlalchemy.orm import Session
 
@@ -52,6 +51,7 @@ from sitroom.country import Country, ThresholdConfig
 from sitroom.errors import NotFoundError, SitroomError
 from sitroom.places.models import OrgUnit
 from sitroom.supply.models import Facility, Item, Lot, StockBalance, StockEntry
+from sitroom.supply.stock_indicators import StockIndicators, stock_indicators
 
 FloatArray = NDArray[np.float64]
 BoolArray = NDArray[np.bool_]
@@ -59,148 +59,10 @@ IntArray = NDArray[np.int64]
 
 #: Facilities whose consumption is dispensing to patients; the others' is what they issue.
 DISPENSING_TYPES = frozenset({"pharmacy", "hospital"})
-#: Average days in a month, for months of stock.
-DAYS_PER_MONTH = 365.25 / 12
 #: The longest window, in days (the query has a branch per day).
 MAX_WINDOW = 366
 #: Alert kinds, the most urgent first.
 ALERT_KINDS = ("stock_out", "low_stock", "expired", "expiring")
-
-
-# --- The pure part ----------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class StockIndicators:
-    """Indicators per (facility, item) group over a window of W days.
-
-    Every array has shape (n_groups,).
-
-    Attributes
-    ----------
-    on_hand : stock at the end of the last day, all lots.
-    usable : the same without the lots expired by then.
-    expired : on_hand - usable.
-    expiring : usable stock in lots expiring within ``expiring_days`` days.
-    consumption : units consumed over the window.
-    stock_out_days : int, days ending with no usable stock (module docstring).
-    days_with_stock : int, W - stock_out_days.
-    daily_use : consumption / max(days_with_stock, 1).
-    days_of_stock : usable / daily_use (inf with no use; 0 with no usable stock).
-    months_of_stock : days_of_stock / 30.44.
-    out_now : bool, the last day ended with no usable stock (and the item was held).
-    held : bool, the facility had the item by the last day.
-    """
-
-    on_hand: FloatArray
-    usable: FloatArray
-    expired: FloatArray
-    expiring: FloatArray
-    consumption: FloatArray
-    stock_out_days: IntArray
-    days_with_stock: IntArray
-    daily_use: FloatArray
-    days_of_stock: FloatArray
-    months_of_stock: FloatArray
-    out_now: BoolArray
-    held: BoolArray
-
-
-def stock_indicators(
-    opening: ArrayLike,
-    change: ArrayLike,
-    used: ArrayLike,
-    entries: ArrayLike,
-    expiry: ArrayLike,
-    group: ArrayLike,
-    n_groups: int,
-    *,
-    held_before: ArrayLike | None = None,
-    expiring_days: int = 30,
-) -> StockIndicators:
-    """Indicators per group of lots from their daily ledger sums.
-
-    Parameters
-    ----------
-    opening : array-like of shape (n_lots,)
-        Stock of each lot at the start of the window's first day.
-    change : array-like of shape (n_lots, W)
-        Net change of each lot's stock on each day (every ledger entry, signed).
-    used : array-like of shape (n_lots, W)
-        Units consumed from each lot on each day (positive; net of reversals).
-    entries : array-like of shape (n_lots, W)
-        Ledger entries of the lot on the day (only whether there are any matters).
-    expiry : array-like of int of shape (n_lots,)
-        The lot's expiry as a day of the window (0: the first day; negative:
-        before it). The lot is usable on day t when expiry >= t.
-    group : array-like of int of shape (n_lots,)
-        The (facility, item) group of each lot, 0 .. n_groups - 1.
-    n_groups : int
-    held_before : array-like of bool of shape (n_groups,), optional
-        The group had ledger entries before the window (default: only an opening
-        stock above zero says so).
-    expiring_days : int, default 30
-
-    Returns
-    -------
-    StockIndicators
-    """
-    start = np.asarray(opening, dtype=float)
-    n_lots = start.size
-    delta = np.asarray(change, dtype=float).reshape(n_lots, -1)
-    width = delta.shape[1]
-    if width < 1:
-        raise ValueError("the window has no days")
-    use = np.asarray(used, dtype=float).reshape(n_lots, width)
-    seen = np.asarray(entries, dtype=float).reshape(n_lots, width) > 0
-    ends = np.asarray(expiry, dtype=np.int64).reshape(n_lots)
-    groups = np.asarray(group, dtype=np.int64).reshape(n_lots)
-    if n_lots and (groups.min() < 0 or groups.max() >= n_groups):
-        raise ValueError("group holds an index outside 0 .. n_groups - 1")
-    if expiring_days < 0:
-        raise ValueError("expiring_days must be 0 or more")
-    # Lots to groups: one sparse sum instead of a loop over facilities.
-    to_group = sparse.csr_array(
-        (np.ones(n_lots), (groups, np.arange(n_lots))), shape=(n_groups, n_lots)
-    )
-    closing = start[:, None] + np.cumsum(delta, axis=1)
-    usable_lot = ends[:, None] >= np.arange(width)[None, :]
-    usable_day = np.asarray(to_group @ (closing * usable_lot))
-    opening_group = np.asarray(to_group @ start)
-    active = np.asarray(to_group @ seen.astype(float)) > 0
-    before = (
-        np.zeros(n_groups, dtype=bool)
-        if held_before is None
-        else np.asarray(held_before, dtype=bool).reshape(n_groups)
-    )
-    held = np.logical_or.accumulate(active, axis=1) | (before | (opening_group > 0))[:, None]
-    out = (usable_day <= 0) & held
-    stock_out_days = out.sum(axis=1).astype(np.int64)
-    consumption = np.asarray(to_group @ use.sum(axis=1))
-    days_with_stock = (width - stock_out_days).astype(np.int64)
-    daily_use = consumption / np.maximum(days_with_stock, 1)
-    last = closing[:, -1]
-    on_hand = np.asarray(to_group @ last)
-    usable = usable_day[:, -1]
-    soon = usable_lot[:, -1] & (ends <= width - 1 + expiring_days)
-    expiring = np.asarray(to_group @ (last * soon))
-    with np.errstate(divide="ignore", invalid="ignore"):
-        days = np.where(daily_use > 0, usable / np.where(daily_use > 0, daily_use, 1.0), np.inf)
-    days = np.where(usable <= 0, 0.0, days)
-    return StockIndicators(
-        on_hand=on_hand,
-        usable=usable,
-        expired=on_hand - usable,
-        expiring=expiring,
-        consumption=consumption,
-        stock_out_days=stock_out_days,
-        days_with_stock=days_with_stock,
-        daily_use=daily_use,
-        days_of_stock=days,
-        months_of_stock=days / DAYS_PER_MONTH,
-        out_now=out[:, -1],
-        held=held[:, -1],
-    )
 
 
 # --- Results ----------------------------------------------------------------------
@@ -483,106 +345,34 @@ def indicators(
     if not places:
         return report
     bounds = _bounds(day, window, zone)
-    first_day = day - timedelta(days=window - 1)
-
-    # 1. The balances now (maintained), per lot.
-    balance_query = select(
-        StockBalance.facility_id, StockBalance.item_id, StockBalance.lot_id, StockBalance.quantity
-    )
-    entry_filter: list[Any] = []
-    if item_id is not None:
-        balance_query = balance_query.where(StockBalance.item_id == item_id)
-        entry_filter.append(StockEntry.item_id == item_id)
-    if facility is not None:
-        (only,) = places
-        balance_query = balance_query.where(StockBalance.facility_id == only)
-        entry_filter.append(StockEntry.facility_id == only)
-    balances = np.array(session.execute(balance_query).all(), dtype=np.int64).reshape(-1, 4)
-
-    # 2. The entries since the window began, summed per lot and local day (day W: after
-    # the window, to take back from the balances).
-    bucket = case(
-        *((StockEntry.time < bounds[k + 1], k) for k in range(window)), else_=window
-    ).label("day")
-    dispensed = func.sum(case((StockEntry.kind == "dispense", -StockEntry.quantity), else_=0))
-    sent = func.sum(case((StockEntry.kind == "transfer_out", -StockEntry.quantity), else_=0))
-    daily = select(
-        StockEntry.facility_id,
-        StockEntry.item_id,
-        StockEntry.lot_id,
-        bucket,
-        func.sum(StockEntry.quantity),
-        dispensed,
-        sent,
-        func.count(),
-    ).where(StockEntry.time >= bounds[0], *entry_filter)
-    daily = daily.group_by(StockEntry.facility_id, StockEntry.item_id, StockEntry.lot_id, bucket)
-    rows = np.array(session.execute(daily).all(), dtype=np.int64).reshape(-1, 8)
-
-    # Keep the facilities asked for; number the lots and the (facility, item) groups.
-    wanted = np.fromiter(places, dtype=np.int64)
-    balances = balances[np.isin(balances[:, 0], wanted)]
-    rows = rows[np.isin(rows[:, 0], wanted)]
-    keys = np.concatenate([balances[:, :3], rows[:, :3]])
-    if keys.size == 0:
+    only = next(iter(places)) if facility is not None else None
+    arrays = _ledger_arrays(session, places, bounds, item_id=item_id, facility_id=only)
+    if arrays is None:
         return report
-    lots, lot_of = np.unique(keys, axis=0, return_inverse=True)
-    lot_of = lot_of.reshape(-1)
-    n_lots = lots.shape[0]
-    pairs, group = np.unique(lots[:, :2], axis=0, return_inverse=True)
-    group = group.reshape(-1)
-    stock_now = np.zeros(n_lots)
-    np.add.at(stock_now, lot_of[: len(balances)], balances[:, 3])
-    at_row = lot_of[len(balances) :]
-    day_of = rows[:, 3]
-    change = np.zeros((n_lots, window + 1))
-    np.add.at(change, (at_row, day_of), rows[:, 4])
-    kinds = {fid: places[fid].type for fid in places}
-    issuing = np.array([kinds[int(f)] not in DISPENSING_TYPES for f in rows[:, 0]], dtype=bool)
-    consumed = rows[:, 5] + np.where(issuing, rows[:, 6], 0)
-    used = np.zeros((n_lots, window + 1))
-    np.add.at(used, (at_row, day_of), consumed)
-    counts = np.zeros((n_lots, window + 1))
-    np.add.at(counts, (at_row, day_of), rows[:, 7])
-    opening = stock_now - change.sum(axis=1)
-
-    # A group empty at the window's start with entries in it: did it hold the item before?
-    opening_group = np.zeros(len(pairs))
-    np.add.at(opening_group, group, opening)
-    in_window = np.zeros(len(pairs))
-    np.add.at(in_window, group, counts.sum(axis=1))
-    before = in_window == 0  # a balance row, and every entry before the window
-    ask = np.flatnonzero((opening_group <= 0) & ~before)
-    if ask.size:
-        found = _held_before(session, [tuple(map(int, pairs[g])) for g in ask], bounds[0])
-        before[ask] = [tuple(map(int, pairs[g])) in found for g in ask]
-
+    first_day = day - timedelta(days=window - 1)
     expiry_of = dict(
         session.execute(
-            select(Lot.id, Lot.expiry).where(Lot.id.in_(np.unique(lots[:, 2]).tolist()))
+            select(Lot.id, Lot.expiry).where(Lot.id.in_(np.unique(arrays.lots[:, 2]).tolist()))
         ).all()
     )
-    expiry = np.array([(expiry_of[int(lot)] - first_day).days for lot in lots[:, 2]])
     result = stock_indicators(
-        opening,
-        change[:, :window],
-        used[:, :window],
-        counts[:, :window],
-        expiry,
-        group,
-        len(pairs),
-        held_before=before,
+        arrays.opening,
+        arrays.change,
+        arrays.used,
+        arrays.counts,
+        np.array([(expiry_of[int(lot)] - first_day).days for lot in arrays.lots[:, 2]]),
+        group=arrays.group,
+        n_groups=len(arrays.pairs),
+        held_before=arrays.held_before,
         expiring_days=soon,
     )
     items = {
         i: (code, unit)
         for i, code, unit in session.execute(select(Item.id, Item.code, Item.unit)).all()
     }
-    active = result.held | (result.consumption > 0)
-    for g in np.flatnonzero(active):
-        fid, iid = int(pairs[g, 0]), int(pairs[g, 1])
-        place = places[fid]
-        code, unit = items[iid]
+    for g in np.flatnonzero(result.held | (result.consumption > 0)):
+        place = places[int(arrays.pairs[g, 0])]
+        code, unit = items[int(arrays.pairs[g, 1])]
         report.facilities.append(
             FacilityIndicator(
                 facility=place.code,
@@ -608,6 +398,111 @@ def indicators(
     report.areas = _areas(session, report.facilities, level)
     report.alerts = _alerts(report.facilities, soon)
     return report
+
+
+@dataclass(frozen=True)
+class _LedgerArrays:
+    """The window's ledger per lot: what :func:`stock_indicators` takes."""
+
+    lots: IntArray  # (n_lots, 3): facility, item, lot ids
+    pairs: IntArray  # (n_groups, 2): facility, item ids
+    group: IntArray  # (n_lots,)
+    opening: FloatArray
+    change: FloatArray
+    used: FloatArray
+    counts: FloatArray
+    held_before: BoolArray
+
+
+def _ledger_arrays(
+    session: Session,
+    places: dict[int, _Place],
+    bounds: list[datetime],
+    *,
+    item_id: int | None,
+    facility_id: int | None,
+) -> _LedgerArrays | None:
+    """Two queries: the balances now, and the entries since the window began summed per
+    lot and local day (day W: after the window, taken back from the balances)."""
+    window = len(bounds) - 1
+    balance_query = select(
+        StockBalance.facility_id, StockBalance.item_id, StockBalance.lot_id, StockBalance.quantity
+    )
+    entry_filter: list[Any] = []
+    if item_id is not None:
+        balance_query = balance_query.where(StockBalance.item_id == item_id)
+        entry_filter.append(StockEntry.item_id == item_id)
+    if facility_id is not None:
+        balance_query = balance_query.where(StockBalance.facility_id == facility_id)
+        entry_filter.append(StockEntry.facility_id == facility_id)
+    balances = np.array(session.execute(balance_query).all(), dtype=np.int64).reshape(-1, 4)
+    # A CASE over the days' bounds, not date arithmetic: the same SQL on SQLite and
+    # PostgreSQL, and local days exact whatever the zone's offsets.
+    bucket = case(
+        *((StockEntry.time < bounds[k + 1], k) for k in range(window)), else_=window
+    ).label("day")
+    dispensed = func.sum(case((StockEntry.kind == "dispense", -StockEntry.quantity), else_=0))
+    sent = func.sum(case((StockEntry.kind == "transfer_out", -StockEntry.quantity), else_=0))
+    daily = (
+        select(
+            StockEntry.facility_id,
+            StockEntry.item_id,
+            StockEntry.lot_id,
+            bucket,
+            func.sum(StockEntry.quantity),
+            dispensed,
+            sent,
+            func.count(),
+        )
+        .where(StockEntry.time >= bounds[0], *entry_filter)
+        .group_by(StockEntry.facility_id, StockEntry.item_id, StockEntry.lot_id, bucket)
+    )
+    rows = np.array(session.execute(daily).all(), dtype=np.int64).reshape(-1, 8)
+
+    # Keep the facilities asked for; number the lots and the (facility, item) groups.
+    wanted = np.fromiter(places, dtype=np.int64)
+    balances = balances[np.isin(balances[:, 0], wanted)]
+    rows = rows[np.isin(rows[:, 0], wanted)]
+    keys = np.concatenate([balances[:, :3], rows[:, :3]])
+    if keys.size == 0:
+        return None
+    lots, lot_of = np.unique(keys, axis=0, return_inverse=True)
+    lot_of = lot_of.reshape(-1)
+    pairs, group = np.unique(lots[:, :2], axis=0, return_inverse=True)
+    group = group.reshape(-1)
+    stock_now = np.zeros(len(lots))
+    np.add.at(stock_now, lot_of[: len(balances)], balances[:, 3])
+    cells = (lot_of[len(balances) :], rows[:, 3])
+    change = np.zeros((len(lots), window + 1))
+    np.add.at(change, cells, rows[:, 4])
+    issuing = np.array([places[int(f)].type not in DISPENSING_TYPES for f in rows[:, 0]], bool)
+    used = np.zeros((len(lots), window + 1))
+    np.add.at(used, cells, rows[:, 5] + np.where(issuing, rows[:, 6], 0))
+    counts = np.zeros((len(lots), window + 1))
+    np.add.at(counts, cells, rows[:, 7])
+    opening = stock_now - change.sum(axis=1)
+
+    # A group empty at the window's start with entries in it: did it hold the item before?
+    opening_group = np.zeros(len(pairs))
+    np.add.at(opening_group, group, opening)
+    in_window = np.zeros(len(pairs))
+    np.add.at(in_window, group, counts.sum(axis=1))
+    before = in_window == 0  # a balance row, and every entry before the window
+    ask = np.flatnonzero((opening_group <= 0) & ~before)
+    if ask.size:
+        asked = [(int(pairs[g, 0]), int(pairs[g, 1])) for g in ask]
+        found = _held_before(session, asked, bounds[0])
+        before[ask] = [pair in found for pair in asked]
+    return _LedgerArrays(
+        lots,
+        pairs,
+        group,
+        opening,
+        change[:, :window],
+        used[:, :window],
+        counts[:, :window],
+        before,
+    )
 
 
 def _held_before(
@@ -651,9 +546,7 @@ def _areas(session: Session, rows: list[FacilityIndicator], level: int) -> list[
     areas = []
     for (code, item), total in sorted(sums.items()):
         use = total["daily_use"]
-        days = (
-            0.0 if total["usable"] <= 0 else (total["usable"] / use if use > 0 else float("inf"))
-        )
+        days = 0.0 if total["usable"] <= 0 else (total["usable"] / use if use > 0 else float("inf"))
         areas.append(
             AreaIndicator(
                 org_unit=code,
@@ -708,7 +601,11 @@ def _alerts(rows: list[FacilityIndicator], expiring_days: int) -> list[Alert]:
                 "stock_out",
                 "critical",
                 f"{where} has no usable {row.item}: out of stock {days}"
-                + (f" ({row.daily_use:,.1f} {row.unit}s a day used before)" if row.daily_use else "")
+                + (
+                    f" ({row.daily_use:,.1f} {row.unit}s a day used before)"
+                    if row.daily_use
+                    else ""
+                )
                 + ".",
             )
         elif row.days_of_stock < row.min_days:
@@ -727,10 +624,9 @@ def _alerts(rows: list[FacilityIndicator], expiring_days: int) -> list[Alert]:
                 " expiry: take them off the shelf (adjust, reason expired).",
             )
         if row.expiring > 0:
-            usable_in_time = row.daily_use * expiring_days
+            left = max(row.expiring - row.daily_use * expiring_days, 0)
             tail = (
-                f"; at {row.daily_use:,.1f} a day about {max(row.expiring - usable_in_time, 0):,.0f}"
-                " would be left unused"
+                f"; at {row.daily_use:,.1f} a day about {left:,.0f} would be left unused"
                 if row.daily_use > 0
                 else "; none was used in the window"
             )

@@ -17,7 +17,7 @@ from sitroom.country import DEFAULT_MIN_DAYS, Country, ThresholdConfig
 from sitroom.errors import ForbiddenError, NotFoundError, SitroomError
 from sitroom.supply import service
 from sitroom.supply.indicators import alerts, indicators, stock_indicators
-from sitroom.supply.ledger import Ledger, Movement
+from sitroom.supply.ledger import Movement
 from sitroom.supply.models import FACILITY_TYPES, StockBatch
 from tests.unit.supply.world import LAST, build, dispense, may, post, receipt
 
@@ -44,8 +44,12 @@ def ledger(db_session: Session) -> Session:
         dispense(may(5), "PH-N1", "PARA-500", 60, 5),
         receipt(may(10), "PH-N1", "PARA-500", 200, "B", B),
         dispense(may(2), "PH-N2", "PARA-500", 10, 1),
-        Movement(may(10), "transfer_out", "WH-N", "PARA-500", 300, counterparty="ST-N", reference="T1"),
-        Movement(may(11), "transfer_in", "ST-N", "PARA-500", 300, counterparty="WH-N", reference="T1"),
+        Movement(
+            may(10), "transfer_out", "WH-N", "PARA-500", 300, counterparty="ST-N", reference="T1"
+        ),
+        Movement(
+            may(11), "transfer_in", "ST-N", "PARA-500", 300, counterparty="WH-N", reference="T1"
+        ),
         dispense(may(27), "PH-S1", "PARA-500", 90, 9),
     )
     # A dispensing entered by mistake and reversed: it counts for nothing.
@@ -211,7 +215,7 @@ def test_the_pure_function_on_arrays() -> None:
     assert found.expired.tolist() == [7]
     assert found.daily_use.tolist() == [0.75]
     with pytest.raises(ValueError, match="group holds an index"):
-        stock_indicators([1], [[0]], [[0]], [[0]], [0], [3], 1)
-    gap = stock_indicators([4], [[0, -4, 0]], [[0, 4, 0]], [[0, 1, 0]], [9], [0], 1)
+        stock_indicators([1], [[0]], [[0]], [[0]], [0], group=[3], n_groups=1)
+    gap = stock_indicators([4], [[0, -4, 0]], [[0, 4, 0]], [[0, 1, 0]], [9], group=[0], n_groups=1)
     assert gap.stock_out_days.tolist() == [2]
     assert np.isclose(gap.daily_use[0], 4.0)

@@ -16,11 +16,11 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy.orm import Session
 
-from sitroom.users.models import AppUser
 from sitroom.places.models import OrgUnit
 from sitroom.supply.ledger import Ledger, Movement
 from sitroom.supply.models import Facility, Item
 from sitroom.surveillance.models import DataElement, DataValue
+from sitroom.users.models import AppUser
 
 ZONE = ZoneInfo("Asia/Pyongyang")
 #: The last day of the stored fever series and the day the indicators are read.
@@ -54,7 +54,9 @@ def build(session: Session, *, fever: dict[str, Sequence[float]] | None = None) 
         session.flush()
         return made
 
-    session.add(AppUser(username="tester", display_name=None, created_at=datetime(2022, 1, 1, tzinfo=UTC)))
+    session.add(
+        AppUser(username="tester", display_name=None, created_at=datetime(2022, 1, 1, tzinfo=UTC))
+    )
     country = unit("KP", 1, None, 3_000_000)
     north = unit("N", 2, country, 1_000_000)
     south = unit("S", 2, country, 2_000_000)
@@ -123,9 +125,13 @@ def post(session: Session, *movements: Movement) -> None:
     assert summary.committed, summary.rejections
 
 
-def receipt(when: datetime, facility: str, item: str, quantity: int, lot: str, expiry: date) -> Movement:
+def receipt(
+    when: datetime, facility: str, item: str, quantity: int, lot: str, expiry: date
+) -> Movement:
     return Movement(when, "receipt", facility, item, quantity, lot=lot, expiry=expiry)
 
 
-def dispense(when: datetime, facility: str, item: str, quantity: int, patients: int = 1) -> Movement:
+def dispense(
+    when: datetime, facility: str, item: str, quantity: int, patients: int = 1
+) -> Movement:
     return Movement(when, "dispense", facility, item, quantity, patients=patients)
