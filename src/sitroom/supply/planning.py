@@ -208,7 +208,7 @@ def proposed_orders(plan: AllocationPlan) -> list[OrderLine]:
     given = plan.allocation.given
     for d, dest in enumerate(plan.destinations):
         for i, item in enumerate(plan.items):
-            quantity = int(round(float(given[d, i])))
+            quantity = round(float(given[d, i]))
             if quantity > 0:
                 lines.append(
                     OrderLine(
@@ -360,6 +360,158 @@ def _weights(
 # --- The allocation ---------------------------------------------------------------
 
 
+def _check_options(level: str, weights: str, quantile: str, horizon: int, floor: float) -> None:
+    if level not in LEVELS:
+        raise SitroomError(f"unknown level {level!r}; choose one of {', '.join(LEVELS)}")
+    if weights not in WEIGHTS:
+        raise SitroomError(f"unknown weights {weights!r}; choose one of {', '.join(WEIGHTS)}")
+    if quantile not in QUANTILES:
+        raise SitroomError(f"unknown quantile {quantile!r}; choose one of {', '.join(QUANTILES)}")
+    check_horizon(horizon)
+    if not np.isfinite(floor) or floor < 0:
+        raise SitroomError(f"the floor must be 0 days or more, not {floor}")
+
+
+def _items(session: Session, items: Sequence[str]) -> dict[str, int]:
+    """The items' ids in the order given (each once); NotFoundError for an unknown one."""
+    if not items:
+        raise SitroomError("name at least one item to allocate")
+    known = dict(
+        session.execute(select(Item.code, Item.id).where(Item.code.in_(list(items)))).all()
+    )
+    for code in items:
+        if code not in known:
+            raise NotFoundError(f"unknown item {code!r}")
+    return {code: known[code] for code in dict.fromkeys(items)}
+
+
+def _destinations(
+    session: Session,
+    nodes: dict[int, _Node],
+    origin: _Node,
+    level: str,
+    org_unit: str | None,
+) -> list[tuple[_Node, tuple[str, ...]]]:
+    """The destinations and the chain between the source and each: the warehouses it
+    supplies (regions) or the pharmacies below it (pharmacies), in ``org_unit``."""
+    within: str | None = None
+    if org_unit is not None:
+        within = session.scalar(select(OrgUnit.path).where(OrgUnit.code == org_unit))
+        if within is None:
+            raise NotFoundError(f"unknown org unit {org_unit!r}")
+    kind = "warehouse" if level == "region" else "pharmacy"
+    chosen = []
+    for node in sorted(nodes.values(), key=lambda n: n.code):
+        if node.type != kind or (within is not None and not node.path.startswith(within)):
+            continue
+        via = _chain(nodes, node.id, origin.id)
+        if via is None or (level == "region" and via):
+            continue
+        chosen.append((node, via))
+    if not chosen:
+        where = f" in {org_unit}" if org_unit else ""
+        hint = ": allocate to pharmacies with --level pharmacy" if level == "region" else ""
+        raise SitroomError(f"{origin.code} supplies no {kind}{where}{hint}")
+    return chosen
+
+
+@dataclass(slots=True)
+class _Inputs:
+    need: np.ndarray[Any, np.dtype[np.float64]]
+    on_hand: np.ndarray[Any, np.dtype[np.float64]]
+    use: np.ndarray[Any, np.dtype[np.float64]]
+
+
+def _regional_need(
+    report: DemandReport, quantile: str, items: Sequence[str], regions: Sequence[str]
+) -> tuple[dict[tuple[str, str], float], list[str]]:
+    """Need per (region, item) from the demand, and notes on what it lacks."""
+    figures = report.need(quantile)
+    need = {
+        (place, item): float(figures[p, report.demand.items.index(item)])
+        for p, place in enumerate(report.places)
+        for item in items
+        if item in report.demand.items
+    }
+    notes = []
+    unused = [item for item in items if item not in report.demand.items]
+    if unused:
+        notes.append(
+            f"No treatment protocol uses {', '.join(unused)}: no need is forecast for it,"
+            " so nothing of it is allocated."
+        )
+    missing = [r for r in regions if r not in report.places]
+    if missing:
+        notes.append(f"No demand for {', '.join(missing)} (no forecast): need taken as 0.")
+    return need, notes
+
+
+def _region_inputs(
+    chosen: list[tuple[_Node, tuple[str, ...]]],
+    items: Sequence[str],
+    need: dict[tuple[str, str], float],
+    state: IndicatorReport,
+) -> _Inputs:
+    per_region = {(row.org_unit, row.item): row for row in state.areas}
+    shape = (len(chosen), len(items))
+    inputs = _Inputs(np.zeros(shape), np.zeros(shape), np.zeros(shape))
+    for d, (node, _) in enumerate(chosen):
+        region = _region(node.path)
+        for i, item in enumerate(items):
+            inputs.need[d, i] = need.get((region, item), 0.0)
+            area = per_region.get((region, item))
+            if area is not None:
+                inputs.on_hand[d, i] = area.usable
+                inputs.use[d, i] = area.daily_use
+    return inputs
+
+
+def _pharmacy_inputs(
+    chosen: list[tuple[_Node, tuple[str, ...]]],
+    nodes: dict[int, _Node],
+    items: Sequence[str],
+    need: dict[tuple[str, str], float],
+    state: IndicatorReport,
+) -> _Inputs:
+    """A pharmacy's need: its region's, shared half by recent dispensing, half equally."""
+    per_facility = {(row.facility, row.item): row for row in state.facilities}
+    pharmacies: dict[str, list[str]] = {}
+    for node in nodes.values():
+        if node.type == "pharmacy":
+            pharmacies.setdefault(_region(node.path), []).append(node.code)
+    shape = (len(chosen), len(items))
+    inputs = _Inputs(np.zeros(shape), np.zeros(shape), np.zeros(shape))
+    for d, (node, _) in enumerate(chosen):
+        region = _region(node.path)
+        peers = pharmacies[region]
+        for i, item in enumerate(items):
+            total = sum(row.daily_use for peer in peers if (row := per_facility.get((peer, item))))
+            mine = per_facility.get((node.code, item))
+            used = mine.daily_use if mine is not None else 0.0
+            share = 0.5 / len(peers) + (0.5 * used / total if total > 0 else 0.5 / len(peers))
+            inputs.need[d, i] = need.get((region, item), 0.0) * share
+            if mine is not None:
+                inputs.on_hand[d, i] = mine.usable
+                inputs.use[d, i] = mine.daily_use
+    return inputs
+
+
+def _capacity(
+    chosen: list[tuple[_Node, tuple[str, ...]]], capacity: Mapping[str, float] | None
+) -> np.ndarray[Any, np.dtype[np.float64]] | None:
+    if not capacity:
+        return None
+    codes = {node.code: d for d, (node, _) in enumerate(chosen)}
+    routes = np.full(len(chosen), np.inf)
+    for code, units in capacity.items():
+        if code not in codes:
+            raise NotFoundError(f"capacity given for {code!r}, which is not a destination")
+        if not units >= 0:
+            raise SitroomError(f"the capacity of {code} must be 0 or more")
+        routes[codes[code]] = units
+    return routes
+
+
 def plan_allocation(
     session: Session,
     country: Country,
@@ -381,188 +533,86 @@ def plan_allocation(
 
     ``demand`` (a :class:`DemandReport` by region) replaces the forecast; ``capacity``
     maps a destination facility's code to the units its route carries over the
-    horizon. The user must be allowed to write stock at the source (the plan ships
+    horizon; ``day`` reads the stock and the fever series as they were then (default
+    today). The user must be allowed to write stock at the source (the plan ships
     from it) and to read it at every destination.
     """
     from zoneinfo import ZoneInfo
 
-    if level not in LEVELS:
-        raise SitroomError(f"unknown level {level!r}; choose one of {', '.join(LEVELS)}")
-    if weights not in WEIGHTS:
-        raise SitroomError(f"unknown weights {weights!r}; choose one of {', '.join(WEIGHTS)}")
-    if quantile not in QUANTILES:
-        raise SitroomError(f"unknown quantile {quantile!r}; choose one of {', '.join(QUANTILES)}")
-    check_horizon(horizon)
-    if not np.isfinite(floor_days) or floor_days < 0:
-        raise SitroomError(f"the floor must be 0 days or more, not {floor_days}")
-    if not items:
-        raise SitroomError("name at least one item to allocate")
-    item_ids = dict(
-        session.execute(select(Item.code, Item.id).where(Item.code.in_(list(items)))).all()
-    )
-    for code in items:
-        if code not in item_ids:
-            raise NotFoundError(f"unknown item {code!r}")
-    ordered = {code: item_ids[code] for code in dict.fromkeys(items)}
+    _check_options(level, weights, quantile, horizon, floor_days)
+    ordered = _items(session, items)
     nodes = _network(session)
-    by_code = {node.code: node for node in nodes.values()}
-    origin = by_code.get(source)
+    origin = next((node for node in nodes.values() if node.code == source), None)
     if origin is None:
         raise NotFoundError(f"unknown facility {source!r}")
     if principal is not None:
         authorize(principal, Permission.STOCK_WRITE, origin.path)
+    chosen = _destinations(session, nodes, origin, level, org_unit)
+    if principal is not None:
+        for node, _ in chosen:
+            authorize(principal, Permission.STOCK_READ, node.path)
     # A day given reads the past: the forecast and the weights end there too.
     as_of = day
     day = day or datetime.now(ZoneInfo(country.reporting.time_zone)).date()
 
-    within: str | None = None
-    if org_unit is not None:
-        within = session.scalar(select(OrgUnit.path).where(OrgUnit.code == org_unit))
-        if within is None:
-            raise NotFoundError(f"unknown org unit {org_unit!r}")
-    chosen: list[tuple[_Node, tuple[str, ...]]] = []
-    for node in sorted(nodes.values(), key=lambda n: n.code):
-        wanted = "warehouse" if level == "region" else "pharmacy"
-        if node.type != wanted or (within is not None and not node.path.startswith(within)):
-            continue
-        via = _chain(nodes, node.id, origin.id)
-        if via is None or (level == "region" and via):
-            continue
-        chosen.append((node, via))
-    if not chosen:
-        where = f" in {org_unit}" if org_unit else ""
-        kind = "warehouse" if level == "region" else "pharmacy"
-        raise SitroomError(
-            f"{source} supplies no {kind}{where}"
-            + (": allocate to pharmacies with --level pharmacy" if level == "region" else "")
-        )
-    if principal is not None:
-        for node, _ in chosen:
-            authorize(principal, Permission.STOCK_READ, node.path)
-
-    # Need per region, from the forecast (or the demand given).
     regions = sorted({_region(node.path) for node, _ in chosen})
     notes: list[str] = []
-    report = demand
-    if report is None:
-        report = forecast_demand(
+    if demand is None:
+        demand = forecast_demand(
             session,
             country,
             horizon=horizon,
             org_unit=regions[0] if len(regions) == 1 else None,
             end=as_of,
         )
-        notes.extend(report.notes)
-    horizon = report.horizon
-    figures = report.need(quantile)
-    regional_need = {
-        (place, item): float(figures[p, report.demand.items.index(item)])
-        for p, place in enumerate(report.places)
-        for item in ordered
-        if item in report.demand.items
-    }
-    unused = [item for item in ordered if item not in report.demand.items]
-    if unused:
-        notes.append(
-            f"No treatment protocol uses {', '.join(unused)}: no need is forecast for it,"
-            " so nothing of it is allocated."
-        )
-    no_demand = [r for r in regions if r not in report.places]
-    if no_demand:
-        notes.append(f"No demand for {', '.join(no_demand)} (no forecast): need taken as 0.")
-
+        notes.extend(demand.notes)
+    need, missing = _regional_need(demand, quantile, list(ordered), regions)
+    notes.extend(missing)
     # Stock on hand and use: the indicators at the day, one pass over every facility.
-    state: IndicatorReport = indicators(session, country, day=day, level=2)
-    per_facility = {(row.facility, row.item): row for row in state.facilities}
-    per_region = {(row.org_unit, row.item): row for row in state.areas}
-
-    n_dest, n_items = len(chosen), len(ordered)
-    need = np.zeros((n_dest, n_items))
-    on_hand = np.zeros((n_dest, n_items))
-    use = np.zeros((n_dest, n_items))
+    state = indicators(session, country, day=day, level=2)
+    what = f"{quantile.replace('_', ' ')} forecast need over {demand.horizon} days"
     if level == "region":
-        for d, (node, _) in enumerate(chosen):
-            region = _region(node.path)
-            for i, item in enumerate(ordered):
-                need[d, i] = regional_need.get((region, item), 0.0)
-                area = per_region.get((region, item))
-                if area is not None:
-                    on_hand[d, i] = area.usable
-                    use[d, i] = area.daily_use
+        inputs = _region_inputs(chosen, list(ordered), need, state)
         notes.append(
-            f"Need: each region's {quantile.replace('_', ' ')} forecast need over {horizon}"
-            " days; on hand: the usable stock of every facility in the region; daily use:"
-            " its pharmacies' and hospitals' dispensing."
+            f"Need: each region's {what}; on hand: the usable stock of every facility in the"
+            " region; daily use: its pharmacies' and hospitals' dispensing."
         )
     else:
-        # A pharmacy's share of its region's need: half its recent dispensing, half equal.
-        pharmacies: dict[str, list[str]] = {}
-        for node in nodes.values():
-            if node.type == "pharmacy":
-                pharmacies.setdefault(_region(node.path), []).append(node.code)
-        for d, (node, _) in enumerate(chosen):
-            region = _region(node.path)
-            peers = pharmacies[region]
-            for i, item in enumerate(ordered):
-                total = sum(
-                    row.daily_use
-                    for peer in peers
-                    if (row := per_facility.get((peer, item))) is not None
-                )
-                mine = per_facility.get((node.code, item))
-                used = mine.daily_use if mine is not None else 0.0
-                share = 0.5 / len(peers) + (0.5 * used / total if total > 0 else 0.5 / len(peers))
-                need[d, i] = regional_need.get((region, item), 0.0) * share
-                if mine is not None:
-                    on_hand[d, i] = mine.usable
-                    use[d, i] = mine.daily_use
+        inputs = _pharmacy_inputs(chosen, nodes, list(ordered), need, state)
         notes.append(
-            f"Need: the region's {quantile.replace('_', ' ')} forecast need over {horizon} days,"
-            " shared among its pharmacies half by their dispensing over the last"
-            f" {state.window_days} days and half equally; on hand and daily use: each"
-            " pharmacy's own."
+            f"Need: the region's {what}, shared among its pharmacies half by their dispensing"
+            f" over the last {state.window_days} days and half equally; on hand and daily"
+            " use: each pharmacy's own."
         )
-    forecast_use = need / horizon
-    stand_in = (use <= 0) & (forecast_use > 0)
-    use = np.where(stand_in, forecast_use, use)
+    forecast_use = inputs.need / demand.horizon
+    stand_in = (inputs.use <= 0) & (forecast_use > 0)
+    inputs.use = np.where(stand_in, forecast_use, inputs.use)
     if stand_in.any():
         notes.append(
             f"Where no dispensing was recorded ({int(stand_in.sum())} destination-item pairs),"
             " the forecast's daily need stands in for daily use."
         )
-
     weight_of, weight_text = _weights(session, country, regions, weights, as_of)
     notes.append(weight_text)
     w = np.array([weight_of[_region(node.path)] for node, _ in chosen])
-    routes = None
-    if capacity:
-        codes = {node.code: d for d, (node, _) in enumerate(chosen)}
-        routes = np.full(n_dest, np.inf)
-        for code, units in capacity.items():
-            if code not in codes:
-                raise NotFoundError(f"capacity given for {code!r}, which is not a destination")
-            if not units >= 0:
-                raise SitroomError(f"the capacity of {code} must be 0 or more")
-            routes[codes[code]] = units
     stock = _usable_stock(session, origin.id, ordered, day)
     names = dict(
         session.execute(
             select(OrgUnit.code, OrgUnit.name).where(
-                OrgUnit.code.in_({node.org_unit for node, _ in chosen} | set(regions))
+                OrgUnit.code.in_({node.org_unit for node, _ in chosen})
             )
         ).all()
     )
-    labels = [f"{node.code} ({names.get(node.org_unit, node.org_unit)})" for node, _ in chosen]
     try:
         result = allocate(
             [stock[item] for item in ordered],
-            need,
+            inputs.need,
             weights=w,
-            on_hand=on_hand,
-            daily_use=use,
+            on_hand=inputs.on_hand,
+            daily_use=inputs.use,
             floor_days=floor_days,
-            capacity=routes,
-            destinations=labels,
+            capacity=_capacity(chosen, capacity),
+            destinations=[f"{node.code} ({names[node.org_unit]})" for node, _ in chosen],
             items=list(ordered),
         )
     except ValueError as exc:
@@ -575,7 +625,7 @@ def plan_allocation(
         level=level,
         items=tuple(ordered),
         units=units,
-        horizon=horizon,
+        horizon=demand.horizon,
         quantile=quantile,
         floor_days=float(floor_days),
         weighting=weights,
@@ -583,18 +633,13 @@ def plan_allocation(
         stock=stock,
         destinations=[
             Destination(
-                node.code,
-                node.org_unit,
-                _region(node.path),
-                names.get(node.org_unit, node.org_unit),
-                float(w[d]),
-                via,
+                node.code, node.org_unit, _region(node.path), names[node.org_unit], float(w[d]), via
             )
             for d, (node, via) in enumerate(chosen)
         ],
-        need=need,
-        on_hand=on_hand,
-        daily_use=use,
+        need=inputs.need,
+        on_hand=inputs.on_hand,
+        daily_use=inputs.use,
         allocation=result,
         notes=notes,
     )
