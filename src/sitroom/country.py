@@ -209,7 +209,13 @@ class ProtocolConfig(_Model):
 #: Days of stock below which a facility is alerted, by facility type (see
 #: :class:`ThresholdConfig`): pharmacies and hospitals restock from a store within
 #: days, stores and warehouses need longer to be resupplied.
-DEFAULT_MIN_DAYS = {"stockpile": 60.0, "warehouse": 30.0, "store": 14.0, "hospital": 7.0, "pharmacy": 7.0}
+DEFAULT_MIN_DAYS = {
+    "stockpile": 60.0,
+    "warehouse": 30.0,
+    "store": 14.0,
+    "hospital": 7.0,
+    "pharmacy": 7.0,
+}
 
 
 class ThresholdConfig(_Model):

@@ -334,7 +334,7 @@ def _weights(
                 f"no population is recorded for {', '.join(missing)}: weigh by fever or equally"
             )
         return (
-            {r: float(population[r]) for r in regions},
+            {r: float(population[r] or 1) for r in regions},
             "Destinations weigh as their region's population.",
         )
     cases = recent_fever(session, country, regions, end=end, days=RECENT_DAYS)
@@ -735,7 +735,9 @@ def plan_test_kits(
     codes = [code for code, _, _ in places]
     cases = recent_fever(session, country, codes, end=end, days=days)
     element = country.roles.named().get("cases")
-    weakness, failed, notes = [], [], []
+    weakness: list[float] = []
+    failed: list[list[str]] = []
+    notes: list[str] = []
     for code in codes:
         series = optional_series(session, code, element) if credibility and element else None
         if series is None or (end is not None and end < series.start):
