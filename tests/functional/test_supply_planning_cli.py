@@ -124,6 +124,20 @@ def test_bad_input_is_a_clear_message(cli, stocked: Session, args: list[str], me
         ("lou", ["supply", "demand", "--org-unit", "KP-01"], False),
         ("lou", ["supply", "allocate", "--item", "PARA-500"], False),
         ("pam", ["supply", "allocate", "--item", "PARA-500"], False),
+        (
+            "lou",
+            [
+                "supply",
+                "allocate",
+                "--item",
+                "PARA-500",
+                "--from",
+                "WH-KP-04",
+                "--level",
+                "pharmacy",
+            ],
+            True,
+        ),
         ("lou", ["supply", "allocate-tests", "--kits", "5", "--org-unit", "KP-01"], False),
     ],
 )
