@@ -206,6 +206,57 @@ class ProtocolConfig(_Model):
         return value
 
 
+#: Days of stock below which a facility is alerted, by facility type (see
+#: :class:`ThresholdConfig`): pharmacies and hospitals restock from a store within
+#: days, stores and warehouses need longer to be resupplied.
+DEFAULT_MIN_DAYS = {
+    "stockpile": 60.0,
+    "warehouse": 30.0,
+    "store": 14.0,
+    "hospital": 7.0,
+    "pharmacy": 7.0,
+}
+
+
+class ThresholdConfig(_Model):
+    """When the supply indicators alert (``[supply.thresholds]``).
+
+    ``min_days``: days of stock below which a facility of that type is alerted;
+    ``items``: the same per item, overriding the type's figure (``items.NMV-R =
+    { pharmacy = 14 }``); ``expiring_days``: stock expiring within this many days
+    is reported; ``window_days``: the days over which consumption is averaged.
+    """
+
+    window_days: int = Field(default=28, ge=1, le=366)
+    expiring_days: int = Field(default=30, ge=0, le=3660)
+    min_days: dict[str, float] = Field(default_factory=lambda: dict(DEFAULT_MIN_DAYS))
+    items: dict[str, dict[str, float]] = Field(default_factory=dict)
+
+    @field_validator("min_days")
+    @classmethod
+    def _types(cls, value: dict[str, float]) -> dict[str, float]:
+        return {**DEFAULT_MIN_DAYS, **_checked_days(value)}
+
+    @field_validator("items")
+    @classmethod
+    def _items(cls, value: dict[str, dict[str, float]]) -> dict[str, dict[str, float]]:
+        return {item: _checked_days(days) for item, days in value.items()}
+
+    def minimum(self, item: str, facility_type: str) -> float:
+        """Days of stock below which ``item`` alerts at a facility of ``facility_type``."""
+        return self.items.get(item, {}).get(facility_type, self.min_days[facility_type])
+
+
+def _checked_days(value: dict[str, float]) -> dict[str, float]:
+    types = tuple(DEFAULT_MIN_DAYS)
+    for kind, days in value.items():
+        if kind not in types:
+            raise ValueError(f"unknown facility type {kind!r}; choose one of {', '.join(types)}")
+        if not days >= 0:
+            raise ValueError(f"{kind}: days of stock must be 0 or more")
+    return dict(value)
+
+
 class SupplyConfig(_Model):
     """The supply chain's catalogue and network: CSV files beside the configuration.
 
@@ -216,6 +267,7 @@ class SupplyConfig(_Model):
     items: str
     facilities: str | None = None
     protocols: list[ProtocolConfig] = Field(default_factory=list)
+    thresholds: ThresholdConfig = ThresholdConfig()
 
     @model_validator(mode="after")
     def _shares(self) -> SupplyConfig:

@@ -15,6 +15,7 @@ from sitroom.cli import server as _server  # noqa: F401
 from sitroom.cli import sitrep as _sitrep  # noqa: F401
 from sitroom.cli import supply as _supply  # noqa: F401
 from sitroom.cli import supply_orders as _supply_orders  # noqa: F401
+from sitroom.cli import supply_planning as _supply_planning  # noqa: F401
 from sitroom.cli import users as _users  # noqa: F401
 from sitroom.cli.app import app, err_console, pause_collector
 from sitroom.cli.text import styled

@@ -8,7 +8,7 @@ import pytest
 
 from sitroom import supply
 
-PURE = ["demand.py", "allocation.py", "leadtimes.py"]
+PURE = ["demand.py", "allocation.py", "leadtimes.py", "stock_indicators.py"]
 
 
 @pytest.mark.parametrize("name", PURE)
