@@ -152,3 +152,34 @@ def test_a_user_outside_their_scope_is_refused(
     else:
         assert result.code == FORBIDDEN, (result.code, result.out, result.err)
         assert "outside their scopes" in result.err or "permission" in result.err
+
+
+def test_an_approved_plan_becomes_draft_orders(cli, stocked: Session) -> None:
+    """Item 8: "Approved, it becomes draft distribution orders" - in one transaction,
+    a chain through the district store for pharmacies."""
+    regional = cli(
+        "supply", "allocate", "--item", "PARA-500", "--day", DAY, "--approve", "--json"
+    )  # fmt: skip
+    assert regional.code == 0, regional.err
+    plan = json.loads(regional.out)
+    destinations = {line["destination"] for line in plan["orders"]}
+    assert len(plan["drafted"]) == len(destinations) > 0
+    listed = json.loads(cli("supply", "orders", "list", "--json").out)
+    drafts = {o["number"]: o for o in listed}
+    assert set(plan["drafted"]) <= set(drafts)
+    assert {drafts[n]["status"] for n in plan["drafted"]} == {"draft"}
+    local = cli(
+        "supply", "allocate", "--item", "PARA-500", "--day", DAY, "--from", "WH-KP-04",
+        "--level", "pharmacy", "--approve", "--json",
+    )  # fmt: skip
+    assert local.code == 0, local.err
+    chained = json.loads(local.out)
+    shown = [
+        json.loads(cli("supply", "orders", "show", n, "--json").out) for n in chained["drafted"]
+    ]
+    first_legs = [o for o in shown if o["source"] == "WH-KP-04"]
+    second_legs = [o for o in shown if o["source"] != "WH-KP-04"]
+    assert first_legs
+    assert second_legs
+    assert all(o["destination"].startswith("ST-") for o in first_legs)
+    assert all(o["origin"] in {f["number"] for f in first_legs} for o in second_legs)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from datetime import date
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -315,10 +315,18 @@ def allocate(
         typer.Option("--demand", help="CSV of expected daily cases per region, not the forecast."),
     ] = None,
     day: DayOpt = None,
+    approve: Annotated[
+        bool,
+        typer.Option(
+            "--approve",
+            help="Approve the plan: its order lines become draft distribution orders"
+            " (one transaction; review them with `supply orders list`).",
+        ),
+    ] = False,
     as_json: JsonOpt = False,
 ) -> None:
     """Share scarce stock to minimise weighted unmet need: who gets what and why, and the
-    order lines to approve."""
+    order lines to approve (--approve makes them draft orders)."""
     from rich.table import Table
 
     from sitroom.supply import demand_service, planning
@@ -347,8 +355,18 @@ def allocate(
             demand=given,
             principal=who,
         )
+    drafted: list[Any] = []
+    if approve:
+        with rt.session(write=True) as session:
+            drafted = planning.orders_from_plan(
+                session, plan, user=rt.settings.user, principal=_who(rt, session)
+            )
     if as_json:
-        print_json(plan.to_dict())
+        print_json(
+            {**plan.to_dict(), "drafted": [o.number for o in drafted]}
+            if approve
+            else plan.to_dict()
+        )
         return
     table = Table("destination", "item", "need", "on hand", "gets", "unmet", "days after")
     for row in plan.rows()[:MAX_ROWS]:
@@ -367,9 +385,17 @@ def allocate(
     for sentence in plan.sentences:
         console.print(sentence)
     lines = planning.proposed_orders(plan)
+    if drafted:
+        console.print(
+            f"Approved: {len(drafted)} draft order{'s' if len(drafted) != 1 else ''}"
+            f" ({drafted[0].number} to {drafted[-1].number}) for {len(lines)} order lines;"
+            " approve and dispatch them with `sitroom supply orders approve` and"
+            " `sitroom supply dispatch`."
+        )
+        return
     console.print(
         f"{len(lines)} order line{'s' if len(lines) != 1 else ''} proposed from {plan.source}"
-        " (drafts once approved)."
+        " (drafts once approved: --approve)."
     )
 
 

@@ -573,63 +573,149 @@ def create_order(
     ``number`` defaults to the next ``DO-<year of at>-NNNNNN``.
     """
 
-    def step() -> OrderView:
-        recorded = now()
-        when = _moment(at, recorded, "of the order")
-        src = _place(session, source, "source")
-        dst = _place(session, destination, "destination")
-        _authorize(principal, Permission.STOCK_WRITE, [src, dst], "create an order")
-        reasons: list[str] = []
-        if src.facility.id == dst.facility.id:
-            reasons.append(f"an order goes from a facility to another, not to {src.code} itself")
-        elif not on_route(session, src.facility, dst.facility):
-            reasons.append(
-                f"no route from {src.code} to {dst.code}: transfers go between a facility and"
-                " its supplier, or along a declared route"
-            )
-        if not lines:
-            reasons.append("an order has at least one line")
-        made = _new_lines(session, lines, reasons)
-        origin_id = _origin(session, origin, src, reasons)
-        if reasons:
-            raise OrderRefused(number, reasons)
-        advisory_lock(session, LOCK_SPACE_ORDER, 0)
-        chosen = number or _next_number(session, when)
-        if not chosen.strip() or len(chosen) > 100:
-            raise OrderRefused(chosen, ["an order number has 1 to 100 characters"])
-        if session.scalar(select(DistributionOrder.id).where(DistributionOrder.number == chosen)):
-            raise ConflictError(f"order {chosen} exists already: nothing was written")
-        order = DistributionOrder(
-            number=chosen,
-            source_id=src.facility.id,
-            destination_id=dst.facility.id,
-            origin_id=origin_id,
-            status="draft",
-            note=note[:500] if note else None,
-            created_by=user,
-            created_at=when,
+    return _write(
+        session,
+        lock_timeout,
+        lambda: _create(
+            session,
+            source,
+            destination,
+            lines,
+            user=user,
+            principal=principal,
+            number=number,
+            origin=origin,
+            note=note,
+            at=at,
             simulated=simulated,
-        )
-        session.add(order)
-        session.flush()
-        for made_line in made:
-            made_line.order_id = order.id
-            session.add(made_line)
-        session.add(
-            OrderEvent(
-                order_id=order.id,
-                time=when,
-                recorded_at=recorded,
-                by=user,
-                from_status=None,
-                to_status="draft",
-                note=note[:500] if note else None,
+            now=now,
+        ),
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class NewOrder:
+    """An order to create with others (:func:`create_orders`); its upstream leg is
+    ``origin`` (a number) or ``origin_of`` (the index of an order made before it in the
+    same call)."""
+
+    source: str
+    destination: str
+    lines: Sequence[OrderLineIn]
+    number: str | None = None
+    origin: str | None = None
+    origin_of: int | None = None
+    note: str | None = None
+
+
+def create_orders(
+    session: Session,
+    orders: Sequence[NewOrder],
+    *,
+    user: str,
+    principal: Principal | None = None,
+    at: datetime | None = None,
+    lock_timeout: float = DEFAULT_LOCK_TIMEOUT,
+    now: Callable[[], datetime] = utcnow,
+) -> list[OrderView]:
+    """Create several draft orders in one transaction: all of them, or none (the first
+    refusal is raised, naming its order)."""
+
+    def step() -> list[OrderView]:
+        made: list[OrderView] = []
+        for o in orders:
+            origin = made[o.origin_of].number if o.origin_of is not None else o.origin
+            made.append(
+                _create(
+                    session,
+                    o.source,
+                    o.destination,
+                    o.lines,
+                    user=user,
+                    principal=principal,
+                    number=o.number,
+                    origin=origin,
+                    note=o.note,
+                    at=at,
+                    simulated=False,
+                    now=now,
+                )
             )
-        )
-        session.flush()
-        return _view(session, order)
+        return made
 
     return _write(session, lock_timeout, step)
+
+
+def _create(
+    session: Session,
+    source: str,
+    destination: str,
+    lines: Sequence[OrderLineIn],
+    *,
+    user: str,
+    principal: Principal | None,
+    number: str | None,
+    origin: str | None,
+    note: str | None,
+    at: datetime | None,
+    simulated: bool,
+    now: Callable[[], datetime],
+) -> OrderView:
+    """One draft order, in the caller's transaction (flushed, not committed)."""
+    recorded = now()
+    when = _moment(at, recorded, "of the order")
+    src = _place(session, source, "source")
+    dst = _place(session, destination, "destination")
+    _authorize(principal, Permission.STOCK_WRITE, [src, dst], "create an order")
+    reasons: list[str] = []
+    if src.facility.id == dst.facility.id:
+        reasons.append(f"an order goes from a facility to another, not to {src.code} itself")
+    elif not on_route(session, src.facility, dst.facility):
+        reasons.append(
+            f"no route from {src.code} to {dst.code}: transfers go between a facility and"
+            " its supplier, or along a declared route"
+        )
+    if not lines:
+        reasons.append("an order has at least one line")
+    made = _new_lines(session, lines, reasons)
+    origin_id = _origin(session, origin, src, reasons)
+    if reasons:
+        raise OrderRefused(number, reasons)
+    advisory_lock(session, LOCK_SPACE_ORDER, 0)
+    chosen = number or _next_number(session, when)
+    if not chosen.strip() or len(chosen) > 100:
+        raise OrderRefused(chosen, ["an order number has 1 to 100 characters"])
+    if session.scalar(select(DistributionOrder.id).where(DistributionOrder.number == chosen)):
+        raise ConflictError(f"order {chosen} exists already: nothing was written")
+    order = DistributionOrder(
+        number=chosen,
+        source_id=src.facility.id,
+        destination_id=dst.facility.id,
+        origin_id=origin_id,
+        status="draft",
+        note=note[:500] if note else None,
+        created_by=user,
+        created_at=when,
+        simulated=simulated,
+    )
+    session.add(order)
+    session.flush()
+    for made_line in made:
+        made_line.order_id = order.id
+        session.add(made_line)
+    session.add(
+        OrderEvent(
+            order_id=order.id,
+            time=when,
+            recorded_at=recorded,
+            by=user,
+            from_status=None,
+            to_status="draft",
+            note=note[:500] if note else None,
+        )
+    )
+    session.flush()
+    return _view(session, order)
 
 
 def approve_order(

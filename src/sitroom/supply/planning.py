@@ -223,6 +223,72 @@ def proposed_orders(plan: AllocationPlan) -> list[OrderLine]:
     return lines
 
 
+def orders_from_plan(
+    session: Session,
+    plan: AllocationPlan,
+    *,
+    user: str,
+    principal: Principal | None = None,
+) -> list[Any]:
+    """Approve ``plan``: its proposed lines become draft distribution orders, in one
+    transaction (all or none).
+
+    One order per destination reached directly from the source; a destination
+    reached through intermediate facilities (a pharmacy through its district
+    store) gets a chain: one order from the source to each intermediate with the
+    sum of what passes through it, then one from there to each destination,
+    linked to the first as its origin (lead times are then measured along the
+    chain).
+    """
+    from collections import defaultdict
+
+    from sitroom.supply.orders import NewOrder, OrderLineIn, create_orders
+
+    lines = proposed_orders(plan)
+    if not lines:
+        raise SitroomError("the plan gives nothing to anyone: no order to make")
+    direct: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+    through: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+    legs: dict[tuple[str, str], dict[str, int]] = defaultdict(lambda: defaultdict(int))
+    for line in lines:
+        if not line.via:
+            direct[line.destination][line.item] += line.quantity
+            continue
+        hop = line.via[0]
+        through[hop][line.item] += line.quantity
+        legs[(hop, line.destination)][line.item] += line.quantity
+    note = f"allocation of {', '.join(plan.items)} from {plan.source}"
+    orders: list[NewOrder] = []
+    for destination, items in sorted(direct.items()):
+        orders.append(
+            NewOrder(
+                plan.source,
+                destination,
+                [OrderLineIn(i, q) for i, q in sorted(items.items())],
+                note=note,
+            )
+        )
+    first_leg: dict[str, int] = {}
+    for hop, items in sorted(through.items()):
+        first_leg[hop] = len(orders)
+        orders.append(
+            NewOrder(
+                plan.source, hop, [OrderLineIn(i, q) for i, q in sorted(items.items())], note=note
+            )
+        )
+    for (hop, destination), items in sorted(legs.items()):
+        orders.append(
+            NewOrder(
+                hop,
+                destination,
+                [OrderLineIn(i, q) for i, q in sorted(items.items())],
+                origin_of=first_leg[hop],
+                note=note,
+            )
+        )
+    return create_orders(session, orders, user=user, principal=principal)
+
+
 # --- Inputs -----------------------------------------------------------------------
 
 
