@@ -95,3 +95,37 @@ def test_a_simulated_history_is_marked_and_its_planted_facilities_stand_out(
             assert facility in top, (facility, kind, top)
     first = found["findings"][0]
     assert first["sentence"].startswith(first["facility"])
+
+
+def test_a_user_outside_their_scope_writes_nothing(cli, loaded: Session) -> None:
+    from sitroom.auth import service as auth
+
+    auth.create_user(loaded, "ph1", role="pharmacist", scopes=["KP-01"], password=None, actor="t")
+    loaded.commit()
+    received = cli(
+        "supply", "receive", "--facility", PHARMACY, "--item", "PARA-500", "--quantity", "50",
+        "--lot", "L", "--expiry", "2024-01-01", "--time", "2022-05-14",
+    )  # fmt: skip
+    assert received.code == 0, received.err
+    refused = cli(
+        "--user", "ph1", "supply", "dispense", "--facility", PHARMACY, "--item", "PARA-500",
+        "--quantity", "5", "--time", "2022-05-15",
+    )  # fmt: skip
+    assert refused.code == 1
+    assert "PH-KP-04-CHANGGANG-001" in refused.err
+    assert "Nothing was written" in refused.err
+    stock = json.loads(cli("supply", "stock", "--facility", PHARMACY, "--json").out)
+    assert [s["quantity"] for s in stock] == [50]
+    # A pharmacist may dispense, not receive, even in scope.
+    auth.create_user(loaded, "ph4", role="pharmacist", scopes=["KP-04"], password=None, actor="t")
+    loaded.commit()
+    mine = cli(
+        "--user", "ph4", "supply", "dispense", "--facility", PHARMACY, "--item", "PARA-500",
+        "--quantity", "5", "--time", "2022-05-15",
+    )  # fmt: skip
+    assert mine.code == 0, mine.err
+    not_mine = cli(
+        "--user", "ph4", "supply", "receive", "--facility", PHARMACY, "--item", "PARA-500",
+        "--quantity", "5", "--lot", "L", "--time", "2022-05-15",
+    )  # fmt: skip
+    assert not_mine.code == 1
