@@ -22,11 +22,12 @@ Then, each phase on a fresh database (the DPRK places and the supply network):
     ``--path csv`` :func:`sitroom.supply.service.import_events` of the chunks
     written as CSV files (parsing included). Prints rows/s of each and the
     ratio baseline time / ledger time (goal >= 0.5).
-(b) stock on hand for all facilities and items: the service call
-    (:func:`sitroom.supply.service.stock_on_hand`, the maintained balances)
-    beside the same lines recomputed from the ledger (``at`` now: a GROUP BY
-    over ``stock_entry``), fastest of ``--repeat`` runs (goal < 100 ms for the
-    maintained read); the two must agree.
+(b) stock on hand for all facilities and items: the service calls on the
+    maintained balances (:func:`sitroom.supply.service.stock_matrix`, the
+    facilities x items matrix, goal < 100 ms; and
+    :func:`~sitroom.supply.service.stock_on_hand`, a line per facility, item and
+    lot) beside the same figures recomputed from the ledger (``at`` now: a GROUP
+    BY over ``stock_entry``), fastest of ``--repeat`` runs; the two must agree.
 
 The allocation (issue #11, item 8) has its own benchmark,
 ``bench/bench_allocation.py``.
@@ -62,7 +63,7 @@ from sitroom.setup import setup_country
 from sitroom.supply.events_csv import COLUMNS
 from sitroom.supply.ledger import Ledger, Movement
 from sitroom.supply.models import Facility, Item
-from sitroom.supply.service import import_events, stock_on_hand
+from sitroom.supply.service import import_events, stock_matrix, stock_on_hand
 
 ZONE = ZoneInfo("Asia/Pyongyang")
 START = datetime(2022, 1, 1, 8, tzinfo=ZONE)
@@ -452,30 +453,43 @@ def through_ledger(engine: Engine, args: argparse.Namespace, folder: Path) -> tu
     return took, entries
 
 
+def _fastest(repeat: int, run: Any) -> tuple[float, Any]:
+    best, got = float("inf"), None
+    for _ in range(repeat):
+        start = time.perf_counter()
+        got = run()
+        best = min(best, time.perf_counter() - start)
+    return best, got
+
+
 def reads(engine: Engine, repeat: int) -> None:
-    """(b): the maintained stock on hand beside the same lines summed from the ledger."""
+    """(b): the maintained stock on hand beside the same figures summed from the ledger."""
     with session_factory(engine)() as session:
         entries = session.scalar(text("SELECT count(*) FROM stock_entry"))
         balances = session.scalar(text("SELECT count(*) FROM stock_balance"))
         now = datetime.now(UTC)
-        best = {"maintained": float("inf"), "replayed": float("inf")}
-        got: dict[str, Any] = {}
-        for _ in range(repeat):
-            for name, at in (("maintained", None), ("replayed", now)):
-                start = time.perf_counter()
-                got[name] = stock_on_hand(session, at=at)
-                best[name] = min(best[name], time.perf_counter() - start)
-    same = got["maintained"] == got["replayed"]
+        matrix_time, matrix = _fastest(repeat, lambda: stock_matrix(session))
+        replay_time, replay = _fastest(repeat, lambda: stock_matrix(session, at=now))
+        lines_time, lines = _fastest(repeat, lambda: stock_on_hand(session))
+        relines_time, relines = _fastest(repeat, lambda: stock_on_hand(session, at=now))
+    shape = matrix.quantity.shape
+    same = bool((matrix.quantity == replay.quantity).all()) and lines == relines
     print(
-        f"stock on hand, all facilities and items ({len(got['maintained']):,} lines from"
-        f" {balances:,} balances, {entries:,} entries; fastest of {repeat}):"
+        f"stock on hand ({balances:,} balances, {entries:,} ledger entries; fastest of {repeat}):"
     )
-    print(f"  maintained balances (stock_on_hand)    {best['maintained'] * 1000:9.1f} ms  (goal < 100 ms)")
-    print(f"  recomputed from the ledger (GROUP BY)  {best['replayed'] * 1000:9.1f} ms")
     print(
-        f"  ratio (recomputed / maintained): {best['replayed'] / best['maintained']:.1f};"
-        f" the same lines: {'yes' if same else 'NO'}"
+        f"  all facilities x items ({shape[0]:,} x {shape[1]}, stock_matrix):"
+        f" maintained {matrix_time * 1000:8.1f} ms (goal < 100 ms),"
+        f" recomputed from the ledger {replay_time * 1000:8.1f} ms,"
+        f" ratio {replay_time / matrix_time:.0f}"
     )
+    print(
+        f"  every lot ({len(lines):,} lines, stock_on_hand):"
+        f" maintained {lines_time * 1000:8.1f} ms,"
+        f" recomputed from the ledger {relines_time * 1000:8.1f} ms,"
+        f" ratio {relines_time / lines_time:.1f}"
+    )
+    print(f"  maintained and recomputed agree: {'yes' if same else 'NO'}")
     if not same:
         raise SystemExit("the maintained stock differs from the ledger's")
 

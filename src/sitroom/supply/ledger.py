@@ -332,9 +332,10 @@ class Ledger:
         book.load(self.session)
         entries: list[dict[str, Any]] = []
         now = self.now()
+        limit = now + FUTURE_TOLERANCE
         for movement in movements:
             try:
-                made = self._check(book, movement, now)
+                made = self._check(book, movement, limit)
             except Refused as exc:
                 summary.reject(movement.line, exc.column, exc.reason)
                 continue
@@ -483,14 +484,15 @@ class Ledger:
 
     # One movement -----------------------------------------------------------------------
 
-    def _check(self, book: _Book, m: Movement, now: datetime) -> list[dict[str, Any]]:
+    def _check(self, book: _Book, m: Movement, limit: datetime) -> list[dict[str, Any]]:
+        """The entries ``m`` makes; Refused. ``limit``: the clock plus the tolerance."""
         if m.event not in ENTRY_KINDS:
             raise Refused(
                 "event", f"unknown event {m.event!r}; choose one of {', '.join(ENTRY_KINDS)}"
             )
         if m.time.tzinfo is None:
             raise Refused("time", "the time has no time zone")
-        if m.time > now + FUTURE_TOLERANCE:
+        if m.time > limit:
             raise Refused("time", f"{m.time.isoformat()} is in the future")
         place = book.facility(m.facility)
         item = book.item(m.item)
@@ -562,6 +564,20 @@ class Ledger:
         # stocktake
         lot = book.counted_lot(place, item, m)
         on_hand = book.available_at(place.id, item.id, lot.id, m.time, later=False)
+        if m.quantity < on_hand:
+            # A count below the ledger takes stock out at its time: what was issued after
+            # it must still have been there (a back-dated count may not make a later
+            # balance negative, as for any issue).
+            lowest = book.available_at(place.id, item.id, lot.id, m.time)
+            if lowest < on_hand - m.quantity:
+                raise Refused(
+                    "quantity",
+                    f"{place.code} had {unit_word(on_hand, item.unit)} of {item.code} lot"
+                    f" {lot.code} at {m.time.isoformat(timespec='minutes')} by the ledger, and"
+                    f" {on_hand - lowest:,} of them were issued later: a count of"
+                    f" {m.quantity:,} then would leave less than nothing; count again now,"
+                    " or correct the later movements first",
+                )
         base["counted"] = m.quantity
         return [book.move(base, place, item, lot, m.quantity - on_hand, allow_zero=True)]
 
