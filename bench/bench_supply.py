@@ -77,8 +77,18 @@ _SQLITE_DATETIME = "%Y-%m-%d %H:%M:%S.%f"
 
 #: One event: the CSV's columns, and the lot an unnamed issue takes (for the baseline).
 Row = tuple[
-    datetime, str, str, str, str | None, date | None, int, str | None, str | None, str | None,
-    int | None, str,
+    datetime,
+    str,
+    str,
+    str,
+    str | None,
+    date | None,
+    int,
+    str | None,
+    str | None,
+    str | None,
+    int | None,
+    str,
 ]
 
 
@@ -155,8 +165,20 @@ class Events:
             expiry = (START + SPAN).date() + timedelta(days=365 + n)
             self.put(key, lot, expiry, quantity)
             donor = "procurement" if n % 3 else "aid: WHO"
-            yield (START, "receipt", facility, item, lot, expiry, quantity, donor, None, None, None,
-                   lot)
+            yield (
+                START,
+                "receipt",
+                facility,
+                item,
+                lot,
+                expiry,
+                quantity,
+                donor,
+                None,
+                None,
+                None,
+                lot,
+            )
             return
         source = (up, item)
         if self.on_hand(source) < quantity:
@@ -165,8 +187,20 @@ class Events:
         reference = f"TR-{self.serial:08d}"
         taken = self.take(source, quantity)
         self.coming[key] += quantity
-        yield (START, "transfer_out", up, item, None, None, quantity, facility, None, reference,
-               None, taken[0][0])
+        yield (
+            START,
+            "transfer_out",
+            up,
+            item,
+            None,
+            None,
+            quantity,
+            facility,
+            None,
+            reference,
+            None,
+            taken[0][0],
+        )
         arrival = (facility, item, quantity, up, reference, taken)
         if delay == 0:
             yield from self._arrive(arrival)
@@ -179,8 +213,20 @@ class Events:
         for lot, expiry, step in taken:
             self.put(key, lot, expiry, step)
         self.coming[key] -= quantity
-        yield (START, "transfer_in", facility, item, None, None, quantity, up, None, reference,
-               None, taken[0][0])
+        yield (
+            START,
+            "transfer_in",
+            facility,
+            item,
+            None,
+            None,
+            quantity,
+            up,
+            None,
+            reference,
+            None,
+            taken[0][0],
+        )
 
     def _reorder(self, facility: str, item: str, now: int) -> Iterator[Row]:
         key = (facility, item)
@@ -211,19 +257,55 @@ class Events:
             lot[2] = counted
             if counted == 0:
                 self.lots[key].pop(0)
-            yield (START, "stocktake", facility, item, lot[1], None, counted, None, None, None,
-                   None, lot[1])
+            yield (
+                START,
+                "stocktake",
+                facility,
+                item,
+                lot[1],
+                None,
+                counted,
+                None,
+                None,
+                None,
+                None,
+                lot[1],
+            )
         elif roll < 0.01:
             quantity = min(have, rng.randint(1, 5))
             taken = self.take(key, quantity)
-            yield (START, "adjust", facility, item, None, None, quantity, None, "damaged", None,
-                   None, taken[0][0])
+            yield (
+                START,
+                "adjust",
+                facility,
+                item,
+                None,
+                None,
+                quantity,
+                None,
+                "damaged",
+                None,
+                None,
+                taken[0][0],
+            )
         else:
             quantity = min(have, rng.randint(1, 30))
             taken = self.take(key, quantity)
             patients = max(1, quantity // rng.randint(3, 15))
-            yield (START, "dispense", facility, item, None, None, quantity, None, None, None,
-                   patients, taken[0][0])
+            yield (
+                START,
+                "dispense",
+                facility,
+                item,
+                None,
+                None,
+                quantity,
+                None,
+                None,
+                None,
+                patients,
+                taken[0][0],
+            )
         yield from self._reorder(facility, item, now)
 
     def rows(self, n: int) -> Iterator[Row]:
@@ -300,9 +382,9 @@ def fresh(url: str, n_facilities: int, n_items: int) -> Engine:
     return engine
 
 
-def network(engine: Engine, n_facilities: int, n_items: int) -> tuple[
-    list[tuple[str, str, str | None]], list[str]
-]:
+def network(
+    engine: Engine, n_facilities: int, n_items: int
+) -> tuple[list[tuple[str, str, str | None]], list[str]]:
     """The first ``n_facilities`` facilities (suppliers come first) and ``n_items`` items."""
     with engine.connect() as conn:
         rows = conn.execute(
@@ -533,7 +615,9 @@ def main() -> None:
         took, entries = through_ledger(engine, args, folder)
         results.append((label, took))
         for what, seconds in results:
-            print(f"{name:10s} {what:36s} {seconds:8.2f} s  {args.events / seconds:10,.0f} events/s")
+            print(
+                f"{name:10s} {what:36s} {seconds:8.2f} s  {args.events / seconds:10,.0f} events/s"
+            )
         print(f"{name:10s} the ledger wrote {entries:,} entries for {args.events:,} events")
         for what, seconds in results[:-1]:
             print(

@@ -561,7 +561,11 @@ class Ledger:
                 allow_expired=True,
                 prefer_expired=m.reason == "expired",
             )
-        # stocktake
+        return self._stocktake(book, place, item, m, base)
+
+    def _stocktake(
+        self, book: _Book, place: _Place, item: _ItemInfo, m: Movement, base: dict[str, Any]
+    ) -> list[dict[str, Any]]:
         lot = book.counted_lot(place, item, m)
         on_hand = book.available_at(place.id, item.id, lot.id, m.time, later=False)
         if m.quantity < on_hand:
@@ -1079,18 +1083,7 @@ class _Book:
                     simulated,
                 )
             )
-        updates, inserts = [], []
-        old_ids = {new: old for old, new in ids.items()}
-        for key, delta in change.items():
-            stock = self.stock.get(key) or self.stock.get(
-                (key[0], key[1], old_ids.get(key[2], key[2]))
-            )
-            when = newest[key]
-            if stock is not None and stock.stored:
-                last = max(stock.last_time, when) if stock.last_time else when
-                updates.append((delta, stamp(last), key[0], key[1], key[2]))
-            else:
-                inserts.append((key[0], key[1], key[2], delta, stamp(when)))
+        updates, inserts = self._balances(change, newest, ids, stamp)
         cursor = connection.connection.cursor()
         try:
             _insert(cursor, sqlite, "stock_entry", _ENTRY_COLUMNS, rows_out)
@@ -1104,6 +1097,28 @@ class _Book:
                 )
         finally:
             cursor.close()
+
+    def _balances(
+        self,
+        change: dict[tuple[int, int, int], int],
+        newest: dict[tuple[int, int, int], datetime],
+        ids: dict[int, int],
+        stamp: Callable[[datetime], Any],
+    ) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
+        """The balances to update (stored) and to insert (new), as the driver's rows."""
+        updates, inserts = [], []
+        old_ids = {new: old for old, new in ids.items()}
+        for key, delta in change.items():
+            stock = self.stock.get(key) or self.stock.get(
+                (key[0], key[1], old_ids.get(key[2], key[2]))
+            )
+            when = newest[key]
+            if stock is not None and stock.stored:
+                last = max(stock.last_time, when) if stock.last_time else when
+                updates.append((delta, stamp(last), key[0], key[1], key[2]))
+            else:
+                inserts.append((key[0], key[1], key[2], delta, stamp(when)))
+        return updates, inserts
 
 
 #: The columns the ledger writes, in the order of its rows.
@@ -1129,7 +1144,9 @@ def _utc(value: datetime) -> datetime:
     return value.astimezone(UTC)
 
 
-def _insert(cursor: Any, sqlite: bool, table: str, columns: str, rows: list[tuple[Any, ...]]) -> None:
+def _insert(
+    cursor: Any, sqlite: bool, table: str, columns: str, rows: list[tuple[Any, ...]]
+) -> None:
     """Insert ``rows``: COPY on PostgreSQL for batches, executemany otherwise."""
     if not rows:
         return
