@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -161,6 +161,61 @@ def stock_on_hand(
         if path is not None:
             authorize(principal, Permission.STOCK_READ, path)
     return lines
+
+
+@dataclass(frozen=True, slots=True)
+class StockMatrix:
+    """Stock on hand of every facility (rows) and item (columns), all lots added up."""
+
+    facilities: list[str]
+    items: list[str]
+    #: int64, facilities x items.
+    quantity: Any
+
+    def of(self, facility: str, item: str) -> int:
+        return int(self.quantity[self.facilities.index(facility), self.items.index(item)])
+
+
+def stock_matrix(session: Session, *, at: datetime | None = None) -> StockMatrix:
+    """Stock on hand of all facilities and items at once, as a matrix (for the
+    allocation, the map and the benchmark): now from the maintained balances, or
+    ``at`` any moment from the ledger (summed up to it). Facilities and items in
+    the order of their codes; no scopes (callers that show it check them)."""
+    import numpy as np
+
+    facilities = sorted(session.execute(select(Facility.code, Facility.id)).all())
+    items = sorted(session.execute(select(Item.code, Item.id)).all())
+    row = {fid: n for n, (_, fid) in enumerate(facilities)}
+    column = {iid: n for n, (_, iid) in enumerate(items)}
+    connection = session.connection()
+    sqlite = connection.dialect.name == "sqlite"
+    if at is None:
+        sql = (
+            "SELECT facility_id, item_id, SUM(quantity) FROM stock_balance"
+            " WHERE quantity <> 0 GROUP BY facility_id, item_id"
+        )
+        params: tuple[Any, ...] = ()
+    else:
+        # The time as UTCDateTime stores it (naive UTC text on SQLite).
+        utc = at.astimezone(UTC)
+        sql = (
+            "SELECT facility_id, item_id, SUM(quantity) FROM stock_entry"
+            f" WHERE time <= {'?' if sqlite else '%s'} GROUP BY facility_id, item_id"
+        )
+        params = (utc.replace(tzinfo=None).isoformat(" ", "microseconds") if sqlite else utc,)
+    # Through the driver's cursor: a matrix of plain integers needs no type processing.
+    cursor = connection.connection.cursor()
+    try:
+        cursor.execute(sql, params)
+        got = np.array(cursor.fetchall(), dtype=np.int64).reshape(-1, 3)
+    finally:
+        cursor.close()
+    quantity = np.zeros((len(facilities), len(items)), dtype=np.int64)
+    if len(got):
+        rows = np.fromiter((row[f] for f in got[:, 0].tolist()), np.int64, len(got))
+        columns = np.fromiter((column[i] for i in got[:, 1].tolist()), np.int64, len(got))
+        quantity[rows, columns] = got[:, 2]
+    return StockMatrix([c for c, _ in facilities], [c for c, _ in items], quantity)
 
 
 def _known(session: Session, model: type[Facility] | type[Item], code: str, what: str) -> None:
@@ -470,11 +525,13 @@ def reverse(
 __all__ = [
     "Mismatch",
     "StockLine",
+    "StockMatrix",
     "StockPicture",
     "Verification",
     "import_events",
     "ledger_rows",
     "reverse",
+    "stock_matrix",
     "stock_on_hand",
     "stock_picture",
     "verify",
