@@ -95,6 +95,12 @@ def test_a_simulated_history_is_marked_and_its_planted_facilities_stand_out(
             assert facility in top, (facility, kind, top)
     first = found["findings"][0]
     assert first["sentence"].startswith(first["facility"])
+    # The simulated shipments are orders too, marked simulated: lead times by carrier.
+    times = json.loads(cli("supply", "orders", "leadtimes", "--by", "carrier_kind", "--json").out)
+    kinds = {g["group"]: g for g in times["groups"]}
+    assert set(kinds) == {"army", "civil"}
+    army, civil = (kinds[k]["steps"]["transit"]["p90_hours"] for k in ("army", "civil"))
+    assert army < civil
 
 
 def test_a_user_outside_their_scope_writes_nothing(cli, loaded: Session) -> None:

@@ -16,7 +16,7 @@ from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session, aliased
@@ -27,6 +27,7 @@ from sitroom.places.models import OrgUnit
 from sitroom.supply.ledger import Ledger, Movement, PostSummary
 from sitroom.supply.models import Facility, StockBatch
 from sitroom.supply.records import FacilityRecord, ItemRecord, LedgerRow
+from sitroom.supply.simulate import SimulatedOrder
 
 #: Items simulated by default: the two of the home protocol that matter most.
 DEFAULT_ITEMS = ("PARA-500", "AMOX-500")
@@ -185,7 +186,118 @@ def simulate_into(
                 result.batches.append(summary.batch_id)
             if progress is not None:
                 progress(first + len(chunk), len(movements))
+        _record_orders(session, simulated.orders, user=user)
+        session.commit()
     return result
+
+
+#: The carriers of the simulation, as an order records them.
+CARRIERS = {
+    "army": ("Korean People's Army medical unit (simulated)", "army"),
+    "civil": ("civil transport (simulated)", "civil"),
+}
+
+
+def _record_orders(session: Session, orders: Sequence[SimulatedOrder], *, user: str) -> None:
+    """The simulated orders as distribution orders (marked simulated), so that lead times
+    per region and carrier can be read as for real ones. Their stock moved through the
+    ledger already (the rows' transfers, under the same reference): these rows record
+    who shipped what, by which carrier, when it left and when it arrived. An order that
+    had not arrived when the history ends is "dispatched"; one that arrived short (a
+    planted transit loss) "delivered", the rest "closed"."""
+    from sqlalchemy import Table, insert
+    from sqlalchemy import select as sql_select
+
+    from sitroom.db import utcnow
+    from sitroom.supply.models import DistributionOrder, Item, OrderEvent, OrderLine
+
+    if not orders:
+        return
+    facility = dict(session.execute(sql_select(Facility.code, Facility.id)).all())
+    item = dict(session.execute(sql_select(Item.code, Item.id)).all())
+    now = utcnow()
+    rows = []
+    for o in orders:
+        arrived = o.received_at > o.dispatched_at
+        status = (
+            "dispatched"
+            if not arrived
+            else ("closed" if o.received >= o.dispatched else "delivered")
+        )
+        name, kind = CARRIERS.get(o.carrier, (o.carrier, "other"))
+        rows.append(
+            {
+                "number": o.reference,
+                "source_id": facility[o.supplier],
+                "destination_id": facility[o.customer],
+                "origin_id": None,
+                "status": status,
+                "note": "simulated (sitroom simulate supply)",
+                "created_by": user,
+                "created_at": o.dispatched_at,
+                "approved_by": user,
+                "approved_at": o.dispatched_at,
+                "dispatched_by": user,
+                "dispatched_at": o.dispatched_at,
+                "carrier": name,
+                "vehicle": None,
+                "carrier_kind": kind,
+                "delivered_by": user if arrived else None,
+                "delivered_at": o.received_at if arrived else None,
+                "received_by": "simulated receiver" if arrived else None,
+                "closed_by": user if status == "closed" else None,
+                "closed_at": o.received_at if status == "closed" else None,
+                "cancelled_by": None,
+                "cancelled_at": None,
+                "dispatch_batch_id": None,
+                "delivery_batch_id": None,
+                "simulated": True,
+            }
+        )
+    session.execute(insert(cast(Table, DistributionOrder.__table__)), rows)
+    ids = dict(
+        session.execute(
+            sql_select(DistributionOrder.number, DistributionOrder.id).where(
+                DistributionOrder.simulated
+            )
+        ).all()
+    )
+    lines, events = [], []
+    for o, row in zip(orders, rows, strict=True):
+        order_id = ids[o.reference]
+        lines.append(
+            {
+                "order_id": order_id,
+                "line": 1,
+                "item_id": item[o.item],
+                "lot_id": None,
+                "quantity": max(1, o.requested),
+                "dispatched": o.dispatched,
+                "accepted": o.received if row["delivered_at"] else None,
+                "rejected": None,
+                "rejection_reason": None,
+                "rejection_note": None,
+            }
+        )
+        steps = [(None, "draft"), ("draft", "approved"), ("approved", "dispatched")]
+        if row["delivered_at"]:
+            steps.append(("dispatched", "delivered"))
+        if row["status"] == "closed":
+            steps.append(("delivered", "closed"))
+        for before, after in steps:
+            events.append(
+                {
+                    "order_id": order_id,
+                    "time": o.received_at if after in ("delivered", "closed") else o.dispatched_at,
+                    "recorded_at": now,
+                    "by": user,
+                    "from_status": before,
+                    "to_status": after,
+                    "note": "simulated",
+                }
+            )
+    session.execute(insert(cast(Table, OrderLine.__table__)), lines)
+    session.execute(insert(cast(Table, OrderEvent.__table__)), events)
 
 
 def _movement(row: LedgerRow, line: int) -> Movement:
