@@ -113,6 +113,7 @@ def test_forecast_and_backtest(demo):
         )
     )
     assert [r["model"] for r in backtest] == [
+        "adaptive",
         "gapaware",
         "skewed",
         "growth",
@@ -120,7 +121,7 @@ def test_forecast_and_backtest(demo):
         "last_value",
         "week_mean",
     ]
-    assert backtest[4]["relative_wis"] == 1.0
+    assert backtest[5]["relative_wis"] == 1.0
     assert len(backtest[0]["per_horizon_coverage_90"]) == 7
     one = rows(
         demo(

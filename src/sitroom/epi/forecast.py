@@ -4,14 +4,16 @@
 count; its intervals are calibrated on the series' own one-day-ahead errors.
 :class:`SkewedGrowthForecast` is the same model with a two-piece Student-t(4)
 on the log scale: the half below the median 1.3 times as wide, the half above
-0.8 times. :class:`GapAwareGrowthForecast` (the default of ``sitroom analyze
-forecast``) counts its leads from the last reported day, does not grow the
-starting day's counting noise with the lead, and draws a Student-t(1.5) below
-the median and a Student-t(4) at 0.75 times above. On the rolling-origin
-backtest of the 2022 series it beats both naive baselines at 1, 7 and 14 days
-by more than the skewed model, and its 90 % intervals hold 86-91 % at those
-leads; its 50 % intervals hold 44 % at 14 days, a point short
-(docs/methods.md, "Forecast").
+0.8 times. :class:`GapAwareGrowthForecast` counts its leads from the last
+reported day, does not grow the starting day's counting noise with the lead,
+and draws a Student-t(1.5) below the median and a Student-t(4) at 0.75 times
+above. :class:`AdaptiveGrowthForecast` (the default of ``sitroom analyze
+forecast``) keeps that heavy lower tail only for series whose last three weeks
+of reports held a zero or a gap. On the rolling-origin backtest of the 2022
+series it beats both naive baselines at 1, 7 and 14 days, its 50 % and 90 %
+intervals hold within 5 points of their level at those leads, and on
+simulated renewal epidemics (constant R, R falling steadily, R stepping down)
+its 90 % intervals hold 85-95 % (docs/methods.md, "Forecast").
 
 :class:`RenewalForecast`: each sample path draws R from the Cori posterior of the last window, lets
 log R wander as a Gaussian random walk (its daily step estimated from how
@@ -278,7 +280,7 @@ class SkewedGrowthForecast(GrowthForecast):
     renewal epidemics (docs/methods.md, "Forecast"): in-sample, and the
     asymmetry is a bet that a wave like that one is on its way down. On a
     rising epidemic prefer ``--model growth``. The default was this model
-    until :class:`GapAwareGrowthForecast`.
+    until :class:`GapAwareGrowthForecast` (then :class:`AdaptiveGrowthForecast`).
     """
 
     def __init__(
@@ -342,6 +344,9 @@ def _fill_known(history: FloatArray) -> FloatArray:
 
 class GapAwareGrowthForecast(GrowthForecast):
     """The growth forecast that counts its leads from the last reported day.
+
+    The default was this model until :class:`AdaptiveGrowthForecast`, which
+    keeps its heavy lower tail only where reports broke.
 
     Three changes to :class:`GrowthForecast`, each a reason its intervals
     missed:
@@ -478,9 +483,8 @@ class GapAwareGrowthForecast(GrowthForecast):
         return draws
 
 
-
 class AdaptiveGrowthForecast(GapAwareGrowthForecast):
-    """:class:`GapAwareGrowthForecast` whose heavy lower tail is kept for series whose reports broke.
+    """The gap-aware forecast, its heavy lower tail kept for series whose reports broke.
 
     The gap-aware model's Student-t(1.5) lower tail is there because reports
     collapse (the 2022 regions fell from hundreds to zero within days). On an
@@ -569,9 +573,7 @@ class AdaptiveGrowthForecast(GapAwareGrowthForecast):
     def _series_draws(self, n_series: int, breaks: BoolArray | None) -> FloatArray:
         heavy = self._standard_draws()
         grid = (np.arange(self.n_samples) + 0.5) / self.n_samples
-        light = np.where(
-            grid < 0.5, stats.t.ppf(grid, self.light_df) * self.light_scale, heavy
-        )
+        light = np.where(grid < 0.5, stats.t.ppf(grid, self.light_df) * self.light_scale, heavy)
         draws: FloatArray = np.where(
             _broke(breaks, n_series)[:, None], heavy[None, :], light[None, :]
         )[:, :, None]
@@ -583,6 +585,7 @@ def _broke(breaks: BoolArray | None, n_series: int) -> BoolArray:
     if breaks is None:
         return np.ones(n_series, dtype=bool)
     return np.asarray(breaks, dtype=bool)
+
 
 def project(history: ArrayLike, r: ArrayLike, si_distr: ArrayLike) -> FloatArray:
     """Expected cases after ``history`` under a given path of R (no noise).
