@@ -10,7 +10,7 @@ coverage), then per series. ``docs/methods.md`` ("Forecast") holds its output.
 
 Usage::
 
-    python bench/forecast_skill.py                      # adaptive, gapaware, skewed, growth, baselines
+    python bench/forecast_skill.py                 # adaptive, gapaware, skewed, growth, baselines
     python bench/forecast_skill.py --models growth renewal last_value week_mean
     python bench/forecast_skill.py --simulated          # calibration on renewal epidemics
 """
