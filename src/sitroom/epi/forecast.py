@@ -27,6 +27,7 @@ intervals are quantiles across paths. Vectorised over series and samples.
 
 from __future__ import annotations
 
+import functools
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -47,6 +48,21 @@ BoolArray = np.ndarray[Any, np.dtype[np.bool_]]
 _MAX_MEAN = 1e12
 
 
+@functools.lru_cache(maxsize=64)
+def _pairs(n: int) -> tuple[np.ndarray[Any, np.dtype[np.intp]], ...]:
+    """The index pairs i < j of n days (cached: the backtests ask for the same few)."""
+    return tuple(np.triu_indices(n, k=1))
+
+
+@functools.lru_cache(maxsize=32)
+def _t_grid(n_samples: int, df: float) -> FloatArray:
+    """Student-t(df) quantiles at the midpoints of an even grid of n_samples (cached)."""
+    grid = (np.arange(n_samples) + 0.5) / n_samples
+    out: FloatArray = stats.t.ppf(grid, df)
+    out.flags.writeable = False
+    return out
+
+
 def theil_sen_slope(values: ArrayLike) -> FloatArray:
     """Median of the pairwise slopes (z_j - z_i) / (j - i) along the last axis.
 
@@ -57,7 +73,7 @@ def theil_sen_slope(values: ArrayLike) -> FloatArray:
     n = z.shape[-1]
     if n < 2:
         return np.zeros(z.shape[:-1])
-    i, j = np.triu_indices(n, k=1)
+    i, j = _pairs(n)
     slopes: FloatArray = np.median((z[..., j] - z[..., i]) / (j - i), axis=-1)
     return slopes
 
@@ -205,8 +221,7 @@ class GrowthForecast:
 
     def _standard_draws(self) -> FloatArray:
         """The log-scale draws before scaling: the two-piece Student-t on an even grid."""
-        grid = (np.arange(self.n_samples) + 0.5) / self.n_samples
-        t = stats.t.ppf(grid, self.tail_df)
+        t = _t_grid(self.n_samples, float(self.tail_df))
         # A two-piece Student-t: the half below the median and the half above
         # may have different scales (1 and 1: the symmetric t).
         draws: FloatArray = np.where(t < 0, t * self.lower_scale, t * self.upper_scale)
@@ -477,8 +492,8 @@ class GapAwareGrowthForecast(GrowthForecast):
 
     def _standard_draws(self) -> FloatArray:
         grid = (np.arange(self.n_samples) + 0.5) / self.n_samples
-        below = stats.t.ppf(grid, self.lower_df) * self.lower_scale
-        above = stats.t.ppf(grid, self.tail_df) * self.upper_scale
+        below = _t_grid(self.n_samples, float(self.lower_df)) * self.lower_scale
+        above = _t_grid(self.n_samples, float(self.tail_df)) * self.upper_scale
         draws: FloatArray = np.where(grid < 0.5, below, above)
         return draws
 
@@ -573,7 +588,9 @@ class AdaptiveGrowthForecast(GapAwareGrowthForecast):
     def _series_draws(self, n_series: int, breaks: BoolArray | None) -> FloatArray:
         heavy = self._standard_draws()
         grid = (np.arange(self.n_samples) + 0.5) / self.n_samples
-        light = np.where(grid < 0.5, stats.t.ppf(grid, self.light_df) * self.light_scale, heavy)
+        light = np.where(
+            grid < 0.5, _t_grid(self.n_samples, float(self.light_df)) * self.light_scale, heavy
+        )
         draws: FloatArray = np.where(
             _broke(breaks, n_series)[:, None], heavy[None, :], light[None, :]
         )[:, :, None]
