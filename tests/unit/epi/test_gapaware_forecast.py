@@ -1,4 +1,4 @@
-"""The gap-aware growth forecast (the default until adaptive): its gaps, its spread, its record and calibration."""
+"""The gap-aware growth forecast (the default before adaptive): gaps, spread, record, calibrated."""
 
 import numpy as np
 import pytest
