@@ -92,12 +92,12 @@ def test_90_percent_intervals_when_r_falls_steadily():
     """R from 1.3 to 0.75 over 90 days, the growth rate lagging the decline.
 
     Over 20 epidemics (docs/methods.md) 93.6 %, gapaware's 98.8 %; over these
-    8, 94.4 % and 98.2 %: the heavy lower tail the clean series no longer get
+    6, 92.7 % and 97.7 %: the heavy lower tail the clean series no longer get
     made the intervals too wide.
     """
     r = np.linspace(1.3, 0.75, 90)
-    assert 0.85 <= _simulated_coverage(r, 8) <= 0.95
-    assert _simulated_coverage(r, 8, GapAwareGrowthForecast) > 0.95
+    assert 0.85 <= _simulated_coverage(r, 6) <= 0.95
+    assert _simulated_coverage(r, 6, GapAwareGrowthForecast) > 0.95
 
 
 @pytest.mark.parametrize(
@@ -106,8 +106,8 @@ def test_90_percent_intervals_when_r_falls_steadily():
     ids=["constant R = 1", "R steps 1.15 to 0.85"],
 )
 def test_90_percent_intervals_with_constant_r_and_after_a_step(r):
-    """Over these 8 epidemics 93.2 % with R = 1 and 87.6 % after the step (20: 92.3 %, 86.1 %)."""
-    assert 0.85 <= _simulated_coverage(r, 8) <= 0.95
+    """Over these 6 epidemics 92.3 % with R = 1 and 86.4 % after the step (20: 92.3 %, 86.1 %)."""
+    assert 0.85 <= _simulated_coverage(r, 6) <= 0.95
 
 
 def test_the_default_on_the_2022_wave():
