@@ -10,7 +10,7 @@ coverage), then per series. ``docs/methods.md`` ("Forecast") holds its output.
 
 Usage::
 
-    python bench/forecast_skill.py                      # gapaware, skewed, growth and the baselines
+    python bench/forecast_skill.py                 # adaptive, gapaware, skewed, growth, baselines
     python bench/forecast_skill.py --models growth renewal last_value week_mean
     python bench/forecast_skill.py --simulated          # calibration on renewal epidemics
 """
@@ -109,7 +109,7 @@ def main() -> None:
     parser.add_argument(
         "--models",
         nargs="+",
-        default=["gapaware", "skewed", "growth", "last_value", "week_mean"],
+        default=["adaptive", "gapaware", "skewed", "growth", "last_value", "week_mean"],
         choices=FORECAST_MODELS,
     )
     parser.add_argument("--horizon", type=int, default=14)

@@ -10,7 +10,7 @@ import pytest
 from sitroom.config import PACKAGE_DATA
 from sitroom.demo import demo_case_series
 from sitroom.epi import CoriRt
-from sitroom.epi.forecast import GapAwareGrowthForecast
+from sitroom.epi.forecast import AdaptiveGrowthForecast
 
 
 def rows(result):
@@ -77,9 +77,9 @@ def test_forecast_and_backtest(demo):
     forecast = rows(demo("analyze", "forecast", "--end", "2022-06-01", "--horizon", "7", "--json"))
     assert [r["date"] for r in forecast][:2] == ["2022-06-02", "2022-06-03"]
     assert all(r["q05"] <= r["q25"] <= r["median"] <= r["q75"] <= r["q95"] for r in forecast)
-    # The default is the gap-aware growth model, fitted on the stored national series.
+    # The default is the adaptive growth model, fitted on the stored national series.
     national = demo_case_series()["national"].between(None, date(2022, 6, 1))
-    fit = GapAwareGrowthForecast(horizon=7, n_samples=4000, random_state=0).fit(national.values)
+    fit = AdaptiveGrowthForecast(horizon=7, n_samples=4000, random_state=0).fit(national.values)
     assert [r["median"] for r in forecast] == pytest.approx(fit.quantiles_[:, 2].tolist())
     renewal = rows(
         demo(
@@ -113,6 +113,7 @@ def test_forecast_and_backtest(demo):
         )
     )
     assert [r["model"] for r in backtest] == [
+        "adaptive",
         "gapaware",
         "skewed",
         "growth",
@@ -120,7 +121,7 @@ def test_forecast_and_backtest(demo):
         "last_value",
         "week_mean",
     ]
-    assert backtest[4]["relative_wis"] == 1.0
+    assert backtest[5]["relative_wis"] == 1.0
     assert len(backtest[0]["per_horizon_coverage_90"]) == 7
     one = rows(
         demo(
@@ -140,7 +141,7 @@ def test_forecast_and_backtest(demo):
 
 
 def test_the_default_forecast_counts_leads_from_the_last_report(demo):
-    """With --fill linear the gap-aware default is given the days nobody reported.
+    """With --fill linear the adaptive default is given the days nobody reported.
 
     Jagang (KP-04) did not report 30 and 31 May: the forecast from 31 May is
     the model's forecast 3 to 9 days after the 29th, not from a filled 31st.
@@ -153,10 +154,11 @@ def test_the_default_forecast_counts_leads_from_the_last_report(demo):
     assert forecast[0]["date"] == "2022-06-01"
     jagang = demo_case_series()["Jagang"].between(None, date(2022, 5, 31))
     assert np.isnan(jagang.values[-2:]).all()
-    fit = GapAwareGrowthForecast(horizon=7, n_samples=4000, random_state=0).fit(jagang.values)
+    fit = AdaptiveGrowthForecast(horizon=7, n_samples=4000, random_state=0).fit(jagang.values)
     assert fit.gap_ == 2
     assert [r["median"] for r in forecast] == pytest.approx(fit.quantiles_[:, 2].tolist())
     assert "the last 2 day(s) were not reported" in table.out
+    assert "a zero or an unreported day in the last 21 days" in table.out
 
 
 def test_cfr_naive_and_corrected(demo):

@@ -17,6 +17,7 @@ from sitroom.epi.ascertainment import Ascertainment
 from sitroom.epi.backtest import Forecaster, causal_fill, last_value, week_mean
 from sitroom.epi.backtest import backtest as run_backtest
 from sitroom.epi.forecast import (
+    AdaptiveGrowthForecast,
     GapAwareGrowthForecast,
     GrowthForecast,
     RenewalForecast,
@@ -416,18 +417,28 @@ def growth(series: Series, *, window: int | None = None) -> Table:
 
 
 #: Forecast models, the default first (chosen by the backtest in docs/methods.md).
-FORECAST_MODELS = ("gapaware", "skewed", "growth", "renewal", "last_value", "week_mean")
+FORECAST_MODELS = (
+    "adaptive",
+    "gapaware",
+    "skewed",
+    "growth",
+    "renewal",
+    "last_value",
+    "week_mean",
+)
 #: Models given the days nobody reported as NaN (they fill them themselves).
-TAKES_GAPS = ("gapaware",)
+TAKES_GAPS = ("adaptive", "gapaware")
 #: Sample paths when none are asked for: (forecast, backtest) per model; the
 #: renewal model simulates day by day and is the slow one.
 DEFAULT_SAMPLES = {
+    "adaptive": (4000, 2000),
     "gapaware": (4000, 2000),
     "skewed": (4000, 2000),
     "growth": (4000, 2000),
     "renewal": (2000, 500),
 }
 _GROWTH_KINDS: dict[str, type[GrowthForecast]] = {
+    "adaptive": AdaptiveGrowthForecast,
     "gapaware": GapAwareGrowthForecast,
     "skewed": SkewedGrowthForecast,
     "growth": GrowthForecast,
@@ -505,12 +516,22 @@ def _forecast_notes(
         fit = _GROWTH_KINDS[model](horizon=1, n_samples=10, random_state=seed).fit(
             values if model in TAKES_GAPS else causal_fill(values)
         )
-        if isinstance(fit, GapAwareGrowthForecast):
+        if isinstance(fit, AdaptiveGrowthForecast) and not bool(fit.breaks_):
+            shape = (
+                f"no zero or unreported day in the last {fit.break_window} days: Student-t"
+                f"({fit.light_df:g}) below the median at {fit.light_scale:g} x the spread,"
+                f" Student-t({fit.tail_df:g}) above at {fit.upper_scale:g} x, on the log scale,"
+                f" and a growth-rate sd of at least {fit.rate_floor:g} x the rate's size;"
+                " the starting day's counting noise does not grow with the lead"
+            )
+        elif isinstance(fit, GapAwareGrowthForecast):
             shape = (
                 f"Student-t({fit.lower_df:g}) below the median at {fit.lower_scale:g} x the"
                 f" spread, Student-t({fit.tail_df:g}) above at {fit.upper_scale:g} x, on the"
                 " log scale; the starting day's counting noise does not grow with the lead"
             )
+            if isinstance(fit, AdaptiveGrowthForecast):
+                shape = f"a zero or an unreported day in the last {fit.break_window} days: " + shape
             gap = int(fit.gap_)
             if gap:
                 shape += (

@@ -32,7 +32,15 @@ if TYPE_CHECKING:
 ANALYSES = ("rt", "growth", "forecast", "nowcast", "cfr", "alerts", "credibility", "ascertainment")
 #: Forecast models (``runs.FORECAST_MODELS``, which a test keeps equal; written out
 #: here so that this module imports without numpy).
-FORECAST_MODELS = ("gapaware", "skewed", "growth", "renewal", "last_value", "week_mean")
+FORECAST_MODELS = (
+    "adaptive",
+    "gapaware",
+    "skewed",
+    "growth",
+    "renewal",
+    "last_value",
+    "week_mean",
+)
 FILLS = ("none", "zero", "linear")
 THRESHOLDS = ("surveillance", "cdc")
 NOISES = ("negbin", "poisson")

@@ -249,9 +249,9 @@ def forecast_cmd(
         str | None,
         typer.Option(
             "--model",
-            help="gapaware (the default: best on the 2022 backtest), skewed, growth, renewal,"
-            " last_value or week_mean. With --backtest: score it against the baselines"
-            " (default: every model).",
+            help="adaptive (the default: best on the 2022 backtest and the simulations),"
+            " gapaware, skewed, growth, renewal, last_value or week_mean. With --backtest:"
+            " score it against the baselines (default: every model).",
         ),
     ] = None,
     horizon: Annotated[
@@ -263,8 +263,8 @@ def forecast_cmd(
             "--samples",
             min=10,
             max=100_000,
-            help="Samples (10 to 100,000; default 4000 gapaware, skewed and growth, 2000 renewal;"
-            " fewer in backtests).",
+            help="Samples (10 to 100,000; default 4000 adaptive, gapaware, skewed and growth,"
+            " 2000 renewal; fewer in backtests).",
         ),
     ] = None,
     seed: Annotated[int, typer.Option("--seed", help="Random seed.")] = 0,

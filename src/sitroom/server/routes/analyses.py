@@ -97,9 +97,10 @@ class GrowthQuery(_Series):
 
 
 class ForecastQuery(_Series, _Interval):
-    model: Literal["gapaware", "skewed", "growth", "renewal", "last_value", "week_mean"] | None = (
-        None
-    )
+    model: (
+        Literal["adaptive", "gapaware", "skewed", "growth", "renewal", "last_value", "week_mean"]
+        | None
+    ) = None
     horizon: int = Field(default=14, ge=1, le=14, description="Days ahead")
     samples: int | None = Field(
         default=None, ge=10, le=5000, description="A server caps them (the command line: 100,000)"
