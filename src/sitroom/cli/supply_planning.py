@@ -198,8 +198,13 @@ def demand(
         typer.Option("--end", help="Forecast from the series up to this day (default: its last)."),
     ] = None,
     model: Annotated[
-        str, typer.Option("--model", help="Forecast model: skewed (default), growth, renewal.")
-    ] = "skewed",
+        str,
+        typer.Option(
+            "--model",
+            help="Forecast model: adaptive (the default of analyze forecast), gapaware, skewed,"
+            " growth, renewal.",
+        ),
+    ] = "adaptive",
     seed: Annotated[int, typer.Option("--seed", help="Random seed of the forecast.")] = 0,
     input_file: Annotated[
         Path | None,

@@ -31,7 +31,7 @@ from sitroom.supply.models import Item
 
 #: Forecast models with sample paths (``sitroom analyze forecast --model``); the first is
 #: that command's default.
-MODELS = ("skewed", "growth", "renewal")
+MODELS = ("adaptive", "gapaware", "skewed", "growth", "renewal")
 #: The longest horizon, in days (the forecasts' own limit).
 MAX_HORIZON = 28
 #: How a day missing from a region's series is filled before the forecast.
@@ -179,12 +179,12 @@ def _units(session: Session, items: tuple[str, ...]) -> dict[str, str]:
 
 
 def _forecaster(model: str, horizon: int, samples: int | None, seed: int) -> Any:
-    from sitroom.epi.forecast import GrowthForecast, RenewalForecast, SkewedGrowthForecast
+    from sitroom.analysis.runs import _GROWTH_KINDS
+    from sitroom.epi.forecast import RenewalForecast
 
-    if model == "skewed":
-        return SkewedGrowthForecast(horizon=horizon, n_samples=samples or 4000, random_state=seed)
-    if model == "growth":
-        return GrowthForecast(horizon=horizon, n_samples=samples or 4000, random_state=seed)
+    if model in _GROWTH_KINDS:
+        kind = _GROWTH_KINDS[model]
+        return kind(horizon=horizon, n_samples=samples or 4000, random_state=seed)
     from sitroom.analysis.service import serial_interval
 
     return RenewalForecast(
