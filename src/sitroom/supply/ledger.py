@@ -405,7 +405,11 @@ class Ledger:
         for entry in original:
             place = book.places[codes[entry.facility_id]]
             if self.principal is not None:
-                why = refusal(self.principal, Permission.STOCK_WRITE, place.path)
+                # As for posting: a dispensing is corrected with ``stock.dispense`` too.
+                needed = Permission.STOCK_WRITE
+                if entry.kind == "dispense" and self.principal.can(Permission.STOCK_DISPENSE):
+                    needed = Permission.STOCK_DISPENSE
+                why = refusal(self.principal, needed, place.path)
                 if why is not None:
                     summary.reject(None, "facility", f"{place.code}: {why}")
                     continue
