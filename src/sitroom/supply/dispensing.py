@@ -26,7 +26,6 @@ patient" means the same in the detector as on the form.
 
 from __future__ import annotations
 
-from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
@@ -75,7 +74,9 @@ def _needed(principal: Principal) -> Permission:
 
 def _places_query() -> Any:
     return (
-        select(Facility.code, Facility.name, Facility.type, OrgUnit.code, OrgUnit.name, OrgUnit.path)
+        select(
+            Facility.code, Facility.name, Facility.type, OrgUnit.code, OrgUnit.name, OrgUnit.path
+        )
         .join(OrgUnit, OrgUnit.id == Facility.org_unit_id)
         .where(Facility.type.in_(sorted(DISPENSING_TYPES)))
         .order_by(Facility.code)
@@ -95,11 +96,7 @@ def dispensing_places(
         query = query.where(
             func.lower(Facility.code).like(like) | func.lower(Facility.name).like(like)
         )
-    found = [
-        Place(*row)
-        for row in session.execute(query)
-        if principal.covers(row[5])
-    ]
+    found = [Place(*row) for row in session.execute(query) if principal.covers(row[5])]
     return found[:MAX_CHOICES], len(found)
 
 
@@ -110,9 +107,7 @@ def place(session: Session, code: str, principal: Principal | None) -> Place:
         known = session.scalar(select(Facility.type).where(Facility.code == code))
         if known is None:
             raise NotFoundError(f"unknown facility {code!r}")
-        raise SitroomError(
-            f"{code} is a {known}: only pharmacies and hospitals record dispensing"
-        )
+        raise SitroomError(f"{code} is a {known}: only pharmacies and hospitals record dispensing")
     found = Place(*row)
     if principal is not None:
         authorize(principal, _needed(principal), found.path)
@@ -378,14 +373,13 @@ def _recorded(
     ids = [e[0] for e in entries]
     reversed_in: dict[int, int] = {}
     for chunk in range(0, len(ids), 900):
-        reversed_in.update(
-            session.execute(
-                select(StockEntry.reverses_id, StockEntry.batch_id).where(
-                    StockEntry.reverses_id.in_(ids[chunk : chunk + 900])
-                )
-            ).all()
-        )
-    reversed_of = {e[0]: e[1] for e in entries}
+        for reverses, by in session.execute(
+            select(StockEntry.reverses_id, StockEntry.batch_id).where(
+                StockEntry.reverses_id.in_(ids[chunk : chunk + 900])
+            )
+        ):
+            if reverses is not None:
+                reversed_in[int(reverses)] = int(by)
     batch_ids = sorted({e[1] for e in entries})
     info = {
         row.id: row
@@ -414,10 +408,9 @@ def _recorded(
                 batch_id, row.channel, row.created_by, row.created_at, row.simulated
             )
         if reverses is not None:
-            origin = session.scalar(
+            batch.reverses = session.scalar(
                 select(StockEntry.batch_id).where(StockEntry.id == reverses)
             )
-            batch.reverses = origin if origin is not None else reversed_of.get(reverses)
             batch.reason = (reason or "").removeprefix("reversal: ") or None
         if entry_id in reversed_in:
             batch.reversed_by = reversed_in[entry_id]

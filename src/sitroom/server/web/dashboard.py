@@ -133,6 +133,7 @@ def _build(
     key: tuple[Hashable, ...],
     build: Callable[[], Dashboard],
     json_url: str | None,
+    *,
     extra: Callable[[Any], str] | None = None,
 ) -> Built:
     """The context from the cache, or built (in a worker thread). ``extra`` adds to the
@@ -202,7 +203,7 @@ async def _show(
             return None, None
         who = signed_in.principal
         try:
-            return signed_in, _build(request, who, key, lambda: build(who), json_url, extra)
+            return signed_in, _build(request, who, key, lambda: build(who), json_url, extra=extra)
         except (SitroomError, BadInput) as exc:
             return signed_in, exc
 

@@ -74,9 +74,7 @@ def _refused(exc: SitroomError, viewer: Viewer) -> Response:
     if isinstance(exc, BusyError):
         return _message(503, "The database is busy", _sentence(str(exc)), viewer=viewer)
     status = 409 if isinstance(exc, ConflictError) else 400
-    return _message(
-        status, "Not possible", _sentence(str(exc)), viewer=viewer, link="/dispense"
-    )
+    return _message(status, "Not possible", _sentence(str(exc)), viewer=viewer, link="/dispense")
 
 
 def _choices(request: Request, who: Principal, search: str) -> Any:
@@ -169,7 +167,7 @@ def _record(
 
 
 def _correct(
-    request: Request, who: Principal, facility: str, day: date, batch: int, reason: str
+    request: Request, who: Principal, facility: str, day: date, *, batch: int, reason: str
 ) -> Any:
     ctx = context(request)
     with ctx.session(write=True) as db:
@@ -199,7 +197,9 @@ async def dispense_submit(request: Request, facility: str, day: str) -> Response
         return _message(400, "Not a day", _sentence(str(exc)), viewer=viewer, link="/dispense")
     who = signed_in.principal
     if fields.get("action") == "correct":
-        return await _submit_correction(request, viewer, who, facility, when, fields)
+        return await _submit_correction(
+            request, viewer, who, facility=facility, day=when, fields=fields
+        )
     entry = dispensing.DayEntry(
         units={k.removeprefix("units_"): v for k, v in fields.items() if k.startswith("units_")},
         patients={
@@ -233,6 +233,7 @@ async def _submit_correction(
     request: Request,
     viewer: Viewer,
     who: Principal,
+    *,
     facility: str,
     day: date,
     fields: dict[str, str],
@@ -258,7 +259,7 @@ async def _submit_correction(
         return render(page, status=400)
     try:
         sheet, summary = await run_in_threadpool(
-            _correct, request, who, facility, day, batch, reason
+            lambda: _correct(request, who, facility, day, batch=batch, reason=reason)
         )
     except SitroomError as exc:
         return _refused(exc, viewer)

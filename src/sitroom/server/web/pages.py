@@ -285,8 +285,12 @@ class DispensePage:
         """The error summary: (field id to link to, message), in the form's order."""
         out = []
         if "form" in self.errors:
-            out.append((f"units_{self.sheet.items[0].item}" if self.sheet.items else "main",
-                        self.errors["form"]))
+            out.append(
+                (
+                    f"units_{self.sheet.items[0].item}" if self.sheet.items else "main",
+                    self.errors["form"],
+                )
+            )
         for line in self.sheet.items:
             for name in ("units", "patients"):
                 key = f"{name}_{line.item}"

@@ -50,7 +50,7 @@ def _text(request: Request, name: str, longest: int = 64) -> str | None:
 def _number(request: Request, name: str, default: float, low: float, high: float) -> float:
     text = _text(request, name, 20)
     if text is None:
-        return default
+        return float(default)
     try:
         value = float(text)
     except ValueError:

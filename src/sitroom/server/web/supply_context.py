@@ -115,7 +115,7 @@ def ledger_day(context: AppContext) -> date:
     zone = _zone(context)
     today = datetime.now(zone).date()
     with context.session() as session:
-        latest = session.scalar(select(func.max(StockEntry.time)))
+        latest: datetime | None = session.scalar(select(func.max(StockEntry.time)))
     if latest is None:
         return today
     if latest.tzinfo is None:
@@ -129,7 +129,9 @@ def _simulated(context: AppContext) -> bool:
     from sitroom.supply.models import StockEntry
 
     with context.session() as session:
-        return session.scalar(select(StockEntry.id).where(StockEntry.simulated).limit(1)) is not None
+        return (
+            session.scalar(select(StockEntry.id).where(StockEntry.simulated).limit(1)) is not None
+        )
 
 
 def _banner(simulated: bool) -> list[Sentence]:
@@ -156,9 +158,12 @@ def _items(context: AppContext) -> list[tuple[str, str, str]]:
     from sitroom.supply.models import Item
 
     with context.session() as session:
-        return [tuple(row) for row in session.execute(  # type: ignore[misc]
-            select(Item.code, Item.name, Item.unit).order_by(Item.code)
-        )]
+        return [
+            (code, name, unit)
+            for code, name, unit in session.execute(
+                select(Item.code, Item.name, Item.unit).order_by(Item.code)
+            )
+        ]
 
 
 def _item_choices(context: AppContext, *, every: str | None = None) -> list[Choice]:
@@ -300,7 +305,7 @@ def overview(
     names = {r.code: r.name for r in regions}
     areas = [a for a in report.areas if a.item == item]
     sections = [
-        _map_section(context, item, unit, measure, areas, names, simulated),
+        _map_section(context, item, unit, measure, areas=areas, names=names, simulated=simulated),
         _level_section(context, principal, report, day),
     ]
     attributions = [context.country.map.attribution] if context.country.map else []
@@ -315,6 +320,7 @@ def _map_section(
     item: str,
     unit: str,
     measure: str,
+    *,
     areas: list[Any],
     names: dict[str, str],
     simulated: bool,
@@ -324,7 +330,11 @@ def _map_section(
     dispensers = sum(a.dispensing_facilities for a in areas)
     out = sum(a.out_now for a in areas)
     facts = [
-        Fact(label=f"Usable stock of {item} ({unit}s)", value=usable),
+        Fact(
+            label=f"Usable stock of {item} in the regions ({unit}s)",
+            value=usable,
+            note="warehouses, stores, pharmacies and hospitals",
+        ),
         Fact(
             label="Days of stock",
             value=_finite(usable / use) if use > 0 else None,
@@ -342,7 +352,9 @@ def _map_section(
     for a in areas:
         share = a.out_now / a.dispensing_facilities if a.dispensing_facilities else None
         days = _finite(a.days_of_stock)
-        values[a.org_unit] = days if measure == "days" else (share * 100 if share is not None else None)
+        values[a.org_unit] = (
+            days if measure == "days" else (share * 100 if share is not None else None)
+        )
         rows.append(
             {
                 "region": names.get(a.org_unit, a.name),
@@ -388,7 +400,7 @@ def _map_section(
             legend="days of stock" if days_map else "out of stock, %",
             number_format=".0f",
         )
-        if days_map:
+        if days_map and "color" in spec["encoding"]:
             # Fewer days is worse: the darker end of the scale for the shortest stock.
             spec["encoding"]["color"]["scale"] = {"scheme": "viridis"}
         section_charts.append(
@@ -422,9 +434,9 @@ def _level_section(
 ) -> Section:
     by_level: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
     units: dict[str, str] = {}
-    for row in report.facilities:
-        by_level[row.item][row.facility_type] += row.on_hand
-        units[row.item] = row.unit
+    for held in report.facilities:
+        by_level[held.item][held.facility_type] += held.on_hand
+        units[held.item] = held.unit
     country = context.country.country.code
     national = principal.covers(f"/{country}/")
     transit: dict[str, int] = {}
@@ -508,7 +520,9 @@ def stockouts(
         "expired": "Expired stock on hand",
         "expiring": "Stock expiring soon",
     }
-    facts = [Fact(label=labels[k], value=counts.get(k, 0)) for k in ALERT_KINDS if not kind or k == kind]
+    facts = [
+        Fact(label=labels[k], value=counts.get(k, 0)) for k in ALERT_KINDS if not kind or k == kind
+    ]
     # Stock-outs of pharmacies and hospitals per region and item.
     out: dict[tuple[str, str], int] = defaultdict(int)
     for a in found:
@@ -592,8 +606,10 @@ def stockouts(
             Control(
                 name="region",
                 label="Region",
-                choices=[Choice(code="", name="Every region in your scope")]
-                + _regions(context, principal),
+                choices=[
+                    Choice(code="", name="Every region in your scope"),
+                    *_regions(context, principal),
+                ],
                 value=region or "",
             ),
             _day_control(day),
@@ -868,7 +884,7 @@ def allocation(
         fields=[
             Control(
                 name="item", label="Item",
-                choices=[Choice(code="", name="Choose an item")] + _item_choices(context),
+                choices=[Choice(code="", name="Choose an item"), *_item_choices(context)],
                 value=item or "",
             ),
             Control(name="source", label="From", choices=offered, value=source or ""),
@@ -954,7 +970,10 @@ def allocation(
     given = sum(r["given"] for r in rows)
     unmet = sum(r["unmet"] for r in rows)
     facts = [
-        Fact(label=f"Usable stock of {item} at {plan.source} ({unit}s)", value=plan.stock.get(item, 0)),
+        Fact(
+            label=f"Usable stock of {item} at {plan.source} ({unit}s)",
+            value=plan.stock.get(item, 0),
+        ),
         Fact(label="Given", value=given),
         Fact(label="Unmet need", value=unmet),
         Fact(
