@@ -78,23 +78,39 @@ def stocked(live_server: LiveServer) -> LiveServer:
                     received = 70 if out else 600
                     moves.append(
                         Movement(
-                            now - timedelta(days=10), "receipt", code, "PARA-500", received,
-                            lot=f"B{rank}", expiry=date(2031, 1, 1), counterparty="procurement",
-                        )  # fmt: skip
+                            now - timedelta(days=10),
+                            "receipt",
+                            code,
+                            "PARA-500",
+                            received,
+                            lot=f"B{rank}",
+                            expiry=date(2031, 1, 1),
+                            counterparty="procurement",
+                        )
                     )
                     for back in range(1, 8):
                         moves.append(
                             Movement(
-                                now - timedelta(days=back), "dispense", code, "PARA-500",
-                                10 if out else 10 + 5 * rank, patients=1,
-                            )  # fmt: skip
+                                now - timedelta(days=back),
+                                "dispense",
+                                code,
+                                "PARA-500",
+                                10 if out else 10 + 5 * rank,
+                                patients=1,
+                            )
                         )
             for code in (KEYBOARD_PHARMACY, PHONE_PHARMACY):
                 moves.append(
                     Movement(
-                        now - timedelta(days=2), "receipt", code, "PARA-500", 100, lot="FORM",
-                        expiry=date(2031, 1, 1), counterparty="procurement",
-                    )  # fmt: skip
+                        now - timedelta(days=2),
+                        "receipt",
+                        code,
+                        "PARA-500",
+                        100,
+                        lot="FORM",
+                        expiry=date(2031, 1, 1),
+                        counterparty="procurement",
+                    )
                 )
             summary = Ledger(session, user="browser-test").post(moves, source="browser test")
             assert summary.committed, summary.rejections[:3]
@@ -149,7 +165,7 @@ def test_the_supply_pages_fit_a_phone(
     expect(page.get_by_role("heading", level=1)).to_be_visible()
     charts_of(page)
     assert_no_horizontal_scroll(page)
-    name = path.split("?")[0].strip("/").replace("/", "-")
+    name = path.split("?", maxsplit=1)[0].strip("/").replace("/", "-")
     screenshot(page, screenshots, f"phone-{name}")
 
 
@@ -183,9 +199,7 @@ def test_the_dispensing_form_by_keyboard_with_a_refusal_next_to_the_field(
     page.goto(f"/dispense/{KEYBOARD_PHARMACY}/{today}")
     expect(page.get_by_role("heading", level=1)).to_contain_text(KEYBOARD_PHARMACY)
     para = "Paracetamol 500 mg"
-    expect(page.get_by_role("group", name=re.compile(para))).to_contain_text(
-        "On hand: 100 tablets"
-    )
+    expect(page.get_by_role("group", name=re.compile(para))).to_contain_text("On hand: 100 tablets")
     assert_accessible(page)  # the empty form
     # Tab goes units, patients, item by item, then the button.
     tab_until(page, units(page, para))

@@ -63,6 +63,8 @@ LEVELS = (
 )
 #: What the overview's map shows.
 MEASURES = {"days": "Days of stock", "out": "Pharmacies and hospitals out of stock, %"}
+#: The maps' titles (short: the map is 300 px wide).
+MAP_TITLES = {"days": "Days of stock", "out": "Out of stock, %"}
 SIMULATED = (
     "The stock ledger holds a simulated supply history (sitroom simulate supply): these"
     " figures show how the pages read, not what happened."
@@ -396,7 +398,7 @@ def _map_section(
             config.key,
             {code: values.get(code) for code in names},
             names,
-            title=f"{MEASURES[measure]}: {item}",
+            title=f"{MAP_TITLES[measure]}: {item}",
             legend="days of stock" if days_map else "out of stock, %",
             number_format=".0f",
         )
@@ -1043,7 +1045,7 @@ def allocation(
         f" {plan.floor_days:g} days, weights: {plan.weighting}; stock as on {plan.day}.",
         facts=facts,
         sentences=sentences,
-        tables=[table],
+        tables=[table] if shown else [],
         notes=[
             *plan.notes,
             f"{len(lines):,} order line{'s' if len(lines) != 1 else ''} proposed (not created)",
