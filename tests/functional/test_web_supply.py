@@ -3,7 +3,9 @@ and the supply dashboard, each page with its JSON twin, scopes, bad input.
 
 One database for the module: the 2022 wave, a little stock (received four days ago
 at the stockpile, Chagang's warehouse, a pharmacy and a hospital), an order
-carried by the army and one by civil transport, an investigation case.
+carried by the army and one by civil transport, an investigation case. The
+dashboard's tests come first: the form's tests then dispense (and reverse) at
+the pharmacy and the hospital, which changes their stock.
 """
 
 from __future__ import annotations
@@ -497,3 +499,27 @@ def test_a_recorded_batch_is_corrected_by_a_reversal_with_a_reason(
     )
     assert again.status_code == 400  # reversed already: not correctable
     assert "Traceback" not in again.text
+
+
+def test_a_pharmacist_reverses_dispensing_but_not_a_receipt(world: World) -> None:
+    """``Ledger.reverse`` asks for the permission the entry was posted with: a dispensing
+    with ``stock.dispense``, anything else with ``stock.write``."""
+    db = world.session
+    db.rollback()
+    pharmacist = auth.principal_for(db, "pia")
+    receipt = db.scalar(
+        select(StockEntry.batch_id).where(StockEntry.kind == "receipt").order_by(StockEntry.id)
+    )
+    refused = Ledger(db, user="pia", channel="web", principal=pharmacist).reverse(
+        receipt or 0, reason="not mine"
+    )
+    assert not refused.committed
+    assert "stock.write" in refused.rejections[0].reason
+    posted = Ledger(db, user="pia", channel="web", principal=pharmacist).post(
+        [Movement(utcnow(), "dispense", PHARMACY, "PARA-500", 1, patients=1)], source="t"
+    )
+    assert posted.committed, posted.rejections
+    undone = Ledger(db, user="pia", channel="web", principal=pharmacist).reverse(
+        posted.batch_id or 0, reason="typed by mistake"
+    )
+    assert undone.committed, undone.rejections

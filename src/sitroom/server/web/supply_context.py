@@ -587,7 +587,9 @@ def stockouts(
     if counts.get("stock_out"):
         sentences.append(
             Sentence(
-                text=f"{counts['stock_out']:,} facility-item pairs have no usable stock left.",
+                text=f"{counts['stock_out']:,} facility-item pair"
+                + (" has" if counts["stock_out"] == 1 else "s have")
+                + " no usable stock left.",
                 severity="error",
             )
         )
