@@ -2,8 +2,8 @@
 and the supply dashboard, each page with its JSON twin, scopes, bad input.
 
 One database for the module: the 2022 wave, a little stock (received four days ago
-at the stockpile, Chagang's warehouse, a pharmacy and a hospital), an order
-carried by the army and one by civil transport, an investigation case. The
+at the stockpile, Chagang's warehouse, a pharmacy and a hospital), orders carried
+by the army and by civil transport, an investigation case. The
 dashboard's tests come first: the form's tests then dispense (and reverse) at
 the pharmacy and the hospital, which changes their stock.
 """

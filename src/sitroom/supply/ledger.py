@@ -358,6 +358,8 @@ class Ledger:
         (ConflictError) when the batch was reversed already or when taking its
         stock back would leave less than nothing at some moment since (the
         stock was issued on meanwhile), or what a transfer sent has arrived.
+        The user needs ``stock.write`` over each entry's facility, or
+        ``stock.dispense`` for a dispensing (as to post it).
         """
         if not reason.strip():
             raise ConflictError("a reversal gives its reason")
