@@ -372,6 +372,8 @@ class Ledger:
         (ConflictError) when the batch was reversed already or when taking its
         stock back would leave less than nothing at some moment since (the
         stock was issued on meanwhile), or what a transfer sent has arrived.
+        The user needs ``stock.write`` over each entry's facility, or
+        ``stock.dispense`` for a dispensing (as to post it).
         """
         if not reason.strip():
             raise ConflictError("a reversal gives its reason")
@@ -419,7 +421,11 @@ class Ledger:
         for entry in original:
             place = book.places[codes[entry.facility_id]]
             if self.principal is not None:
-                why = refusal(self.principal, Permission.STOCK_WRITE, place.path)
+                # As for posting: a dispensing is corrected with ``stock.dispense`` too.
+                needed = Permission.STOCK_WRITE
+                if entry.kind == "dispense" and self.principal.can(Permission.STOCK_DISPENSE):
+                    needed = Permission.STOCK_DISPENSE
+                why = refusal(self.principal, needed, place.path)
                 if why is not None:
                     summary.reject(None, "facility", f"{place.code}: {why}")
                     continue

@@ -133,10 +133,15 @@ def _build(
     key: tuple[Hashable, ...],
     build: Callable[[], Dashboard],
     json_url: str | None,
+    *,
+    extra: Callable[[Any], str] | None = None,
 ) -> Built:
-    """The context from the cache, or built (in a worker thread)."""
+    """The context from the cache, or built (in a worker thread). ``extra`` adds to the
+    data's version what else the page depends on (the supply pages: the ledger)."""
     ctx = context(request)
     version = boards.data_version(ctx)
+    if extra is not None:
+        version = f"{version}/{extra(ctx)}"
     # The role is part of the key: a page built for a role that may see it must not be
     # served from the cache to one that may not (the build does the permission check).
     full = (*key, who.role, who.scope_paths, version)
@@ -184,8 +189,12 @@ async def _show(
     as_json: bool,
     title: str,
     back: str = "/",
+    twin: str | None = None,
+    extra: Callable[[Any], str] | None = None,
 ) -> Response:
-    json_url = None if as_json else _twin_url(key, request)
+    """The page of ``key`` (or its twin), built by ``build``; ``twin``: the twin's URL
+    when it is not made from ``key`` (:func:`_twin_url`)."""
+    json_url = None if as_json else (twin or _twin_url(key, request))
 
     def work() -> tuple[SignedIn | None, Built | Exception | None]:
         # One trip to a worker thread: the session's look-up, then the page.
@@ -194,7 +203,7 @@ async def _show(
             return None, None
         who = signed_in.principal
         try:
-            return signed_in, _build(request, who, key, lambda: build(who), json_url)
+            return signed_in, _build(request, who, key, lambda: build(who), json_url, extra=extra)
         except (SitroomError, BadInput) as exc:
             return signed_in, exc
 

@@ -34,7 +34,20 @@ if TYPE_CHECKING:
     from sitroom.context import AppContext
     from sitroom.places.service import PlaceRecord
 
-Kind = Literal["overview", "region", "quality", "analytics", "events", "choose"]
+Kind = Literal[
+    "overview",
+    "region",
+    "quality",
+    "analytics",
+    "events",
+    "choose",
+    # The supply chain's pages (``supply_context``).
+    "supply",
+    "stockouts",
+    "orders",
+    "allocation",
+    "investigations",
+]
 #: The days of history the region page and the quality page show.
 HISTORY = 28
 
@@ -65,6 +78,25 @@ class Window(_Model):
     choices: list[Choice] = Field(default_factory=list)
 
 
+class Control(_Model):
+    """A field of a page's plain GET form (the supply pages' item, day, filters)."""
+
+    name: str
+    label: str
+    kind: Literal["select", "date", "number"] = "select"
+    value: str = ""
+    choices: list[Choice] = Field(default_factory=list)
+    hint: str = ""
+
+
+class Controls(_Model):
+    """A page's GET form: where it goes, its fields and its button."""
+
+    action: str
+    button: str = "Show"
+    fields: list[Control] = Field(default_factory=list)
+
+
 class Dashboard(_Model):
     """One dashboard page: what the HTML shows and the JSON twin returns."""
 
@@ -81,6 +113,10 @@ class Dashboard(_Model):
     #: Pages this one leads to (the regions of the overview, a region's districts...).
     links: list[Link] = Field(default_factory=list)
     window: Window | None = None
+    #: A GET form of the page's choices (the supply pages).
+    controls: Controls | None = None
+    #: Whether the figures come (in part) from a simulated history: a banner says so.
+    simulated: bool = False
     attributions: list[str] = Field(default_factory=list)
     #: The data version it was built from (``data_version``): the cache's key.
     version: str = ""

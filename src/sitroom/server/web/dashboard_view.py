@@ -18,6 +18,8 @@ from sitroom.sitrep.view import MARK, fact_view, table_view
 
 #: Tables whose rows are regions, linked to their pages.
 LINKED = ("regional", "by_unit")
+#: Columns of sentences, wrapped in the page rather than kept on one line.
+WRAPPED = ("sentence", "why", "title")
 
 
 def _table(table: Table) -> dict[str, Any]:
@@ -26,6 +28,7 @@ def _table(table: Table) -> dict[str, Any]:
         f"/regions/{row['code']}" if table.key in LINKED and row.get("code") else None
         for row in table.rows
     ]
+    shown["wrap"] = [c.key in WRAPPED for c in table.columns]
     return shown
 
 

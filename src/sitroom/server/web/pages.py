@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from markupsafe import Markup
 
     from sitroom.server.web.dashboard_context import Dashboard
+    from sitroom.supply.dispensing import DaySheet, Place
     from sitroom.surveillance.entry import EntryField, EntryForm, RuleCheck
     from sitroom.surveillance.review import PeriodReview
 
@@ -47,6 +48,10 @@ class Viewer:
     can_review: bool = False
     #: The dashboard's pages need ``data.read``; analytics ``analysis.read`` too.
     can_analyse: bool = False
+    #: The supply pages need ``stock.read``; the dispensing form ``stock.dispense`` or
+    #: ``stock.write``.
+    can_stock: bool = False
+    can_dispense: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -230,6 +235,74 @@ class ReviewPage:
 
 
 @dataclass(frozen=True, slots=True)
+class DispenseChoosePage:
+    """``dispense_choose.html``: find the pharmacy or hospital, and the day.
+
+    ``places`` are the first matches of ``search`` among the facilities the
+    user may dispense at, ``matches`` how many there are in all.
+    """
+
+    viewer: Viewer
+    places: tuple[Place, ...]
+    matches: int
+    search: str
+    day: str
+    today: str
+    error: str | None = None
+    title: str = "Choose the pharmacy"
+
+
+@dataclass(frozen=True, slots=True)
+class DispensePage:
+    """``dispense.html``: a facility's day of dispensing (``sheet``), the form and the
+    batches recorded.
+
+    ``units`` and ``patients`` hold what the inputs show (empty on a visit: the
+    form adds to the day); ``errors`` maps a field (``units_<item>``,
+    ``patients_<item>``, ``form``, ``reason_<batch>``) to its message;
+    ``status`` is the outcome told by ``message`` (saved, corrected, invalid,
+    refused); ``open_batch`` is the batch whose correction form is shown open.
+    """
+
+    viewer: Viewer
+    sheet: DaySheet
+    units: Mapping[str, str] = field(default_factory=dict)
+    patients: Mapping[str, str] = field(default_factory=dict)
+    errors: Mapping[str, str] = field(default_factory=dict)
+    status: str | None = None
+    message: str | None = None
+    open_batch: int | None = None
+    reason: str = ""
+    title: str = "Dispensing"
+
+    def described_by(self, name: str, item: str) -> str:
+        ids = [f"hint_{item}"]
+        if f"{name}_{item}" in self.errors:
+            ids.append(f"error_{name}_{item}")
+        return " ".join(ids)
+
+    def summary(self) -> list[tuple[str, str]]:
+        """The error summary: (field id to link to, message), in the form's order."""
+        out = []
+        if "form" in self.errors:
+            out.append(
+                (
+                    f"units_{self.sheet.items[0].item}" if self.sheet.items else "main",
+                    self.errors["form"],
+                )
+            )
+        for line in self.sheet.items:
+            for name in ("units", "patients"):
+                key = f"{name}_{line.item}"
+                if key in self.errors:
+                    out.append((key, f"{line.item}: {self.errors[key]}"))
+        for key, text in self.errors.items():
+            if key.startswith("reason_"):
+                out.append((key, text))
+        return out
+
+
+@dataclass(frozen=True, slots=True)
 class DashboardPage:
     """``dashboard.html``: one dashboard page around its content.
 
@@ -264,6 +337,8 @@ Page = (
     | EntryPage
     | ReviewPage
     | DashboardPage
+    | DispenseChoosePage
+    | DispensePage
 )
 
 _TEMPLATE_OF: dict[type, str] = {
@@ -275,6 +350,8 @@ _TEMPLATE_OF: dict[type, str] = {
     EntryPage: "report.html",
     ReviewPage: "review.html",
     DashboardPage: "dashboard.html",
+    DispenseChoosePage: "dispense_choose.html",
+    DispensePage: "dispense.html",
 }
 
 
