@@ -70,9 +70,9 @@ SIMULATED = (
     " figures show how the pages read, not what happened."
 )
 READ_ONLY_PLAN = (
-    "Computing a plan here writes nothing. To act on it, create its order lines as draft"
-    " distribution orders on the command line (sitroom supply orders create --from SOURCE"
-    " --to DESTINATION --line ITEM=UNITS), then approve and dispatch them there."
+    "Computing a plan here writes nothing. To act on it, approve the same plan on the"
+    " command line (sitroom supply allocate --item ITEM --from SOURCE --approve): its order"
+    " lines become draft distribution orders, to approve and dispatch there."
 )
 
 
