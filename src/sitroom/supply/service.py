@@ -20,7 +20,7 @@ from sitroom.auth.permissions import Permission, Principal, authorize
 from sitroom.db import DEFAULT_LOCK_TIMEOUT
 from sitroom.errors import NotFoundError
 from sitroom.places.models import OrgUnit
-from sitroom.supply.events_csv import ReadFile, parse_events, read_events
+from sitroom.supply.events_csv import ReadFile, read_events
 from sitroom.supply.ledger import Ledger, PostSummary
 from sitroom.supply.models import Facility, Item, Lot, StockBalance, StockEntry
 
@@ -50,10 +50,9 @@ def import_events(
     return _post_read(ledger, read, shown, dry_run)
 
 
-def post_events_csv(
+def post_read(
     session: Session,
-    raw: bytes,
-    zone: Any,
+    read: ReadFile,
     *,
     user: str,
     shown: str,
@@ -62,9 +61,9 @@ def post_events_csv(
     dry_run: bool = False,
     lock_timeout: float = DEFAULT_LOCK_TIMEOUT,
 ) -> PostSummary:
-    """:func:`import_events` of CSV text already in memory (a request's body): the same
-    columns, rules and summary; every row or none; the same text again writes nothing."""
-    read = parse_events(raw, zone, shown)
+    """:func:`import_events` of events CSV already read (``events_csv.parse_events`` of a
+    request's body): the same rules and summary; every row or none; the same text again
+    writes nothing."""
     ledger = Ledger(
         session, user=user, channel=channel, principal=principal, lock_timeout=lock_timeout
     )
@@ -500,7 +499,7 @@ __all__ = [
     "Verification",
     "import_events",
     "ledger_rows",
-    "post_events_csv",
+    "post_read",
     "reverse",
     "stock_on_hand",
     "stock_picture",
