@@ -232,7 +232,7 @@ def create_order(body: OrderIn, request: Request, user: User, db: Db) -> JSONRes
         )
     )
     answer.status_code = 201
-    number = OrderOut.model_validate_json(answer.body).number
+    number = OrderOut.model_validate_json(bytes(answer.body)).number
     answer.headers["Location"] = f"{request.url.path}/{number}"
     return answer
 

@@ -495,7 +495,7 @@ def inspect(body: InspectionIn, request: Request, user: User, db: Db) -> Inspect
         body.facility,
         inspector=body.inspector,
         at=moment(request, body.time) or datetime.now(UTC),
-        checklist=dict(body.checklist),
+        checklist={str(q): a for q, a in body.checklist.items()},
         counts=[Count(c.item, c.counted, c.lot) for c in body.counts],
         findings=body.findings,
         photos=body.photos,
