@@ -63,6 +63,12 @@ def _csv(_: Any, value: Any) -> bytes:
     return value.encode("utf-8") if isinstance(value, str) else str(value).encode("utf-8")
 
 
+@schemathesis.serializer("text/csv")
+def _text_csv(_: Any, value: Any) -> bytes:
+    """The stock events CSV body (``POST /supply/movements``): the generated string as it is."""
+    return value.encode("utf-8") if isinstance(value, str) else str(value).encode("utf-8")
+
+
 def basic(name: str) -> str:
     return "Basic " + base64.b64encode(f"{name}:{PASSWORD}".encode()).decode()
 
