@@ -13,10 +13,14 @@ permission each needs, and a test checks that the list covers every
 operation of the OpenAPI document (a new route must be added here).
 
 Two documented exceptions: a batch write (``POST /dataValues``, DHIS2's
-``POST /dataValueSets``) that names a unit outside the scope is answered 409
-with the value refused (nothing written), as any refused value is; and the
-national bulletin needs the whole country, so its "inside" caller is the
-national user and its "outside" caller the Chagang one.
+``POST /dataValueSets``, ``POST /supply/movements`` and a stock batch's
+reversal) that names a unit outside the scope is answered 409 with the value
+or movement refused (nothing written), as any refused one is; and the
+national reads and checks (the bulletin, the supply chain's picture, its
+verification and the suspects) need the whole country, so their "inside"
+caller is the national user and their "outside" caller the Chagang one.
+An operation some of several permissions allow (dispensing: ``stock.write``
+or ``stock.dispense``) lists them all.
 
 One database, app and client for the module; users sign in by API token
 (argon2 at production cost a request would make the matrix slow).
