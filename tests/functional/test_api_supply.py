@@ -680,9 +680,13 @@ def test_an_inspection_counts_and_a_case_follows(world: World) -> None:
     )
     problem(call(world, "ph", "POST", "/inspections", json=visit), 403)
     assert on_hand(world, PH) == held
-    done = call(world, "lo", "POST", "/inspections", json=visit)
+    key = {"Idempotency-Key": "inspection-ph-001-0620"}
+    done = call(world, "lo", "POST", "/inspections", json=visit, headers=key)
     assert done.status_code == 201, done.text
     assert (done.json()["missing"], done.json()["surplus"]) == (25, 0)
+    retried = call(world, "lo", "POST", "/inspections", json=visit, headers=key)
+    assert retried.status_code == 201
+    assert retried.json() == done.json()
     assert on_hand(world, PH) == held - 25
 
     opened = call(world, "lo", "POST", "/cases", json={

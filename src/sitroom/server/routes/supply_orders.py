@@ -20,7 +20,7 @@ from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from sitroom.counts import MAX_COUNT
-from sitroom.server.conditional import NOT_MODIFIED, ConditionalGet
+from sitroom.server.conditional import NOT_MODIFIED, ConditionalGet, idempotent
 from sitroom.server.deps import Db, User, context, json_body
 from sitroom.server.problems import SIGNED_IN, WRITES, Problem, responses
 from sitroom.server.routes.supply import (
@@ -214,6 +214,7 @@ class OrderIn(BaseModel):
     dependencies=BODY,
     responses=STEP,
 )
+@idempotent
 def create_order(body: OrderIn, request: Request, user: User, db: Db) -> JSONResponse:
     stock_writer(user)
     answer = _step(

@@ -20,7 +20,7 @@ from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from sitroom.counts import MAX_COUNT
-from sitroom.server.conditional import NOT_MODIFIED, ConditionalGet
+from sitroom.server.conditional import NOT_MODIFIED, ConditionalGet, idempotent
 from sitroom.server.deps import Db, User, context, json_body
 from sitroom.server.problems import SIGNED_IN, WRITES, Problem, responses
 from sitroom.server.routes.common import finite
@@ -484,7 +484,8 @@ class InspectionOut(BaseModel):
     dependencies=BODY,
     responses=responses(*WRITES, 404, 409, meaning=REFUSED),
 )
-def inspect(body: InspectionIn, request: Request, user: User, db: Db) -> InspectionOut:
+@idempotent
+def inspect(body: InspectionIn, request: Request, user: User, db: Db) -> JSONResponse:
     from datetime import UTC, datetime
 
     from sitroom.supply.inspections import Count, record_inspection
@@ -505,7 +506,7 @@ def inspect(body: InspectionIn, request: Request, user: User, db: Db) -> Inspect
     )
     if summary is not None and not summary.ok:
         raise refused(post_out(summary, indexed=True), "counts")
-    return InspectionOut(**record)
+    return JSONResponse(InspectionOut(**record).model_dump(), status_code=201)
 
 
 class CaseRowOut(BaseModel):
