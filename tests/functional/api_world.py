@@ -12,7 +12,9 @@ import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import date, datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 from fastapi.testclient import TestClient
 from sqlalchemy import text
@@ -44,6 +46,30 @@ class World:
         self.tokens[name] = auth.create_token(self.session, name, "tests")
         self.session.commit()
         return name
+
+
+#: Facilities of the shipped network in Chagang (KP-04) and Pyongyang (KP-01).
+WAREHOUSE = {"KP-04": "WH-KP-04", "KP-01": "WH-KP-01"}
+STORE = {"KP-04": "ST-KP-04-CHANGGANG", "KP-01": "ST-KP-01-CHUNGHWA"}
+PHARMACY = {"KP-04": "PH-KP-04-CHANGGANG-001", "KP-01": "PH-KP-01-CHUNGHWA-001"}
+#: The lot every stocked facility holds.
+LOT, EXPIRY = "L1", date(2030, 1, 1)
+
+
+def stock_world(session: Session, quantity: int = 1_000_000) -> None:
+    """Paracetamol received at the warehouses and pharmacies of Chagang and Pyongyang."""
+    from sitroom.supply.ledger import Ledger, Movement
+
+    when = datetime(2022, 5, 1, 9, tzinfo=ZoneInfo("Asia/Pyongyang"))
+    places = [*WAREHOUSE.values(), *PHARMACY.values()]
+    summary = Ledger(session, user="setup").post(
+        [
+            Movement(when, "receipt", place, "PARA-500", quantity, lot=LOT, expiry=EXPIRY)
+            for place in places
+        ],
+        source="the world's stock",
+    )
+    assert summary.committed, summary.rejections
 
 
 @contextmanager

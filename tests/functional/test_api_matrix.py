@@ -13,10 +13,14 @@ permission each needs, and a test checks that the list covers every
 operation of the OpenAPI document (a new route must be added here).
 
 Two documented exceptions: a batch write (``POST /dataValues``, DHIS2's
-``POST /dataValueSets``) that names a unit outside the scope is answered 409
-with the value refused (nothing written), as any refused value is; and the
-national bulletin needs the whole country, so its "inside" caller is the
-national user and its "outside" caller the Chagang one.
+``POST /dataValueSets``, ``POST /supply/movements`` and a stock batch's
+reversal) that names a unit outside the scope is answered 409 with the value
+or movement refused (nothing written), as any refused one is; and the
+national reads and checks (the bulletin, the supply chain's picture, its
+verification and the suspects) need the whole country, so their "inside"
+caller is the national user and their "outside" caller the Chagang one.
+An operation some of several permissions allow (dispensing: ``stock.write``
+or ``stock.dispense``) lists them all.
 
 One database, app and client for the module; users sign in by API token
 (argon2 at production cost a request would make the matrix slow).
@@ -27,7 +31,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from itertools import count
 from pathlib import Path
 from typing import Any
@@ -40,7 +44,15 @@ from sitroom.country import Country
 from sitroom.publication.service import publish
 from sitroom.surveillance import approvals
 from tests.conftest import TEST_DATABASE_URL
-from tests.functional.api_world import World, api_world
+from tests.functional.api_world import (
+    LOT,
+    PHARMACY,
+    STORE,
+    WAREHOUSE,
+    World,
+    api_world,
+    stock_world,
+)
 
 INSIDE, OUTSIDE = "KP-04", "KP-01"
 #: The period of the edition the world publishes (reports are national: ``national=True``).
@@ -59,6 +71,7 @@ def world(
             built.add_user(f"{role}-r", role, [INSIDE])
             built.add_user(f"{role}-n", role, ["KP"])
         publish(built.context, EDITION_PERIOD, user="t", channel="cli")
+        stock_world(built.session)
         yield built
 
 
@@ -82,7 +95,8 @@ class Action:
     method: str
     #: The request for the unit: (path, keyword arguments of ``client.request``).
     request: Callable[[World, str], tuple[str, dict[str, Any]]]
-    permission: str | None
+    #: The permission, or several of which any one will do.
+    permission: str | tuple[str, ...] | None
     #: False: only the role is checked (the scope filters what comes back).
     scoped: bool = True
     ok: int = 200
@@ -183,6 +197,201 @@ def _delete_dhis2_value(world: World, unit: str) -> tuple[str, dict[str, Any]]:
     )
     assert made.status_code == 201, made.text
     return "/api/dataValues", {"params": params}
+
+
+# The supply chain (issue #11): every facility named is in the unit asked for.
+
+NAMES = {"WH-KP-04": "Chagang warehouse", "WH-KP-01": "Pyongyang warehouse"}
+NOW = "2022-06-01T10:00"
+
+
+def _new_facility(world: World, unit: str) -> str:
+    """A pharmacy of ``unit`` made by the operator, for a route to go to."""
+    from sitroom.supply import network_service
+
+    code = f"PH-MATRIX-{next(_serial)}"
+    network_service.create_facility(
+        world.session, code=code, name=code, facility_type="pharmacy", org_unit=unit
+    )
+    return code
+
+
+def _create_facility(world: World, unit: str) -> tuple[str, dict[str, Any]]:
+    body = {
+        "code": f"PH-MADE-{next(_serial)}",
+        "name": "A new pharmacy",
+        "type": "pharmacy",
+        "orgUnit": unit,
+        "supplier": WAREHOUSE[unit],
+    }
+    return "/api/v1/supply/facilities", {"json": body}
+
+
+def _patch_facility(_world: World, unit: str) -> tuple[str, dict[str, Any]]:
+    code = WAREHOUSE[unit]
+    return f"/api/v1/supply/facilities/{code}", {"json": {"name": NAMES[code]}}
+
+
+def _route(world: World, unit: str) -> tuple[str, dict[str, Any]]:
+    body = {"source": WAREHOUSE[unit], "destination": _new_facility(world, unit)}
+    return "/api/v1/supply/routes", {"json": body}
+
+
+def _movement(event: str, place: str) -> dict[str, Any]:
+    return {"time": NOW, "event": event, "facility": place, "item": "PARA-500", "quantity": 1}
+
+
+def _receive(_world: World, unit: str) -> tuple[str, dict[str, Any]]:
+    body = {"movements": [{**_movement("receipt", WAREHOUSE[unit]), "lot": LOT}]}
+    return "/api/v1/supply/movements", {"json": body}
+
+
+def _dispense(_world: World, unit: str) -> tuple[str, dict[str, Any]]:
+    body = {"movements": [{**_movement("dispense", PHARMACY[unit]), "patients": 1}]}
+    return "/api/v1/supply/movements", {"json": body}
+
+
+def _reverse(world: World, unit: str) -> tuple[str, dict[str, Any]]:
+    from zoneinfo import ZoneInfo
+
+    from sitroom.supply.ledger import Ledger, Movement
+
+    when = datetime(2022, 6, 1, 10, tzinfo=ZoneInfo("Asia/Pyongyang"))
+    made = Ledger(world.session, user="t").post(
+        [Movement(when, "receipt", WAREHOUSE[unit], "PARA-500", 1, lot=LOT)], source="matrix"
+    )
+    return f"/api/v1/supply/batches/{made.batch_id}/reverse", {"json": {"reason": "matrix"}}
+
+
+def _order(world: World, unit: str, *, to: str = "draft") -> str:
+    """An order from the unit's warehouse to its store, taken to ``to`` by the operator."""
+    from sitroom.supply import orders
+
+    db, steps = world.session, ("draft", "approved", "dispatched", "delivered")
+    view = orders.create_order(
+        db, WAREHOUSE[unit], STORE[unit], [orders.OrderLineIn("PARA-500", 2)], user="t"
+    )
+    number = view.number
+    if steps.index(to) >= 1:
+        orders.approve_order(db, number, user="t")
+    if steps.index(to) >= 2:
+        orders.dispatch_order(db, number, carrier="KPA unit 525", carrier_kind="army", user="t")
+    if steps.index(to) >= 3:
+        pod = [orders.PodLine("PARA-500", 1, 1, "damaged")]
+        orders.deliver_order(db, number, receiver="Kim", lines=pod, user="t")
+    return number
+
+
+def _create_order(_world: World, unit: str) -> tuple[str, dict[str, Any]]:
+    body = {
+        "source": WAREHOUSE[unit],
+        "destination": STORE[unit],
+        "lines": [{"item": "PARA-500", "quantity": 1}],
+    }
+    return "/api/v1/supply/orders", {"json": body}
+
+
+def _on_order(to: str, step: str, body: dict[str, Any]) -> Any:
+    def build(world: World, unit: str) -> tuple[str, dict[str, Any]]:
+        return f"/api/v1/supply/orders/{_order(world, unit, to=to)}/{step}", {"json": body}
+
+    return build
+
+
+def _read_order(world: World, unit: str) -> tuple[str, dict[str, Any]]:
+    return f"/api/v1/supply/orders/{_order(world, unit)}", {}
+
+
+def _allocate(_world: World, unit: str) -> tuple[str, dict[str, Any]]:
+    body = {"items": ["PARA-500"], "source": WAREHOUSE[unit], "level": "pharmacy"}
+    return "/api/v1/supply/allocations", {"json": body}
+
+
+def _kits(_world: World, unit: str) -> tuple[str, dict[str, Any]]:
+    return "/api/v1/supply/test-kits", {"json": {"kits": 10, "orgUnit": unit}}
+
+
+def _inspect(_world: World, unit: str) -> tuple[str, dict[str, Any]]:
+    body = {
+        "facility": PHARMACY[unit],
+        "inspector": "Ri Su",
+        "time": NOW,
+        "checklist": {"prices_as_set": True},
+    }
+    return "/api/v1/supply/inspections", {"json": body}
+
+
+def _open_case(_world: World, unit: str) -> tuple[str, dict[str, Any]]:
+    return "/api/v1/supply/cases", {"json": {"facility": PHARMACY[unit], "title": "matrix"}}
+
+
+def _case(world: World, unit: str) -> int:
+    from sitroom.supply.inspections import open_case
+
+    made = open_case(world.session, PHARMACY[unit], source="report", title="matrix", user="t")
+    return int(made["id"])
+
+
+def _read_case(world: World, unit: str) -> tuple[str, dict[str, Any]]:
+    return f"/api/v1/supply/cases/{_case(world, unit)}", {}
+
+
+def _note_case(world: World, unit: str) -> tuple[str, dict[str, Any]]:
+    return f"/api/v1/supply/cases/{_case(world, unit)}/notes", {"json": {"note": "seen"}}
+
+
+POD = {"receiver": "Kim", "lines": [{"item": "PARA-500", "accepted": 2}]}
+SUPPLY = [
+    Action("supply items", "GET", get("/api/v1/supply/items"), "stock.read", scoped=False),
+    Action("facilities", "GET", get("/api/v1/supply/facilities?orgUnit={unit}"), "stock.read"),
+    Action(
+        "facility",
+        "GET",
+        lambda _w, unit: (f"/api/v1/supply/facilities/{WAREHOUSE[unit]}", {}),
+        "stock.read",
+    ),
+    Action("create facility", "POST", _create_facility, "stock.write", ok=201),
+    Action("change facility", "PATCH", _patch_facility, "stock.write"),
+    Action("declare route", "POST", _route, "stock.write", ok=201),
+    Action("stock", "GET", get("/api/v1/supply/stock?orgUnit={unit}"), "stock.read"),
+    Action(
+        "stock picture", "GET", get("/api/v1/supply/stock/picture"), "stock.read", national=True
+    ),
+    Action("verify ledger", "GET", get("/api/v1/supply/verify"), "stock.write", national=True),
+    Action("receive", "POST", _receive, "stock.write", outside=409),
+    Action("dispense", "POST", _dispense, ("stock.write", "stock.dispense"), outside=409),
+    Action("reverse batch", "POST", _reverse, "stock.write", outside=409),
+    Action("orders", "GET", get("/api/v1/supply/orders"), "stock.read", scoped=False),
+    Action("order", "GET", _read_order, "stock.read"),
+    Action("create order", "POST", _create_order, "stock.write", ok=201),
+    Action("approve order", "POST", _on_order("draft", "approve", {}), "stock.write"),
+    Action("cancel order", "POST", _on_order("draft", "cancel", {"reason": "x"}), "stock.write"),
+    Action(
+        "dispatch order",
+        "POST",
+        _on_order("approved", "dispatch", {"carrier": "KPA unit 525", "carrierKind": "army"}),
+        "stock.write",
+    ),
+    Action("deliver order", "POST", _on_order("dispatched", "deliver", POD), "stock.write"),
+    Action("close order", "POST", _on_order("delivered", "close", {}), "stock.write"),
+    Action("lead times", "GET", get("/api/v1/supply/leadtimes"), "stock.read", scoped=False),
+    Action("indicators", "GET", get("/api/v1/supply/indicators?orgUnit={unit}"), "stock.read"),
+    Action("stock alerts", "GET", get("/api/v1/supply/alerts?orgUnit={unit}"), "stock.read"),
+    Action(
+        "demand",
+        "GET",
+        get("/api/v1/supply/demand?orgUnit={unit}&horizon=3&samples=50"),
+        "stock.read",
+    ),
+    Action("allocate", "POST", _allocate, "stock.write"),
+    Action("test kits", "POST", _kits, "stock.read"),
+    Action("inspect", "POST", _inspect, "stock.write", ok=201),
+    Action("cases", "GET", get("/api/v1/supply/cases"), "stock.write", scoped=False),
+    Action("open case", "POST", _open_case, "stock.write", ok=201),
+    Action("case", "GET", _read_case, "stock.write"),
+    Action("note case", "POST", _note_case, "stock.write"),
+    Action("suspects", "GET", get("/api/v1/supply/suspects?top=5"), "stock.read", national=True),
+]
 
 
 ANALYSES = {
@@ -297,6 +506,7 @@ ACTIONS = [
         national=True,
     ),
     Action("publish", "POST", _publish, "report.publish", national=True),
+    *SUPPLY,
 ]
 
 
@@ -304,7 +514,8 @@ def expected(role: str, action: Action, where: str) -> int:
     """The status the permission table gives the cell."""
     if action.permission is None:
         return action.ok
-    if action.permission not in ROLES[role]:
+    needed = (action.permission,) if isinstance(action.permission, str) else action.permission
+    if not any(p in ROLES[role] for p in needed):
         return 403
     if action.scoped and where == "outside":
         return action.outside

@@ -42,6 +42,7 @@ from sitroom.context import AppContext
 from sitroom.country import Country
 from sitroom.server.app import create_app
 from sitroom.surveillance.imports import Importer
+from tests.functional.api_world import stock_world
 
 PASSWORD = "a long enough passphrase 42"
 #: Examples per operation: as the admin (positive and negative data), as the reporter.
@@ -63,6 +64,12 @@ def _csv(_: Any, value: Any) -> bytes:
     return value.encode("utf-8") if isinstance(value, str) else str(value).encode("utf-8")
 
 
+@schemathesis.serializer("text/csv")
+def _text_csv(_: Any, value: Any) -> bytes:
+    """The stock events CSV body (``POST /supply/movements``): the generated string as it is."""
+    return value.encode("utf-8") if isinstance(value, str) else str(value).encode("utf-8")
+
+
 def basic(name: str) -> str:
     return "Basic " + base64.b64encode(f"{name}:{PASSWORD}".encode()).decode()
 
@@ -78,6 +85,7 @@ def server(
     for name in ("fever_national.csv", "fever_by_region.csv"):
         summary = Importer(loaded, country, user="test").run(PACKAGE_DATA / "dprk2022" / name)
         assert summary.ok, summary.rejections
+    stock_world(loaded)  # the supply routes read stock, not only an empty ledger
     auth.create_user(loaded, "ada", role="admin", scopes=["KP"], password=PASSWORD, actor="t")
     auth.create_user(loaded, "rex", role="reporter", scopes=["KP-04"], password=PASSWORD, actor="t")
     token = auth.create_token(loaded, "rex", "fuzz")

@@ -667,22 +667,17 @@ def case_open(
 ) -> None:
     """Open a case on a facility, its evidence frozen now."""
     from sitroom.auth.service import acting_principal
-    from sitroom.errors import SitroomError
     from sitroom.supply.inspections import open_case
 
     rt = app_context(ctx)
     evidence = None
     source = "inspection" if inspection is not None else "report"
     if from_suspects:
-        from sitroom.supply.detection_service import suspects
+        from sitroom.supply.detection_service import finding_evidence
 
         with rt.session() as session:
             who = acting_principal(session, rt.settings.user)
-        found = suspects(rt, top=10_000, principal=who)
-        match = [f for f in found.findings if f.facility == facility]
-        if not match:
-            raise SitroomError(f"{facility} is not among the facilities `supply suspects` ranks")
-        evidence = {**match[0].to_dict(), "judged": found.notes, "simulated": found.simulated}
+        evidence = finding_evidence(rt, facility, principal=who)
         source = "detection"
     with rt.session(write=True) as session:
         who = acting_principal(session, rt.settings.user)

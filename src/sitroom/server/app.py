@@ -70,6 +70,9 @@ def create_app(context: AppContext, *, schedule: bool = False) -> FastAPI:
         health,
         places,
         reports,
+        supply,
+        supply_orders,
+        supply_planning,
         users,
     )
     from sitroom.server.web import routes as web
@@ -85,6 +88,9 @@ def create_app(context: AppContext, *, schedule: bool = False) -> FastAPI:
     app.include_router(analyses.router, prefix=API_PREFIX, dependencies=checked)
     app.include_router(users.router, prefix=API_PREFIX, dependencies=checked)
     app.include_router(editions.router, prefix=API_PREFIX, dependencies=checked)
+    app.include_router(supply.router, prefix=API_PREFIX, dependencies=checked)
+    app.include_router(supply_orders.router, prefix=API_PREFIX, dependencies=checked)
+    app.include_router(supply_planning.router, prefix=API_PREFIX, dependencies=checked)
     # DHIS2's paths after sitroom's own, so /api/v1/... is never read as version "v1".
     app.include_router(dhis2.router, prefix="/api", dependencies=checked)
     app.include_router(dhis2_metadata.router, prefix="/api", dependencies=checked)

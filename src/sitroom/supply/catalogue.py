@@ -31,7 +31,7 @@ ITEM_COLUMNS = ("code", "name", "unit", "category")
 _Coded = TypeVar("_Coded", Item, Facility)
 #: Which types may supply which (a customer's supplier is one level up, or any
 #: facility above it: a warehouse may supply a pharmacy directly).
-_RANK = {"stockpile": 0, "warehouse": 1, "store": 2, "hospital": 3, "pharmacy": 3}
+RANKS = {"stockpile": 0, "warehouse": 1, "store": 2, "hospital": 3, "pharmacy": 3}
 
 
 @dataclass(frozen=True, slots=True)
@@ -142,7 +142,7 @@ def read_facilities(path: Path, org_units: Iterable[str]) -> list[FacilityRow]:
         at = Location(str(path), lines[facility.code], "supplier")
         if supplier is None:
             raise InputError(at, f"unknown supplier {facility.supplier!r}")
-        if _RANK[supplier.type] >= _RANK[facility.type]:
+        if RANKS[supplier.type] >= RANKS[facility.type]:
             raise InputError(
                 at,
                 f"a {supplier.type} ({supplier.code}) cannot supply a {facility.type}:"
@@ -249,6 +249,7 @@ def load_supply(session: Session, country: Country) -> LoadSummary | None:
 
 __all__ = [
     "ITEM_COLUMNS",
+    "RANKS",
     "ItemRow",
     "load_supply",
     "protocol_items",

@@ -180,4 +180,17 @@ def suspects(
     )
 
 
-__all__ = ["Suspects", "ledger_rows", "suspects"]
+def finding_evidence(
+    context: AppContext, facility: str, *, principal: Principal | None = None
+) -> dict[str, Any]:
+    """The facility's finding among :func:`suspects` (all of them ranked), as a case's
+    evidence: the finding, what it was judged on, and whether the ledger was simulated.
+    SitroomError when the detector does not rank the facility."""
+    found = suspects(context, top=10_000, principal=principal)
+    match = [f for f in found.findings if f.facility == facility]
+    if not match:
+        raise SitroomError(f"{facility} is not among the facilities `supply suspects` ranks")
+    return {**match[0].to_dict(), "judged": found.notes, "simulated": found.simulated}
+
+
+__all__ = ["Suspects", "finding_evidence", "ledger_rows", "suspects"]

@@ -123,6 +123,12 @@ def read_events(path: Path, zone: ZoneInfo, shown: str | None = None) -> ReadFil
         raise InputError(Location(shown), "file not found") from None
     except IsADirectoryError:
         raise InputError(Location(shown), "is a folder, not a file") from None
+    return parse_events(raw, zone, shown)
+
+
+def parse_events(raw: bytes, zone: ZoneInfo, shown: str) -> ReadFile:
+    """The movements of the CSV text ``raw`` (a file's bytes, a request's body);
+    InputError when it cannot be read at all (not UTF-8, empty, a bad header)."""
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
@@ -176,4 +182,4 @@ def write_events(rows: Iterable[dict[str, object]]) -> Iterator[str]:
         yield out.getvalue()
 
 
-__all__ = ["COLUMNS", "ReadFile", "parse_time", "read_events", "write_events"]
+__all__ = ["COLUMNS", "ReadFile", "parse_events", "parse_time", "read_events", "write_events"]

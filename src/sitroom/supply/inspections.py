@@ -94,6 +94,7 @@ def record_inspection(
     photos: list[str] | None = None,
     user: str,
     principal: Principal | None = None,
+    channel: str = "cli",
 ) -> tuple[dict[str, Any], PostSummary | None]:
     """Record an inspection and post its counts as stocktakes; all or nothing.
 
@@ -119,7 +120,7 @@ def record_inspection(
         batch_id = None
         missing = surplus = 0
         if counts:
-            ledger = Ledger(session, user=user, channel="cli", principal=principal)
+            ledger = Ledger(session, user=user, channel=channel, principal=principal)
             movements = [
                 Movement(at, "stocktake", facility, c.item, c.counted, lot=c.lot, line=n)
                 for n, c in enumerate(counts, start=1)
@@ -364,10 +365,32 @@ def case_record(session: Session, case_id: int, *, evidence: bool = False) -> di
     return record
 
 
+def read_case(
+    session: Session, case_id: int, *, principal: Principal | None = None, evidence: bool = True
+) -> dict[str, Any]:
+    """A case, its history and (``evidence``) its frozen evidence, for a user with
+    ``stock.write`` over its facility (ForbiddenError otherwise; NotFoundError if none)."""
+    if principal is not None:
+        authorize(principal, Permission.STOCK_WRITE, None)
+    path = session.scalar(
+        select(OrgUnit.path)
+        .join(Facility, Facility.org_unit_id == OrgUnit.id)
+        .join(Case, Case.facility_id == Facility.id)
+        .where(Case.id == case_id)
+    )
+    if path is None:
+        raise NotFoundError(f"no case {case_id}")
+    if principal is not None:
+        authorize(principal, Permission.STOCK_WRITE, path)
+    return case_record(session, case_id, evidence=evidence)
+
+
 def list_cases(
     session: Session, *, status: str | None = None, principal: Principal | None = None
 ) -> list[dict[str, Any]]:
     """The cases the user may see, newest first."""
+    if status is not None and status not in CASE_STATUSES:
+        raise SitroomError(f"unknown status {status!r}; choose one of {', '.join(CASE_STATUSES)}")
     query = (
         select(Case.id, Facility.code, OrgUnit.path, Case.status, Case.title, Case.opened_at)
         .join(Facility, Facility.id == Case.facility_id)
@@ -404,6 +427,7 @@ __all__ = [
     "cases_open",
     "list_cases",
     "open_case",
+    "read_case",
     "record_inspection",
     "update_case",
 ]

@@ -48,6 +48,7 @@ from sqlalchemy import func, or_, select, tuple_
 from sqlalchemy.orm import Session
 
 from sitroom.auth.permissions import Permission, Principal, refusal
+from sitroom.counts import MAX_COUNT
 from sitroom.db import (
     DEFAULT_LOCK_TIMEOUT,
     advisory_lock,
@@ -84,6 +85,19 @@ MAX_ATTEMPTS = 5
 MAX_REPORTED = 1000
 #: A movement this far ahead of the clock is "in the future" (clocks differ a little).
 FUTURE_TOLERANCE = timedelta(minutes=5)
+#: The longest text of each field of a movement (the columns' sizes).
+TEXT_LIMITS = {
+    "facility": 64,
+    "item": 64,
+    "lot": 64,
+    "counterparty": 200,
+    "reason": 200,
+    "reference": 100,
+}
+#: The most patients one dispensing records (the column is a 32-bit integer).
+MAX_PATIENTS = 2**31 - 1
+#: The earliest year of a movement (the ledger of an epidemic, not of history).
+FIRST_YEAR = 1900
 #: Kinds that take stock out, and those that bring it in.
 ISSUES = frozenset({"transfer_out", "dispense"})
 
@@ -327,19 +341,30 @@ class Ledger:
                 # The same file again: posting it twice would count its stock twice.
                 summary.previous_batch, summary.previously_imported = before
                 return summary
-        book = _Book(self.session, movements)
+        # Text the columns cannot hold is refused before anything is looked up by it.
+        readable: list[Movement] = []
+        for movement in movements:
+            try:
+                _screen(movement)
+            except Refused as exc:
+                summary.reject(movement.line, exc.column, exc.reason)
+                continue
+            readable.append(movement)
+        book = _Book(self.session, readable)
         book.lock(self.session)
         book.load(self.session)
         entries: list[dict[str, Any]] = []
         now = self.now()
         limit = now + FUTURE_TOLERANCE
-        for movement in movements:
+        for movement in readable:
             try:
                 made = self._check(book, movement, limit)
             except Refused as exc:
                 summary.reject(movement.line, exc.column, exc.reason)
                 continue
             entries.extend(made)
+        if len(readable) < len(movements):
+            summary.rejections.sort(key=lambda r: (r.line or 0, r.field or ""))
         if not summary.ok or dry_run:
             summary.entries = len(entries)
             summary.kinds = _count(entries)
@@ -617,6 +642,30 @@ class Ledger:
                 " facility and its supplier, or along a declared route",
             )
         return other
+
+
+def _screen(m: Movement) -> None:
+    """Refuse what no column can hold: a NUL character, text too long, a year out of range,
+    more patients than a count holds (PostgreSQL would fail on them, not refuse them)."""
+    for name, most in TEXT_LIMITS.items():
+        value = getattr(m, name)
+        if value is None:
+            continue
+        if not isinstance(value, str):
+            raise Refused(name, f"{value!r} is not text")
+        if "\x00" in value:
+            raise Refused(name, "contains a NUL character")
+        if len(value) > most:
+            raise Refused(name, f"{len(value):,} characters, more than the {most} it may have")
+    if not isinstance(m.event, str) or "\x00" in m.event:
+        raise Refused("event", f"unknown event {m.event!r}; choose one of {', '.join(ENTRY_KINDS)}")
+    if m.time.year < FIRST_YEAR or (m.expiry is not None and m.expiry.year < FIRST_YEAR):
+        column = "time" if m.time.year < FIRST_YEAR else "expiry"
+        raise Refused(column, f"a date before {FIRST_YEAR} is not a date of this ledger")
+    if isinstance(m.patients, int) and m.patients > MAX_PATIENTS:
+        raise Refused("patients", f"{m.patients:,} patients is more than one record holds")
+    if isinstance(m.quantity, int) and m.quantity > MAX_COUNT:
+        raise Refused("quantity", f"{m.quantity:,} is more than a count holds ({MAX_COUNT:,})")
 
 
 def _count(entries: Iterable[dict[str, Any]]) -> dict[str, int]:

@@ -17,9 +17,10 @@ from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session, aliased
 
 from sitroom.auth.permissions import Permission, Principal, authorize
+from sitroom.db import DEFAULT_LOCK_TIMEOUT
 from sitroom.errors import NotFoundError
 from sitroom.places.models import OrgUnit
-from sitroom.supply.events_csv import read_events
+from sitroom.supply.events_csv import ReadFile, read_events
 from sitroom.supply.ledger import Ledger, PostSummary
 from sitroom.supply.models import Facility, Item, Lot, StockBalance, StockEntry
 
@@ -46,6 +47,30 @@ def import_events(
     shown = shown or str(path)
     read = read_events(path, zone, shown)
     ledger = Ledger(session, user=user, channel=channel, principal=principal, simulated=simulated)
+    return _post_read(ledger, read, shown, dry_run)
+
+
+def post_read(
+    session: Session,
+    read: ReadFile,
+    *,
+    user: str,
+    shown: str,
+    channel: str = "api",
+    principal: Principal | None = None,
+    dry_run: bool = False,
+    lock_timeout: float = DEFAULT_LOCK_TIMEOUT,
+) -> PostSummary:
+    """:func:`import_events` of events CSV already read (``events_csv.parse_events`` of a
+    request's body): the same rules and summary; every row or none; the same text again
+    writes nothing."""
+    ledger = Ledger(
+        session, user=user, channel=channel, principal=principal, lock_timeout=lock_timeout
+    )
+    return _post_read(ledger, read, shown, dry_run)
+
+
+def _post_read(ledger: Ledger, read: ReadFile, shown: str, dry_run: bool) -> PostSummary:
     if read.rejections:
         summary = ledger.post(read.movements, source=shown, dry_run=True)
         summary.dry_run = dry_run
@@ -530,6 +555,7 @@ __all__ = [
     "Verification",
     "import_events",
     "ledger_rows",
+    "post_read",
     "reverse",
     "stock_matrix",
     "stock_on_hand",

@@ -252,6 +252,20 @@ def test_adjustments_give_a_reason_and_found_stock_needs_its_lot(stocked: Sessio
             "reference",
             "names the transfer",
         ),
+        # What no column holds is refused, not a database error (PostgreSQL's was a 500).
+        (Movement(at(2), "dispense", "PH\x00X", "PARA-500", 1), "facility", "NUL"),
+        (Movement(at(2), "adjust", PHARMACY, "PARA-500", 1, reason="r" * 201), "reason", "201"),
+        (
+            Movement(at(2), "dispense", PHARMACY, "PARA-500", 1, patients=2**31),
+            "patients",
+            "more than one record holds",
+        ),
+        (
+            Movement(datetime(1, 1, 1, tzinfo=ZONE), "dispense", PHARMACY, "PARA-500", 1),
+            "time",
+            "before 1900",
+        ),
+        (Movement(at(2), "dispense", PHARMACY, "PARA-500", 10**13), "quantity", "more than"),
     ],
 )
 def test_bad_movements_are_refused_and_nothing_is_written(
