@@ -14,7 +14,6 @@ from dataclasses import dataclass
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
-from scipy import sparse
 
 FloatArray = NDArray[np.float64]
 BoolArray = NDArray[np.bool_]
@@ -113,7 +112,10 @@ def stock_indicators(
         raise ValueError("group holds an index outside 0 .. n_groups - 1")
     if expiring_days < 0:
         raise ValueError("expiring_days must be 0 or more")
-    # Lots to groups: one sparse sum instead of a loop over facilities.
+    # Lots to groups: one sparse sum instead of a loop over facilities. (scipy imported
+    # here: the server imports this module and starts without scipy; see docs/architecture.md.)
+    from scipy import sparse
+
     to_group = sparse.csr_array(
         (np.ones(n_lots), (groups, np.arange(n_lots))), shape=(n_groups, n_lots)
     )
