@@ -153,9 +153,10 @@ def moment_of(country: Country, day: date, now: datetime | None = None) -> datet
     today = local_today(country, now)
     if day > today:
         raise SitroomError(f"{day.isoformat()} is in the future: dispensing is recorded after")
+    zone = ZoneInfo(country.reporting.time_zone)
     if day == today:
-        return now
-    return day_bounds(country, day)[1] - timedelta(seconds=1)
+        return now.astimezone(zone)  # local time: messages show it as the pharmacist reads it
+    return (day_bounds(country, day)[1] - timedelta(seconds=1)).astimezone(zone)
 
 
 @dataclass(frozen=True, slots=True)
