@@ -520,7 +520,7 @@ class Ledger:
             if m.patients < 0:
                 raise Refused("patients", "patients cannot be negative")
         event = m.event
-        if event == "transfer_out" or event == "transfer_in":
+        if event in ("transfer_out", "transfer_in"):
             inbound = event == "transfer_in"
             other = self._route(book, place, m, inbound=inbound)
             base: Base = (
@@ -584,7 +584,7 @@ class Ledger:
                     f" {m.quantity:,} then would leave less than nothing; count again now,"
                     " or correct the later movements first",
                 )
-        base = base[:9] + (m.quantity, None)
+        base = (*base[:9], m.quantity, None)
         return [book.move(base, place, item, lot, m.quantity - on_hand, allow_zero=True)]
 
     def _authorize(self, m: Movement, place: _Place) -> None:
@@ -1105,36 +1105,42 @@ class _Book:
         cursor = connection.connection.cursor()
         try:
             _insert(cursor, sqlite, "stock_entry", _ENTRY_COLUMNS, rows_out)
-            if sqlite:
-                if inserts:
-                    cursor.executemany(_UPSERT.format(values="VALUES (?, ?, ?, ?, ?)"), inserts)
-                if updates:
-                    cursor.executemany(
-                        "UPDATE stock_balance SET quantity = quantity + ?,"
-                        " last_time = MAX(last_time, ?)"
-                        " WHERE facility_id = ? AND item_id = ? AND lot_id = ?",
-                        updates,
-                    )
-            else:
-                # One statement each, the rows as arrays (not one statement per balance).
-                if inserts:
-                    cursor.execute(
-                        _UPSERT.format(values=f"SELECT * FROM {_UNNEST}").replace(
-                            "MAX(", "GREATEST("
-                        ),
-                        [list(column) for column in zip(*inserts, strict=True)],
-                    )
-                if updates:
-                    delta, last, facility, item, lot = zip(*updates, strict=True)
-                    cursor.execute(
-                        "UPDATE stock_balance AS b SET quantity = b.quantity + u.q,"
-                        " last_time = GREATEST(b.last_time, u.t)"
-                        f" FROM {_UNNEST} AS u (f, i, l, q, t)"
-                        " WHERE b.facility_id = u.f AND b.item_id = u.i AND b.lot_id = u.l",
-                        [list(facility), list(item), list(lot), list(delta), list(last)],
-                    )
+            _write_balances(cursor, sqlite, updates, inserts)
         finally:
             cursor.close()
+
+
+def _write_balances(
+    cursor: Any, sqlite: bool, updates: list[tuple[Any, ...]], inserts: list[tuple[Any, ...]]
+) -> None:
+    """``updates``: (change, newest time, facility, item, lot) of the balances loaded;
+    ``inserts``: (facility, item, lot, change, newest time) of the others."""
+    if sqlite:
+        if inserts:
+            cursor.executemany(_UPSERT.format(values="VALUES (?, ?, ?, ?, ?)"), inserts)
+        if updates:
+            cursor.executemany(
+                "UPDATE stock_balance SET quantity = quantity + ?,"
+                " last_time = MAX(last_time, ?)"
+                " WHERE facility_id = ? AND item_id = ? AND lot_id = ?",
+                updates,
+            )
+        return
+    # PostgreSQL: one statement each, the rows as arrays (not one statement per balance).
+    if inserts:
+        cursor.execute(
+            _UPSERT.format(values=f"SELECT * FROM {_UNNEST}").replace("MAX(", "GREATEST("),
+            [list(column) for column in zip(*inserts, strict=True)],
+        )
+    if updates:
+        delta, last, facility, item, lot = zip(*updates, strict=True)
+        cursor.execute(
+            "UPDATE stock_balance AS b SET quantity = b.quantity + u.q,"
+            " last_time = GREATEST(b.last_time, u.t)"
+            f" FROM {_UNNEST} AS u (f, i, l, q, t)"
+            " WHERE b.facility_id = u.f AND b.item_id = u.i AND b.lot_id = u.l",
+            [list(facility), list(item), list(lot), list(delta), list(last)],
+        )
 
 
 #: The columns the ledger writes, in the order of its rows.
