@@ -459,6 +459,8 @@ class Ledger:
                         f" {codes[entry.counterparty_id]}: reverse the transfer in first",
                     )
                     continue
+                # Taken back: not there for the next entry of the same transfer.
+                pending[entry.lot_id] = pending.get(entry.lot_id, 0) + entry.quantity
             base = (
                 entry.time,
                 entry.kind,
