@@ -446,7 +446,8 @@ def baseline(
     lots: dict[tuple[str, str], int] = {}
     mark = "?" if sqlite else "%s"
     sql = f"INSERT INTO {table} ({BARE_COLUMNS}) VALUES ({', '.join([mark] * 15)})"
-    lot_sql = f"INSERT INTO supply_lot (id, item_id, code, expiry) VALUES ({mark}, {mark}, {mark}, {mark})"
+    four = ", ".join([mark] * 4)
+    lot_sql = f"INSERT INTO supply_lot (id, item_id, code, expiry) VALUES ({four})"
     raw = engine.raw_connection()
     took = 0.0
     for chunk in chunks(events, args.events, args.chunk):

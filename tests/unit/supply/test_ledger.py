@@ -431,7 +431,8 @@ def test_a_transfer_that_arrived_in_part_is_not_reversed(loaded: Session) -> Non
 
     receive(loaded, STORE, A=(100, date(2024, 1, 1)))
     sent = post(loaded, out(5, "T-1"), out(10, "T-2"), out(10, "T-1"))
-    assert sent.committed and sent.batch_id is not None
+    assert sent.committed
+    assert sent.batch_id is not None
     arrived = post(
         loaded,
         Movement(at(3), "transfer_in", PHARMACY, "PARA-500", 7, counterparty=STORE,
