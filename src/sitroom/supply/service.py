@@ -183,8 +183,9 @@ def stock_matrix(session: Session, *, at: datetime | None = None) -> StockMatrix
     the order of their codes; no scopes (callers that show it check them).
 
     Read through the driver's cursor, not the ORM: a matrix of plain integers needs
-    no type processing. On PostgreSQL the sums come as a binary ``COPY`` read
-    straight into numpy (no Python object per balance)."""
+    no type processing, and no Python object per balance either: on PostgreSQL the
+    sums come as a binary ``COPY`` read straight into numpy, on SQLite as one text
+    of (facility and item as one number, sum) pairs that numpy parses."""
     import numpy as np
 
     connection = session.connection()
@@ -196,24 +197,28 @@ def stock_matrix(session: Session, *, at: datetime | None = None) -> StockMatrix
         cursor.execute("SELECT code, id FROM supply_item")
         items = sorted(cursor.fetchall())
         if at is None:
-            sql = (
-                "SELECT facility_id, item_id, SUM(quantity) FROM stock_balance"
-                " WHERE quantity <> 0 GROUP BY facility_id, item_id"
-            )
+            sql = "FROM stock_balance WHERE quantity <> 0"
             params: tuple[Any, ...] = ()
         else:
             # The time as UTCDateTime stores it (naive UTC text on SQLite).
             utc = at.astimezone(UTC)
-            sql = (
-                "SELECT facility_id, item_id, SUM(quantity) FROM stock_entry"
-                f" WHERE time <= {'?' if sqlite else '%s'} GROUP BY facility_id, item_id"
-            )
+            sql = f"FROM stock_entry WHERE time <= {'?' if sqlite else '%s'}"
             params = (utc.replace(tzinfo=None).isoformat(" ", "microseconds") if sqlite else utc,)
+        sql = (
+            "SELECT facility_id AS f, item_id AS i, SUM(quantity)"
+            f"{'' if sqlite else '::bigint'} AS q {sql} GROUP BY facility_id, item_id"
+        )
         if sqlite:
-            cursor.execute(sql, params)
-            got = np.array(cursor.fetchall(), dtype=np.int64).reshape(-1, 3)
+            width = max((iid for _, iid in items), default=0) + 1
+            cursor.execute(
+                f"SELECT group_concat((f * {width} + i) || ',' || q, ',') FROM ({sql})", params
+            )
+            pairs = np.fromstring(cursor.fetchone()[0] or "", dtype=np.int64, sep=",").reshape(
+                -1, 2
+            )
+            got = np.stack([pairs[:, 0] // width, pairs[:, 0] % width, pairs[:, 1]], axis=1)
         else:
-            got = _copy_int64(cursor, sql.replace("SUM(quantity)", "SUM(quantity)::bigint"), params)
+            got = _copy_int64(cursor, sql, params)
     finally:
         cursor.close()
     quantity = np.zeros((len(facilities), len(items)), dtype=np.int64)
