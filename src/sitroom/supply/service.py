@@ -218,9 +218,8 @@ def stock_matrix(session: Session, *, at: datetime | None = None) -> StockMatrix
             cursor.execute(
                 f"SELECT group_concat((f * {width} + i) || ',' || q, ',') FROM ({sql})", params
             )
-            pairs = np.fromstring(cursor.fetchone()[0] or "", dtype=np.int64, sep=",").reshape(
-                -1, 2
-            )
+            (text,) = cursor.fetchone() or (None,)
+            pairs = np.fromstring(text or "", dtype=np.int64, sep=",").reshape(-1, 2)
             got = np.stack([pairs[:, 0] // width, pairs[:, 0] % width, pairs[:, 1]], axis=1)
         else:
             got = _copy_int64(cursor, sql, params)
