@@ -929,7 +929,13 @@ class _Book:
         lots = self._lots_held(place, item)
         usable = [lot for lot in lots if allow_expired or lot.expiry >= day]
         if prefer_expired:
-            usable = [lot for lot in usable if lot.expiry < day] or usable
+            # The expired lots that have stock then, if any (a lot at zero counts for
+            # nothing: whether the post loaded its balance must not change the outcome).
+            usable = [
+                lot
+                for lot in usable
+                if lot.expiry < day and self.available_at(place.id, item.id, lot.id, m.time) > 0
+            ] or usable
         usable.sort(key=lambda lot: (lot.expiry, lot.code))
         takes: list[tuple[_LotInfo, int]] = []
         held: list[tuple[_LotInfo, int]] = []
@@ -946,7 +952,13 @@ class _Book:
                 # Enough: the lots after it are read only to say what is there when short.
                 break
         if left > 0:
-            expired = [lot for lot in lots if lot not in usable]
+            expired = [
+                lot
+                for lot in lots
+                if lot.expiry < day
+                and lot not in usable
+                and self.available_at(place.id, item.id, lot.id, m.time, later=False) > 0
+            ]
             raise Refused(
                 "quantity",
                 self._short(place, item, quantity=quantity, m=m, held=held, expired=expired),

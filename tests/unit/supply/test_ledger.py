@@ -446,3 +446,19 @@ def test_a_transfer_that_arrived_in_part_is_not_reversed(loaded: Session) -> Non
         "T-1 has arrived (in part) at PH-KP-04-CHANGGANG-001: reverse the transfer in first"
     ]
     assert service.verify(loaded).ok
+
+
+def test_an_expired_adjustment_takes_the_expired_lots_that_have_stock(stocked: Session) -> None:
+    """Reason "expired" takes from the expired lots with stock; when they have none
+    (or only lots at zero), from the others, first to expire first: whether a lot at
+    zero was loaded by the post does not change the outcome."""
+    july = datetime(2022, 7, 5, 10, tzinfo=ZONE)  # EARLY (100) expired on 30 June
+    expired = Movement(july, "adjust", PHARMACY, "PARA-500", 100, reason="expired")
+    assert post(stocked, expired).committed
+    assert stock(stocked, PHARMACY) == {"LATE": 500}
+    later = Movement(july + timedelta(days=1), "adjust", PHARMACY, "PARA-500", 30, reason="expired")
+    assert post(stocked, later).committed
+    assert stock(stocked, PHARMACY) == {"LATE": 470}
+    short = post(stocked, Movement(july, "dispense", PHARMACY, "PARA-500", 471))
+    assert not short.committed
+    assert "expired lots not counted" not in short.rejections[0].reason
