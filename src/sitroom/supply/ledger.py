@@ -228,6 +228,17 @@ class _Stock:
     newest: datetime | None = None
 
 
+#: A ledger entry as a post builds it: a tuple in this order (the ``stock_entry`` columns
+#: but the id, the batch and ``simulated``), built once per entry (not a dict).
+Entry = tuple[Any, ...]
+_TIME, _KIND, _FACILITY, _ITEM, _LOT, _QUANTITY, _COUNTERPARTY_ID = range(7)
+_REFERENCE = 9
+#: What a movement gives its entries but the lot and the quantity: time, kind, facility
+#: id, item id, counterparty id, counterparty, reason, reference, patients, counted,
+#: reverses id (an entry is ``base[:4] + (lot id, quantity) + base[4:]``).
+Base = tuple[Any, ...]
+
+
 def unit_word(count: int, unit: str) -> str:
     """``"1 tablet"``, ``"1,200 tablets"``."""
     return f"{count:,} {unit}{'' if count == 1 or unit.endswith('s') else 's'}"
@@ -353,7 +364,7 @@ class Ledger:
         book = _Book(self.session, readable)
         book.lock(self.session)
         book.load(self.session)
-        entries: list[dict[str, Any]] = []
+        entries: list[Entry] = []
         now = self.now()
         limit = now + FUTURE_TOLERANCE
         for movement in readable:
@@ -479,21 +490,22 @@ class Ledger:
                         f" {codes[entry.counterparty_id]}: reverse the transfer in first",
                     )
                     continue
-            base = {
-                "time": entry.time,
-                "kind": entry.kind,
-                "facility_id": entry.facility_id,
-                "item_id": entry.item_id,
-                "reference": entry.reference,
-                "reason": f"reversal: {reason}"[:200],
-                "patients": entry.patients,
-                "counted": None,
-                "counterparty_id": entry.counterparty_id,
-                "counterparty": entry.counterparty,
-            }
-            made = book.move(base, place, item, lot, -entry.quantity, allow_zero=True)
-            made["reverses_id"] = entry.id
-            entries.append(made)
+                # Taken back: not there for the next entry of the same transfer.
+                pending[entry.lot_id] = pending.get(entry.lot_id, 0) + entry.quantity
+            base = (
+                entry.time,
+                entry.kind,
+                entry.facility_id,
+                entry.item_id,
+                entry.counterparty_id,
+                entry.counterparty,
+                f"reversal: {reason}"[:200],
+                entry.reference,
+                entry.patients,
+                None,
+                entry.id,
+            )
+            entries.append(book.move(base, place, item, lot, -entry.quantity, allow_zero=True))
         if not summary.ok:
             return summary
         batch = StockBatch(
@@ -515,7 +527,7 @@ class Ledger:
 
     # One movement -----------------------------------------------------------------------
 
-    def _check(self, book: _Book, m: Movement, limit: datetime) -> list[dict[str, Any]]:
+    def _check(self, book: _Book, m: Movement, limit: datetime) -> list[Entry]:
         """The entries ``m`` makes; Refused. ``limit``: the clock plus the tolerance."""
         if m.event not in ENTRY_KINDS:
             raise Refused(
@@ -540,39 +552,31 @@ class Ledger:
                 raise Refused("patients", "only a dispensing has patients")
             if m.patients < 0:
                 raise Refused("patients", "patients cannot be negative")
-        base = {
-            "time": m.time,
-            "kind": m.event,
-            "facility_id": place.id,
-            "item_id": item.id,
-            "reference": m.reference,
-            "reason": m.reason,
-            "patients": None,
-            "counted": None,
-            "counterparty_id": None,
-            "counterparty": m.counterparty,
-        }
-        if m.event == "receipt":
-            lot = book.receipt_lot(item, m)
-            return [book.move(base, place, item, lot, m.quantity)]
-        if m.event == "transfer_out":
-            other = self._route(book, place, m)
-            base["counterparty_id"] = other.id
-            base["counterparty"] = None
-            sent = book.issue(base, place, item, m, m.quantity, allow_expired=False)
-            for entry in sent:
-                book.note_sent(entry)
-            return sent
-        if m.event == "transfer_in":
-            other = self._route(book, place, m, inbound=True)
-            base["counterparty_id"] = other.id
-            base["counterparty"] = None
+        event = m.event
+        if event in ("transfer_out", "transfer_in"):
+            inbound = event == "transfer_in"
+            other = self._route(book, place, m, inbound=inbound)
+            base: Base = (
+                m.time, event, place.id, item.id, other.id, None, m.reason, m.reference,
+                None, None, None,
+            )  # fmt: skip
+            if not inbound:
+                sent = book.issue(base, place, item, m, m.quantity, allow_expired=False)
+                if m.reference:
+                    book.note_sent(m.reference, sent)
+                return sent
             if not m.reference:
                 raise Refused("reference", "a transfer in names the transfer's reference")
             return book.receive(base, place, other, item, m)
-        if m.event == "dispense":
-            base["patients"] = m.patients
+        base = (
+            m.time, event, place.id, item.id, None, m.counterparty, m.reason, m.reference,
+            m.patients, None, None,
+        )  # fmt: skip
+        if event == "dispense":
             return book.issue(base, place, item, m, m.quantity, allow_expired=False)
+        if event == "receipt":
+            lot = book.receipt_lot(item, m)
+            return [book.move(base, place, item, lot, m.quantity)]
         if m.event == "adjust":
             if m.reason not in ADJUST_REASONS:
                 raise Refused(
@@ -595,8 +599,8 @@ class Ledger:
         return self._stocktake(book, place, item, m, base)
 
     def _stocktake(
-        self, book: _Book, place: _Place, item: _ItemInfo, m: Movement, base: dict[str, Any]
-    ) -> list[dict[str, Any]]:
+        self, book: _Book, place: _Place, item: _ItemInfo, m: Movement, base: Base
+    ) -> list[Entry]:
         lot = book.counted_lot(place, item, m)
         on_hand = book.available_at(place.id, item.id, lot.id, m.time, later=False)
         if m.quantity < on_hand:
@@ -613,7 +617,7 @@ class Ledger:
                     f" {m.quantity:,} then would leave less than nothing; count again now,"
                     " or correct the later movements first",
                 )
-        base["counted"] = m.quantity
+        base = (*base[:9], m.quantity, None)
         return [book.move(base, place, item, lot, m.quantity - on_hand, allow_zero=True)]
 
     def _authorize(self, m: Movement, place: _Place) -> None:
@@ -668,10 +672,10 @@ def _screen(m: Movement) -> None:
         raise Refused("quantity", f"{m.quantity:,} is more than a count holds ({MAX_COUNT:,})")
 
 
-def _count(entries: Iterable[dict[str, Any]]) -> dict[str, int]:
+def _count(entries: Iterable[Entry]) -> dict[str, int]:
     kinds: dict[str, int] = defaultdict(int)
     for entry in entries:
-        kinds[entry["kind"]] += 1
+        kinds[entry[_KIND]] += 1
     return dict(kinds)
 
 
@@ -708,9 +712,22 @@ class _Book:
         self.held: dict[tuple[int, int], list[int]] = defaultdict(list)
         self.routes: set[tuple[int, int]] = set()
         self._transit: dict[tuple[str, int, int, int], dict[int, int]] = {}
+        #: The references whose transit is loaded (or being loaded): those a transfer in of
+        #: the post names. A transfer out's own reference is not read: what was sent
+        #: under it matters only to a transfer in (of this post: then it is here).
         self.references: set[str] = {
-            m.reference for m in movements if m.reference and m.event.startswith("transfer")
+            m.reference for m in movements if m.reference and m.event == "transfer_in"
         }
+        #: The earliest time of the post: a balance at zero whose newest entry is not
+        #: after it is zero at every moment the post looks at, and is not loaded.
+        self.earliest: datetime | None = min(
+            (
+                m.time
+                for m in movements
+                if isinstance(m.time, datetime) and m.time.tzinfo is not None
+            ),
+            default=None,
+        )
         self._next_lot = -1
 
     # Loading and locking
@@ -736,6 +753,9 @@ class _Book:
             ):
                 self.lots[(item_id, code)] = _LotInfo(lot_id, code, expiry)
         place_ids = [p.id for p in self.places.values()]
+        alive = StockBalance.quantity != 0
+        if self.earliest is not None:
+            alive = or_(alive, StockBalance.last_time > self.earliest)
         for chunk in _chunks(place_ids):
             for row in session.execute(
                 select(
@@ -744,7 +764,9 @@ class _Book:
                     StockBalance.lot_id,
                     StockBalance.quantity,
                     StockBalance.last_time,
-                ).where(StockBalance.facility_id.in_(chunk), StockBalance.item_id.in_(item_ids))
+                ).where(
+                    StockBalance.facility_id.in_(chunk), StockBalance.item_id.in_(item_ids), alive
+                )
             ):
                 self.stock[(row[0], row[1], row[2])] = _Stock(
                     row[3], row[4], stored=True, newest=row[4]
@@ -757,13 +779,12 @@ class _Book:
             ):
                 self.routes.add((source, destination))
         self.lot_by_id = {lot.id: lot for lot in self.lots.values()}
-        self._load_transit(session)
+        self._load_transit(session, self.references)
 
-    def _load_transit(self, session: Session) -> None:
-        """What is in transit under each reference the post's transfers name, in one query
-        a few hundred references (not one per transfer)."""
-        references = sorted(self.references)
-        for chunk in _chunks(references):
+    def _load_transit(self, session: Session, references: Iterable[str]) -> None:
+        """What is in transit under each of ``references`` (not loaded before), in one
+        query a few hundred references (not one per transfer)."""
+        for chunk in _chunks(sorted(references)):
             rows = session.execute(
                 select(
                     StockEntry.reference,
@@ -910,23 +931,23 @@ class _Book:
 
     def move(
         self,
-        base: dict[str, Any],
+        base: Base,
         place: _Place,
         item: _ItemInfo,
         lot: _LotInfo,
         quantity: int,
         *,
         allow_zero: bool = False,
-    ) -> dict[str, Any]:
+    ) -> Entry:
         if quantity == 0 and not allow_zero:
             raise Refused("quantity", "nothing to move")
         stock = self._key_stock((place.id, item.id, lot.id))
-        when = base["time"]
+        when = base[0]
         stock.moves.append((when, quantity))
         stock.change += quantity
         if stock.newest is None or when > stock.newest:
             stock.newest = when
-        return {**base, "lot_id": lot.id, "quantity": quantity}
+        return (*base[:4], lot.id, quantity, *base[4:])
 
     def _lots_held(self, place: _Place, item: _ItemInfo) -> list[_LotInfo]:
         """Every lot of ``item`` the facility has or had (its balances, and this post's)."""
@@ -934,7 +955,7 @@ class _Book:
 
     def issue(
         self,
-        base: dict[str, Any],
+        base: Base,
         place: _Place,
         item: _ItemInfo,
         m: Movement,
@@ -942,7 +963,7 @@ class _Book:
         *,
         allow_expired: bool,
         prefer_expired: bool = False,
-    ) -> list[dict[str, Any]]:
+    ) -> list[Entry]:
         """Take ``quantity`` out: the named lot, or FEFO over the lots held."""
         day = m.time.date()
         if m.lot:
@@ -963,7 +984,13 @@ class _Book:
         lots = self._lots_held(place, item)
         usable = [lot for lot in lots if allow_expired or lot.expiry >= day]
         if prefer_expired:
-            usable = [lot for lot in usable if lot.expiry < day] or usable
+            # The expired lots that have stock then, if any (a lot at zero counts for
+            # nothing: whether the post loaded its balance must not change the outcome).
+            usable = [
+                lot
+                for lot in usable
+                if lot.expiry < day and self.available_at(place.id, item.id, lot.id, m.time) > 0
+            ] or usable
         usable.sort(key=lambda lot: (lot.expiry, lot.code))
         takes: list[tuple[_LotInfo, int]] = []
         held: list[tuple[_LotInfo, int]] = []
@@ -971,13 +998,22 @@ class _Book:
         for lot in usable:
             there = self.available_at(place.id, item.id, lot.id, m.time)
             held.append((lot, there))
-            if there <= 0 or left == 0:
+            if there <= 0:
                 continue
             take = min(there, left)
             takes.append((lot, take))
             left -= take
+            if left == 0:
+                # Enough: the lots after it are read only to say what is there when short.
+                break
         if left > 0:
-            expired = [lot for lot in lots if lot not in usable]
+            expired = [
+                lot
+                for lot in lots
+                if lot.expiry < day
+                and lot not in usable
+                and self.available_at(place.id, item.id, lot.id, m.time, later=False) > 0
+            ]
             raise Refused(
                 "quantity",
                 self._short(place, item, quantity=quantity, m=m, held=held, expired=expired),
@@ -1009,8 +1045,8 @@ class _Book:
         return text
 
     def receive(
-        self, base: dict[str, Any], place: _Place, source: _Place, item: _ItemInfo, m: Movement
-    ) -> list[dict[str, Any]]:
+        self, base: Base, place: _Place, source: _Place, item: _ItemInfo, m: Movement
+    ) -> list[Entry]:
         """A transfer in: the lots sent under ``m.reference`` and not yet received."""
         assert m.reference is not None
         pending = self._pending(m.reference, source.id, place.id, item.id)
@@ -1051,32 +1087,35 @@ class _Book:
         key = (reference, source, destination, item)
         if key not in self._transit:
             if reference not in self.references:
-                # A reference the post did not name (a reversal's): read it now.
+                # A reference no transfer in of the post named (a reversal's): read it now.
                 self.references.add(reference)
-                self._load_transit(self.session)
+                self._load_transit(self.session, (reference,))
             self._transit.setdefault(key, defaultdict(int))
         return self._transit[key]
 
-    def note_sent(self, entry: dict[str, Any]) -> None:
-        """A transfer out of this post is in transit for a transfer in of the same post."""
-        if entry["kind"] != "transfer_out" or not entry["reference"]:
+    def note_sent(self, reference: str, sent: list[Entry]) -> None:
+        """A transfer out of this post is in transit for a transfer in of the same post
+        (only a transfer in reads it: nothing to note when none names the reference)."""
+        if reference not in self.references:
             return
-        key = (entry["reference"], entry["facility_id"], entry["counterparty_id"], entry["item_id"])
-        pending = self._pending(*key)
-        pending[entry["lot_id"]] = pending.get(entry["lot_id"], 0) - entry["quantity"]
+        for entry in sent:
+            pending = self._pending(
+                reference, entry[_FACILITY], entry[_COUNTERPARTY_ID], entry[_ITEM]
+            )
+            pending[entry[_LOT]] = pending.get(entry[_LOT], 0) - entry[_QUANTITY]
 
     # Writing
 
-    def write(
-        self, session: Session, batch_id: int, entries: list[dict[str, Any]], simulated: bool
-    ) -> None:
+    def write(self, session: Session, batch_id: int, entries: list[Entry], simulated: bool) -> None:
         """Write the post's new lots, its entries and its balances.
 
-        New lots go through SQLAlchemy; the entries and the balances, a row per
-        entry and per lot touched, through the DBAPI cursor (like the surveillance
-        import's ``bulk``): SQLAlchemy's per-value processing cost several times the
-        database's own work. Times are converted exactly as ``UTCDateTime`` stores
-        them, so the rows read back through the ORM are the same.
+        New lots go through SQLAlchemy; the entries and the balances through the
+        DBAPI cursor (like the surveillance import's ``bulk``): SQLAlchemy's
+        per-value processing cost several times the database's own work. Times
+        are converted exactly as ``UTCDateTime`` stores them, so the rows read back
+        through the ORM are the same. The balances: one UPDATE of those loaded
+        (on PostgreSQL one statement for all), one upsert of the others (new, or
+        at zero and not loaded: see ``load``).
         """
         # New lots first (another post may have made the same one meanwhile: keep theirs).
         ids: dict[int, int] = {}
@@ -1102,16 +1141,12 @@ class _Book:
         stamp = _sqlite_time if sqlite else _utc
         times: dict[datetime, Any] = {}
         rows_out: list[tuple[Any, ...]] = []
-        # The balances: the sum of each lot's moves, and its newest time.
+        # The balances: the sum of each lot's moves, and its newest time (by the book's key).
         change: dict[tuple[int, int, int], int] = defaultdict(int)
         newest: dict[tuple[int, int, int], datetime] = {}
         for entry in entries:
-            when = entry["time"]
-            lot_id = entry["lot_id"]
-            if lot_id < 0:
-                lot_id = entry["lot_id"] = ids[lot_id]
-            quantity = entry["quantity"]
-            key = (entry["facility_id"], entry["item_id"], lot_id)
+            when, kind, facility, item, lot_id, quantity = entry[:6]
+            key = (facility, item, lot_id)
             change[key] += quantity
             last = newest.get(key)
             if last is None or when > last:
@@ -1119,61 +1154,62 @@ class _Book:
             text = times.get(when)
             if text is None:
                 text = times[when] = stamp(when)
+            if lot_id < 0:
+                lot_id = ids[lot_id]
             rows_out.append(
-                (
-                    batch_id,
-                    text,
-                    entry["kind"],
-                    key[0],
-                    key[1],
-                    lot_id,
-                    quantity,
-                    entry["counterparty_id"],
-                    entry["counterparty"],
-                    entry["reason"],
-                    entry["reference"],
-                    entry["patients"],
-                    entry["counted"],
-                    entry.get("reverses_id"),
-                    simulated,
-                )
+                (batch_id, text, kind, facility, item, lot_id, quantity, *entry[6:], simulated)
             )
-        updates, inserts = self._balances(change, newest, ids, stamp)
+        updates: list[tuple[Any, ...]] = []
+        inserts: list[tuple[Any, ...]] = []
+        for key, delta in change.items():
+            stock = self.stock.get(key)
+            lot_id = ids[key[2]] if key[2] < 0 else key[2]
+            when = stamp(newest[key])
+            if stock is not None and stock.stored:
+                updates.append((delta, when, key[0], key[1], lot_id))
+            else:
+                # Not loaded: none, or one at zero from before the post (so never less
+                # than zero after it: the check on the proposed row holds).
+                inserts.append((key[0], key[1], lot_id, delta, when))
         cursor = connection.connection.cursor()
         try:
             _insert(cursor, sqlite, "stock_entry", _ENTRY_COLUMNS, rows_out)
-            _insert(cursor, sqlite, "stock_balance", _BALANCE_COLUMNS, inserts)
-            if updates:
-                mark = "?" if sqlite else "%s"
-                cursor.executemany(
-                    f"UPDATE stock_balance SET quantity = quantity + {mark}, last_time = {mark}"
-                    f" WHERE facility_id = {mark} AND item_id = {mark} AND lot_id = {mark}",
-                    updates,
-                )
+            _write_balances(cursor, sqlite, updates, inserts)
         finally:
             cursor.close()
 
-    def _balances(
-        self,
-        change: dict[tuple[int, int, int], int],
-        newest: dict[tuple[int, int, int], datetime],
-        ids: dict[int, int],
-        stamp: Callable[[datetime], Any],
-    ) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
-        """The balances to update (stored) and to insert (new), as the driver's rows."""
-        updates, inserts = [], []
-        old_ids = {new: old for old, new in ids.items()}
-        for key, delta in change.items():
-            stock = self.stock.get(key) or self.stock.get(
-                (key[0], key[1], old_ids.get(key[2], key[2]))
+
+def _write_balances(
+    cursor: Any, sqlite: bool, updates: list[tuple[Any, ...]], inserts: list[tuple[Any, ...]]
+) -> None:
+    """``updates``: (change, newest time, facility, item, lot) of the balances loaded;
+    ``inserts``: (facility, item, lot, change, newest time) of the others."""
+    if sqlite:
+        if inserts:
+            cursor.executemany(_UPSERT.format(values="VALUES (?, ?, ?, ?, ?)"), inserts)
+        if updates:
+            cursor.executemany(
+                "UPDATE stock_balance SET quantity = quantity + ?,"
+                " last_time = MAX(last_time, ?)"
+                " WHERE facility_id = ? AND item_id = ? AND lot_id = ?",
+                updates,
             )
-            when = newest[key]
-            if stock is not None and stock.stored:
-                last = max(stock.last_time, when) if stock.last_time else when
-                updates.append((delta, stamp(last), key[0], key[1], key[2]))
-            else:
-                inserts.append((key[0], key[1], key[2], delta, stamp(when)))
-        return updates, inserts
+        return
+    # PostgreSQL: one statement each, the rows as arrays (not one statement per balance).
+    if inserts:
+        cursor.execute(
+            _UPSERT.format(values=f"SELECT * FROM {_UNNEST}").replace("MAX(", "GREATEST("),
+            [list(column) for column in zip(*inserts, strict=True)],
+        )
+    if updates:
+        delta, last, facility, item, lot = zip(*updates, strict=True)
+        cursor.execute(
+            "UPDATE stock_balance AS b SET quantity = b.quantity + u.q,"
+            " last_time = GREATEST(b.last_time, u.t)"
+            f" FROM {_UNNEST} AS u (f, i, l, q, t)"
+            " WHERE b.facility_id = u.f AND b.item_id = u.i AND b.lot_id = u.l",
+            [list(facility), list(item), list(lot), list(delta), list(last)],
+        )
 
 
 #: The columns the ledger writes, in the order of its rows.
@@ -1182,6 +1218,15 @@ _ENTRY_COLUMNS = (
     " counterparty, reason, reference, patients, counted, reverses_id, simulated"
 )
 _BALANCE_COLUMNS = "facility_id, item_id, lot_id, quantity, last_time"
+#: A balance the book did not load: new, or added to one at zero (``{values}``: the rows).
+_UPSERT = (
+    f"INSERT INTO stock_balance ({_BALANCE_COLUMNS}) {{values}}"
+    " ON CONFLICT (facility_id, item_id, lot_id) DO UPDATE SET"
+    " quantity = stock_balance.quantity + excluded.quantity,"
+    " last_time = MAX(stock_balance.last_time, excluded.last_time)"
+)
+#: PostgreSQL: the balances' rows as arrays, a column each.
+_UNNEST = "unnest(%s::int[], %s::int[], %s::int[], %s::bigint[], %s::timestamptz[])"
 #: Batches of at least this many rows go through COPY on PostgreSQL.
 COPY_MIN_ROWS = 100
 
@@ -1190,7 +1235,8 @@ def _sqlite_time(value: datetime) -> str:
     """A time as ``UTCDateTime`` stores it on SQLite: naive UTC text, with microseconds."""
     if value.tzinfo is None:
         raise ValueError("naive datetime given to a UTC column")
-    return value.astimezone(UTC).replace(tzinfo=None).isoformat(" ", "microseconds")
+    # "YYYY-MM-DD HH:MM:SS.ffffff+00:00" without its offset (no naive copy made).
+    return value.astimezone(UTC).isoformat(" ", "microseconds")[:26]
 
 
 def _utc(value: datetime) -> datetime:

@@ -190,6 +190,9 @@ class StockBalance(Base):
     __table_args__ = (
         CheckConstraint("quantity >= 0", name="not_negative"),
         Index("ix_stock_balance_item", "item_id"),
+        # SQLite: rows kept in the key's order (migration 0015), so stock on hand per
+        # facility and item is one pass with no sort.
+        {"sqlite_with_rowid": False},
     )
 
     facility_id: Mapped[int] = mapped_column(ForeignKey("supply_facility.id"), primary_key=True)

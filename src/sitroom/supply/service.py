@@ -205,42 +205,98 @@ def stock_matrix(session: Session, *, at: datetime | None = None) -> StockMatrix
     """Stock on hand of all facilities and items at once, as a matrix (for the
     allocation, the map and the benchmark): now from the maintained balances, or
     ``at`` any moment from the ledger (summed up to it). Facilities and items in
-    the order of their codes; no scopes (callers that show it check them)."""
+    the order of their codes; no scopes (callers that show it check them).
+
+    Read through the driver's cursor, not the ORM: a matrix of plain integers needs
+    no type processing, and no Python object per balance either: on PostgreSQL the
+    sums come as a binary ``COPY`` read straight into numpy, on SQLite as one text
+    of (facility and item as one number, sum) pairs that numpy parses."""
     import numpy as np
 
-    facilities = sorted(session.execute(select(Facility.code, Facility.id)).all())
-    items = sorted(session.execute(select(Item.code, Item.id)).all())
-    row = {fid: n for n, (_, fid) in enumerate(facilities)}
-    column = {iid: n for n, (_, iid) in enumerate(items)}
     connection = session.connection()
     sqlite = connection.dialect.name == "sqlite"
-    if at is None:
-        sql = (
-            "SELECT facility_id, item_id, SUM(quantity) FROM stock_balance"
-            " WHERE quantity <> 0 GROUP BY facility_id, item_id"
-        )
-        params: tuple[Any, ...] = ()
-    else:
-        # The time as UTCDateTime stores it (naive UTC text on SQLite).
-        utc = at.astimezone(UTC)
-        sql = (
-            "SELECT facility_id, item_id, SUM(quantity) FROM stock_entry"
-            f" WHERE time <= {'?' if sqlite else '%s'} GROUP BY facility_id, item_id"
-        )
-        params = (utc.replace(tzinfo=None).isoformat(" ", "microseconds") if sqlite else utc,)
-    # Through the driver's cursor: a matrix of plain integers needs no type processing.
     cursor = connection.connection.cursor()
     try:
-        cursor.execute(sql, params)
-        got = np.array(cursor.fetchall(), dtype=np.int64).reshape(-1, 3)
+        cursor.execute("SELECT code, id FROM supply_facility")
+        facilities = sorted(cursor.fetchall())
+        cursor.execute("SELECT code, id FROM supply_item")
+        items = sorted(cursor.fetchall())
+        if at is None:
+            # Every balance as it is (a lot each), added up here: the database's
+            # GROUP BY cost more than the scan (and spilled to disk on PostgreSQL).
+            sql = (
+                "SELECT facility_id AS f, item_id AS i, quantity AS q FROM stock_balance"
+                " WHERE quantity <> 0"
+            )
+            params: tuple[Any, ...] = ()
+        else:
+            # The time as UTCDateTime stores it (naive UTC text on SQLite).
+            utc = at.astimezone(UTC)
+            sql = (
+                "SELECT facility_id AS f, item_id AS i, SUM(quantity)"
+                f"{'' if sqlite else '::bigint'} AS q FROM stock_entry"
+                f" WHERE time <= {'?' if sqlite else '%s'} GROUP BY facility_id, item_id"
+            )
+            params = (utc.replace(tzinfo=None).isoformat(" ", "microseconds") if sqlite else utc,)
+        if sqlite:
+            width = max((iid for _, iid in items), default=0) + 1
+            cursor.execute(
+                f"SELECT group_concat((f * {width} + i) || ',' || q, ',') FROM ({sql})", params
+            )
+            (text,) = cursor.fetchone() or (None,)
+            pairs = np.fromstring(text or "", dtype=np.int64, sep=",").reshape(-1, 2)
+            got = np.stack([pairs[:, 0] // width, pairs[:, 0] % width, pairs[:, 1]], axis=1)
+        else:
+            got = _copy_int64(cursor, sql, params)
     finally:
         cursor.close()
     quantity = np.zeros((len(facilities), len(items)), dtype=np.int64)
     if len(got):
-        rows = np.fromiter((row[f] for f in got[:, 0].tolist()), np.int64, len(got))
-        columns = np.fromiter((column[i] for i in got[:, 1].tolist()), np.int64, len(got))
-        quantity[rows, columns] = got[:, 2]
+        # Ids to rows and columns through arrays indexed by id (not a dict per balance).
+        row = np.full(max(fid for _, fid in facilities) + 1, -1, dtype=np.int64)
+        row[[fid for _, fid in facilities]] = np.arange(len(facilities))
+        column = np.full(max(iid for _, iid in items) + 1, -1, dtype=np.int64)
+        column[[iid for _, iid in items]] = np.arange(len(items))
+        np.add.at(quantity, (row[got[:, 0]], column[got[:, 1]]), got[:, 2])
     return StockMatrix([c for c, _ in facilities], [c for c, _ in items], quantity)
+
+
+#: A row of ``COPY ... (FORMAT BINARY)`` of (int4, int4, int8), none NULL: the field
+#: count, then each field's length and value, big-endian.
+_BINARY_ROW = [
+    ("fields", ">i2"),
+    ("l0", ">i4"),
+    ("a", ">i4"),
+    ("l1", ">i4"),
+    ("b", ">i4"),
+    ("l2", ">i4"),
+    ("c", ">i8"),
+]
+#: The binary COPY's header (signature, flags, extension length) and trailer.
+_BINARY_HEADER = 19
+_BINARY_TRAILER = 2
+
+
+def _copy_int64(cursor: Any, sql: str, params: tuple[Any, ...]) -> Any:
+    """PostgreSQL: the rows of ``sql`` (integer, integer, bigint, never NULL) as an n x 3 int64
+    array, read as one binary ``COPY`` (psycopg binds ``params`` client-side)."""
+    import numpy as np
+    from psycopg import sql as pgsql
+
+    query = pgsql.SQL("COPY ({}) TO STDOUT (FORMAT BINARY)").format(
+        pgsql.SQL(sql.replace("%s", "{}")).format(*(pgsql.Literal(p) for p in params))
+    )
+    buffer = bytearray()
+    with cursor.copy(query) as copy:
+        for block in copy:
+            buffer += block
+    body = memoryview(buffer)[_BINARY_HEADER : len(buffer) - _BINARY_TRAILER]
+    rows = np.frombuffer(body, dtype=np.dtype(_BINARY_ROW))
+    if len(rows) and not (
+        (rows["fields"] == 3).all() and (rows["l0"] == 4).all() and (rows["l2"] == 8).all()
+    ):
+        raise RuntimeError("unexpected binary COPY layout")
+    return np.stack([rows["a"], rows["b"], rows["c"]], axis=1).astype(np.int64)
 
 
 def _known(session: Session, model: type[Facility] | type[Item], code: str, what: str) -> None:

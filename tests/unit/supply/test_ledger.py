@@ -396,3 +396,83 @@ def test_a_csv_file_is_all_or_nothing_and_names_line_and_field(
     assert "1.5 is not a whole number" in refused.rejections[0].reason
     assert "negative" in refused.rejections[2].reason
     assert stock(loaded, PHARMACY) == {"L1": 155}
+
+
+def test_the_stock_matrix_adds_up_the_lots_now_and_at_a_moment(stocked: Session) -> None:
+    receive(stocked, STORE, EARLY=(40, date(2022, 6, 30)))
+    post(stocked, Movement(at(10), "dispense", PHARMACY, "PARA-500", 130, patients=9))
+    now = service.stock_matrix(stocked)
+    assert now.of(PHARMACY, "PARA-500") == 470
+    assert now.of(STORE, "PARA-500") == 40
+    assert now.of(WAREHOUSE, "PARA-500") == 0
+    assert int(now.quantity.sum()) == 510
+    before = service.stock_matrix(stocked, at=at(9))
+    assert before.of(PHARMACY, "PARA-500") == 600
+    assert before.facilities == now.facilities
+    assert before.items == now.items
+    lines = service.stock_on_hand(stocked)
+    assert int(now.quantity.sum()) == sum(line.quantity for line in lines)
+
+
+def test_a_lot_run_down_to_zero_is_received_again(stocked: Session) -> None:
+    """A balance at zero from before a post is not loaded by it: what the post brings
+    is added to it (not a second balance), and it is issued from again."""
+    assert post(stocked, Movement(at(2), "dispense", PHARMACY, "PARA-500", 100, lot="EARLY")).ok
+    assert stock(stocked, PHARMACY) == {"LATE": 500}
+    again = post(
+        stocked,
+        Movement(at(3), "receipt", PHARMACY, "PARA-500", 30, lot="EARLY"),
+        Movement(at(4), "dispense", PHARMACY, "PARA-500", 10),
+    )
+    assert again.committed, again.rejections
+    assert stock(stocked, PHARMACY) == {"EARLY": 20, "LATE": 500}
+    # Back-dated into the time the lot was at zero: still refused with what is there.
+    refused = post(stocked, Movement(at(2, 12), "dispense", PHARMACY, "PARA-500", 1, lot="EARLY"))
+    assert not refused.committed
+    assert service.verify(stocked).ok
+
+
+def test_a_transfer_that_arrived_in_part_is_not_reversed(loaded: Session) -> None:
+    """What is in transit under each reference is read once (whatever the order the
+    reversal meets the references in), and what one reversed entry takes back is not
+    there for the next."""
+
+    def out(quantity: int, reference: str) -> Movement:
+        return Movement(
+            at(2), "transfer_out", STORE, "PARA-500", quantity, counterparty=PHARMACY,
+            reference=reference,
+        )  # fmt: skip
+
+    receive(loaded, STORE, A=(100, date(2024, 1, 1)))
+    sent = post(loaded, out(5, "T-1"), out(10, "T-2"), out(10, "T-1"))
+    assert sent.committed
+    assert sent.batch_id is not None
+    arrived = post(
+        loaded,
+        Movement(at(3), "transfer_in", PHARMACY, "PARA-500", 7, counterparty=STORE,
+                 reference="T-1"),
+    )  # fmt: skip
+    assert arrived.committed
+    # 15 sent under T-1, 7 arrived: 8 can be taken back, not 5 and then 10.
+    refused = service.reverse(loaded, sent.batch_id, reason="wrong", user="test")
+    assert not refused.committed
+    assert [r.reason.split(": ", 1)[1] for r in refused.rejections] == [
+        "T-1 has arrived (in part) at PH-KP-04-CHANGGANG-001: reverse the transfer in first"
+    ]
+    assert service.verify(loaded).ok
+
+
+def test_an_expired_adjustment_takes_the_expired_lots_that_have_stock(stocked: Session) -> None:
+    """Reason "expired" takes from the expired lots with stock; when they have none
+    (or only lots at zero), from the others, first to expire first: whether a lot at
+    zero was loaded by the post does not change the outcome."""
+    july = datetime(2022, 7, 5, 10, tzinfo=ZONE)  # EARLY (100) expired on 30 June
+    expired = Movement(july, "adjust", PHARMACY, "PARA-500", 100, reason="expired")
+    assert post(stocked, expired).committed
+    assert stock(stocked, PHARMACY) == {"LATE": 500}
+    later = Movement(july + timedelta(days=1), "adjust", PHARMACY, "PARA-500", 30, reason="expired")
+    assert post(stocked, later).committed
+    assert stock(stocked, PHARMACY) == {"LATE": 470}
+    short = post(stocked, Movement(july, "dispense", PHARMACY, "PARA-500", 471))
+    assert not short.committed
+    assert "expired lots not counted" not in short.rejections[0].reason
