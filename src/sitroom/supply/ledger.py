@@ -44,7 +44,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, or_, select, tuple_
+from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from sitroom.auth.permissions import Permission, Principal, refusal
@@ -1131,13 +1131,18 @@ class _Book:
                 for (item_id, code), lot in self.new_lots.items()
             ]
             session.execute(upsert(Lot).on_conflict_do_nothing(), rows)
+            # The ids of the lots just made (or made meanwhile by another post): read
+            # per item, not as one IN of (item, code) pairs, which a post of thousands of
+            # new lots makes too deep for PostgreSQL's parser.
             made = session.execute(
                 select(Lot.id, Lot.item_id, Lot.code).where(
-                    tuple_(Lot.item_id, Lot.code).in_(list(self.new_lots))
+                    Lot.item_id.in_({item_id for item_id, _ in self.new_lots})
                 )
             )
             for lot_id, item_id, code in made:
-                ids[self.new_lots[(item_id, code)].id] = lot_id
+                new = self.new_lots.get((item_id, code))
+                if new is not None:
+                    ids[new.id] = lot_id
         stamp = _sqlite_time if sqlite else _utc
         times: dict[datetime, Any] = {}
         rows_out: list[tuple[Any, ...]] = []
