@@ -440,7 +440,7 @@ def export(
     output: Annotated[Path, typer.Option("-o", "--output", help="The CSV file to write.")],
     facility: Annotated[str | None, typer.Option("--facility", help="One facility.")] = None,
 ) -> None:
-    """Export the ledger as the import's CSV (reversals included, as entries)."""
+    """Export the ledger as the import's CSV (reversed entries and their reversals left out)."""
     from sitroom.supply import service
     from sitroom.supply.events_csv import write_events
 
