@@ -301,3 +301,28 @@ def change_status(
     record(session, subject, row.id, by=by, at=at, from_status=read, to_status=to_status, note=note)
     session.flush()
     session.expire(row)
+
+
+def require(principal: Principal | None, permission: Permission) -> None:
+    """Refuse a user whose role lacks ``permission`` (anywhere: lists then filter by scope)."""
+    if principal is not None and not principal.can(permission):
+        role = f"role {principal.role}" if principal.role else "no role"
+        raise ForbiddenError(
+            f"user {principal.username!r} ({role}) does not have the permission {permission}"
+        )
+
+
+def within(column: Any, principal: Principal | None) -> Any:
+    """A SQL condition: the org unit path ``column`` lies in one of the user's scopes."""
+    from sqlalchemy import false, or_
+
+    if principal is None:
+        return None
+    if not principal.scope_paths:
+        return false()
+    return or_(
+        *(
+            column.startswith(p if p.endswith("/") else p + "/", autoescape=True)
+            for p in principal.scope_paths
+        )
+    )
