@@ -96,6 +96,12 @@ def test_a_request_from_draft_to_partly_accepted(aid: Session) -> None:
     )  # fmt: skip
     assert done.status == "partly_accepted"
     assert done.lines[0].accepted == 100_000
+    # The answer is logged as the partner's message answering our notice: nothing waits.
+    log = requests.messages(aid, made.number, at=NOW)
+    assert [(m.direction, m.reply_to) for m in log] == [("out", None), ("in", log[0].id)]
+    assert log[0].answered_at == MAY + timedelta(days=2)
+    assert not log[0].overdue
+    assert requests.overdue(aid, at=NOW) == []
     history = aid.scalars(
         select(AidEvent.to_status).where(AidEvent.subject == "request").order_by(AidEvent.id)
     ).all()
@@ -216,7 +222,7 @@ def test_the_2022_offer_overdue_and_its_timeline(aid: Session) -> None:
     story = requests.timeline(aid, offer.number, at=late)
     texts = [e.text for e in story.entries]
     assert [e.time for e in story.entries] == sorted(e.time for e in story.entries)
-    assert any("not yet received" in t and "OVERDUE" in t for t in texts), texts
+    assert any("not yet received" in t and "never answered" in t for t in texts), texts
     assert any("no clear answer" in t and "answered" in t for t in texts), texts
     assert texts[-1].startswith(f"{offer.number}: received -> lapsed")
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from typing import Any, TypeVar
 
 from sqlalchemy import func, select
@@ -257,7 +257,12 @@ def record(
 
 
 def iso(moment_: datetime | date | None) -> str | None:
-    return None if moment_ is None else moment_.isoformat()
+    """ISO 8601; a time in UTC, as everything sitroom stores and serves."""
+    if moment_ is None:
+        return None
+    if isinstance(moment_, datetime) and moment_.tzinfo is not None:
+        return moment_.astimezone(UTC).isoformat()
+    return moment_.isoformat()
 
 
 def change_status(

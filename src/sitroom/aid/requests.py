@@ -86,6 +86,14 @@ OFFER_MOVES: dict[str, tuple[str, ...]] = {
     "under_review": ("answered", "accepted", "declined", "lapsed"),
     "answered": ("accepted", "declined", "lapsed"),
 }
+#: A request or offer in these statuses still waits for answers; once it has moved on,
+#: none of its messages is overdue.
+OPEN_REQUEST = ("sent", "acknowledged", "under_discussion", "no_response")
+OPEN_OFFER = ("received", "under_review", "answered")
+#: The statuses that are the partner's answer to a request (recorded as their message).
+ANSWERS = ("acknowledged", "under_discussion", "accepted", "partly_accepted", "declined")
+#: The statuses that are our answer to an offer.
+OFFER_ANSWERS = ("answered", "accepted", "declined")
 #: The kind of message a channel's notice is, when a request is sent through it.
 NOTICE_KIND = {
     "diplomatic_note": "notice",
@@ -650,6 +658,23 @@ def set_request_status(
             reasons.append("accepted quantities are given only for accepted/partly_accepted")
         if reasons:
             raise AidRefused(f"aid request {number}", reasons)
+        if status in ANSWERS:
+            partner = session.get(Partner, request.partner_id)
+            assert partner is not None
+            _answer_message(
+                session,
+                column=Message.request_id,
+                row_id=request.id,
+                direction="in",
+                channel=request.channel,
+                when=when,
+                summary=f"Answer: {status.replace('_', ' ')}"
+                + (f". {clean_note}" if clean_note else ""),
+                user=user,
+                their_side=partner.name,
+                illustrative=request.illustrative,
+                now=now,
+            )
         common.change_status(
             session,
             AidRequest,
@@ -664,6 +689,55 @@ def set_request_status(
         return _request_view(session, request)
 
     return common.write(session, step, what=f"updating {number}", lock_timeout=lock_timeout)
+
+
+def _answer_message(
+    session: Session,
+    *,
+    column: Any,
+    row_id: int,
+    direction: str,
+    channel: str,
+    when: datetime,
+    summary: str,
+    user: str,
+    their_side: str,
+    illustrative: bool,
+    now: Callable[[], datetime],
+) -> None:
+    """Log an answer (theirs to a request, ours to an offer) as a message answering the
+    latest message that awaits one, going the other way, sent before it."""
+    answer = aliased(Message)
+    waiting = session.scalar(
+        select(Message.id)
+        .where(
+            column == row_id,
+            Message.awaits_answer.is_(True),
+            Message.direction != direction,
+            Message.time <= when,
+            ~select(answer.id).where(answer.reply_to_id == Message.id).exists(),
+        )
+        .order_by(Message.time.desc(), Message.id.desc())
+        .limit(1)
+    )
+    session.add(
+        Message(
+            request_id=row_id if column is Message.request_id else None,
+            offer_id=row_id if column is Message.offer_id else None,
+            time=when,
+            direction=direction,
+            kind="note",
+            channel=channel,
+            our_side=user,
+            their_side=their_side,
+            summary=summary,
+            awaits_answer=False,
+            reply_to_id=waiting,
+            recorded_by=user,
+            recorded_at=now(),
+            illustrative=illustrative,
+        )
+    )
 
 
 def get_request(
@@ -836,6 +910,22 @@ def set_offer_status(
         clean_note = common.text(note, "the note", reasons, required=False)
         if reasons:
             raise AidRefused(f"aid offer {number}", reasons)
+        if status in OFFER_ANSWERS:
+            partner = session.get(Partner, offer.partner_id)
+            assert partner is not None
+            _answer_message(
+                session,
+                column=Message.offer_id,
+                row_id=offer.id,
+                direction="out",
+                channel=offer.channel,
+                when=when,
+                summary=f"Our answer: {status}" + (f". {clean_note}" if clean_note else ""),
+                user=user,
+                their_side=partner.name,
+                illustrative=offer.illustrative,
+                now=now,
+            )
         common.change_status(
             session,
             Offer,
@@ -915,7 +1005,13 @@ def _answered(session: Session, ids: Sequence[int]) -> dict[int, datetime]:
 
 
 def _message_view(
-    message: Message, about: str, answered: datetime | None, moment_: datetime, hours: int
+    message: Message,
+    about: str,
+    answered: datetime | None,
+    moment_: datetime,
+    hours: int,
+    *,
+    waiting: bool = True,
 ) -> MessageView:
     due = _due(message, hours)
     return MessageView(
@@ -932,7 +1028,13 @@ def _message_view(
         due,
         message.reply_to_id,
         answered,
-        bool(message.awaits_answer and answered is None and due is not None and moment_ > due),
+        bool(
+            waiting
+            and message.awaits_answer
+            and answered is None
+            and due is not None
+            and moment_ > due
+        ),
         message.recorded_by,
         message.illustrative,
     )
@@ -1060,7 +1162,11 @@ def messages(
     ).all()
     answered = _answered(session, [m.id for m in found])
     moment_ = at or utcnow()
-    return [_message_view(m, about, answered.get(m.id), moment_, answer_hours) for m in found]
+    waiting = row.status in (OPEN_OFFER if subject == "offer" else OPEN_REQUEST)
+    return [
+        _message_view(m, about, answered.get(m.id), moment_, answer_hours, waiting=waiting)
+        for m in found
+    ]
 
 
 # Overdue ----------------------------------------------------------------------------
@@ -1129,8 +1235,8 @@ def overdue(
             .where(answer.reply_to_id == Message.id, answer.time <= moment_)
             .exists(),
             or_(
-                AidRequest.status.in_(("sent", "acknowledged", "under_discussion", "no_response")),
-                Offer.status.in_(("received", "under_review", "answered")),
+                AidRequest.status.in_(OPEN_REQUEST),
+                Offer.status.in_(OPEN_OFFER),
             ),
         )
     )
@@ -1293,7 +1399,11 @@ def timeline(
             state = (
                 f"; answered {message.answered_at:%Y-%m-%d %H:%M} UTC"
                 if message.answered_at
-                else ("; OVERDUE, no answer" if message.overdue else "; awaiting an answer")
+                else "; OVERDUE, no answer"
+                if message.overdue
+                else "; awaiting an answer"
+                if row.status in (OPEN_OFFER if subject == "offer" else OPEN_REQUEST)
+                else "; never answered"
             )
         who = message.their_side or partner.name
         entries.append(
