@@ -39,6 +39,7 @@ T = TypeVar("T")
 
 
 def problem(
+    *,
     n_places: int,
     n_items: int,
     n_days: int,
@@ -96,7 +97,12 @@ def main() -> None:
     args = parser.parse_args()
 
     median, lower, upper, stock, lines, r = problem(
-        args.places, args.items, args.days, args.lines, args.partners, args.settled
+        n_places=args.places,
+        n_items=args.items,
+        n_days=args.days,
+        n_lines=args.lines,
+        n_partners=args.partners,
+        n_settled=args.settled,
     )
     print(
         f"{args.places:,} districts x {args.items} items x {args.days} days, "
