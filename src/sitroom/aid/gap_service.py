@@ -41,7 +41,7 @@ from __future__ import annotations
 import math
 import statistics
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from pathlib import Path
@@ -53,6 +53,7 @@ from sqlalchemy.orm import Session
 
 from sitroom.auth.permissions import Permission, Principal, authorize
 from sitroom.country import Country
+from sitroom.db import utcnow
 from sitroom.errors import ForbiddenError, NotFoundError, SitroomError
 from sitroom.places.models import OrgUnit
 from sitroom.supply.demand_service import (
@@ -924,7 +925,11 @@ def suggest(session: Session, report: GapReport, *, on: str = "median") -> list[
     allocation (``sitroom supply allocate``), not of aid. Without it (a regional
     user, or one region asked for), one per region with a gap.
 
-    How much: the gap's upper bound, in whole units (up). By when: the run-out date,
+    How much: the gap's median (``on="upper"``: its upper bound), in whole units
+    (up); the interval stays in the reason. The upper bound of a 90 % interval of
+    a forecast four weeks out is far above the likely need (on the 2022 series,
+    up to 40 times the median), so asking for it by default would overstate what
+    is missing. By when: the run-out date,
     else the horizon's last day. To whom: the partners who have delivered the item
     before (a receipt traced through shipment and pledge), fastest first (median
     days from a pledge to its first receipt), then the others, most reliable first.
@@ -959,7 +964,7 @@ def suggest(session: Session, report: GapReport, *, on: str = "median") -> list[
                 org_unit=row.org_unit,
                 org_unit_name=row.name,
                 national=row.national,
-                quantity=max(_up(row.gap_upper), 1),
+                quantity=max(_up(row.gap_median if on == "median" else row.gap_upper), 1),
                 needed_by=row.runs_out or report.last_day,
                 partners=partners,
                 reason=_reason(report, row, regions if row.national else []),
@@ -1040,3 +1045,30 @@ __all__ = [
     "gap_report",
     "suggest",
 ]
+
+
+def draft_requests(
+    session: Session,
+    suggestions: list[Suggestion],
+    *,
+    user: str,
+    principal: Principal | None = None,
+    partner: str | None = None,
+    now: Callable[[], datetime] = utcnow,
+) -> list[Any]:
+    """Draft a request for each suggestion (to ``partner``, or the first partner of
+    each), for a coordinator to edit and send; each draft is its own transaction.
+
+    A run-out date already past (an old series) cannot be a date needed by: the
+    draft is needed as soon as possible (today, in UTC), and its reason keeps the
+    date the item ran out.
+    """
+    from sitroom.aid.requests import create_request
+
+    today = now().date()
+    made = []
+    for suggestion in suggestions:
+        args = suggestion.request_args(partner)
+        args["needed_by"] = max(args["needed_by"], today)
+        made.append(create_request(session, user=user, principal=principal, now=now, **args))
+    return made
