@@ -514,6 +514,16 @@ AID = [
     Action("aid messages", "GET", _aid_messages, "aid.read"),
     Action("log aid message", "POST", _log_aid_message, "aid.write", ok=201),
     Action("aid overdue", "GET", get("/api/v1/aid/overdue"), "aid.read", scoped=False),
+    Action("aid gap", "GET", get("/api/v1/aid/gap?orgUnit={unit}&horizon=3"), "aid.read"),
+    Action(
+        "aid suggestions",
+        "POST",
+        lambda _w, unit: (
+            "/api/v1/aid/suggestions",
+            {"json": {"orgUnit": unit, "horizon": 3}},
+        ),
+        "aid.read",
+    ),
 ]
 
 

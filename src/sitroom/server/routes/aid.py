@@ -26,7 +26,7 @@ from sitroom.counts import MAX_COUNT
 from sitroom.server.conditional import NOT_MODIFIED, ConditionalGet, idempotent
 from sitroom.server.deps import Db, User, context, json_body
 from sitroom.server.problems import SIGNED_IN, WRITES, Problem, responses
-from sitroom.server.routes.supply import Code, Moment, Text, moment
+from sitroom.server.routes.supply import Code, Day, Moment, Text, moment
 
 router = APIRouter(prefix="/aid", tags=["aid"])
 
@@ -679,3 +679,156 @@ def overdue(request: Request, user: User, db: Db, check: ConditionalGet) -> Resp
     aid_reader(user)
     found = requests.overdue(db, principal=user, answer_hours=_hours(request))
     return check.respond([o.to_dict() for o in found])
+
+
+# The gap and suggested requests -----------------------------------------------------
+
+GapModel = Literal["adaptive", "gapaware", "skewed", "growth", "renewal"]
+
+
+class GapRowOut(BaseModel):
+    item: str
+    item_name: str
+    unit: str
+    org_unit: str
+    name: str
+    national: bool
+    need_median: int
+    need_lower: int
+    need_upper: int
+    stock: int
+    pledged: int
+    shipped: int
+    pledged_weighted: float
+    shipped_weighted: float
+    later: int
+    gap_median: int
+    gap_lower: int
+    gap_upper: int
+    surplus: int
+    runs_out: str | None
+
+
+class GapOut(BaseModel):
+    horizon: int
+    first_day: str
+    last_day: str
+    source: str
+    model: str | None
+    method: str
+    note: str
+    interval: str
+    reliability_prior: float
+    notes: list[str]
+    origins: dict[str, str]
+    rows: list[GapRowOut]
+    reliability: list[dict[str, Any]]
+
+
+class SuggestionsOut(BaseModel):
+    suggestions: list[dict[str, Any]]
+    drafts: list[RequestOut]
+
+
+def _gap(
+    request: Request,
+    user: Any,
+    db: Any,
+    *,
+    horizon: int | None,
+    org_unit: str | None,
+    end: date | None,
+    model: str,
+) -> Any:
+    from sitroom.aid.gap_service import gap_report
+
+    return gap_report(
+        db, context(request).country, horizon=horizon, org_unit=org_unit, end=end,
+        model=model, principal=user,
+    )  # fmt: skip
+
+
+GAP_READS = responses(
+    *SIGNED_IN,
+    404,
+    422,
+    meaning={
+        404: "No org unit has this code",
+        422: "No region has a fever series long enough to forecast from",
+    },
+)
+
+
+@router.get(
+    "/gap",
+    summary="The gap per item and region: need minus stock minus the weighted pipeline",
+    response_model=GapOut,
+    responses={**GAP_READS, **NOT_MODIFIED},
+)
+def gap(
+    *,
+    request: Request,
+    user: User,
+    db: Db,
+    check: ConditionalGet,
+    horizon: Annotated[int | None, Query(ge=1, le=28, description="Days of need")] = None,
+    org_unit: Annotated[
+        Code | None, Query(alias="orgUnit", description="One region (default: all, national)")
+    ] = None,
+    end: Annotated[
+        date | None, Query(description="Forecast from the series up to this day")
+    ] = None,
+    model: GapModel = "adaptive",
+) -> Response:
+    from sitroom.server.routes.common import finite
+
+    aid_reader(user)
+    report = _gap(request, user, db, horizon=horizon, org_unit=org_unit, end=end, model=model)
+    return check.respond(GapOut.model_validate(finite(report.to_dict())).model_dump())
+
+
+class SuggestIn(BaseModel):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    horizon: int | None = Field(default=None, ge=1, le=28)
+    org_unit: Code | None = Field(default=None, alias="orgUnit")
+    end: Day | None = None
+    model: GapModel = "adaptive"
+    on: Literal["median", "upper"] = "median"
+    create: bool = Field(default=False, description="Draft each suggested request")
+    partner: str | None = Field(
+        default=None, max_length=64, pattern=CODE, description="Ask this partner (with create)"
+    )
+
+
+@router.post(
+    "/suggestions",
+    summary="The requests the gap calls for; with create, drafted (to edit, then send)",
+    response_model=SuggestionsOut,
+    dependencies=BODY,
+    responses={**STEP, **GAP_READS},
+)
+def suggestions(body: SuggestIn, request: Request, user: User, db: Db) -> JSONResponse:
+    from sitroom.aid.gap_service import draft_requests, suggest
+
+    aid_reader(user)
+    if body.create:
+        aid_writer(user)
+    report = _gap(
+        request, user, db, horizon=body.horizon, org_unit=body.org_unit, end=body.end,
+        model=body.model,
+    )  # fmt: skip
+    found = suggest(db, report, on=body.on)
+    try:
+        drafts = (
+            draft_requests(db, found, user=user.username, principal=user, partner=body.partner)
+            if body.create
+            else []
+        )
+    except AidRefused as exc:
+        raise Problem(409, str(exc), reasons=exc.reasons) from None
+    content = {
+        "suggestions": [s.to_dict() for s in found],
+        "drafts": [d.to_dict() for d in drafts],
+    }
+    return JSONResponse(SuggestionsOut.model_validate(content).model_dump(), status_code=200)
