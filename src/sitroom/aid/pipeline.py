@@ -1164,7 +1164,7 @@ def create_shipment(
     another shipment has for it; more of an item than the pledge leaves to ship
     (the shipments not cancelled count); an expected arrival before the
     departure; a user without ``aid.write`` over the pledge's unit. Numbered
-    ``SHP-<year>-NNNN``.
+    ``SHP-<year>-NNNN`` by the year of its departure (or of ``at`` when planned).
     """
 
     def step() -> ShipmentView:
@@ -1211,7 +1211,7 @@ def create_shipment(
             raise AidRefused(f"shipment of pledge {promised.number}", reasons)
         status = "in_transit" if departed else "planned"
         shipment = Shipment(
-            number=next_number(session, Shipment, "shipment", when),
+            number=next_number(session, Shipment, "shipment", start),
             pledge_id=promised.id,
             partner_id=promised.partner_id,
             destination_id=place.id,
@@ -1577,13 +1577,14 @@ def _receipt_movements(
 
 def _fulfil(session: Session, promised: Pledge, number: str, *, by: str, at: datetime) -> None:
     """The pledge fulfilled when every pledged unit has been received (by the ledger)."""
-    pledged = dict(
-        session.execute(
+    pledged = {
+        int(item_id): int(quantity)
+        for item_id, quantity in session.execute(
             select(PledgeLine.item_id, PledgeLine.quantity).where(
                 PledgeLine.pledge_id == promised.id
             )
-        ).tuples()
-    )
+        )
+    }
     got = _pledge_received(session, promised.id)
     if all(got.get(item_id, 0) >= quantity for item_id, quantity in pledged.items()):
         change_status(
@@ -1839,20 +1840,18 @@ def list_pledges(
             .group_by(Shipment.pledge_id)
         ):
             received[int(pid)] = int(units or 0)
-    requests = dict(
-        session.execute(
-            select(AidRequest.id, AidRequest.number).where(
-                AidRequest.id.in_({p.request_id for p, _, _ in found if p.request_id} or {0})
-            )
-        ).tuples()
-    )
-    offers = dict(
-        session.execute(
-            select(Offer.id, Offer.number).where(
-                Offer.id.in_({p.offer_id for p, _, _ in found if p.offer_id} or {0})
-            )
-        ).tuples()
-    )
+    requests: dict[int, str] = {}
+    offers: dict[int, str] = {}
+    for chunk in _chunks(sorted({p.request_id for p, _, _ in found if p.request_id})):
+        for rid, number in session.execute(
+            select(AidRequest.id, AidRequest.number).where(AidRequest.id.in_(chunk))
+        ):
+            requests[int(rid)] = str(number)
+    for chunk in _chunks(sorted({p.offer_id for p, _, _ in found if p.offer_id})):
+        for oid, number in session.execute(
+            select(Offer.id, Offer.number).where(Offer.id.in_(chunk))
+        ):
+            offers[int(oid)] = str(number)
     return [
         PledgeRow(
             number=p.number,
