@@ -360,6 +360,18 @@ def _make_pledge(**options: Any) -> PledgeCase:
             id="unknown-partner",
         ),
         pytest.param(
+            _make_pledge(unit="KP-99"),
+            NotFoundError,
+            ["unknown org unit 'KP-99'"],
+            id="unknown-unit",
+        ),
+        pytest.param(
+            _make_pledge(at=datetime(2022, 5, 15, 10)),
+            AidRefused,
+            ["the time of the pledge has no time zone"],
+            id="without-time-zone",
+        ),
+        pytest.param(
             _make_pledge(request="REQ-2022-9999"),
             NotFoundError,
             ["unknown request 'REQ-2022-9999'"],

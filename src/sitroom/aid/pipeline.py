@@ -650,6 +650,12 @@ def _expect(subject: str, number: str, status: str, allowed: Sequence[str], to: 
         )
 
 
+def _zoned(*times: datetime | None) -> bool:
+    """True unless one of ``times`` has no time zone (refused by ``moment``: the checks
+    that compare it with other times are skipped, they would only add noise)."""
+    return all(t is None or t.tzinfo is not None for t in times)
+
+
 def _words(values: Iterable[str]) -> str:
     return ", ".join(values) or "none"
 
@@ -842,6 +848,7 @@ def create_pledge(
         authorize(principal, Permission.AID_WRITE, where.path, f"record a pledge in {where.code}")
         reasons: list[str] = []
         when = moment(at, recorded, "of the pledge", reasons)
+        timed = _zoned(at)
         if asked is None and offered is None:
             reasons.append(
                 "a pledge answers a request or an accepted offer of the partner: name one"
@@ -858,7 +865,7 @@ def create_pledge(
                     " that went out and was not declined"
                 )
             sent = asked.sent_at or asked.created_at
-            if when < sent:
+            if timed and when < sent:
                 reasons.append(
                     f"the pledge ({when.isoformat()}) is dated before request {asked.number}"
                     f" went out ({sent.isoformat()})"
@@ -874,12 +881,12 @@ def create_pledge(
                     f"offer {offered.number} is {offered.status}, not accepted: a pledge"
                     " answers an offer once it is accepted"
                 )
-            if when < offered.received_at:
+            if timed and when < offered.received_at:
                 reasons.append(
                     f"the pledge ({when.isoformat()}) is dated before offer {offered.number}"
                     f" was received ({offered.received_at.isoformat()})"
                 )
-        if expected_by is not None and expected_by < when.date():
+        if timed and expected_by is not None and expected_by < when.date():
             reasons.append(
                 f"the goods are expected by {expected_by.isoformat()}, before the pledge"
                 f" ({when.date().isoformat()})"
@@ -965,7 +972,7 @@ def cancel_pledge(
         reasons: list[str] = []
         why = text(reason, "the reason for the cancellation", reasons, required=True)
         when = moment(at, recorded, "of the cancellation", reasons)
-        if when < pledge.status_at:
+        if _zoned(at) and when < pledge.status_at:
             reasons.append(
                 f"cancelled at {when.isoformat()}, before the pledge's last step"
                 f" ({pledge.status_at.isoformat()})"
@@ -1008,7 +1015,7 @@ def _ship_lines(
     session: Session,
     pledge: Pledge,
     given: Sequence[ShipLineIn],
-    departure: datetime,
+    departure: datetime | None,
     reasons: list[str],
 ) -> list[tuple[Item, str, date, int]]:
     """The lines of a new shipment, checked: each (item, lot) once, the item on the
@@ -1029,7 +1036,7 @@ def _ship_lines(
         pledged[int(item_id)] = int(quantity)
         codes.append(str(code))
     items = items_by_code(session, [line.item for line in given])
-    day = departure.date()
+    day = departure.date() if departure is not None else None
     seen: set[tuple[int, str]] = set()
     made: list[tuple[Item, str, date, int]] = []
     for n, line in enumerate(given, 1):
@@ -1062,7 +1069,7 @@ def _ship_lines(
         if line.expiry is None:
             reasons.append(f"{where} lot {lot}: give the lot's expiry date")
             continue
-        if line.expiry < day:
+        if day is not None and line.expiry < day:
             reasons.append(
                 f"{where} lot {lot}: expired on {line.expiry.isoformat()}, before it leaves"
                 f" ({day.isoformat()})"
@@ -1190,12 +1197,13 @@ def create_shipment(
             moment(departed_at, recorded, "of the departure", reasons) if departed_at else None
         )
         start = departed or when
-        if start < promised.pledged_at:
+        timed = _zoned(at, departed_at)
+        if timed and start < promised.pledged_at:
             reasons.append(
                 f"the shipment ({start.isoformat()}) is dated before pledge {promised.number}"
                 f" ({promised.pledged_at.isoformat()})"
             )
-        if expected_at is not None and expected_at < start.date():
+        if timed and expected_at is not None and expected_at < start.date():
             reasons.append(
                 f"expected on {expected_at.isoformat()}, before it"
                 f" {'left' if departed else 'was planned'} ({start.date().isoformat()})"
@@ -1206,7 +1214,7 @@ def create_shipment(
             border_crossing, "the border crossing", reasons, required=False, most=MAX_BORDER
         )
         said = text(note, "the note", reasons, required=False)
-        made = _ship_lines(session, promised, lines, start, reasons)
+        made = _ship_lines(session, promised, lines, start if timed else None, reasons)
         if reasons:
             raise AidRefused(f"shipment of pledge {promised.number}", reasons)
         status = "in_transit" if departed else "planned"
@@ -1384,7 +1392,7 @@ def update_shipment(
             reasons.append("nothing to change: give a status, customs or an expected arrival")
         when = moment(at, recorded, "of the update", reasons)
         previous = max(t for t in (shipment.status_at, shipment.customs_at) if t is not None)
-        if when < previous:
+        if _zoned(at) and when < previous:
             reasons.append(
                 f"at {when.isoformat()}, before the shipment's previous step"
                 f" ({previous.isoformat()})"
@@ -1462,7 +1470,7 @@ def cancel_shipment(
         why = text(reason, "the reason for the cancellation", reasons, required=True)
         when = moment(at, recorded, "of the cancellation", reasons)
         previous = max(t for t in (shipment.status_at, shipment.customs_at) if t is not None)
-        if when < previous:
+        if _zoned(at) and when < previous:
             reasons.append(
                 f"cancelled at {when.isoformat()}, before the shipment's previous step"
                 f" ({previous.isoformat()})"
@@ -1654,16 +1662,13 @@ def receive_shipment(
         )  # fmt: skip
         said = text(note, "the note", reasons, required=False)
         when = moment(at, recorded, "of the receipt", reasons)
-        if shipment.departed_at is not None and when < shipment.departed_at:
-            reasons.append(
-                f"received at {when.isoformat()}, before the shipment left"
-                f" ({shipment.departed_at.isoformat()})"
-            )
-        elif shipment.arrived_at is not None and when < shipment.arrived_at:
-            reasons.append(
-                f"received at {when.isoformat()}, before the shipment arrived"
-                f" ({shipment.arrived_at.isoformat()})"
-            )
+        for then, event in ((shipment.departed_at, "left"), (shipment.arrived_at, "arrived")):
+            if _zoned(at) and then is not None and when < then:
+                reasons.append(
+                    f"received at {when.isoformat()}, before the shipment {event}"
+                    f" ({then.isoformat()})"
+                )
+                break
         carried: dict[tuple[str, str], tuple[ShipmentLine, Item]] = {
             (item.code, line.lot): (line, item)
             for line, item in session.execute(
@@ -2017,29 +2022,21 @@ def trace_lot(
     references = sorted({e.reference for e, _, _ in entries if e.reference})
     aid: dict[str, tuple[str, str, str, str | None, str | None]] = {}
     for chunk in _chunks(references):
-        for number, pledge_number, p_code, p_name, request_id, offer_id in session.execute(
+        for number, pledge_number, p_code, p_name, request_number, offer_number in session.execute(
             select(
                 Shipment.number,
                 Pledge.number,
                 Partner.code,
                 Partner.name,
-                Pledge.request_id,
-                Pledge.offer_id,
+                AidRequest.number,
+                Offer.number,
             )
             .join(Pledge, Pledge.id == Shipment.pledge_id)
             .join(Partner, Partner.id == Shipment.partner_id)
+            .outerjoin(AidRequest, AidRequest.id == Pledge.request_id)
+            .outerjoin(Offer, Offer.id == Pledge.offer_id)
             .where(Shipment.number.in_(chunk))
         ):
-            request_number = (
-                session.scalar(select(AidRequest.number).where(AidRequest.id == request_id))
-                if request_id
-                else None
-            )
-            offer_number = (
-                session.scalar(select(Offer.number).where(Offer.id == offer_id))
-                if offer_id
-                else None
-            )
             aid[str(number)] = (
                 str(pledge_number),
                 str(p_code),
