@@ -799,9 +799,7 @@ def test_receiving_refusals_write_nothing(world: World) -> None:
         _receive(world, number, 10, received_by=" ")
     with nothing_written(s, ForbiddenError, "does not have the permission stock.write"):
         _receive(world, number, 10, principal=COORDINATOR)
-    with nothing_written(s, ForbiddenError, "does not have the permission aid.write"):
-        _receive(world, number, 10, principal=LOGISTICIAN)
-    with nothing_written(s, ForbiddenError, "may not use aid.write on org unit KP"):
+    with nothing_written(s, ForbiddenError, "may not use stock.write on org unit KP-04"):
         _receive(world, number, 10, principal=PYONGYANG_ADMIN)
     # Customs hold the goods: they are not received.
     pipeline.update_shipment(s, number, status="at_border", customs="held", user="c", at=may(17))
@@ -870,6 +868,27 @@ def test_a_receiver_needs_stock_write_over_the_warehouse(world: World) -> None:
         _receive(world, number, 10, principal=chagang_admin)
     both = Principal("both", "admin", ("/KP/KP-04/", "/KP/KP-01/"), ("KP-04", "KP-01"))
     assert _receive(world, number, 10, principal=both).shipment.received == 10
+
+
+def test_the_warehouse_logistician_receives_and_a_shipment_is_closed_short(world: World) -> None:
+    s = world.session
+    pledge = _pledge(world)
+    number = _ship(world, pledge)
+    keeper = Principal("keeper", "logistician", ("/KP/KP-04/",), ("KP-04",))
+    done = _receive(world, number, 100, principal=keeper)
+    assert done.shipment.status == "partly_received"
+    with nothing_written(s, ForbiddenError, "does not have the permission aid.write"):
+        pipeline.close_shipment(s, number, reason="lost", user="keeper", principal=keeper)
+    with nothing_written(s, AidRefused, "the reason for closing it short is empty"):
+        pipeline.close_shipment(s, number, reason=" ", user="coord", at=may(21))
+    closed = pipeline.close_shipment(
+        s, number, reason="a truck lost on the way", user="coord", at=may(21)
+    )
+    assert closed.status == "received"
+    notes = [e.note for e in closed.events if e.note]
+    assert any("closed short: 500 of 600 units never arrived" in n for n in notes), notes
+    with nothing_written(s, ConflictError, f"shipment {number} is received"):
+        pipeline.close_shipment(s, number, reason="again", user="coord")
 
 
 # The whole way -----------------------------------------------------------------------------

@@ -1501,6 +1501,61 @@ def cancel_shipment(
     )
 
 
+def close_shipment(
+    session: Session,
+    number: str,
+    *,
+    reason: str,
+    user: str,
+    principal: Principal | None = None,
+    at: datetime | None = None,
+    lock_timeout: float = DEFAULT_LOCK_TIMEOUT,
+    now: Callable[[], datetime] = utcnow,
+) -> ShipmentView:
+    """Close a partly received shipment short: what did not arrive is no longer
+    expected (the gap stops counting it), and the history says how much, and why.
+    Goods that turn up later can still be received under its number."""
+
+    def step() -> ShipmentView:
+        recorded = now()
+        shipment = _shipment(session, number)
+        promised = session.get_one(Pledge, shipment.pledge_id, populate_existing=True)
+        where = unit_by_id(session, promised.org_unit_id)
+        authorize(principal, Permission.AID_WRITE, where.path, f"close shipment {number}")
+        _expect("shipment", shipment.number, shipment.status, ("partly_received",), "received")
+        reasons: list[str] = []
+        why = text(reason, "the reason for closing it short", reasons, required=True)
+        when = moment(at, recorded, "of the closing", reasons)
+        if _zoned(at) and when < shipment.status_at:
+            reasons.append(
+                f"closed at {when.isoformat()}, before the shipment's previous step"
+                f" ({shipment.status_at.isoformat()})"
+            )
+        shipped = sum(
+            int(q)
+            for q in session.scalars(
+                select(ShipmentLine.quantity).where(ShipmentLine.shipment_id == shipment.id)
+            )
+        )
+        arrived = sum(_received(session, [shipment.number]).values())
+        if reasons:
+            raise AidRefused(f"shipment {shipment.number}", reasons)
+        change_status(
+            session,
+            Shipment,
+            "shipment",
+            shipment,
+            "received",
+            allowed_from=("partly_received",),
+            by=user,
+            at=when,
+            note=f"closed short: {shipped - arrived:,} of {shipped:,} units never arrived ({why})",
+        )
+        return _shipment_view(session, shipment)
+
+    return write(session, step, what=f"the closing of shipment {number}", lock_timeout=lock_timeout)
+
+
 # Receipt -----------------------------------------------------------------------------
 
 
@@ -1637,18 +1692,19 @@ def receive_shipment(
     more of a lot than was shipped and not yet received (the ledger's receipts
     under the number); a shipment planned (not left), cancelled or held at
     customs; a time before the departure (or the recorded arrival) or in the
-    future; no receiver; a user without ``aid.write`` over the pledge's unit or
-    ``stock.write`` over the warehouse; anything the ledger refuses.
+    future; no receiver; a user without ``stock.write`` over the warehouse (the
+    logistician who keeps its stock signs the goods in; ``aid.write`` is not
+    needed); anything the ledger refuses.
     """
 
     def step() -> ReceiveResult:
         recorded = now()
         shipment = _shipment(session, number)
         promised = session.get_one(Pledge, shipment.pledge_id, populate_existing=True)
-        where = unit_by_id(session, promised.org_unit_id)
         place, path = _place(session, shipment.destination_id)
         action = f"receive shipment {shipment.number}"
-        authorize(principal, Permission.AID_WRITE, where.path, action)
+        # Receiving is a stock operation: whoever keeps the warehouse's stock signs the
+        # goods in (a logistician there), without needing aid.write over the pledge.
         authorize(principal, Permission.STOCK_WRITE, path, f"{action} into {place.code}")
         # What arrived is read after the ledger's lock on the warehouse (as a post takes it):
         # a receipt under this number posted meanwhile by anyone is counted.
