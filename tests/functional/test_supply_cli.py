@@ -6,7 +6,10 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 from sqlalchemy.orm import Session
+
+from sitroom.errors import SitroomError
 
 PHARMACY = "PH-KP-04-CHANGGANG-001"
 
@@ -101,6 +104,38 @@ def test_a_simulated_history_is_marked_and_its_planted_facilities_stand_out(
     assert set(kinds) == {"army", "civil"}
     army, civil = (kinds[k]["steps"]["transit"]["p90_hours"] for k in ("army", "civil"))
     assert army < civil
+
+
+def test_a_simulation_that_fails_midway_leaves_no_simulated_history(
+    cli, outbreak: Session, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from sqlalchemy import func, select
+
+    from sitroom.supply import simulation_service
+    from sitroom.supply.models import DistributionOrder, StockBatch, StockEntry
+
+    monkeypatch.setattr(simulation_service, "CHUNK", 500)
+    checked = simulation_service._check
+    calls = []
+
+    def fail_on_the_third_chunk(summary: object) -> None:
+        calls.append(summary)
+        if len(calls) == 3:
+            raise SitroomError("injected failure midway")
+        checked(summary)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(simulation_service, "_check", fail_on_the_third_chunk)
+    done = cli("simulate", "supply", "--within", "KP-13", "--items", "PARA-500")
+    assert done.code != 0
+    assert "injected failure midway" in done.err
+    assert len(calls) == 3
+    outbreak.rollback()
+    for model in (StockBatch, StockEntry, DistributionOrder):
+        assert outbreak.scalar(select(func.count()).select_from(model)) == 0, model
+    # Nothing half-written stands in the way: the simulation runs again.
+    monkeypatch.setattr(simulation_service, "_check", checked)
+    assert cli("simulate", "supply", "--within", "KP-13", "--items", "PARA-500").code == 0
+    assert cli("supply", "verify").code == 0
 
 
 def test_a_user_outside_their_scope_writes_nothing(cli, loaded: Session) -> None:
