@@ -70,6 +70,23 @@ def test_bad_command_line_input_is_a_message_and_an_exit_code(cli, loaded: Sessi
     assert "file not found" in missing.err
 
 
+def test_an_inspection_dated_in_the_future_is_refused(cli, loaded: Session) -> None:
+    for counts in ((), ("--count", "PARA-500=10")):
+        result = cli(
+            "supply", "inspect", "--facility", PHARMACY, "--inspector", "Kim Chol", "--time",
+            "2099-01-01", *counts,
+        )  # fmt: skip
+        assert result.code != 0
+        assert "is in the future" in result.err
+        assert "Traceback" not in result.err
+    done = cli(
+        "supply", "inspect", "--facility", PHARMACY, "--inspector", "Kim Chol", "--time",
+        "2022-05-20", "--json",
+    )  # fmt: skip
+    assert done.code == 0, done.err
+    assert json.loads(done.out)["inspected_at"].startswith("2022-05-20")
+
+
 def test_a_simulated_history_is_marked_and_its_planted_facilities_stand_out(
     cli, outbreak: Session, tmp_path: Path
 ) -> None:

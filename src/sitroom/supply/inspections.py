@@ -33,7 +33,7 @@ from sitroom.auth.permissions import Permission, Principal, authorize
 from sitroom.db import begin_write, utcnow
 from sitroom.errors import ConflictError, NotFoundError, SitroomError
 from sitroom.places.models import OrgUnit
-from sitroom.supply.ledger import Ledger, Movement, PostSummary
+from sitroom.supply.ledger import FUTURE_TOLERANCE, Ledger, Movement, PostSummary
 from sitroom.supply.models import (
     CASE_SOURCES,
     CASE_STATUSES,
@@ -82,6 +82,18 @@ def _text(value: str, what: str, *, required: bool = True) -> str:
     return value
 
 
+def _not_in_future(at: datetime) -> None:
+    """Refuse an inspection dated in the future (as the ledger refuses its stocktakes),
+    with counts or without."""
+    if at.tzinfo is None:
+        raise SitroomError("the inspection's time has no time zone")
+    if at > utcnow() + FUTURE_TOLERANCE:
+        raise SitroomError(
+            f"the inspection's time {at.isoformat()} is in the future: record a visit once"
+            " it has taken place"
+        )
+
+
 def record_inspection(
     session: Session,
     facility: str,
@@ -99,6 +111,7 @@ def record_inspection(
     """Record an inspection and post its counts as stocktakes; all or nothing.
 
     Returns the inspection and the stocktakes' summary (None without counts).
+    An inspection dated in the future is refused (SitroomError), counts or not.
     When a count is refused (an unknown item, a lot to name), nothing is
     recorded and the summary says why.
     """
@@ -108,6 +121,7 @@ def record_inspection(
             f"unknown checklist question {', '.join(unknown)}; the questions are"
             f" {', '.join(CHECKLIST)}"
         )
+    _not_in_future(at)
     inspector = _text(inspector, "the inspector's name")
     findings = _text(findings, "the findings", required=False)
     names = [_text(p, "a photo's file name") for p in photos or []]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -110,6 +110,27 @@ def test_unknown_questions_and_blank_inspectors_are_refused(stocked: Session) ->
             stocked, PHARMACY, inspector="  ", at=datetime.now(ZONE), checklist={}, counts=[],
             user="u",
         )  # fmt: skip
+
+
+def test_an_inspection_dated_in_the_future_is_refused_counts_or_not(stocked: Session) -> None:
+    tomorrow = datetime.now(ZONE) + timedelta(days=1)
+    for counts in ([], [Count("PARA-500", 400)]):
+        with pytest.raises(SitroomError, match=r"inspection's time .* is in the future"):
+            inspections.record_inspection(
+                stocked, PHARMACY, inspector="Kim Chol", at=tomorrow, checklist={},
+                counts=counts, user="inspector",
+            )  # fmt: skip
+    assert stocked.scalar(select(func.count(Inspection.id))) == 0
+    assert (
+        stocked.scalar(select(func.count(StockEntry.id)).where(StockEntry.kind == "stocktake")) == 0
+    )
+    # A few minutes ahead is a clock a little fast, as for the ledger.
+    record, summary = inspections.record_inspection(
+        stocked, PHARMACY, inspector="Kim Chol", at=datetime.now(ZONE) + timedelta(minutes=1),
+        checklist={}, counts=[], user="inspector",
+    )  # fmt: skip
+    assert summary is None
+    assert record["id"]
 
 
 def test_a_case_freezes_its_evidence_and_follows_its_life(stocked: Session) -> None:
