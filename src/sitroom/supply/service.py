@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +17,7 @@ from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session, aliased
 
 from sitroom.auth.permissions import Permission, Principal, authorize
-from sitroom.db import DEFAULT_LOCK_TIMEOUT
+from sitroom.db import DEFAULT_LOCK_TIMEOUT, utcnow
 from sitroom.errors import NotFoundError
 from sitroom.places.models import OrgUnit
 from sitroom.supply.events_csv import ReadFile, read_events
@@ -106,6 +106,33 @@ class StockLine:
             "expiry": self.expiry,
             "quantity": self.quantity,
         }
+
+
+def lot_stock(facility_id: int, at: datetime) -> Any:
+    """``facility_id``'s stock per item and lot at ``at``, as a subquery of
+    ``item_id``, ``lot_id`` and ``quantity``: the maintained balances when ``at``
+    is now or later, the ledger summed up to ``at`` (included) before, so that
+    what is read of a past moment does not change with what was posted since."""
+    if at >= utcnow() - timedelta(seconds=1):
+        return (
+            select(
+                StockBalance.item_id.label("item_id"),
+                StockBalance.lot_id.label("lot_id"),
+                StockBalance.quantity.label("quantity"),
+            )
+            .where(StockBalance.facility_id == facility_id)
+            .subquery()
+        )
+    return (
+        select(
+            StockEntry.item_id.label("item_id"),
+            StockEntry.lot_id.label("lot_id"),
+            func.sum(StockEntry.quantity).label("quantity"),
+        )
+        .where(StockEntry.facility_id == facility_id, StockEntry.time <= at)
+        .group_by(StockEntry.item_id, StockEntry.lot_id)
+        .subquery()
+    )
 
 
 def stock_on_hand(
@@ -611,6 +638,7 @@ __all__ = [
     "Verification",
     "import_events",
     "ledger_rows",
+    "lot_stock",
     "post_read",
     "reverse",
     "stock_matrix",
