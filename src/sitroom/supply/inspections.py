@@ -196,13 +196,13 @@ def _evidence(session: Session, place: Facility, now: datetime) -> dict[str, Any
     """The facility's stock now and its ledger of the last :data:`EVIDENCE_DAYS` days."""
     from sitroom.supply.service import ledger_rows, stock_on_hand
 
-    rows = list(ledger_rows(session, facility=place.code))
     last = session.scalar(
         select(func.max(StockEntry.time)).where(StockEntry.facility_id == place.id)
     )
-    # The last 30 days of the facility's own ledger (a history may be years old).
+    # The last 30 days of the facility's own ledger (a history may be years old): only
+    # those are read.
     since = (min(last, now) if last else now) - timedelta(days=EVIDENCE_DAYS)
-    recent = [r for r in rows if str(r["time"]) >= since.isoformat()]
+    recent = list(ledger_rows(session, facility=place.code, since=since))
     return {
         "stock": [line.to_dict() for line in stock_on_hand(session, facility=place.code)],
         "ledger_since": since.isoformat(),

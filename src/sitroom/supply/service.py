@@ -561,8 +561,10 @@ def stock_picture(session: Session, at: datetime, *, region_level: int = 2) -> S
     )
 
 
-def ledger_rows(session: Session, *, facility: str | None = None) -> Iterator[dict[str, object]]:
-    """The ledger as the import's CSV rows, in time order.
+def ledger_rows(
+    session: Session, *, facility: str | None = None, since: datetime | None = None
+) -> Iterator[dict[str, object]]:
+    """The ledger (of ``facility``; from ``since`` on) as the import's CSV rows, in time order.
 
     Reversed entries and their reversals are left out (their sum is nothing):
     importing the file into an empty ledger gives the same stock. Each row
@@ -598,6 +600,8 @@ def ledger_rows(session: Session, *, facility: str | None = None) -> Iterator[di
     if facility is not None:
         _known(session, Facility, facility, "facility")
         query = query.where(Facility.code == facility)
+    if since is not None:
+        query = query.where(StockEntry.time >= since)
     for row in session.execute(query):
         when, kind, place, item, lot, expiry, qty, counted, other_code, party, why, ref, pts = row
         yield {

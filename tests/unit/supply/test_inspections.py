@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta
+from collections.abc import Iterator
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -167,6 +169,36 @@ def test_a_case_freezes_its_evidence_and_follows_its_life(stocked: Session) -> N
     assert [h["status_to"] for h in closed["history"]] == ["open", "investigating", "closed"]
     with pytest.raises(ConflictError, match="is closed"):
         inspections.update_case(stocked, case["id"], user="lead", note="late")
+
+
+def test_a_case_reads_only_the_ledger_its_evidence_keeps(
+    stocked: Session, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from sitroom.supply import service
+
+    june = datetime(2022, 6, 20, 9, tzinfo=ZONE)
+    Ledger(stocked, user="t").post(
+        [Movement(june, "dispense", PHARMACY, "PARA-500", 10, patients=1)], source="t"
+    )
+    whole = service.ledger_rows
+    read: list[dict[str, object]] = []
+
+    def counted(*args: Any, **kwargs: Any) -> Iterator[dict[str, object]]:
+        for row in whole(*args, **kwargs):
+            read.append(row)
+            yield row
+
+    monkeypatch.setattr(service, "ledger_rows", counted)
+    case = inspections.open_case(
+        stocked, PHARMACY, source="report", title="Sold at the market", user="lead"
+    )
+    evidence = inspections.case_record(stocked, case["id"], evidence=True)["evidence"]
+    # The last 30 days before the facility's latest entry: the June dispensing alone,
+    # and the May entries are not read at all.
+    assert [r["event"] for r in evidence["ledger"]] == ["dispense"]
+    assert evidence["ledger"][0]["time"] == june.astimezone(UTC).isoformat()
+    assert evidence["ledger_since"].startswith("2022-05-21")
+    assert read == evidence["ledger"]
 
 
 def test_a_case_from_an_inspection_carries_it(stocked: Session) -> None:
