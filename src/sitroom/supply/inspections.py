@@ -34,6 +34,7 @@ from sitroom.db import begin_write, utcnow
 from sitroom.errors import ConflictError, NotFoundError, SitroomError
 from sitroom.places.models import OrgUnit
 from sitroom.supply.ledger import FUTURE_TOLERANCE, Ledger, Movement, PostSummary
+from sitroom.supply.lookups import clean_text, find_facility
 from sitroom.supply.models import (
     CASE_SOURCES,
     CASE_STATUSES,
@@ -60,26 +61,8 @@ class Count:
     lot: str | None = None
 
 
-def _facility(session: Session, code: str) -> tuple[Facility, str]:
-    found = session.execute(
-        select(Facility, OrgUnit.path)
-        .join(OrgUnit, OrgUnit.id == Facility.org_unit_id)
-        .where(Facility.code == code)
-    ).first()
-    if found is None:
-        raise NotFoundError(f"unknown facility {code!r}")
-    return found[0], found[1]
-
-
 def _text(value: str, what: str, *, required: bool = True) -> str:
-    value = value.strip()
-    if required and not value:
-        raise SitroomError(f"{what} is empty")
-    if len(value) > MAX_TEXT:
-        raise SitroomError(f"{what} has {len(value):,} characters, more than {MAX_TEXT:,}")
-    if "\x00" in value:
-        raise SitroomError(f"{what} contains a NUL character")
-    return value
+    return clean_text(value, what, most=MAX_TEXT, required=required)
 
 
 def _not_in_future(at: datetime) -> None:
@@ -127,7 +110,7 @@ def record_inspection(
     names = [_text(p, "a photo's file name") for p in photos or []]
     begin_write(session)
     try:
-        place, path = _facility(session, facility)
+        place, path = find_facility(session, facility)
         if principal is not None:
             authorize(principal, Permission.STOCK_WRITE, path)
         summary = None
@@ -234,7 +217,7 @@ def open_case(
     now = now or utcnow()
     begin_write(session)
     try:
-        place, path = _facility(session, facility)
+        place, path = find_facility(session, facility)
         if principal is not None:
             authorize(principal, Permission.STOCK_WRITE, path)
         frozen: dict[str, Any] = {"source": source, "opened_at": now.isoformat()}

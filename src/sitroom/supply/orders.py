@@ -71,6 +71,7 @@ from sitroom.errors import (
 from sitroom.places.models import OrgUnit
 from sitroom.supply.leadtimes import STEPS, GroupLeadTimes, StepStats, summarize
 from sitroom.supply.ledger import FUTURE_TOLERANCE, Ledger, Movement, PostSummary, on_route
+from sitroom.supply.lookups import facility_by_id, find_facility, region_of
 from sitroom.supply.models import (
     CARRIER_KINDS,
     ORDER_STATUSES,
@@ -342,23 +343,11 @@ class _Place:
 
 
 def _place(session: Session, code: str, what: str) -> _Place:
-    row = session.execute(
-        select(Facility, OrgUnit.path)
-        .join(OrgUnit, OrgUnit.id == Facility.org_unit_id)
-        .where(Facility.code == code)
-    ).first()
-    if row is None:
-        raise NotFoundError(f"unknown facility {code!r} ({what})")
-    return _Place(row[0], row[1])
+    return _Place(*find_facility(session, code, role=what))
 
 
 def _place_by_id(session: Session, facility_id: int) -> _Place:
-    row = session.execute(
-        select(Facility, OrgUnit.path)
-        .join(OrgUnit, OrgUnit.id == Facility.org_unit_id)
-        .where(Facility.id == facility_id)
-    ).one()
-    return _Place(row[0], row[1])
+    return _Place(*facility_by_id(session, facility_id))
 
 
 def _authorize(
@@ -1190,12 +1179,6 @@ def close_order(
 
 
 # Reading ------------------------------------------------------------------------------
-
-
-def region_of(path: str) -> str:
-    """The region (level 2) of an org unit's path; the country for the country itself."""
-    parts = [p for p in path.split("/") if p]
-    return parts[1] if len(parts) > 1 else (parts[0] if parts else "")
 
 
 def _hours(later: datetime | None, earlier: datetime | None) -> float | None:

@@ -58,6 +58,7 @@ from sitroom.supply.demand_service import (
     places_of,
 )
 from sitroom.supply.indicators import IndicatorReport, indicators
+from sitroom.supply.lookups import region_of
 from sitroom.supply.models import Facility, Item, Lot
 from sitroom.supply.service import lot_stock
 
@@ -335,11 +336,6 @@ def _chain(nodes: dict[int, _Node], start: int, source: int) -> tuple[str, ...] 
     return None
 
 
-def _region(path: str) -> str:
-    codes = path.strip("/").split("/")
-    return codes[1] if len(codes) >= 2 else codes[0]
-
-
 def _usable_stock(
     session: Session, facility: int, items: dict[str, int], day: date, zone: tzinfo
 ) -> dict[str, int]:
@@ -523,7 +519,7 @@ def _region_inputs(
     shape = (len(chosen), len(items))
     inputs = _Inputs(np.zeros(shape), np.zeros(shape), np.zeros(shape))
     for d, (node, _) in enumerate(chosen):
-        region = _region(node.path)
+        region = region_of(node.path)
         for i, item in enumerate(items):
             inputs.need[d, i] = need.get((region, item), 0.0)
             area = per_region.get((region, item))
@@ -545,11 +541,11 @@ def _pharmacy_inputs(
     pharmacies: dict[str, list[str]] = {}
     for node in nodes.values():
         if node.type == "pharmacy":
-            pharmacies.setdefault(_region(node.path), []).append(node.code)
+            pharmacies.setdefault(region_of(node.path), []).append(node.code)
     shape = (len(chosen), len(items))
     inputs = _Inputs(np.zeros(shape), np.zeros(shape), np.zeros(shape))
     for d, (node, _) in enumerate(chosen):
-        region = _region(node.path)
+        region = region_of(node.path)
         peers = pharmacies[region]
         for i, item in enumerate(items):
             total = sum(row.daily_use for peer in peers if (row := per_facility.get((peer, item))))
@@ -622,7 +618,7 @@ def plan_allocation(
     as_of = day
     day = day or datetime.now(ZoneInfo(country.reporting.time_zone)).date()
 
-    regions = sorted({_region(node.path) for node, _ in chosen})
+    regions = sorted({region_of(node.path) for node, _ in chosen})
     notes: list[str] = []
     if demand is None:
         demand = forecast_demand(
@@ -661,7 +657,7 @@ def plan_allocation(
         )
     weight_of, weight_text = _weights(session, country, regions, weights, as_of)
     notes.append(weight_text)
-    w = np.array([weight_of[_region(node.path)] for node, _ in chosen])
+    w = np.array([weight_of[region_of(node.path)] for node, _ in chosen])
     stock = _usable_stock(session, origin.id, ordered, day, ZoneInfo(country.reporting.time_zone))
     names = dict(
         session.execute(
@@ -700,7 +696,12 @@ def plan_allocation(
         stock=stock,
         destinations=[
             Destination(
-                node.code, node.org_unit, _region(node.path), names[node.org_unit], float(w[d]), via
+                node.code,
+                node.org_unit,
+                region_of(node.path),
+                names[node.org_unit],
+                float(w[d]),
+                via,
             )
             for d, (node, via) in enumerate(chosen)
         ],
