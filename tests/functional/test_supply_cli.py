@@ -155,6 +155,30 @@ def test_a_simulation_that_fails_midway_leaves_no_simulated_history(
     assert cli("supply", "verify").code == 0
 
 
+def test_a_deadlock_midway_is_a_message_and_nothing_written(
+    cli, outbreak: Session, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from sqlalchemy import func, select
+    from sqlalchemy.exc import OperationalError
+
+    from sitroom.supply import simulation_service
+    from sitroom.supply.models import StockBatch
+
+    class Deadlock(Exception):
+        sqlstate = "40P01"
+
+    def deadlocked(*_: object, **__: object) -> None:
+        raise OperationalError("INSERT ...", {}, Deadlock("deadlock detected"))
+
+    monkeypatch.setattr(simulation_service, "_record_orders", deadlocked)
+    done = cli("simulate", "supply", "--within", "KP-13", "--items", "PARA-500")
+    assert done.code != 0
+    assert "conflicted with a concurrent change: nothing was written" in done.err
+    assert "Traceback" not in done.err
+    outbreak.rollback()
+    assert outbreak.scalar(select(func.count()).select_from(StockBatch)) == 0
+
+
 def test_a_user_outside_their_scope_writes_nothing(cli, loaded: Session) -> None:
     from sitroom.auth import service as auth
 

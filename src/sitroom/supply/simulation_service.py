@@ -22,8 +22,8 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session, aliased
 
 from sitroom.context import AppContext
-from sitroom.db import begin_write
-from sitroom.errors import ConflictError, SitroomError
+from sitroom.db import begin_write, is_db_error, is_retryable
+from sitroom.errors import BusyError, ConflictError, SitroomError
 from sitroom.places.models import OrgUnit
 from sitroom.supply.ledger import Ledger, Movement, PostSummary
 from sitroom.supply.models import Facility, StockBatch
@@ -190,8 +190,15 @@ def simulate_into(
                     progress(first + len(chunk), len(movements))
             _record_orders(session, simulated.orders, user=user)
             session.commit()
-        except BaseException:
+        except BaseException as exc:
             session.rollback()
+            if is_db_error(exc) and is_retryable(exc):
+                # A deadlock or serialisation failure: the ledger's own posts would retry;
+                # a whole history is not run again unasked.
+                raise BusyError(
+                    "the simulated history conflicted with a concurrent change: nothing was"
+                    " written; try again"
+                ) from exc
             raise
     return result
 
