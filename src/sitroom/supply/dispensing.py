@@ -41,7 +41,8 @@ from sitroom.errors import ForbiddenError, NotFoundError, SitroomError
 from sitroom.places.models import OrgUnit
 from sitroom.supply.indicators import DISPENSING_TYPES
 from sitroom.supply.ledger import Ledger, Movement, PostSummary
-from sitroom.supply.models import Facility, Item, Lot, StockBalance, StockBatch, StockEntry
+from sitroom.supply.models import Facility, Item, Lot, StockBatch, StockEntry
+from sitroom.supply.service import lot_stock
 
 #: Most places a chooser lists at once (a national pharmacist's scope holds thousands).
 MAX_CHOICES = 50
@@ -301,27 +302,7 @@ def _stock(
     """Each item's lots on hand at ``at`` (the balances now; the ledger summed before)."""
     if facility_id is None:
         return
-    if at >= utcnow() - timedelta(seconds=1):
-        source: Any = (
-            select(
-                StockBalance.item_id.label("item_id"),
-                StockBalance.lot_id.label("lot_id"),
-                StockBalance.quantity.label("quantity"),
-            )
-            .where(StockBalance.facility_id == facility_id)
-            .subquery()
-        )
-    else:
-        source = (
-            select(
-                StockEntry.item_id.label("item_id"),
-                StockEntry.lot_id.label("lot_id"),
-                func.sum(StockEntry.quantity).label("quantity"),
-            )
-            .where(StockEntry.facility_id == facility_id, StockEntry.time <= at)
-            .group_by(StockEntry.item_id, StockEntry.lot_id)
-            .subquery()
-        )
+    source = lot_stock(facility_id, at)
     rows = session.execute(
         select(Item.code, Lot.code, Lot.expiry, source.c.quantity)
         .join(Item, Item.id == source.c.item_id)

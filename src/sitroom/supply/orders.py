@@ -45,7 +45,7 @@ from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import Any, NamedTuple, TypeVar
 
 import numpy as np
 from sqlalchemy import and_, func, or_, select, update
@@ -71,6 +71,7 @@ from sitroom.errors import (
 from sitroom.places.models import OrgUnit
 from sitroom.supply.leadtimes import STEPS, GroupLeadTimes, StepStats, summarize
 from sitroom.supply.ledger import FUTURE_TOLERANCE, Ledger, Movement, PostSummary, on_route
+from sitroom.supply.lookups import facility_by_id, find_facility, region_of
 from sitroom.supply.models import (
     CARRIER_KINDS,
     ORDER_STATUSES,
@@ -342,23 +343,11 @@ class _Place:
 
 
 def _place(session: Session, code: str, what: str) -> _Place:
-    row = session.execute(
-        select(Facility, OrgUnit.path)
-        .join(OrgUnit, OrgUnit.id == Facility.org_unit_id)
-        .where(Facility.code == code)
-    ).first()
-    if row is None:
-        raise NotFoundError(f"unknown facility {code!r} ({what})")
-    return _Place(row[0], row[1])
+    return _Place(*find_facility(session, code, role=what))
 
 
 def _place_by_id(session: Session, facility_id: int) -> _Place:
-    row = session.execute(
-        select(Facility, OrgUnit.path)
-        .join(OrgUnit, OrgUnit.id == Facility.org_unit_id)
-        .where(Facility.id == facility_id)
-    ).one()
-    return _Place(row[0], row[1])
+    return _Place(*facility_by_id(session, facility_id))
 
 
 def _authorize(
@@ -1192,12 +1181,6 @@ def close_order(
 # Reading ------------------------------------------------------------------------------
 
 
-def region_of(path: str) -> str:
-    """The region (level 2) of an org unit's path; the country for the country itself."""
-    parts = [p for p in path.split("/") if p]
-    return parts[1] if len(parts) > 1 else (parts[0] if parts else "")
-
-
 def _hours(later: datetime | None, earlier: datetime | None) -> float | None:
     if later is None or earlier is None:
         return None
@@ -1366,6 +1349,126 @@ class OrderRow:
         }
 
 
+class _OrderRead(NamedTuple):
+    """One order as :func:`_read_orders` reads it: what the listing and the lead times need."""
+
+    id: int
+    origin_id: int | None
+    number: str
+    status: str
+    created_at: datetime
+    approved_at: datetime | None
+    dispatched_at: datetime | None
+    delivered_at: datetime | None
+    carrier_kind: str | None
+    source: str
+    destination: str
+    source_path: str
+    destination_path: str
+    lines: int | None
+    units: int | None
+
+
+def _read_orders(
+    session: Session,
+    *,
+    status: str | None = None,
+    facility_id: int | None = None,
+    totals: bool = True,
+) -> list[_OrderRead]:
+    """The orders (of a status, from or to a facility), newest first, with their
+    facilities and (``totals``) their lines' count and units, in one query."""
+    source, destination = aliased(Facility), aliased(Facility)
+    src_unit, dst_unit = aliased(OrgUnit), aliased(OrgUnit)
+    columns: list[Any] = [
+        DistributionOrder.id,
+        DistributionOrder.origin_id,
+        DistributionOrder.number,
+        DistributionOrder.status,
+        DistributionOrder.created_at,
+        DistributionOrder.approved_at,
+        DistributionOrder.dispatched_at,
+        DistributionOrder.delivered_at,
+        DistributionOrder.carrier_kind,
+        source.code,
+        destination.code,
+        src_unit.path,
+        dst_unit.path,
+    ]
+    sums = None
+    if totals:
+        sums = (
+            select(
+                OrderLine.order_id,
+                func.count(OrderLine.id).label("lines"),
+                func.sum(OrderLine.quantity).label("units"),
+            )
+            .group_by(OrderLine.order_id)
+            .subquery()
+        )
+        columns += [sums.c.lines, sums.c.units]
+    query = (
+        select(*columns)
+        .join(source, source.id == DistributionOrder.source_id)
+        .join(destination, destination.id == DistributionOrder.destination_id)
+        .join(src_unit, src_unit.id == source.org_unit_id)
+        .join(dst_unit, dst_unit.id == destination.org_unit_id)
+        .order_by(DistributionOrder.created_at.desc(), DistributionOrder.id.desc())
+    )
+    if sums is not None:
+        query = query.outerjoin(sums, sums.c.order_id == DistributionOrder.id)
+    if status is not None:
+        query = query.where(DistributionOrder.status == status)
+    if facility_id is not None:
+        query = query.where(
+            or_(
+                DistributionOrder.source_id == facility_id,
+                DistributionOrder.destination_id == facility_id,
+            )
+        )
+    missing = () if totals else (None, None)
+    return [_OrderRead._make((*row, *missing)) for row in session.execute(query)]
+
+
+def _order_reader(principal: Principal | None) -> None:
+    if principal is not None and not principal.can(Permission.STOCK_READ):
+        raise ForbiddenError(f"user {principal.username!r} may not read stock or orders")
+
+
+def _order_rows(
+    read: Sequence[_OrderRead],
+    principal: Principal | None,
+    *,
+    status: str | None = None,
+    limit: int | None = None,
+) -> list[OrderRow]:
+    """The listing's rows of ``read`` (of ``status``): those the user may read."""
+    rows = []
+    for o in read:
+        if status is not None and o.status != status:
+            continue
+        if not _can_read(principal, o.source_path, o.destination_path):
+            continue
+        rows.append(
+            OrderRow(
+                o.number,
+                o.status,
+                o.source,
+                o.destination,
+                region_of(o.destination_path),
+                int(o.lines or 0),
+                int(o.units or 0),
+                o.created_at,
+                o.dispatched_at,
+                o.delivered_at,
+                o.carrier_kind,
+            )
+        )
+        if limit is not None and len(rows) >= limit:
+            break
+    return rows
+
+
 def list_orders(
     session: Session,
     *,
@@ -1377,68 +1480,10 @@ def list_orders(
     """Orders, newest first: of a status, from or to a facility; those the user may read."""
     if status is not None and status not in ORDER_STATUSES:
         raise SitroomError(f"unknown status {status!r}: choose one of {', '.join(ORDER_STATUSES)}")
-    if principal is not None and not principal.can(Permission.STOCK_READ):
-        raise ForbiddenError(f"user {principal.username!r} may not read stock or orders")
-    source, destination = aliased(Facility), aliased(Facility)
-    src_unit, dst_unit = aliased(OrgUnit), aliased(OrgUnit)
-    totals = (
-        select(
-            OrderLine.order_id,
-            func.count(OrderLine.id).label("lines"),
-            func.sum(OrderLine.quantity).label("units"),
-        )
-        .group_by(OrderLine.order_id)
-        .subquery()
-    )
-    query = (
-        select(
-            DistributionOrder,
-            source.code,
-            destination.code,
-            src_unit.path,
-            dst_unit.path,
-            totals.c.lines,
-            totals.c.units,
-        )
-        .join(source, source.id == DistributionOrder.source_id)
-        .join(destination, destination.id == DistributionOrder.destination_id)
-        .join(src_unit, src_unit.id == source.org_unit_id)
-        .join(dst_unit, dst_unit.id == destination.org_unit_id)
-        .outerjoin(totals, totals.c.order_id == DistributionOrder.id)
-        .order_by(DistributionOrder.created_at.desc(), DistributionOrder.id.desc())
-    )
-    if status is not None:
-        query = query.where(DistributionOrder.status == status)
-    if facility is not None:
-        place = _place(session, facility, "facility")
-        query = query.where(
-            or_(
-                DistributionOrder.source_id == place.facility.id,
-                DistributionOrder.destination_id == place.facility.id,
-            )
-        )
-    rows = []
-    for order, src, dst, src_path, dst_path, n_lines, units in session.execute(query):
-        if not _can_read(principal, src_path, dst_path):
-            continue
-        rows.append(
-            OrderRow(
-                order.number,
-                order.status,
-                src,
-                dst,
-                region_of(dst_path),
-                int(n_lines or 0),
-                int(units or 0),
-                order.created_at,
-                order.dispatched_at,
-                order.delivered_at,
-                order.carrier_kind,
-            )
-        )
-        if limit is not None and len(rows) >= limit:
-            break
-    return rows
+    _order_reader(principal)
+    facility_id = None if facility is None else _place(session, facility, "facility").facility.id
+    read = _read_orders(session, status=status, facility_id=facility_id)
+    return _order_rows(read, principal, limit=limit)
 
 
 def lead_times(
@@ -1456,33 +1501,42 @@ def lead_times(
     orders are left out; the others count in each step they have reached
     (:func:`sitroom.supply.leadtimes.summarize`).
     """
+    _grouping(by)
+    _order_reader(principal)
+    read = _read_orders(session, totals=False)
+    return _lead_report(read, by, principal, since=since, until=until)
+
+
+def orders_and_lead_times(
+    session: Session, *, by: Sequence[str], principal: Principal | None = None
+) -> tuple[list[OrderRow], dict[str, LeadTimeReport]]:
+    """Every order the user may read, newest first (as :func:`list_orders`), and the
+    lead times per each grouping of ``by`` (as :func:`lead_times`), from one read of
+    the orders: what the orders page shows."""
+    for grouping in by:
+        _grouping(grouping)
+    _order_reader(principal)
+    read = _read_orders(session)
+    reports = {grouping: _lead_report(read, grouping, principal) for grouping in by}
+    return _order_rows(read, principal), reports
+
+
+def _grouping(by: str) -> None:
     if by not in GROUPINGS:
         raise SitroomError(f"unknown grouping {by!r}: choose one of {', '.join(GROUPINGS)}")
-    if principal is not None and not principal.can(Permission.STOCK_READ):
-        raise ForbiddenError(f"user {principal.username!r} may not read stock or orders")
-    source, destination = aliased(Facility), aliased(Facility)
-    src_unit, dst_unit = aliased(OrgUnit), aliased(OrgUnit)
-    query = (
-        select(
-            DistributionOrder.id,
-            DistributionOrder.origin_id,
-            DistributionOrder.created_at,
-            DistributionOrder.approved_at,
-            DistributionOrder.dispatched_at,
-            DistributionOrder.delivered_at,
-            DistributionOrder.carrier_kind,
-            DistributionOrder.status,
-            src_unit.path,
-            dst_unit.path,
-        )
-        .join(source, source.id == DistributionOrder.source_id)
-        .join(destination, destination.id == DistributionOrder.destination_id)
-        .join(src_unit, src_unit.id == source.org_unit_id)
-        .join(dst_unit, dst_unit.id == destination.org_unit_id)
-    )
-    every = list(session.execute(query))
+
+
+def _lead_report(
+    read: Sequence[_OrderRead],
+    by: str,
+    principal: Principal | None,
+    *,
+    since: datetime | None = None,
+    until: datetime | None = None,
+) -> LeadTimeReport:
+    """:func:`lead_times` of the orders ``read`` (every order: chains link legs of any time)."""
     # Chains link legs of any time: their starts come from all the orders.
-    links = {row[0]: (row[1], row[4]) for row in every}
+    links = {o.id: (o.origin_id, o.dispatched_at) for o in read}
 
     def chain_start(order_id: int) -> datetime | None:
         origin, start = links[order_id]
@@ -1492,14 +1546,15 @@ def lead_times(
 
     groups: list[str] = []
     table: list[list[float]] = []
-    for oid, _origin, created, approved, dispatched, delivered, kind, status, sp, dp in every:
-        if status == "cancelled" or not _can_read(principal, sp, dp):
+    for o in read:
+        if o.status == "cancelled" or not _can_read(principal, o.source_path, o.destination_path):
             continue
+        created = o.created_at
         if (since is not None and created < since) or (until is not None and created >= until):
             continue
-        hours = _lead(created, approved, dispatched, delivered, chain_start(oid))
+        hours = _lead(created, o.approved_at, o.dispatched_at, o.delivered_at, chain_start(o.id))
         table.append([np.nan if hours[s] is None else float(hours[s] or 0.0) for s in STEPS])
-        region, carrier = region_of(dp), kind or "none"
+        region, carrier = region_of(o.destination_path), o.carrier_kind or "none"
         groups.append({"region": region, "carrier_kind": carrier}.get(by, f"{region} {carrier}"))
     array = np.asarray(table, dtype=float).reshape(len(table), len(STEPS))
     overall = summarize(["all"] * len(groups), array)
@@ -1532,5 +1587,6 @@ __all__ = [
     "get_order",
     "lead_times",
     "list_orders",
+    "orders_and_lead_times",
     "region_of",
 ]

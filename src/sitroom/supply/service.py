@@ -7,17 +7,17 @@ each over :mod:`sitroom.supply.ledger`.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session, aliased
 
 from sitroom.auth.permissions import Permission, Principal, authorize
-from sitroom.db import DEFAULT_LOCK_TIMEOUT
+from sitroom.db import DEFAULT_LOCK_TIMEOUT, utcnow
 from sitroom.errors import NotFoundError
 from sitroom.places.models import OrgUnit
 from sitroom.supply.events_csv import ReadFile, read_events
@@ -106,6 +106,33 @@ class StockLine:
             "expiry": self.expiry,
             "quantity": self.quantity,
         }
+
+
+def lot_stock(facility_id: int, at: datetime) -> Any:
+    """``facility_id``'s stock per item and lot at ``at``, as a subquery of
+    ``item_id``, ``lot_id`` and ``quantity``: the maintained balances when ``at``
+    is now or later, the ledger summed up to ``at`` (included) before, so that
+    what is read of a past moment does not change with what was posted since."""
+    if at >= utcnow() - timedelta(seconds=1):
+        return (
+            select(
+                StockBalance.item_id.label("item_id"),
+                StockBalance.lot_id.label("lot_id"),
+                StockBalance.quantity.label("quantity"),
+            )
+            .where(StockBalance.facility_id == facility_id)
+            .subquery()
+        )
+    return (
+        select(
+            StockEntry.item_id.label("item_id"),
+            StockEntry.lot_id.label("lot_id"),
+            func.sum(StockEntry.quantity).label("quantity"),
+        )
+        .where(StockEntry.facility_id == facility_id, StockEntry.time <= at)
+        .group_by(StockEntry.item_id, StockEntry.lot_id)
+        .subquery()
+    )
 
 
 def stock_on_hand(
@@ -534,14 +561,36 @@ def stock_picture(session: Session, at: datetime, *, region_level: int = 2) -> S
     )
 
 
-def ledger_rows(session: Session, *, facility: str | None = None) -> Iterator[dict[str, object]]:
-    """The ledger as the import's CSV rows, in time order.
+class LedgerEntry(NamedTuple):
+    """One entry of the ledger as :func:`ledger_entries` reads it."""
 
-    Reversed entries and their reversals are left out (their sum is nothing):
-    importing the file into an empty ledger gives the same stock. Each row
-    names its lot; an issue's quantity is positive, as the import reads it; a
-    stocktake's is the count; times are UTC with their offset.
-    """
+    time: datetime
+    kind: str
+    facility: str
+    item: str
+    lot: str
+    expiry: date
+    quantity: int
+    counted: int | None
+    counterparty_facility: str | None
+    counterparty: str | None
+    reason: str | None
+    reference: str | None
+    patients: int | None
+    simulated: bool
+
+
+def ledger_entries(
+    session: Session,
+    *,
+    facility: str | None = None,
+    items: Sequence[str] | None = None,
+    since: datetime | None = None,
+    yield_per: int = 10_000,
+) -> Iterator[LedgerEntry]:
+    """The ledger's entries (of ``facility``, of ``items``, from ``since`` on), in time
+    order, with their facility, item, lot and counterparty by code. Reversed entries and
+    their reversals are left out (their sum is nothing)."""
     other = aliased(Facility)
     reversed_ids = select(StockEntry.reverses_id).where(StockEntry.reverses_id.is_not(None))
     query = (
@@ -559,6 +608,7 @@ def ledger_rows(session: Session, *, facility: str | None = None) -> Iterator[di
             StockEntry.reason,
             StockEntry.reference,
             StockEntry.patients,
+            StockEntry.simulated,
         )
         .join(Facility, Facility.id == StockEntry.facility_id)
         .join(Item, Item.id == StockEntry.item_id)
@@ -566,25 +616,42 @@ def ledger_rows(session: Session, *, facility: str | None = None) -> Iterator[di
         .outerjoin(other, other.id == StockEntry.counterparty_id)
         .where(StockEntry.reverses_id.is_(None), StockEntry.id.not_in(reversed_ids))
         .order_by(StockEntry.time, StockEntry.id)
-        .execution_options(yield_per=10_000)
+        .execution_options(yield_per=yield_per)
     )
     if facility is not None:
         _known(session, Facility, facility, "facility")
         query = query.where(Facility.code == facility)
+    if items:
+        query = query.where(Item.code.in_(items))
+    if since is not None:
+        query = query.where(StockEntry.time >= since)
     for row in session.execute(query):
-        when, kind, place, item, lot, expiry, qty, counted, other_code, party, why, ref, pts = row
+        yield LedgerEntry._make(row)
+
+
+def ledger_rows(
+    session: Session, *, facility: str | None = None, since: datetime | None = None
+) -> Iterator[dict[str, object]]:
+    """The ledger (of ``facility``; from ``since`` on) as the import's CSV rows, in time order.
+
+    Reversed entries and their reversals are left out (their sum is nothing):
+    importing the file into an empty ledger gives the same stock. Each row
+    names its lot; an issue's quantity is positive, as the import reads it; a
+    stocktake's is the count; times are UTC with their offset.
+    """
+    for e in ledger_entries(session, facility=facility, since=since):
         yield {
-            "time": when.isoformat(),
-            "event": kind,
-            "facility": place,
-            "item": item,
-            "lot": lot,
-            "expiry": expiry.isoformat(),
-            "quantity": counted if kind == "stocktake" else abs(int(qty)),
-            "counterparty": other_code or party,
-            "reason": why,
-            "reference": ref,
-            "patients": pts,
+            "time": e.time.isoformat(),
+            "event": e.kind,
+            "facility": e.facility,
+            "item": e.item,
+            "lot": e.lot,
+            "expiry": e.expiry.isoformat(),
+            "quantity": e.counted if e.kind == "stocktake" else abs(int(e.quantity)),
+            "counterparty": e.counterparty_facility or e.counterparty,
+            "reason": e.reason,
+            "reference": e.reference,
+            "patients": e.patients,
         }
 
 
@@ -604,13 +671,16 @@ def reverse(
 
 
 __all__ = [
+    "LedgerEntry",
     "Mismatch",
     "StockLine",
     "StockMatrix",
     "StockPicture",
     "Verification",
     "import_events",
+    "ledger_entries",
     "ledger_rows",
+    "lot_stock",
     "post_read",
     "reverse",
     "stock_matrix",

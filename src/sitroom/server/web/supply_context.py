@@ -10,8 +10,8 @@ and its JSON twin are the same context, cached the same way:
   level (:func:`sitroom.supply.indicators.indicators`,
   :func:`sitroom.supply.service.stock_picture`);
 - :func:`stockouts` (``/supply/stockouts``): :func:`sitroom.supply.indicators.alerts`;
-- :func:`orders` (``/supply/orders``): :func:`sitroom.supply.orders.list_orders` and
-  :func:`~sitroom.supply.orders.lead_times` per region and carrier kind;
+- :func:`orders` (``/supply/orders``): :func:`sitroom.supply.orders.orders_and_lead_times`
+  (the orders and their lead times per region and carrier kind, from one read);
 - :func:`allocation` (``/supply/allocation``):
   :func:`sitroom.supply.planning.plan_allocation`, read-only;
 - :func:`investigations` (``/supply/investigations``): the ranked suspects
@@ -710,10 +710,11 @@ def orders(context: AppContext, principal: Principal, *, status: str | None) -> 
     simulated = _simulated(context)
     names = {r.code: r.name for r in _regions(context)}
     with context.session() as session:
-        every = service.list_orders(session, principal=principal)
-        by_region = service.lead_times(session, by="region", principal=principal)
-        by_carrier = service.lead_times(session, by="carrier_kind", principal=principal)
-        by_both = service.lead_times(session, by="region_carrier_kind", principal=principal)
+        every, lead_times = service.orders_and_lead_times(
+            session, by=("region", "carrier_kind", "region_carrier_kind"), principal=principal
+        )
+    by_region, by_carrier = lead_times["region"], lead_times["carrier_kind"]
+    by_both = lead_times["region_carrier_kind"]
     counts: dict[str, int] = defaultdict(int)
     for row in every:
         counts[row.status] += 1
