@@ -1755,6 +1755,8 @@ def receive_shipment(
             principal=principal,
             lock_timeout=lock_timeout,
             now=lambda: recorded,
+            # The demo's illustrative aid enters the ledger marked as the simulated supply is.
+            simulated=shipment.illustrative,
         ).apply(movements, source=f"receipt of aid shipment {shipment.number}")
         if not summary.ok or summary.batch_id is None:
             raise AidRefused(
