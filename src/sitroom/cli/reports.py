@@ -698,7 +698,9 @@ def _demo_supply(rt: AppContext) -> None:
     if rt.country.supply is None:
         return
     with rt.session() as session:
-        batches = session.scalar(select(func.count(StockBatch.id)).where(StockBatch.simulated))
+        batches = session.scalar(
+            select(func.count(StockBatch.id)).where(StockBatch.channel == "simulation")
+        )
     if batches:
         console.print("\nThe simulated supply history is loaded (sitroom supply stock).")
         return

@@ -204,8 +204,10 @@ def simulate_into(
 
 
 def _refuse_second_history(session: Session) -> None:
-    """ConflictError when the ledger holds a simulated history already."""
-    if session.scalar(select(func.count(StockBatch.id)).where(StockBatch.simulated)):
+    """ConflictError when the ledger holds a simulated history already (batches of the
+    simulation's channel: the demo's illustrative aid receipts are marked simulated too,
+    but are not a history of the supply chain)."""
+    if session.scalar(select(func.count(StockBatch.id)).where(StockBatch.channel == "simulation")):
         raise ConflictError(
             "the ledger already holds a simulated supply history (simulated batches):"
             " simulate into a fresh database"
