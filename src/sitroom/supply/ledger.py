@@ -63,6 +63,7 @@ from sitroom.places.models import OrgUnit
 from sitroom.supply.models import (
     ADJUST_REASONS,
     ENTRY_KINDS,
+    DistributionOrder,
     Facility,
     Item,
     Lot,
@@ -405,7 +406,9 @@ class Ledger:
         Each reversal entry has the opposite quantity, the original's time (so
         the stock at any moment is as if the batch had not been), its kind and
         lot, and ``reverses_id``; its reason is "reversal: <reason>". Refused
-        (ConflictError) when the batch was reversed already or when taking its
+        (ConflictError) when the batch was reversed already, when it is a
+        distribution order's dispatch or delivery (the order is corrected
+        through its own steps: see :func:`order_of_batch`), or when taking its
         stock back would leave less than nothing at some moment since (the
         stock was issued on meanwhile), or what a transfer sent has arrived.
         The user needs ``stock.write`` over each entry's facility, or
@@ -428,22 +431,7 @@ class Ledger:
         return summary
 
     def _reverse(self, batch_id: int, reason: str, source: str) -> PostSummary:
-        if self.session.get(StockBatch, batch_id) is None:
-            raise NotFoundError(f"no stock batch {batch_id}")
-        original = list(
-            self.session.scalars(
-                select(StockEntry).where(StockEntry.batch_id == batch_id).order_by(StockEntry.id)
-            )
-        )
-        ids = [e.id for e in original]
-        if ids and self.session.scalar(
-            select(func.count(StockEntry.id)).where(StockEntry.reverses_id.in_(ids))
-        ):
-            raise ConflictError(f"stock batch {batch_id} was reversed already")
-        if any(e.reverses_id is not None for e in original):
-            raise ConflictError(
-                f"stock batch {batch_id} is itself a reversal: post the movements again"
-            )
+        original = self._reversible(batch_id)
         codes = dict(self.session.execute(select(Facility.id, Facility.code)).all())
         items = dict(self.session.execute(select(Item.id, Item.code)).all())
         probes = [
@@ -524,6 +512,37 @@ class Ledger:
         summary.entries = len(entries)
         summary.kinds = _count(entries)
         return summary
+
+    def _reversible(self, batch_id: int) -> list[StockEntry]:
+        """The entries of batch ``batch_id``, which may be reversed; ConflictError when
+        it was reversed already, is a reversal itself, or is an order's dispatch or
+        delivery; NotFoundError when there is no such batch."""
+        if self.session.get(StockBatch, batch_id) is None:
+            raise NotFoundError(f"no stock batch {batch_id}")
+        original = list(
+            self.session.scalars(
+                select(StockEntry).where(StockEntry.batch_id == batch_id).order_by(StockEntry.id)
+            )
+        )
+        ids = [e.id for e in original]
+        if ids and self.session.scalar(
+            select(func.count(StockEntry.id)).where(StockEntry.reverses_id.in_(ids))
+        ):
+            raise ConflictError(f"stock batch {batch_id} was reversed already")
+        if any(e.reverses_id is not None for e in original):
+            raise ConflictError(
+                f"stock batch {batch_id} is itself a reversal: post the movements again"
+            )
+        made_by = order_of_batch(self.session, batch_id)
+        if made_by is not None:
+            number, step = made_by
+            raise ConflictError(
+                f"stock batch {batch_id} is the {step} of distribution order {number}: it is not"
+                f" reversed (the order and what is in transit would no longer agree); correct"
+                f" order {number} through its own steps instead (reject on the proof of"
+                " delivery what did not arrive, return stock with an order back)"
+            )
+        return original
 
     # One movement -----------------------------------------------------------------------
 
@@ -1266,6 +1285,29 @@ def _insert(
     cursor.executemany(f"INSERT INTO {table} ({columns}) VALUES ({marks})", rows)
 
 
+def order_of_batch(session: Session, batch_id: int) -> tuple[str, str] | None:
+    """The distribution order whose dispatch or delivery posted stock batch ``batch_id``:
+    (its number, ``"dispatch"`` or ``"delivery"``); None for any other batch.
+
+    Such a batch is not reversed: the order's lines (dispatched, accepted, rejected) and
+    what is in transit under its number are written together with it, and a reversal
+    would leave them disagreeing.
+    """
+    row = session.execute(
+        select(DistributionOrder.number, DistributionOrder.dispatch_batch_id)
+        .where(
+            or_(
+                DistributionOrder.dispatch_batch_id == batch_id,
+                DistributionOrder.delivery_batch_id == batch_id,
+            )
+        )
+        .limit(1)
+    ).first()
+    if row is None:
+        return None
+    return row[0], "dispatch" if row[1] == batch_id else "delivery"
+
+
 def on_route(session: Session, source: Facility, destination: Facility) -> bool:
     """The ledger's route rule, for callers that refuse before posting (an order's creation).
 
@@ -1295,5 +1337,6 @@ __all__ = [
     "PostSummary",
     "SitroomError",
     "on_route",
+    "order_of_batch",
     "unit_word",
 ]
