@@ -102,6 +102,8 @@ def print_post(summary: PostSummary, *, what: str = "posted") -> None:
 
 
 def _post(ctx: typer.Context, movement: Movement, *, as_json: bool, dry_run: bool = False) -> None:
+    from zoneinfo import ZoneInfo
+
     from sitroom.auth.service import acting_principal
     from sitroom.supply.ledger import Ledger
 
@@ -114,6 +116,7 @@ def _post(ctx: typer.Context, movement: Movement, *, as_json: bool, dry_run: boo
             channel="cli",
             principal=who,
             lock_timeout=rt.settings.lock_timeout,
+            zone=ZoneInfo(rt.country.reporting.time_zone),
         ).post([movement], source=f"sitroom supply {movement.event}", dry_run=dry_run)
     if as_json:
         print_json(summary.to_dict())

@@ -15,7 +15,10 @@ The rules:
   the movement's time; it is refused when the stock is not there, with what
   is there, and that holds at every later moment too (a back-dated issue may
   not make any later balance negative);
-- dispensing or shipping from an expired lot is refused;
+- dispensing or shipping from an expired lot is refused; a lot is usable up to
+  and on its expiry date, the movement's day read in the country's time zone
+  (:func:`local_day`: as the surveillance reporting window and the supply
+  indicators read days), whatever offset the movement's time was given with;
 - a transfer goes only from a facility to its customer or its supplier along
   a supplier link, or along a declared route (``supply_route``);
 - a transfer in matches the transfer out of the same reference: it cannot
@@ -41,7 +44,7 @@ import time as clock
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta, tzinfo
 from typing import Any
 
 from sqlalchemy import func, or_, select
@@ -240,6 +243,13 @@ _REFERENCE = 9
 Base = tuple[Any, ...]
 
 
+def local_day(moment: datetime, zone: tzinfo) -> date:
+    """The day of ``moment`` in ``zone`` (the country's time zone): the day a lot's expiry
+    date is compared with. A lot expiring on 30 June is usable until midnight at the end
+    of 30 June there, whether the time is given in UTC or with another offset."""
+    return moment.astimezone(zone).date()
+
+
 def unit_word(count: int, unit: str) -> str:
     """``"1 tablet"``, ``"1,200 tablets"``."""
     return f"{count:,} {unit}{'' if count == 1 or unit.endswith('s') else 's'}"
@@ -250,7 +260,9 @@ class Ledger:
 
     ``principal`` (a signed-in user or the command line's ``--user`` with a
     role) is checked on every facility; None is the local operator, who may
-    do anything, as for the surveillance import.
+    do anything, as for the surveillance import. ``zone`` is the country's time
+    zone (``reporting.time_zone``), in which a movement's day is compared with a
+    lot's expiry date (:func:`local_day`); callers pass it, UTC when not given.
     """
 
     def __init__(
@@ -263,8 +275,10 @@ class Ledger:
         simulated: bool = False,
         lock_timeout: float = DEFAULT_LOCK_TIMEOUT,
         now: Callable[[], datetime] = utcnow,
+        zone: tzinfo = UTC,
     ) -> None:
         self.session = session
+        self.zone = zone
         self.user = user
         self.channel = channel
         self.principal = principal
@@ -362,7 +376,7 @@ class Ledger:
                 summary.reject(movement.line, exc.column, exc.reason)
                 continue
             readable.append(movement)
-        book = _Book(self.session, readable)
+        book = _Book(self.session, readable, self.zone)
         book.lock(self.session)
         book.load(self.session)
         entries: list[Entry] = []
@@ -438,7 +452,7 @@ class Ledger:
             Movement(e.time, e.kind, codes[e.facility_id], items[e.item_id], 1) for e in original
         ]
         summary = PostSummary(source=source, movements=len(original))
-        book = _Book(self.session, probes)
+        book = _Book(self.session, probes, self.zone)
         book.lock(self.session)
         book.load(self.session)
         entries = []
@@ -701,8 +715,10 @@ def _count(entries: Iterable[Entry]) -> dict[str, int]:
 class _Book:
     """What a post reads and changes, loaded once: facilities, items, lots, balances."""
 
-    def __init__(self, session: Session, movements: Sequence[Movement]) -> None:
+    def __init__(self, session: Session, movements: Sequence[Movement], zone: tzinfo) -> None:
         self.session = session
+        #: The country's time zone: a movement's day there is compared with expiry dates.
+        self.zone = zone
         codes = {m.facility for m in movements} | {
             m.counterparty for m in movements if m.counterparty and m.event.startswith("transfer")
         }
@@ -983,8 +999,9 @@ class _Book:
         allow_expired: bool,
         prefer_expired: bool = False,
     ) -> list[Entry]:
-        """Take ``quantity`` out: the named lot, or FEFO over the lots held."""
-        day = m.time.date()
+        """Take ``quantity`` out: the named lot, or FEFO over the lots held (those not
+        expired on the movement's day in the country's time zone, unless ``allow_expired``)."""
+        day = local_day(m.time, self.zone)
         if m.lot:
             lot = self.named_lot(item, m.lot)
             if not allow_expired and lot.expiry < day:
@@ -1336,6 +1353,7 @@ __all__ = [
     "NotFoundError",
     "PostSummary",
     "SitroomError",
+    "local_day",
     "on_route",
     "order_of_batch",
     "unit_word",

@@ -47,7 +47,7 @@ import time as clock
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime, tzinfo
 from typing import Any, TypeVar
 
 import numpy as np
@@ -845,11 +845,15 @@ def dispatch_order(
     channel: str = "cli",
     lock_timeout: float = DEFAULT_LOCK_TIMEOUT,
     now: Callable[[], datetime] = utcnow,
+    zone: tzinfo = UTC,
 ) -> OrderView:
     """Dispatch an approved order: the status and the ledger's ``transfer_out`` entries
     in one transaction.
 
     Each line sends its quantity of its lot, or of the lots first to expire.
+    A lot is expired when its expiry date is before the dispatch's day in
+    ``zone``, the country's time zone (as for every movement of the ledger:
+    :func:`~sitroom.supply.ledger.local_day`), whether ``at`` is given or now.
     Refused, with nothing written, when the stock is not there (the ledger's
     message, naming the line: what there is), when the user has no
     ``stock.write`` over the source, or when another process changed the
@@ -916,6 +920,7 @@ def dispatch_order(
             simulated=order.simulated,
             lock_timeout=lock_timeout,
             now=lambda: recorded,
+            zone=zone,
         ).apply(movements, source=f"dispatch of order {number}")
         if not summary.ok:
             raise _ledger_refusal(number, summary, {ln.line: it.code for ln, it, _ in lines})
@@ -1068,6 +1073,7 @@ def deliver_order(
     channel: str = "cli",
     lock_timeout: float = DEFAULT_LOCK_TIMEOUT,
     now: Callable[[], datetime] = utcnow,
+    zone: tzinfo = UTC,
 ) -> OrderView:
     """Record the proof of delivery of a dispatched order, signed by ``receiver``.
 
@@ -1083,6 +1089,8 @@ def deliver_order(
     units are taken from the lots first to expire). With ``auto_close`` an
     order delivered without a rejection is closed at once; one with
     rejections stays delivered until someone has reconciled it and closes it.
+    ``zone``: the country's time zone, passed to the ledger (see
+    :func:`dispatch_order`).
     """
 
     def step() -> OrderView:
@@ -1162,6 +1170,7 @@ def deliver_order(
             simulated=order.simulated,
             lock_timeout=lock_timeout,
             now=lambda: recorded,
+            zone=zone,
         ).apply(movements, source=f"delivery of order {number}")
         if not summary.ok:
             raise _ledger_refusal(number, summary, {ln.line: it.code for ln, it, _ in order_lines})

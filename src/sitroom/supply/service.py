@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, tzinfo
 from pathlib import Path
 from typing import Any
 
@@ -42,11 +42,20 @@ def import_events(
     Rows that cannot be read and rows the ledger refuses are all listed (the
     ledger checks the readable rows as if the others were not there); nothing
     is written unless every row is good. The same file again writes nothing
-    (``previously_imported``).
+    (``previously_imported``). ``zone`` is the country's time zone: local times
+    without an offset are read in it, and the ledger compares expiry dates with
+    the day there.
     """
     shown = shown or str(path)
     read = read_events(path, zone, shown)
-    ledger = Ledger(session, user=user, channel=channel, principal=principal, simulated=simulated)
+    ledger = Ledger(
+        session,
+        user=user,
+        channel=channel,
+        principal=principal,
+        simulated=simulated,
+        zone=zone,
+    )
     return _post_read(ledger, read, shown, dry_run)
 
 
@@ -54,6 +63,7 @@ def post_read(
     session: Session,
     read: ReadFile,
     *,
+    zone: tzinfo,
     user: str,
     shown: str,
     channel: str = "api",
@@ -63,9 +73,14 @@ def post_read(
 ) -> PostSummary:
     """:func:`import_events` of events CSV already read (``events_csv.parse_events`` of a
     request's body): the same rules and summary; every row or none; the same text again
-    writes nothing."""
+    writes nothing. ``zone``: the country's time zone (the one the text was read in)."""
     ledger = Ledger(
-        session, user=user, channel=channel, principal=principal, lock_timeout=lock_timeout
+        session,
+        user=user,
+        channel=channel,
+        principal=principal,
+        lock_timeout=lock_timeout,
+        zone=zone,
     )
     return _post_read(ledger, read, shown, dry_run)
 

@@ -17,6 +17,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any, cast
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session, aliased
@@ -177,7 +178,13 @@ def simulate_into(
         orders=len(simulated.orders),
     )
     with context.session(write=True) as session:
-        ledger = Ledger(session, user=user, channel="simulation", simulated=True)
+        ledger = Ledger(
+            session,
+            user=user,
+            channel="simulation",
+            simulated=True,
+            zone=ZoneInfo(context.country.reporting.time_zone),
+        )
         for first in range(0, len(movements), CHUNK):
             chunk = movements[first : first + CHUNK]
             summary = ledger.post(chunk, source=f"simulated supply, seed {seed}")

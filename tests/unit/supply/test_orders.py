@@ -6,7 +6,7 @@ change, no ledger entry.
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -271,6 +271,48 @@ def test_a_delivery_receives_only_what_its_dispatch_put_in_transit(
     assert done.status == "closed"
     assert stock(stocked, STORE) == {"EARLY": 200, "LATE": 100}
     assert service.verify(stocked).ok
+
+
+@pytest.mark.parametrize(
+    ("clock", "sent"),
+    [
+        # 23:30 on 30 June in Pyongyang (14:30 UTC): the lot's last day, it goes.
+        (datetime(2022, 6, 30, 14, 30, tzinfo=UTC), True),
+        # 00:30 on 1 July in Pyongyang, still 30 June in UTC: expired there, refused.
+        (datetime(2022, 6, 30, 15, 30, tzinfo=UTC), False),
+    ],
+)
+def test_a_dispatch_reads_expiry_on_the_countrys_day(
+    stocked: Session, clock: datetime, sent: bool
+) -> None:
+    """An order dispatched now (the clock in UTC) judges its lots' expiry on the country's
+    day, as the ledger does for every movement, not on the UTC date."""
+    receive(stocked, WAREHOUSE, "JUNE", 50, date(2022, 6, 30))
+    order = orders.create_order(
+        stocked, WAREHOUSE, STORE, [OrderLineIn("PARA-500", 20, lot="JUNE")], user="kim", at=at(2)
+    )
+    orders.approve_order(stocked, order.number, user="kim", at=at(2, 11))
+    before = counts(stocked)
+
+    def dispatch() -> orders.OrderView:
+        return orders.dispatch_order(
+            stocked,
+            order.number,
+            carrier="civil transport",
+            carrier_kind="civil",
+            user="kim",
+            now=lambda: clock,
+            zone=ZONE,
+        )
+
+    if sent:
+        assert dispatch().lines[0].lots == (("JUNE", "2022-06-30", 20),)
+        assert stock(stocked, WAREHOUSE)["JUNE"] == 30
+        return
+    with pytest.raises(OrderRefused, match="lot JUNE of PARA-500 expired on 2022-06-30"):
+        dispatch()
+    assert counts(stocked) == before
+    assert orders.get_order(stocked, order.number).status == "approved"
 
 
 def test_an_order_may_be_cancelled_before_dispatch_only(stocked: Session) -> None:
