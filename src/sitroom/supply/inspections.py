@@ -182,7 +182,7 @@ def _evidence(session: Session, place: Facility, now: datetime) -> dict[str, Any
     """The facility's stock now and its ledger of the last :data:`EVIDENCE_DAYS` days."""
     from sitroom.supply.service import ledger_rows, stock_on_hand
 
-    rows = list(ledger_rows(session, facility=place.code))
+    rows = list(ledger_rows(session, facility=place.code, recorded_counts=True))
     last = session.scalar(
         select(func.max(StockEntry.time)).where(StockEntry.facility_id == place.id)
     )

@@ -7,7 +7,8 @@ each over :mod:`sitroom.supply.ledger`.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections import defaultdict
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, tzinfo
 from pathlib import Path
@@ -549,13 +550,17 @@ def stock_picture(session: Session, at: datetime, *, region_level: int = 2) -> S
     )
 
 
-def ledger_rows(session: Session, *, facility: str | None = None) -> Iterator[dict[str, object]]:
-    """The ledger as the import's CSV rows, in time order.
+def ledger_rows(
+    session: Session, *, facility: str | None = None, recorded_counts: bool = False
+) -> Iterator[dict[str, object]]:
+    """The ledger as the import's CSV rows, in time order: imported into an empty
+    ledger, they give the same stock on hand per facility, item and lot.
 
-    Reversed entries and their reversals are left out (their sum is nothing):
-    importing the file into an empty ledger gives the same stock. Each row
-    names its lot; an issue's quantity is positive, as the import reads it; a
-    stocktake's is the count; times are UTC with their offset.
+    Reversed entries and their reversals are left out (their sum is nothing);
+    each row names its lot; an issue's quantity is positive, as the import reads
+    it; times are UTC with their offset; stocktakes as :func:`export_rows` says.
+    ``recorded_counts``: each stocktake with the count recorded instead (the
+    evidence of an inspection; not for importing).
     """
     other = aliased(Facility)
     reversed_ids = select(StockEntry.reverses_id).where(StockEntry.reverses_id.is_not(None))
@@ -586,18 +591,56 @@ def ledger_rows(session: Session, *, facility: str | None = None) -> Iterator[di
     if facility is not None:
         _known(session, Facility, facility, "facility")
         query = query.where(Facility.code == facility)
-    for row in session.execute(query):
-        when, kind, place, item, lot, expiry, qty, counted, other_code, party, why, ref, pts = row
+    rows = (tuple(row) for row in session.execute(query))
+    yield from export_rows(rows, recorded_counts=recorded_counts)
+
+
+def export_rows(
+    entries: Iterable[tuple[Any, ...]], *, recorded_counts: bool = False
+) -> Iterator[dict[str, object]]:
+    """The CSV rows of ledger entries in time order (:func:`ledger_rows`' columns:
+    time, kind, facility, item, lot, expiry, quantity (signed), counted,
+    counterparty facility, counterparty, reason, reference, patients).
+
+    A stocktake is exported as the level its lot stands at after it in the rows
+    exported (the level before it, plus the difference the stocktake made), so
+    that importing the rows makes the same difference again. That is the count
+    recorded unless entries were reversed or back-dated across the stocktake
+    after it was posted: a reversal takes its entry back at the entry's time,
+    before a count that had seen it, and the count recorded would then set the
+    lot to a level it no longer has. A stocktake of a lot that no row exported
+    before it brings in (its only receipt was reversed) would name a lot the
+    import does not know: left out when it leaves nothing, otherwise exported as
+    the ``found`` adjustment it amounts to.
+    """
+    levels: dict[tuple[str, str, str], int] = defaultdict(int)
+    brought: set[tuple[str, str]] = set()
+    for entry in entries:
+        when, kind, place, item, lot, expiry, qty, counted, other_code, party, why, ref, pts = entry
+        key = (place, item, lot)
+        levels[key] += int(qty)
+        event, quantity, reason = kind, abs(int(qty)), why
+        if kind == "stocktake" and recorded_counts:
+            quantity = counted
+        elif kind == "stocktake":
+            quantity = levels[key]
+            if (item, lot) not in brought:
+                if quantity == 0:
+                    continue
+                event, reason = "adjust", "found"
+        if event == "receipt" or (event == "adjust" and reason == "found"):
+            # The rows the import makes a new lot with (the row's expiry).
+            brought.add((item, lot))
         yield {
             "time": when.isoformat(),
-            "event": kind,
+            "event": event,
             "facility": place,
             "item": item,
             "lot": lot,
             "expiry": expiry.isoformat(),
-            "quantity": counted if kind == "stocktake" else abs(int(qty)),
+            "quantity": quantity,
             "counterparty": other_code or party,
-            "reason": why,
+            "reason": reason,
             "reference": ref,
             "patients": pts,
         }
@@ -624,6 +667,7 @@ __all__ = [
     "StockMatrix",
     "StockPicture",
     "Verification",
+    "export_rows",
     "import_events",
     "ledger_rows",
     "post_read",
