@@ -7,7 +7,6 @@ same stock on hand per facility, item and lot there.
 
 from __future__ import annotations
 
-import os
 import shutil
 from collections.abc import Iterator
 from datetime import date, datetime
@@ -25,6 +24,7 @@ from sitroom.supply import orders, service
 from sitroom.supply.events_csv import write_events
 from sitroom.supply.ledger import Ledger, Movement, PostSummary
 from sitroom.supply.orders import OrderLineIn, PodLine
+from tests.conftest import TEST_DATABASE_URL
 
 ZONE = ZoneInfo("Asia/Pyongyang")
 WAREHOUSE = "WH-KP-04"
@@ -41,7 +41,7 @@ def at(day: int, hour: int = 10) -> datetime:
 @pytest.fixture
 def twin(_migrated: str, tmp_path: Path, country: Country) -> Iterator[Session]:
     """A second database, migrated and set up with the country, its ledger empty."""
-    url = os.environ.get("SITROOM_TEST_DATABASE_URL", "")
+    url = TEST_DATABASE_URL
     if url:
         admin = create_db_engine(url)
         with admin.begin() as connection:
