@@ -419,7 +419,10 @@ class Ledger:
 
         Each reversal entry has the opposite quantity, the original's time (so
         the stock at any moment is as if the batch had not been), its kind and
-        lot, and ``reverses_id``; its reason is "reversal: <reason>". Refused
+        lot, and ``reverses_id``; its reason is "reversal: <reason>", but for an
+        adjustment's, which keeps the adjustment's reason (the only reasons an
+        adjustment may have: ``ck_stock_entry_adjust_reason``); the batch's source
+        says "reversal of stock batch <batch>: <reason>" for every one. Refused
         (ConflictError) when the batch was reversed already, when it is a
         distribution order's dispatch or delivery (the order is corrected
         through its own steps: see :func:`order_of_batch`), or when taking its
@@ -430,7 +433,7 @@ class Ledger:
         """
         if not reason.strip():
             raise ConflictError("a reversal gives its reason")
-        source = f"reversal of stock batch {batch_id}"
+        source = f"reversal of stock batch {batch_id}: {reason.strip()}"[:500]
         try:
             begin_write(self.session, self.lock_timeout)
             summary = self._reverse(batch_id, reason.strip(), source)
@@ -501,7 +504,7 @@ class Ledger:
                 entry.item_id,
                 entry.counterparty_id,
                 entry.counterparty,
-                f"reversal: {reason}"[:200],
+                entry.reason if entry.kind == "adjust" else f"reversal: {reason}"[:200],
                 entry.reference,
                 entry.patients,
                 None,

@@ -350,6 +350,29 @@ def test_a_reversal_undoes_a_batch_once(stocked: Session) -> None:
     assert set(reasons) == {"reversal: typed twice"}
 
 
+def test_an_adjustment_is_reversed_keeping_its_reason(stocked: Session) -> None:
+    """An adjustment's reason is one of the adjustment reasons (a check constraint): its
+    reversal keeps it, and the reversal's reason is in the batch's source."""
+    lost = post(stocked, Movement(at(2), "adjust", PHARMACY, "PARA-500", 40, reason="lost"))
+    found = post(
+        stocked, Movement(at(3), "adjust", PHARMACY, "PARA-500", 5, lot="LATE", reason="found")
+    )
+    assert stock(stocked, PHARMACY) == {"EARLY": 60, "LATE": 505}
+    for batch in (lost.batch_id, found.batch_id):
+        assert batch is not None
+        undone = service.reverse(stocked, batch, reason="counted twice", user="test")
+        assert undone.committed, undone.rejections
+        assert undone.source == f"reversal of stock batch {batch}: counted twice"
+    assert stock(stocked, PHARMACY) == {"EARLY": 100, "LATE": 500}
+    reversals = stocked.execute(
+        select(StockEntry.kind, StockEntry.reason, StockEntry.quantity)
+        .where(StockEntry.reverses_id.is_not(None))
+        .order_by(StockEntry.id)
+    ).all()
+    assert reversals == [("adjust", "lost", 40), ("adjust", "found", -5)]
+    assert service.verify(stocked).ok
+
+
 def test_a_receipt_issued_on_cannot_be_reversed(loaded: Session) -> None:
     got = post(
         loaded,
