@@ -53,6 +53,35 @@ def test_a_day_of_stock_from_the_command_line(cli, loaded: Session, tmp_path: Pa
     )
 
 
+def test_expiry_is_judged_on_the_countrys_day(cli, loaded: Session) -> None:
+    """A lot expiring on 30 June is usable until midnight in Pyongyang (the country's zone),
+    whatever offset ``--time`` is given with."""
+    received = cli(
+        "supply", "receive", "--facility", PHARMACY, "--item", "PARA-500", "--quantity", "10",
+        "--lot", "JUNE", "--expiry", "2022-06-30", "--from", "UNICEF", "--time", "2022-06-01",
+    )  # fmt: skip
+    assert received.code == 0, received.err
+
+    def dispense(when: str) -> object:
+        return cli(
+            "supply", "dispense", "--facility", PHARMACY, "--item", "PARA-500", "--quantity",
+            "1", "--lot", "JUNE", "--time", when,
+        )  # fmt: skip
+
+    # 00:30 on 1 July in Pyongyang, still 30 June in UTC: expired.
+    late = dispense("2022-06-30T15:30+00:00")
+    assert late.code == 1
+    assert "lot JUNE of PARA-500 expired on 2022-06-30" in late.err
+    # 22:00 on 30 June in Pyongyang, already 1 July in UTC+12: still usable.
+    last = dispense("2022-07-01T01:00+12:00")
+    assert last.code == 0, last.err
+    # 23:59 local time, without an offset: usable; a minute later: expired.
+    assert dispense("2022-06-30T23:59").code == 0
+    assert dispense("2022-07-01T00:00").code == 1
+    stock = json.loads(cli("supply", "stock", "--facility", PHARMACY, "--json").out)
+    assert [s["quantity"] for s in stock] == [8]
+
+
 def test_bad_command_line_input_is_a_message_and_an_exit_code(cli, loaded: Session) -> None:
     for args, words in (
         (("--time", "yesterday"), "--time: 'yesterday' is not a time"),

@@ -528,7 +528,13 @@ def record_day(
     movements, errors = read_entry(sheet, entry)
     if errors:
         return sheet, DayResult(errors)
-    ledger = Ledger(session, user=user, channel=channel, principal=principal)
+    ledger = Ledger(
+        session,
+        user=user,
+        channel=channel,
+        principal=principal,
+        zone=ZoneInfo(country.reporting.time_zone),
+    )
     summary = ledger.post(movements, source=f"dispensing of {facility} on {day.isoformat()}")
     result = DayResult(summary=summary)
     if summary.ok:

@@ -185,7 +185,7 @@ def _evidence(session: Session, place: Facility, now: datetime) -> dict[str, Any
     # The last 30 days of the facility's own ledger (a history may be years old): only
     # those are read.
     since = (min(last, now) if last else now) - timedelta(days=EVIDENCE_DAYS)
-    recent = list(ledger_rows(session, facility=place.code, since=since))
+    recent = list(ledger_rows(session, facility=place.code, since=since, recorded_counts=True))
     return {
         "stock": [line.to_dict() for line in stock_on_hand(session, facility=place.code)],
         "ledger_since": since.isoformat(),

@@ -24,12 +24,15 @@ when the order is made and again by the ledger when it is dispatched)::
   naming the order and the line. The ledger gets a ``transfer_in`` of
   everything that arrived under the order's reference (so nothing stays in
   transit) and an ``adjust`` writing the rejected units off at the destination
-  (see :data:`WRITE_OFF` and docs/supply.md for why).
+  (see :data:`WRITE_OFF` and docs/supply.md for why); refused when what is in
+  transit under the reference is no longer what was dispatched.
 - **close**: after delivery; automatic when every unit was accepted.
 - **cancel**: from draft or approved, with a reason.
 
 Every step keeps its time and user on the order and adds a row to the
-order's append-only history (``supply_order_event``). A status changes only
+order's append-only history (``supply_order_event``). The ledger batches of a
+dispatch and a delivery are not reversed (:meth:`Ledger.reverse` refuses them,
+naming the order): an order is corrected through these steps. A status changes only
 by ``UPDATE ... WHERE id = :id AND status = :status read``: of two processes
 dispatching or delivering the same order at once, one wins and the other gets
 a :class:`~sitroom.errors.ConflictError` saying what the order is now; the
@@ -44,7 +47,7 @@ import time as clock
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime, tzinfo
 from typing import Any, NamedTuple, TypeVar
 
 import numpy as np
@@ -70,7 +73,14 @@ from sitroom.errors import (
 )
 from sitroom.places.models import OrgUnit
 from sitroom.supply.leadtimes import STEPS, GroupLeadTimes, StepStats, summarize
-from sitroom.supply.ledger import FUTURE_TOLERANCE, Ledger, Movement, PostSummary, on_route
+from sitroom.supply.ledger import (
+    FUTURE_TOLERANCE,
+    Ledger,
+    Movement,
+    PostSummary,
+    on_route,
+    unit_word,
+)
 from sitroom.supply.lookups import facility_by_id, find_facility, region_of
 from sitroom.supply.models import (
     CARRIER_KINDS,
@@ -824,11 +834,15 @@ def dispatch_order(
     channel: str = "cli",
     lock_timeout: float = DEFAULT_LOCK_TIMEOUT,
     now: Callable[[], datetime] = utcnow,
+    zone: tzinfo = UTC,
 ) -> OrderView:
     """Dispatch an approved order: the status and the ledger's ``transfer_out`` entries
     in one transaction.
 
     Each line sends its quantity of its lot, or of the lots first to expire.
+    A lot is expired when its expiry date is before the dispatch's day in
+    ``zone``, the country's time zone (as for every movement of the ledger:
+    :func:`~sitroom.supply.ledger.local_day`), whether ``at`` is given or now.
     Refused, with nothing written, when the stock is not there (the ledger's
     message, naming the line: what there is), when the user has no
     ``stock.write`` over the source, or when another process changed the
@@ -895,6 +909,7 @@ def dispatch_order(
             simulated=order.simulated,
             lock_timeout=lock_timeout,
             now=lambda: recorded,
+            zone=zone,
         ).apply(movements, source=f"dispatch of order {number}")
         if not summary.ok:
             raise _ledger_refusal(number, summary, {ln.line: it.code for ln, it, _ in lines})
@@ -1005,6 +1020,34 @@ def _check_pod(
     return found
 
 
+def _check_transit(
+    order: DistributionOrder,
+    lines: list[tuple[OrderLine, Item, str | None]],
+    transit: dict[int, list[tuple[str, Any, int]]],
+) -> None:
+    """Each line's units in transit under the order's number must be what it dispatched.
+
+    The proof of delivery accounts for the units dispatched, the ledger receives what is
+    in transit: they agree unless entries under the order's number were posted outside
+    the order (a transfer typed by hand with its reference, or a reversal of the
+    dispatch from before :meth:`Ledger.reverse` refused those). Then the delivery
+    would receive more (or less) than is on the road: refused, naming each line.
+    """
+    reasons = []
+    for line, item, _lot in lines:
+        dispatched = line.dispatched or 0
+        moving = sum(units for _, _, units in transit.get(line.line, ()))
+        if moving != dispatched:
+            reasons.append(
+                f"line {line.line} ({item.code}): {dispatched:,} dispatched but"
+                f" {unit_word(moving, item.unit)} in transit under {order.number}: entries"
+                " under the order's number were posted outside the order; reverse them"
+                " before recording the delivery"
+            )
+    if reasons:
+        raise OrderRefused(order.number, reasons)
+
+
 def deliver_order(
     session: Session,
     number: str,
@@ -1019,11 +1062,15 @@ def deliver_order(
     channel: str = "cli",
     lock_timeout: float = DEFAULT_LOCK_TIMEOUT,
     now: Callable[[], datetime] = utcnow,
+    zone: tzinfo = UTC,
 ) -> OrderView:
     """Record the proof of delivery of a dispatched order, signed by ``receiver``.
 
     Per line, accepted + rejected must be what was dispatched (more is
-    refused, naming the order and the line); rejected units give a reason
+    refused, naming the order and the line), and what is in transit under
+    the order's number must still be what was dispatched (refused, naming
+    the line, when entries under the number were posted outside the order:
+    nothing is received beyond what is on the road); rejected units give a reason
     (:data:`~sitroom.supply.models.REJECTION_REASONS`). In the same
     transaction the ledger gets, at the destination and under the order's
     number, a ``transfer_in`` of every unit that was in transit and an
@@ -1031,6 +1078,8 @@ def deliver_order(
     units are taken from the lots first to expire). With ``auto_close`` an
     order delivered without a rejection is closed at once; one with
     rejections stays delivered until someone has reconciled it and closes it.
+    ``zone``: the country's time zone, passed to the ledger (see
+    :func:`dispatch_order`).
     """
 
     def step() -> OrderView:
@@ -1046,6 +1095,8 @@ def deliver_order(
         _not_before(order, when, order.dispatched_at, "delivered")
         order_lines = _codes(session, order)
         pod = _check_pod(order, order_lines, lines)
+        transit = {line.line: _in_transit(session, order, item.id) for line, item, _ in order_lines}
+        _check_transit(order, order_lines, transit)
         _move(
             session,
             order,
@@ -1066,7 +1117,7 @@ def deliver_order(
         for line, item, _lot in order_lines:
             entry = pod[line.line]
             reject_left = entry.rejected
-            for lot, _expiry, pending in _in_transit(session, order, item.id):
+            for lot, _expiry, pending in transit[line.line]:
                 rejected = min(reject_left, pending)
                 reject_left -= rejected
                 movements.append(
@@ -1108,6 +1159,7 @@ def deliver_order(
             simulated=order.simulated,
             lock_timeout=lock_timeout,
             now=lambda: recorded,
+            zone=zone,
         ).apply(movements, source=f"delivery of order {number}")
         if not summary.ok:
             raise _ledger_refusal(number, summary, {ln.line: it.code for ln, it, _ in order_lines})

@@ -7,9 +7,10 @@ each over :mod:`sitroom.supply.ledger`.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections import defaultdict
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta, tzinfo
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -42,11 +43,20 @@ def import_events(
     Rows that cannot be read and rows the ledger refuses are all listed (the
     ledger checks the readable rows as if the others were not there); nothing
     is written unless every row is good. The same file again writes nothing
-    (``previously_imported``).
+    (``previously_imported``). ``zone`` is the country's time zone: local times
+    without an offset are read in it, and the ledger compares expiry dates with
+    the day there.
     """
     shown = shown or str(path)
     read = read_events(path, zone, shown)
-    ledger = Ledger(session, user=user, channel=channel, principal=principal, simulated=simulated)
+    ledger = Ledger(
+        session,
+        user=user,
+        channel=channel,
+        principal=principal,
+        simulated=simulated,
+        zone=zone,
+    )
     return _post_read(ledger, read, shown, dry_run)
 
 
@@ -54,6 +64,7 @@ def post_read(
     session: Session,
     read: ReadFile,
     *,
+    zone: tzinfo,
     user: str,
     shown: str,
     channel: str = "api",
@@ -63,9 +74,14 @@ def post_read(
 ) -> PostSummary:
     """:func:`import_events` of events CSV already read (``events_csv.parse_events`` of a
     request's body): the same rules and summary; every row or none; the same text again
-    writes nothing."""
+    writes nothing. ``zone``: the country's time zone (the one the text was read in)."""
     ledger = Ledger(
-        session, user=user, channel=channel, principal=principal, lock_timeout=lock_timeout
+        session,
+        user=user,
+        channel=channel,
+        principal=principal,
+        lock_timeout=lock_timeout,
+        zone=zone,
     )
     return _post_read(ledger, read, shown, dry_run)
 
@@ -630,28 +646,74 @@ def ledger_entries(
 
 
 def ledger_rows(
-    session: Session, *, facility: str | None = None, since: datetime | None = None
+    session: Session,
+    *,
+    facility: str | None = None,
+    since: datetime | None = None,
+    recorded_counts: bool = False,
 ) -> Iterator[dict[str, object]]:
-    """The ledger (of ``facility``; from ``since`` on) as the import's CSV rows, in time order.
+    """The ledger (of ``facility``; from ``since`` on) as the import's CSV rows, in time
+    order: imported into an empty ledger, they give the same stock on hand per
+    facility, item and lot.
 
-    Reversed entries and their reversals are left out (their sum is nothing):
-    importing the file into an empty ledger gives the same stock. Each row
-    names its lot; an issue's quantity is positive, as the import reads it; a
-    stocktake's is the count; times are UTC with their offset.
+    Reversed entries and their reversals are left out (their sum is nothing);
+    each row names its lot; an issue's quantity is positive, as the import reads
+    it; times are UTC with their offset; stocktakes as :func:`export_rows` says.
+    ``recorded_counts``: each stocktake with the count recorded instead (the
+    evidence of an inspection; not for importing).
     """
-    for e in ledger_entries(session, facility=facility, since=since):
+    entries = (tuple(e)[:13] for e in ledger_entries(session, facility=facility, since=since))
+    yield from export_rows(entries, recorded_counts=recorded_counts)
+
+
+def export_rows(
+    entries: Iterable[tuple[Any, ...]], *, recorded_counts: bool = False
+) -> Iterator[dict[str, object]]:
+    """The CSV rows of ledger entries in time order (:func:`ledger_rows`' columns:
+    time, kind, facility, item, lot, expiry, quantity (signed), counted,
+    counterparty facility, counterparty, reason, reference, patients).
+
+    A stocktake is exported as the level its lot stands at after it in the rows
+    exported (the level before it, plus the difference the stocktake made), so
+    that importing the rows makes the same difference again. That is the count
+    recorded unless entries were reversed or back-dated across the stocktake
+    after it was posted: a reversal takes its entry back at the entry's time,
+    before a count that had seen it, and the count recorded would then set the
+    lot to a level it no longer has. A stocktake of a lot that no row exported
+    before it brings in (its only receipt was reversed) would name a lot the
+    import does not know: left out when it leaves nothing, otherwise exported as
+    the ``found`` adjustment it amounts to.
+    """
+    levels: dict[tuple[str, str, str], int] = defaultdict(int)
+    brought: set[tuple[str, str]] = set()
+    for entry in entries:
+        when, kind, place, item, lot, expiry, qty, counted, other_code, party, why, ref, pts = entry
+        key = (place, item, lot)
+        levels[key] += int(qty)
+        event, quantity, reason = kind, abs(int(qty)), why
+        if kind == "stocktake" and recorded_counts:
+            quantity = counted
+        elif kind == "stocktake":
+            quantity = levels[key]
+            if (item, lot) not in brought:
+                if quantity == 0:
+                    continue
+                event, reason = "adjust", "found"
+        if event == "receipt" or (event == "adjust" and reason == "found"):
+            # The rows the import makes a new lot with (the row's expiry).
+            brought.add((item, lot))
         yield {
-            "time": e.time.isoformat(),
-            "event": e.kind,
-            "facility": e.facility,
-            "item": e.item,
-            "lot": e.lot,
-            "expiry": e.expiry.isoformat(),
-            "quantity": e.counted if e.kind == "stocktake" else abs(int(e.quantity)),
-            "counterparty": e.counterparty_facility or e.counterparty,
-            "reason": e.reason,
-            "reference": e.reference,
-            "patients": e.patients,
+            "time": when.isoformat(),
+            "event": event,
+            "facility": place,
+            "item": item,
+            "lot": lot,
+            "expiry": expiry.isoformat(),
+            "quantity": quantity,
+            "counterparty": other_code or party,
+            "reason": reason,
+            "reference": ref,
+            "patients": pts,
         }
 
 
@@ -677,6 +739,7 @@ __all__ = [
     "StockMatrix",
     "StockPicture",
     "Verification",
+    "export_rows",
     "import_events",
     "ledger_entries",
     "ledger_rows",

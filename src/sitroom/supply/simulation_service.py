@@ -17,6 +17,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any, cast
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session, aliased
@@ -175,7 +176,13 @@ def simulate_into(
         orders=len(simulated.orders),
     )
     with context.session(write=True) as session:
-        ledger = Ledger(session, user=user, channel="simulation", simulated=True)
+        ledger = Ledger(
+            session,
+            user=user,
+            channel="simulation",
+            simulated=True,
+            zone=ZoneInfo(context.country.reporting.time_zone),
+        )
         # One transaction for the whole history: a failure midway leaves nothing.
         try:
             begin_write(session, ledger.lock_timeout)
