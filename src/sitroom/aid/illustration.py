@@ -197,6 +197,7 @@ def load_illustration(session: Session, *, user: str) -> Illustration:
             pipeline.ReceiveLineIn("PARA-500", "CN-PARA-2204B", 3_000_000),
         ],
         received_by="Ri Myong Chol, stockpile keeper (illustrative)",
+        zone=ZONE,
         at=_at(19, 17),
         user=user,
     )

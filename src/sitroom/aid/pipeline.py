@@ -47,7 +47,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import UTC, date, datetime, tzinfo
 from typing import Any
 
 from sqlalchemy import func, select, update
@@ -1671,6 +1671,7 @@ def receive_shipment(
     received_by: str,
     note: str | None = None,
     channel: str = "cli",
+    zone: tzinfo = UTC,
     user: str,
     principal: Principal | None = None,
     at: datetime | None = None,
@@ -1680,7 +1681,9 @@ def receive_shipment(
     """Receive goods of shipment ``number`` at its warehouse, signed by ``received_by``:
     the units of each lot accepted (a partial delivery, or the rest).
 
-    In one transaction: ``receipt`` entries in the stock ledger (through
+    ``zone`` is the country's time zone, in which the ledger reads a lot's expiry
+    day (the command line and the API pass it). In one transaction: ``receipt``
+    entries in the stock ledger (through
     :class:`~sitroom.supply.ledger.Ledger`) at the shipment's destination, with
     the partner's name as ``counterparty``, the shipment's number as
     ``reference`` and the lot's expiry from the shipment line; the
@@ -1757,6 +1760,7 @@ def receive_shipment(
             now=lambda: recorded,
             # The demo's illustrative aid enters the ledger marked as the simulated supply is.
             simulated=shipment.illustrative,
+            zone=zone,
         ).apply(movements, source=f"receipt of aid shipment {shipment.number}")
         if not summary.ok or summary.batch_id is None:
             raise AidRefused(
