@@ -954,8 +954,10 @@ def overdue(context: AppContext, principal: Principal) -> Dashboard:
         first = found[0]
         sentences.append(
             Sentence(
-                text=f"{_plural(len(found), 'answer is', 'answers are')} overdue; the longest:"
-                f" {first.about} ({first.partner_name}), due {_local(context, first.due)}.",
+                text=f"{_plural(len(found), 'answer is', 'answers are')} overdue; the longest: "
+                + ("the partner's" if first.waiting_for == "partner" else "our")
+                + f" answer on {first.about} ({first.partner_name}), due"
+                f" {_local(context, first.due)}.",
                 severity="warning",
             )
         )

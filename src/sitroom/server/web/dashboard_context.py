@@ -272,7 +272,6 @@ def overview(context: AppContext, principal: Principal, period: str | None) -> D
     _authorized(context, principal, None)
     if _nothing_yet(context, period):
         return _empty(context, "overview", f"{context.country.country.name}: national overview")
-    report = build_report(context, period)
     keep = {
         "headline",
         "tables",
@@ -284,6 +283,8 @@ def overview(context: AppContext, principal: Principal, period: str | None) -> D
         "reporting",
         "quality",
     }
+    # Only the sections shown: the others (medicines, aid) would cost time for nothing.
+    report = build_report(context, period, only=keep)
     sections = [_outlines_by_url(s) for s in report.sections if s.key in keep]
     links = [
         Link(href=f"/regions/{row['code']}", text=str(row["name"]))
