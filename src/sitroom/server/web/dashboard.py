@@ -298,7 +298,7 @@ async def start(request: Request) -> Response:
         return await account(request)
     if home == "overview":
         return await overview(request)
-    return await _region(request, home, as_json=False)
+    return await _region(request, home, as_json=False, start=True)
 
 
 @router.get("/overview")
@@ -364,7 +364,9 @@ async def region(request: Request, name: str) -> Response:
     return await _region(request, code, as_json=as_json)
 
 
-async def _region(request: Request, code: str, *, as_json: bool) -> Response:
+async def _region(request: Request, code: str, *, as_json: bool, start: bool = False) -> Response:
+    """A region's page; ``start``: shown as a regional user's start page (``/``), which
+    then carries their notices as the overview does a national user's."""
     try:
         period = _period(request)
     except BadInput as exc:
@@ -376,6 +378,7 @@ async def _region(request: Request, code: str, *, as_json: bool) -> Response:
         lambda who: boards.region(ctx, who, code, period),
         as_json=as_json,
         title="Region",
+        notices=(lambda who: _aid_notices(ctx, who)) if start else None,
     )
 
 
