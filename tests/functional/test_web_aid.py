@@ -189,11 +189,12 @@ def test_the_gap_by_item_and_region_is_the_service_s(cora: TestClient, aided: Ai
     db.rollback()
     report = gap_report(db, aided.world.context.country, end=date(2022, 5, 25), horizon=7)
     national = {r.item: r.to_dict() for r in report.table if r.national}
-    shown = {r["item"].split(" · ")[0]: r for r in _rows(data, "gap_items")}
+    shown = {r["item"].split(" ")[0]: r for r in _rows(data, "gap_items")}
     assert set(shown) == set(national)
     for item, row in shown.items():
         assert row["need"] == national[item]["need_median"]
         assert row["stock"] == national[item]["stock"]
+        assert row["pipeline"] == national[item]["pledged"] + national[item]["shipped"]
         assert row["gap"] == national[item]["gap_median"]
         assert row["gap_upper"] == national[item]["gap_upper"]
         assert row["runs_out"] == (national[item]["runs_out"] or "")

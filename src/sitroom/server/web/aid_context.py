@@ -395,7 +395,7 @@ def _coming_section(context: AppContext, coming: list[ShipmentView]) -> Section:
                 "status": where,
                 "customs": word(s.customs_status),
                 "border": s.border_crossing or "",
-                "destination": f"{s.destination} · {s.destination_name}",
+                "destination": s.destination_name,
                 "region": names.get(region, region) if region else "national",
                 "departed": _local(context, s.departed_at),
                 "expected": s.expected_at.isoformat() if s.expected_at else "",
@@ -718,8 +718,7 @@ def _gap_columns(first: Column) -> list[Column]:
         Column(key="need_lower", label="Need, 5 %"),
         Column(key="need_upper", label="Need, 95 %"),
         Column(key="stock", label="Stock on hand"),
-        Column(key="pledged", label="Pledged, not shipped"),
-        Column(key="shipped", label="Shipped, not arrived"),
+        Column(key="pipeline", label="Pipeline"),
         Column(key="weighted", label="Pipeline, weighted"),
         Column(key="gap", label="Gap, median"),
         Column(key="gap_upper", label="Gap, up to"),
@@ -735,8 +734,7 @@ def _gap_row(row: GapRow, first: dict[str, Value]) -> dict[str, Value]:
         "need_lower": d["need_lower"],
         "need_upper": d["need_upper"],
         "stock": d["stock"],
-        "pledged": d["pledged"],
-        "shipped": d["shipped"],
+        "pipeline": d["pledged"] + d["shipped"],
         "weighted": round(row.pipeline_weighted),
         "gap": d["gap_median"],
         "gap_upper": d["gap_upper"],
@@ -783,7 +781,7 @@ def _gap_items(report: GapReport) -> Section:
                 severity="ok",
             )
         )
-    rows = [_gap_row(r, {"item": f"{r.item} · {r.item_name}", "place": r.name}) for r in shown]
+    rows = [_gap_row(r, {"item": f"{r.item} ({r.unit}s)", "place": r.name}) for r in shown]
     first = Column(key="item", label="Item", kind="text")
     columns = _gap_columns(first)
     if not national:
@@ -806,8 +804,9 @@ def _gap_items(report: GapReport) -> Section:
                 columns=columns,
                 rows=rows,
                 caption="Units of each item; need and gap rounded up, the 5 % and 95 % the"
-                " need's 90 % interval; the pipeline weighted by each partner's reliability so"
-                " far; runs out: the day the median need passes the stock if nothing arrives.",
+                " need's 90 % interval; the pipeline: pledged and not shipped, shipped and not"
+                " arrived, then weighted by each partner's reliability so far; runs out: the"
+                " day the median need passes the stock if nothing arrives.",
             )
         ],
         notes=[*report.notes, report.note] if report.note else list(report.notes),
