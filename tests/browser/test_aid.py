@@ -79,7 +79,7 @@ def test_the_pipeline_draws_where_the_aid_is_bound(
     fills = {shapes.nth(i).get_attribute("fill") for i in range(13)}
     assert len(fills) == 2, fills  # Chagang's warehouse awaits a shipment; the rest grey
     on_the_way = page.get_by_role("region", name=re.compile("^Shipments on their way"))
-    expect(on_the_way).to_contain_text("at the border (Sinuiju)")
+    expect(on_the_way).to_contain_text("at the border (Sinuiju, customs pending)")
     offers = page.get_by_role("region", name=re.compile("^Offers, newest first"))
     expect(offers.locator(".badge.illustration")).to_have_text("illustration")
     figure.screenshot(path=str(screenshots / "aid-map.png"))

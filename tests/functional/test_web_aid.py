@@ -155,8 +155,7 @@ def test_the_pipeline_by_status_and_what_is_on_its_way(cora: TestClient, aided: 
     coming = {r["number"]: r for r in _rows(data, "coming")}
     assert {n: r["outstanding"] for n, r in coming.items()} == listed
     assert sum(listed.values()) == sum(aided.history.on_the_way.values())
-    assert coming[story.AT_BORDER]["status"] == "at the border (Sinuiju)"
-    assert coming[story.AT_BORDER]["customs"] == "pending"
+    assert coming[story.AT_BORDER]["status"] == "at the border (Sinuiju, customs pending)"
     assert coming[story.AT_BORDER]["region"] == "Chagang"
     assert coming[story.PARTLY]["items"] == "PARA-500 200,000"
     chart = data["sections"][1]["charts"][0]

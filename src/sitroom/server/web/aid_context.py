@@ -385,38 +385,39 @@ def _coming_section(context: AppContext, coming: list[ShipmentView]) -> Section:
         else:
             bound[region] += 1
         where = word(s.status)
-        if s.status == "at_border" and s.border_crossing:
-            where += f" ({s.border_crossing})"
+        if s.status == "at_border":
+            told = [s.border_crossing or ""]
+            if s.customs_status:
+                told.append(f"customs {word(s.customs_status)}")
+            where += f" ({', '.join(t for t in told if t)})" if any(told) else ""
         rows.append(
             {
                 "number": s.number,
                 MARK: _mark(s.illustrative),
                 "partner": s.partner_name,
-                "status": where,
-                "customs": word(s.customs_status),
-                "border": s.border_crossing or "",
-                "destination": s.destination_name,
-                "region": names.get(region, region) if region else "national",
-                "departed": _local(context, s.departed_at),
-                "expected": s.expected_at.isoformat() if s.expected_at else "",
                 "items": "; ".join(
                     f"{line.item} {line.outstanding:,}" for line in s.lines if line.outstanding
                 ),
                 "outstanding": sum(line.outstanding for line in s.lines),
+                "status": where,
+                "destination": s.destination_name,
+                "region": names.get(region, region) if region else "national",
+                "expected": s.expected_at.isoformat() if s.expected_at else "",
+                "departed": _local(context, s.departed_at),
+                "border": s.border_crossing or "",
             }
         )
     columns = [
         Column(key="number", label="Shipment", kind="text"),
         Column(key="partner", label="From", kind="text"),
+        Column(key="items", label="Items still to come", kind="text"),
+        Column(key="outstanding", label="Units"),
         Column(key="status", label="Where it is", kind="text"),
-        Column(key="customs", label="Customs", kind="text"),
-        Column(key="border", label="Border crossing", kind="text"),
         Column(key="destination", label="To", kind="text"),
         Column(key="region", label="Region", kind="text"),
-        Column(key="departed", label="Left", kind="text"),
         Column(key="expected", label="Expected", kind="text"),
-        Column(key="items", label="Items still to come", kind="text"),
-        Column(key="outstanding", label="Units still to come"),
+        Column(key="departed", label="Left", kind="text"),
+        Column(key="border", label="Border crossing", kind="text"),
     ]
     section_charts = []
     config = context.country.map
@@ -494,12 +495,12 @@ def _requests_section(context: AppContext, asked: list[RequestView]) -> Section:
     columns = [
         Column(key="number", label="Request", kind="text"),
         Column(key="partner", label="Asked of", kind="text"),
-        Column(key="channel", label="Through", kind="text"),
-        Column(key="unit", label="For", kind="text"),
-        Column(key="status", label="Status", kind="text"),
         Column(key="items", label="Items asked", kind="text"),
+        Column(key="status", label="Status", kind="text"),
+        Column(key="unit", label="For", kind="text"),
         Column(key="needed_by", label="Needed by", kind="text"),
         Column(key="sent", label="Sent", kind="text"),
+        Column(key="channel", label="Through", kind="text"),
     ]
     return Section(
         key="requests",
@@ -532,11 +533,11 @@ def _offers_section(context: AppContext, offered: list[OfferView]) -> Section:
     columns = [
         Column(key="number", label="Offer", kind="text"),
         Column(key="partner", label="From", kind="text"),
-        Column(key="channel", label="Through", kind="text"),
-        Column(key="status", label="Status", kind="text"),
         Column(key="items", label="Items offered", kind="text"),
-        Column(key="received", label="Received", kind="text"),
+        Column(key="status", label="Status", kind="text"),
         Column(key="answer_by", label="Answer by", kind="text"),
+        Column(key="received", label="Received", kind="text"),
+        Column(key="channel", label="Through", kind="text"),
         Column(key="conditions", label="Conditions", kind="text"),
     ]
     return Section(
@@ -928,24 +929,22 @@ def overdue(context: AppContext, principal: Principal) -> Dashboard:
             "about": o.about,
             MARK: _mark(o.illustrative),
             "partner": o.partner_name,
+            "summary": o.summary,
             "waiting_for": "the partner's answer" if o.waiting_for == "partner" else "our answer",
-            "what": "message" if o.kind == "message" else "offer's deadline",
-            "since": _local(context, o.since),
             "due": _local(context, o.due),
             "late": round(o.hours_overdue / 24, 2),
-            "summary": o.summary,
+            "since": _local(context, o.since),
         }
         for o in found[:MAX_ROWS]
     ]
     columns = [
         Column(key="about", label="About", kind="text"),
         Column(key="partner", label="Partner", kind="text"),
+        Column(key="summary", label="What waits", kind="text"),
         Column(key="waiting_for", label="Waiting for", kind="text"),
-        Column(key="what", label="What", kind="text"),
-        Column(key="since", label="Since", kind="text"),
         Column(key="due", label="Due", kind="text"),
         Column(key="late", label="Overdue by", kind="days"),
-        Column(key="summary", label="Summary", kind="text"),
+        Column(key="since", label="Since", kind="text"),
     ]
     ours = sum(1 for o in found if o.waiting_for == "us")
     sentences: list[Sentence] = []
