@@ -774,6 +774,20 @@ def list_requests(
     return [_request_view(session, r) for r in session.scalars(query)]
 
 
+def earliest(session: Session) -> datetime | None:
+    """When aid coordination began: the earliest request drafted or offer received
+    (None: none is recorded). The situation report leaves its aid section out of a
+    period that closed before it."""
+    first = session.execute(
+        select(
+            select(func.min(AidRequest.created_at)).scalar_subquery(),
+            select(func.min(Offer.received_at)).scalar_subquery(),
+        )
+    ).one()
+    found = [moment for moment in first if moment is not None]
+    return min(found) if found else None
+
+
 # Offers -----------------------------------------------------------------------------
 
 

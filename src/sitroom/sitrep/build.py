@@ -11,15 +11,21 @@ from sitroom.sitrep.model import Report, Section
 from sitroom.sitrep.sections import Inputs, registered
 
 if TYPE_CHECKING:
+    from collections.abc import Collection
+
     from sitroom.context import AppContext
 
 
-def build_report(context: AppContext, period: str | None = None) -> Report:
+def build_report(
+    context: AppContext, period: str | None = None, *, only: Collection[str] | None = None
+) -> Report:
     """The report of ``period`` as written (``2022-05-20``); by default the latest one.
 
     Refuses (NotFoundError, a SitroomError) a period without national figures.
     Each section comes from its registered builder; a builder's SitroomError
-    leaves its section with a note saying why it is empty.
+    leaves its section with a note saying why it is empty. ``only``: the keys of
+    the sections to build (the dashboard's overview shows some of them), all by
+    default.
     """
     from sitroom.events.service import list_events
     from sitroom.sitrep.epi_sections import events_with_change
@@ -33,6 +39,8 @@ def build_report(context: AppContext, period: str | None = None) -> Report:
     inputs.events, event_notes = events_with_change(inputs, recorded)
     sections: list[Section] = []
     for spec in registered():
+        if only is not None and spec.key not in only:
+            continue
         try:
             made = spec.build(inputs)
         except SitroomError as exc:

@@ -441,7 +441,10 @@ def choropleth(
             "type": "geoshape",
             "stroke": "#ffffff",
             "strokeWidth": 0.7,
-            **({"fill": "#cccccc"} if empty else {}),
+            # A region without a value is drawn (grey, by the colour's condition), not
+            # left out: Vega-Lite filters null values out of a continuous scale's marks
+            # unless told to show them.
+            **({"fill": "#cccccc"} if empty else {"invalid": "show"}),
         },
         # With no value at all the colour scale has no domain and Vega draws
         # nothing: every region is then grey, with no legend.

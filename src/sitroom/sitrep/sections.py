@@ -36,7 +36,12 @@ if TYPE_CHECKING:
     from sitroom.surveillance.service import ValueTable
 
 #: The modules whose builders make the report, imported by :func:`registered`.
-MODULES = ("sitroom.sitrep.builders", "sitroom.sitrep.epi_sections", "sitroom.supply.report")
+MODULES = (
+    "sitroom.sitrep.builders",
+    "sitroom.sitrep.epi_sections",
+    "sitroom.supply.report",
+    "sitroom.aid.report",
+)
 
 
 @dataclass

@@ -41,6 +41,10 @@ _FIELDS: dict[str, dict[str, tuple[str, Kind]]] = {
 }
 
 
+#: Maps of whole numbers (aid's shipments and gaps), shown as counts in their table.
+COUNT_MAPS = ("map_gap", "map_on_the_way")
+
+
 def _is_event_layer(rows: list[dict[str, Any]]) -> bool:
     return bool(rows) and all("number" in r and "label" in r for r in rows)
 
@@ -65,7 +69,13 @@ def chart_table(chart: Chart) -> Table:
     layers = _layers(chart.spec)
     if chart.spec.get("mark", {}).get("type") == "geoshape" and layers:
         legend = str(chart.spec.get("encoding", {}).get("color", {}).get("title") or "value")
-        kind: Kind = "change" if chart.key == "map_change" else "per100k"
+        kind: Kind = (
+            "change"
+            if chart.key == "map_change"
+            else "count"
+            if chart.key in COUNT_MAPS
+            else "per100k"
+        )
         rows: list[dict[str, Value]] = []
         for region in layers[0]:
             value = region.get("value")

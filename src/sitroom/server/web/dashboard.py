@@ -36,7 +36,7 @@ from sitroom.errors import ForbiddenError, NotFoundError, SitroomError
 from sitroom.server.deps import context
 from sitroom.server.web import dashboard_context as boards
 from sitroom.server.web.dashboard_context import Dashboard
-from sitroom.server.web.pages import DashboardPage, Viewer, dashboard_body, render
+from sitroom.server.web.pages import DashboardPage, Notice, Viewer, dashboard_body, render
 from sitroom.server.web.routes import (
     _message,
     _see_other,
@@ -191,21 +191,28 @@ async def _show(
     back: str = "/",
     twin: str | None = None,
     extra: Callable[[Any], str] | None = None,
+    notices: Callable[[Principal], tuple[Notice, ...]] | None = None,
 ) -> Response:
     """The page of ``key`` (or its twin), built by ``build``; ``twin``: the twin's URL
-    when it is not made from ``key`` (:func:`_twin_url`)."""
+    when it is not made from ``key`` (:func:`_twin_url`); ``notices``: the user's
+    notices above the page (not in the twin, never cached)."""
     json_url = None if as_json else (twin or _twin_url(key, request))
+    told: tuple[Notice, ...] = ()
 
     def work() -> tuple[SignedIn | None, Built | Exception | None]:
         # One trip to a worker thread: the session's look-up, then the page.
+        nonlocal told
         signed_in = _signed_in_now(request)
         if signed_in is None:
             return None, None
         who = signed_in.principal
         try:
-            return signed_in, _build(request, who, key, lambda: build(who), json_url, extra=extra)
+            built = _build(request, who, key, lambda: build(who), json_url, extra=extra)
         except (SitroomError, BadInput) as exc:
             return signed_in, exc
+        if notices is not None and json_url is not None:
+            told = notices(who)
+        return signed_in, built
 
     signed_in, built = await run_in_threadpool(work)
     if signed_in is None:
@@ -221,7 +228,8 @@ async def _show(
         return _refused(built, viewer, as_json, back)
     if json_url is None:
         return _twin(built)
-    return render(DashboardPage(viewer=viewer, body=built.body(json_url), title=title))
+    page = DashboardPage(viewer=viewer, body=built.body(json_url), title=title, notices=told)
+    return render(page)
 
 
 #: The query parameters the dashboard's pages read (``period``; analytics' place and days).
@@ -290,7 +298,7 @@ async def start(request: Request) -> Response:
         return await account(request)
     if home == "overview":
         return await overview(request)
-    return await _region(request, home, as_json=False)
+    return await _region(request, home, as_json=False, start=True)
 
 
 @router.get("/overview")
@@ -315,6 +323,28 @@ async def _overview(request: Request, *, as_json: bool) -> Response:
         lambda who: boards.overview(ctx, who, period),
         as_json=as_json,
         title="Overview",
+        notices=lambda who: _aid_notices(ctx, who),
+    )
+
+
+def _aid_notices(ctx: Any, who: Principal) -> tuple[Notice, ...]:
+    """The overview's marker of overdue aid answers, for a user who may read aid: how many
+    messages and offers wait for an answer past their time, linked to the list."""
+    from sitroom.server.web.aid_context import overdue_count
+
+    try:
+        late = overdue_count(ctx, who)
+    except SitroomError:
+        return ()  # a marker never stops the overview
+    if not late:
+        return ()
+    return (
+        Notice(
+            topic="Aid",
+            link_text=f"{late:,} answer{'s are' if late != 1 else ' is'} overdue",
+            href="/aid/overdue",
+            text="(messages and offers waiting for an answer past their time).",
+        ),
     )
 
 
@@ -334,7 +364,9 @@ async def region(request: Request, name: str) -> Response:
     return await _region(request, code, as_json=as_json)
 
 
-async def _region(request: Request, code: str, *, as_json: bool) -> Response:
+async def _region(request: Request, code: str, *, as_json: bool, start: bool = False) -> Response:
+    """A region's page; ``start``: shown as a regional user's start page (``/``), which
+    then carries their notices as the overview does a national user's."""
     try:
         period = _period(request)
     except BadInput as exc:
@@ -346,6 +378,7 @@ async def _region(request: Request, code: str, *, as_json: bool) -> Response:
         lambda who: boards.region(ctx, who, code, period),
         as_json=as_json,
         title="Region",
+        notices=(lambda who: _aid_notices(ctx, who)) if start else None,
     )
 
 

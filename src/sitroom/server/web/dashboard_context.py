@@ -47,6 +47,11 @@ Kind = Literal[
     "orders",
     "allocation",
     "investigations",
+    # Aid coordination's pages (``aid_context``).
+    "aid",
+    "gap",
+    "overdue",
+    "timeline",
 ]
 #: The days of history the region page and the quality page show.
 HISTORY = 28
@@ -117,6 +122,9 @@ class Dashboard(_Model):
     controls: Controls | None = None
     #: Whether the figures come (in part) from a simulated history: a banner says so.
     simulated: bool = False
+    #: Whether it shows records marked illustrative (the demo's aid history): a banner
+    #: says what that means, and each such record carries a badge.
+    illustrative: bool = False
     attributions: list[str] = Field(default_factory=list)
     #: The data version it was built from (``data_version``): the cache's key.
     version: str = ""
@@ -264,7 +272,6 @@ def overview(context: AppContext, principal: Principal, period: str | None) -> D
     _authorized(context, principal, None)
     if _nothing_yet(context, period):
         return _empty(context, "overview", f"{context.country.country.name}: national overview")
-    report = build_report(context, period)
     keep = {
         "headline",
         "tables",
@@ -276,6 +283,8 @@ def overview(context: AppContext, principal: Principal, period: str | None) -> D
         "reporting",
         "quality",
     }
+    # Only the sections shown: the others (medicines, aid) would cost time for nothing.
+    report = build_report(context, period, only=keep)
     sections = [_outlines_by_url(s) for s in report.sections if s.key in keep]
     links = [
         Link(href=f"/regions/{row['code']}", text=str(row["name"]))

@@ -52,6 +52,8 @@ class Viewer:
     #: ``stock.write``.
     can_stock: bool = False
     can_dispense: bool = False
+    #: Aid coordination's pages need ``aid.read``.
+    can_aid: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -303,18 +305,33 @@ class DispensePage:
 
 
 @dataclass(frozen=True, slots=True)
+class Notice:
+    """A line above a dashboard page's content that leads to another page: the
+    overview's count of overdue aid answers. Made for the user on each request (it
+    depends on their permissions and on the clock), never cached with the content."""
+
+    #: What it is about ("Aid"), then the link, then what the link counts.
+    topic: str
+    link_text: str
+    href: str
+    text: str = ""
+
+
+@dataclass(frozen=True, slots=True)
 class DashboardPage:
     """``dashboard.html``: one dashboard page around its content.
 
     ``title`` is the navigation's name of the page (Overview, Region, ...);
     ``body`` is the content, ``dashboard_body.html`` rendered from the
     context alone by :func:`dashboard_body` (and cached with it: it does
-    not depend on who is signed in).
+    not depend on who is signed in); ``notices`` are the user's own
+    (:class:`Notice`).
     """
 
     viewer: Viewer
     body: Markup
     title: str
+    notices: tuple[Notice, ...] = ()
 
 
 def dashboard_body(board: Dashboard, json_url: str) -> Markup:

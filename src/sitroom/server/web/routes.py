@@ -61,7 +61,7 @@ CSRF_REFUSED = (
 
 def install(app: FastAPI) -> None:
     """Add the pages and their static files to ``app``."""
-    from sitroom.server.web import dashboard, dispense, entry, reports, review, supply
+    from sitroom.server.web import aid, dashboard, dispense, entry, reports, review, supply
     from sitroom.sitrep.fonts import FONTS
 
     app.include_router(router)
@@ -70,6 +70,7 @@ def install(app: FastAPI) -> None:
     app.include_router(review.router)
     app.include_router(reports.router)
     app.include_router(supply.router)
+    app.include_router(aid.router)
     app.include_router(dispense.router)
     app.mount(STATIC_PATH, StaticFiles(directory=STATIC), name="static")
     # The report's Noto Sans KR subset, for the pages' @font-face (Hangul names).
@@ -151,6 +152,7 @@ def _viewer(signed_in: sessions.SignedIn) -> Viewer:
         can_analyse=who.can("analysis.read"),
         can_stock=who.can("stock.read"),
         can_dispense=who.can("stock.dispense") or who.can("stock.write"),
+        can_aid=who.can("aid.read"),
     )
 
 
