@@ -478,6 +478,83 @@ def _log_aid_message(world: World, unit: str) -> tuple[str, dict[str, Any]]:
     return "/api/v1/aid/messages", {"json": body}
 
 
+def _aid_pledge(world: World, unit: str) -> str:
+    """An open pledge of ``unit`` (10 sachets of ORS) answering a request sent."""
+    from sitroom.aid import pipeline
+    from sitroom.aid.common import LineIn
+
+    request = _aid_request(world, unit, sent=True)
+    made = pipeline.create_pledge(world.session, _aid_partner(world), [LineIn("ORS", 10)],
+                                  request=request, user="t")  # fmt: skip
+    return made.number
+
+
+def _aid_shipment(world: World, unit: str, *, received: int = 0) -> tuple[str, str]:
+    """A shipment of a pledge of ``unit`` in transit to its warehouse, a lot of its own
+    (``received`` units of it received): its number and lot."""
+    from datetime import UTC
+
+    from sitroom.aid import pipeline
+
+    lot = f"AID-{next(_serial)}"
+    made = pipeline.create_shipment(
+        world.session, _aid_pledge(world, unit), WAREHOUSE[unit],
+        [pipeline.ShipLineIn("ORS", lot, date(2030, 1, 1), 10)],
+        departed_at=datetime.now(UTC), user="t",
+    )  # fmt: skip
+    if received:
+        pipeline.receive_shipment(world.session, made.number,
+                                  [pipeline.ReceiveLineIn("ORS", lot, received)],
+                                  received_by="Kim", user="t")  # fmt: skip
+    return made.number, lot
+
+
+def _on_aid_pledge(suffix: str, method_body: dict[str, Any] | None = None) -> Any:
+    def build(world: World, unit: str) -> tuple[str, dict[str, Any]]:
+        number = _aid_pledge(world, unit)
+        return f"/api/v1/aid/pledges/{number}{suffix}", (
+            {} if method_body is None else {"json": method_body}
+        )
+
+    return build
+
+
+def _on_aid_shipment(
+    suffix: str, method_body: dict[str, Any] | None = None, *, received: int = 0
+) -> Any:
+    def build(world: World, unit: str) -> tuple[str, dict[str, Any]]:
+        number, _lot = _aid_shipment(world, unit, received=received)
+        return f"/api/v1/aid/shipments/{number}{suffix}", (
+            {} if method_body is None else {"json": method_body}
+        )
+
+    return build
+
+
+def _create_aid_pledge(world: World, unit: str) -> tuple[str, dict[str, Any]]:
+    body = {"partner": _aid_partner(world), "lines": [{"item": "ORS", "quantity": 5}],
+            "request": _aid_request(world, unit, sent=True)}  # fmt: skip
+    return "/api/v1/aid/pledges", {"json": body}
+
+
+def _create_aid_shipment(world: World, unit: str) -> tuple[str, dict[str, Any]]:
+    body = {"pledge": _aid_pledge(world, unit), "destination": WAREHOUSE[unit],
+            "lines": [{"item": "ORS", "lot": f"AID-{next(_serial)}", "expiry": "2030-01-01",
+                       "quantity": 5}]}  # fmt: skip
+    return "/api/v1/aid/shipments", {"json": body}
+
+
+def _receive_aid_shipment(world: World, unit: str) -> tuple[str, dict[str, Any]]:
+    number, lot = _aid_shipment(world, unit)
+    body = {"lines": [{"item": "ORS", "lot": lot, "quantity": 3}], "receivedBy": "Kim"}
+    return f"/api/v1/aid/shipments/{number}/receive", {"json": body}
+
+
+def _aid_lot(world: World, unit: str) -> tuple[str, dict[str, Any]]:
+    _number, lot = _aid_shipment(world, unit, received=2)
+    return f"/api/v1/aid/lots/ORS/{lot}", {}
+
+
 AID = [
     Action("aid partners", "GET", get("/api/v1/aid/partners"), "aid.read", scoped=False),
     Action(
@@ -524,6 +601,32 @@ AID = [
         ),
         "aid.read",
     ),
+    Action("aid pledges", "GET", get("/api/v1/aid/pledges"), "aid.read", scoped=False),
+    Action("aid pledge", "GET", _on_aid_pledge(""), "aid.read"),
+    Action("create aid pledge", "POST", _create_aid_pledge, "aid.write", ok=201),
+    Action("cancel aid pledge", "POST", _on_aid_pledge("/cancel", {"reason": "x"}), "aid.write"),
+    Action("aid shipments", "GET", get("/api/v1/aid/shipments"), "aid.read", scoped=False),
+    Action("aid shipment", "GET", _on_aid_shipment(""), "aid.read"),
+    Action("create aid shipment", "POST", _create_aid_shipment, "aid.write", ok=201),
+    Action(
+        "update aid shipment",
+        "POST",
+        _on_aid_shipment("/update", {"status": "at_border"}),
+        "aid.write",
+    ),
+    Action(
+        "close aid shipment",
+        "POST",
+        _on_aid_shipment("/close", {"reason": "x"}, received=4),
+        "aid.write",
+    ),
+    Action(
+        "cancel aid shipment", "POST", _on_aid_shipment("/cancel", {"reason": "x"}), "aid.write"
+    ),
+    # Received by whoever keeps the warehouse's stock: stock.write over it, not aid.write.
+    Action("receive aid shipment", "POST", _receive_aid_shipment, "stock.write", ok=201),
+    Action("aid lot", "GET", _aid_lot, ("aid.read", "stock.read"), scoped=False),
+    Action("aid 3w", "GET", get("/api/v1/aid/3w"), "aid.read", scoped=False),
 ]
 
 

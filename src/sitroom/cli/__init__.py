@@ -8,6 +8,7 @@ import sys
 
 from sitroom.cli import aid as _aid  # noqa: F401  (registers its commands)
 from sitroom.cli import aid_gap as _aid_gap  # noqa: F401
+from sitroom.cli import aid_pipeline as _aid_pipeline  # noqa: F401
 from sitroom.cli import analyze as _analyze  # noqa: F401
 from sitroom.cli import approvals as _approvals  # noqa: F401
 from sitroom.cli import audit as _audit  # noqa: F401

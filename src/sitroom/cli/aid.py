@@ -1,8 +1,8 @@
 """``sitroom aid ...``: aid coordination from the command line (issue #12, item 7).
 
 Thin commands over :mod:`sitroom.aid`: partners, requests, offers and the
-communications log here; pledges, shipments and receipts in
-:mod:`sitroom.cli.aid_pipeline`; the gap, suggestions and exports in
+communications log here; pledges, shipments, receipts, a lot's origin and the
+3W export in :mod:`sitroom.cli.aid_pipeline`; the gap and suggestions in
 :mod:`sitroom.cli.aid_gap`. ``--json`` everywhere; ``--user`` acts within its
 role and scopes. A refused step exits non-zero with every reason, and nothing
 is written.

@@ -53,7 +53,7 @@ def neutralise_formula(cell: object) -> object:
     return cell
 
 
-class _CsvOut:
+class CsvOut:
     """A csv writer that neutralises formula-like text cells when asked.
 
     The csv module quotes a cell holding a line break only if the break is in
@@ -149,7 +149,10 @@ def check_output(output: Path) -> None:
 
 
 @contextmanager
-def _atomic_output(output: Path | IO[str] | None) -> Iterator[IO[str]]:
+def atomic_output(output: Path | IO[str] | None) -> Iterator[IO[str]]:
+    """A text handle for ``output``: stdout (None), the caller's stream as it is, or a
+    file written atomically (a temporary file beside it, renamed over it once the
+    block ends without error; removed if it fails, the old file left as it was)."""
     if output is None:
         yield sys.stdout
         return
@@ -268,9 +271,9 @@ def write_rows(
     that differ from it by kind (``{"idScheme": "code", "orgUnitIdScheme": "uid"}``).
     """
     count = 0
-    with _atomic_output(output) as handle:
+    with atomic_output(output) as handle:
         if fmt == "csv-long":
-            writer = _CsvOut(handle, neutralise_formulas)
+            writer = CsvOut(handle, neutralise_formulas)
             writer.writerow(DHIS2_CSV_COLUMNS)
             for unit, period, element, value, stored_by, received, comment in rows:
                 writer.writerow(
@@ -310,11 +313,11 @@ def write_rows(
                 count += 1
             handle.write("\n  ]\n}\n")
         else:
-            count = _write_wide(_CsvOut(handle, neutralise_formulas), rows, codes)
+            count = _write_wide(CsvOut(handle, neutralise_formulas), rows, codes)
     return count
 
 
-def _write_wide(writer: _CsvOut, rows: Iterable[Row], codes: list[str]) -> int:
+def _write_wide(writer: CsvOut, rows: Iterable[Row], codes: list[str]) -> int:
     writer.writerow(["org_unit", "period", *codes, "received_at"])
     count = 0
     current: tuple[str, str] | None = None
