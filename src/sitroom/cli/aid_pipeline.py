@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
+from zoneinfo import ZoneInfo
 
 import typer
 
@@ -531,6 +532,7 @@ def receive(
     with rt.session(write=True) as session:
         result = pipeline.receive_shipment(
             session, shipment, lines, received_by=received_by, note=note, channel="cli",
+            zone=ZoneInfo(rt.country.reporting.time_zone),
             user=rt.settings.user, principal=principal(rt, session), at=moment,
             lock_timeout=rt.settings.lock_timeout,
         )  # fmt: skip

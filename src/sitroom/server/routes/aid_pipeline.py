@@ -42,7 +42,7 @@ from sitroom.server.routes.aid import (
     aid_reader,
     aid_writer,
 )
-from sitroom.server.routes.supply import Code, Day, Moment, Text, moment
+from sitroom.server.routes.supply import Code, Day, Moment, Text, moment, zone
 
 router = APIRouter(prefix="/aid", tags=["aid"])
 
@@ -568,6 +568,7 @@ def receive_shipment(
     return _step(
         lambda: pipeline.receive_shipment(
             db, number, lines, received_by=body.received_by, note=body.note, channel="api",
+            zone=zone(request),
             user=user.username, principal=user, at=moment(request, body.time),
             lock_timeout=_lock(request),
         ),
