@@ -41,6 +41,7 @@ from sitroom.errors import ConflictError, NotFoundError, SitroomError
 from sitroom.places.models import OrgUnit
 from sitroom.supply.catalogue import RANKS
 from sitroom.supply.models import FACILITY_TYPES, Facility, Item, Route
+from sitroom.supply.scopes import below, within
 
 #: Longest code and name (the columns' sizes).
 MAX_CODE = 64
@@ -129,14 +130,6 @@ def list_items(session: Session, *, principal: Principal | None = None) -> list[
     ]
 
 
-def _within(principal: Principal) -> Any:
-    from sqlalchemy import false, or_
-
-    if not principal.scope_paths:
-        return false()
-    return or_(*(OrgUnit.path.startswith(p, autoescape=True) for p in principal.scope_paths))
-
-
 def list_facilities(
     session: Session,
     *,
@@ -171,9 +164,9 @@ def list_facilities(
             raise NotFoundError(f"unknown org unit {org_unit!r}")
         if principal is not None:
             authorize(principal, Permission.STOCK_READ, path)
-        query = query.where(OrgUnit.path.startswith(path, autoescape=True))
+        query = query.where(below(path))
     elif principal is not None:
-        query = query.where(_within(principal))
+        query = query.where(within(principal))
     if facility_type is not None:
         query = query.where(Facility.type == facility_type)
     total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
