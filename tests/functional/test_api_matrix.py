@@ -211,7 +211,7 @@ def _new_facility(world: World, unit: str) -> str:
 
     code = f"PH-MATRIX-{next(_serial)}"
     network_service.create_facility(
-        world.session, code=code, name=code, facility_type="pharmacy", org_unit=unit
+        world.session, code=code, name=code, facility_type="pharmacy", org_unit=unit, user="t"
     )
     return code
 

@@ -42,6 +42,7 @@ def world(
         w.add_user("lo-n", "logistician", ["KP"])
         w.add_user("ph", "pharmacist", [CHAGANG])
         w.add_user("vi", "viewer", [CHAGANG])
+        w.add_user("ep-n", "epidemiologist", ["KP"])  # reads the audit trail
         stock_world(w.session)
         yield w
 
@@ -225,6 +226,67 @@ def test_a_facility_is_made_changed_and_routed(world: World) -> None:
         },
     )
     assert sent.status_code == 200, sent.text
+
+
+def test_a_supplier_change_is_scoped_waits_for_transit_and_is_audited(world: World) -> None:
+    path = f"/facilities/{PH}"
+    # The new supplier outside the scopes; the old one (the stockpile) outside them.
+    problem(call(world, "lo", "PATCH", path, json={"supplier": WAREHOUSE[PYONGYANG]}), 403)
+    problem(call(world, "lo", "PATCH", f"/facilities/{WH}", json={"supplier": None}), 403)
+    assert call(world, "lo", "GET", path).json()["supplier"] == STORE_04
+    assert call(world, "lo", "GET", f"/facilities/{WH}").json()["supplier"] == "STOCKPILE"
+
+    # A return from the pharmacy to its store is on the way: the link stays.
+    sent = call(
+        world,
+        "lo",
+        "POST",
+        "/movements",
+        json={
+            "movements": [movement("transfer_out", PH, 7, counterparty=STORE_04, reference="RET-9")]
+        },
+    )
+    assert sent.status_code == 200, sent.text
+    held = problem(call(world, "lo", "PATCH", path, json={"supplier": WH}), 409)
+    assert held["detail"] == (
+        f"{PH}'s supplier cannot change from {STORE_04} while stock is in transit between them"
+        f" (7 tablets of PARA-500 sent by {PH} under RET-9): record its arrival (transfer_in)"
+        " or reverse the transfer first"
+    )
+    # Reversed (arrived would do too): nothing on the way.
+    batch = sent.json()["batch_id"]
+    undone = call(world, "lo", "POST", f"/batches/{batch}/reverse", json={"reason": "kept"})
+    assert undone.status_code == 200, undone.text
+    moved = call(world, "lo", "PATCH", path, json={"supplier": WH})
+    assert moved.status_code == 200, moved.text
+    back = call(world, "lo", "PATCH", path, json={"supplier": STORE_04})
+    assert back.json()["supplier"] == STORE_04
+
+    # Each write in the audit trail, with who, the door and what changed.
+    trail = world.client.get(
+        "/api/v1/audit", params={"kind": "supply", "user": "lo"}, headers=world.headers("ep-n")
+    )
+    assert trail.status_code == 200, trail.text
+    network = [
+        (e["action"], e["channel"], e["what"])
+        for e in trail.json()["entries"]
+        if e["action"] == "network change"
+    ]
+    assert network[-2:] == [
+        ("network change", "api", f"facility {PH} changed: supplier {STORE_04} -> {WH}"),
+        ("network change", "api", f"facility {PH} changed: supplier {WH} -> {STORE_04}"),
+    ]
+    made = [what for _, _, what in network if what.startswith("facility PH-KP-04-API-1 ")]
+    assert made == [
+        "facility PH-KP-04-API-1 created: name 'Kanggye market pharmacy', type pharmacy,"
+        f" org unit KP-04-KANGGYE, supplier {WH}",
+        "facility PH-KP-04-API-1 changed: name 'Kanggye market pharmacy' -> 'Market pharmacy';"
+        f" supplier {WH} -> none",
+    ]
+    assert ("network change", "api", f"route declared from {PH} to PH-KP-04-API-1") in network
+    posts = [e for e in trail.json()["entries"] if e["action"] == "stock post"]
+    assert posts  # the ledger's writes are in the trail too
+    assert all(e["channel"] == "api" for e in posts)
 
 
 # Stock and the ledger --------------------------------------------------------------------
