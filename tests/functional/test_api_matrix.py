@@ -390,7 +390,7 @@ SUPPLY = [
     Action("open case", "POST", _open_case, "stock.write", ok=201),
     Action("case", "GET", _read_case, "stock.write"),
     Action("note case", "POST", _note_case, "stock.write"),
-    Action("suspects", "GET", get("/api/v1/supply/suspects?top=5"), "stock.read", national=True),
+    Action("suspects", "GET", get("/api/v1/supply/suspects?top=5"), "stock.write", national=True),
 ]
 
 

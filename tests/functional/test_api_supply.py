@@ -795,10 +795,45 @@ def test_an_inspection_counts_and_a_case_follows(world: World) -> None:
     problem(call(world, "lo", "POST", "/cases", json={"facility": "NOWHERE", "title": "t"}), 404)
 
 
-def test_suspects_are_national(world: World) -> None:
+def test_suspects_are_national_writers_only_and_ranked_once_per_data_version(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from sitroom.supply import detection_service
+
+    runs: list[object] = []
+    real = detection_service._ranked
+
+    def counted(context: Any, items: Any) -> Any:
+        runs.append(items)
+        return real(context, items)
+
+    monkeypatch.setattr(detection_service, "_ranked", counted)
+    # The list names suspects: national stock.read is not enough, nor a region's stock.write.
     problem(call(world, "vi", "GET", "/suspects"), 403)
+    problem(call(world, "ep-n", "GET", "/suspects"), 403)
+    problem(call(world, "lo", "GET", "/suspects"), 403)
+    assert runs == []
     ranked = call(world, "lo-n", "GET", "/suspects", params={"top": 3})
     assert ranked.status_code == 200, ranked.text
     assert len(ranked.json()["findings"]) <= 3
     assert ranked.json()["notes"]
+    # Served from the ranking of this data version: any top, the same order.
+    more = call(world, "lo-n", "GET", "/suspects", params={"top": 50}).json()
+    assert more["findings"][:3] == ranked.json()["findings"]
+    assert len(runs) == 1
+    # New data: ranked again.
+    posted = call(
+        world, "lo", "POST", "/movements", json={"movements": [movement("dispense", PH, 3)]}
+    )
+    assert posted.status_code == 200, posted.text
+    assert call(world, "lo-n", "GET", "/suspects").status_code == 200
+    assert len(runs) == 2
+    # An item selection is ranked (and kept) on its own; an unknown item is 422, not kept.
+    one = call(world, "lo-n", "GET", "/suspects", params={"item": "PARA-500"})
+    assert one.status_code == 200, one.text
+    assert one.json()["items"] == ["PARA-500"]
+    call(world, "lo-n", "GET", "/suspects", params={"item": "PARA-500"})
+    assert len(runs) == 3
     problem(call(world, "lo-n", "GET", "/suspects", params={"item": "NOPE"}), 422)
+    problem(call(world, "lo-n", "GET", "/suspects", params={"item": "NOPE"}), 422)
+    assert len(runs) == 5

@@ -48,6 +48,9 @@ def people(outbreak: Session) -> Session:
         ("rex", ["events", "add", "KP-04", "2022-05-20", "Pharmacies open all night"], False),
         ("eve", ["events", "add", "KP-04", "2022-05-20", "Pharmacies open all night"], True),
         ("rex", ["places", "tree"], True),
+        # The ranked suspects: stock.write over the whole country, not stock.read.
+        ("eve", ["supply", "suspects"], False),
+        ("pam", ["supply", "suspects"], False),
         ("tester", ["bulletin"], True),
     ],
 )
