@@ -776,15 +776,12 @@ def case_show(
 ) -> None:
     """A case, its history and its frozen evidence."""
     from sitroom.auth.service import acting_principal
-    from sitroom.errors import ForbiddenError
-    from sitroom.supply.inspections import case_record, list_cases
+    from sitroom.supply.inspections import read_case
 
     rt = app_context(ctx)
     with rt.session() as session:
         who = acting_principal(session, rt.settings.user)
-        if who is not None and case not in {c["id"] for c in list_cases(session, principal=who)}:
-            raise ForbiddenError(f"case {case} is not in your scopes")
-        record = case_record(session, case, evidence=True)
+        record = read_case(session, case, principal=who, evidence=True)
     if as_json:
         print_json(record)
         return

@@ -83,6 +83,7 @@ from sitroom.supply.models import (
     OrderLine,
     StockEntry,
 )
+from sitroom.supply.scopes import within
 
 log = logging.getLogger(__name__)
 
@@ -479,7 +480,7 @@ def _next_number(session: Session, when: datetime) -> str:
     prefix = f"{NUMBER_PREFIX}-{when.year}-"
     last = session.scalar(
         select(func.max(DistributionOrder.number)).where(
-            DistributionOrder.number.startswith(prefix),
+            DistributionOrder.number.startswith(prefix, autoescape=True),
             func.length(DistributionOrder.number) == len(prefix) + 6,
         )
     )
@@ -1374,7 +1375,8 @@ def list_orders(
     principal: Principal | None = None,
     limit: int | None = None,
 ) -> list[OrderRow]:
-    """Orders, newest first: of a status, from or to a facility; those the user may read."""
+    """Orders, newest first: of a status, from or to a facility; those the user may read
+    (from or to a facility in their scopes, chosen and cut to ``limit`` by the database)."""
     if status is not None and status not in ORDER_STATUSES:
         raise SitroomError(f"unknown status {status!r}: choose one of {', '.join(ORDER_STATUSES)}")
     if principal is not None and not principal.can(Permission.STOCK_READ):
@@ -1417,28 +1419,46 @@ def list_orders(
                 DistributionOrder.destination_id == place.facility.id,
             )
         )
-    rows = []
-    for order, src, dst, src_path, dst_path, n_lines, units in session.execute(query):
-        if not _can_read(principal, src_path, dst_path):
-            continue
-        rows.append(
-            OrderRow(
-                order.number,
-                order.status,
-                src,
-                dst,
-                region_of(dst_path),
-                int(n_lines or 0),
-                int(units or 0),
-                order.created_at,
-                order.dispatched_at,
-                order.delivered_at,
-                order.carrier_kind,
-            )
+    if principal is not None:
+        query = query.where(or_(within(principal, src_unit.path), within(principal, dst_unit.path)))
+    if limit is not None:
+        query = query.limit(limit)
+    return [
+        OrderRow(
+            order.number,
+            order.status,
+            src,
+            dst,
+            region_of(dst_path),
+            int(n_lines or 0),
+            int(units or 0),
+            order.created_at,
+            order.dispatched_at,
+            order.delivered_at,
+            order.carrier_kind,
         )
-        if limit is not None and len(rows) >= limit:
-            break
-    return rows
+        for order, src, dst, _src_path, dst_path, n_lines, units in session.execute(query)
+    ]
+
+
+def count_orders(session: Session, *, principal: Principal | None = None) -> dict[str, int]:
+    """How many orders of each status the user may read (those :func:`list_orders` lists)."""
+    if principal is not None and not principal.can(Permission.STOCK_READ):
+        raise ForbiddenError(f"user {principal.username!r} may not read stock or orders")
+    query = select(DistributionOrder.status, func.count(DistributionOrder.id)).group_by(
+        DistributionOrder.status
+    )
+    if principal is not None:
+        source, destination = aliased(Facility), aliased(Facility)
+        src_unit, dst_unit = aliased(OrgUnit), aliased(OrgUnit)
+        query = (
+            query.join(source, source.id == DistributionOrder.source_id)
+            .join(destination, destination.id == DistributionOrder.destination_id)
+            .join(src_unit, src_unit.id == source.org_unit_id)
+            .join(dst_unit, dst_unit.id == destination.org_unit_id)
+            .where(or_(within(principal, src_unit.path), within(principal, dst_unit.path)))
+        )
+    return {status: int(n) for status, n in session.execute(query)}
 
 
 def lead_times(
@@ -1526,6 +1546,7 @@ __all__ = [
     "approve_order",
     "cancel_order",
     "close_order",
+    "count_orders",
     "create_order",
     "deliver_order",
     "dispatch_order",

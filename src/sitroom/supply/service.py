@@ -23,6 +23,7 @@ from sitroom.places.models import OrgUnit
 from sitroom.supply.events_csv import ReadFile, read_events
 from sitroom.supply.ledger import Ledger, PostSummary
 from sitroom.supply.models import Facility, Item, Lot, StockBalance, StockEntry
+from sitroom.supply.scopes import below, within
 
 
 def import_events(
@@ -108,19 +109,20 @@ class StockLine:
         }
 
 
-def stock_on_hand(
+def _stock_query(
     session: Session,
     *,
-    at: datetime | None = None,
-    facility: str | None = None,
-    item: str | None = None,
-    under: str | None = None,
-    principal: Principal | None = None,
-    zero: bool = False,
-) -> list[StockLine]:
-    """Stock on hand per facility, item and lot: now (the maintained balances) or ``at``
-    any moment (the ledger summed up to it). ``under``: the facilities of an org
-    unit's subtree (its code); the user's scopes limit what is shown."""
+    at: datetime | None,
+    facility: str | None,
+    item: str | None,
+    under: str | None,
+    principal: Principal | None,
+    zero: bool,
+) -> Any:
+    """The lines of :func:`stock_on_hand` as one query, filtered in the database (the
+    user's scopes too), unordered; NotFoundError and ForbiddenError as it says."""
+    if principal is not None:
+        authorize(principal, Permission.STOCK_READ, None)
     if at is None:
         quantity = StockBalance.quantity
         keys = (StockBalance.facility_id, StockBalance.item_id, StockBalance.lot_id)
@@ -142,7 +144,6 @@ def stock_on_hand(
             Facility.code,
             Facility.type,
             OrgUnit.code,
-            OrgUnit.path,
             Item.code,
             Item.unit,
             Lot.code,
@@ -153,12 +154,19 @@ def stock_on_hand(
         .join(OrgUnit, OrgUnit.id == Facility.org_unit_id)
         .join(Item, Item.id == source.c.item_id)
         .join(Lot, Lot.id == source.c.lot_id)
-        .order_by(Facility.code, Item.code, Lot.expiry, Lot.code)
     )
     if not zero:
         query = query.where(source.c.quantity != 0)
     if facility is not None:
-        _known(session, Facility, facility, "facility")
+        path = session.scalar(
+            select(OrgUnit.path)
+            .join(Facility, Facility.org_unit_id == OrgUnit.id)
+            .where(Facility.code == facility)
+        )
+        if path is None:
+            raise NotFoundError(f"unknown facility {facility!r}")
+        if principal is not None:
+            authorize(principal, Permission.STOCK_READ, path)
         query = query.where(Facility.code == facility)
     if item is not None:
         _known(session, Item, item, "item")
@@ -169,23 +177,71 @@ def stock_on_hand(
             raise NotFoundError(f"unknown org unit {under!r}")
         if principal is not None:
             authorize(principal, Permission.STOCK_READ, path)
-        query = query.where(OrgUnit.path.startswith(path))
-    lines = []
-    for f_code, f_type, unit, path, i_code, i_unit, lot, expiry, quantity in session.execute(query):
-        if principal is not None and not principal.covers(path):
-            continue
-        lines.append(
-            StockLine(f_code, f_type, unit, i_code, i_unit, lot, expiry.isoformat(), int(quantity))
+        query = query.where(below(path))
+    if principal is not None:
+        query = query.where(within(principal))
+    return query
+
+
+def _stock_lines(session: Session, query: Any) -> list[StockLine]:
+    return [
+        StockLine(f_code, f_type, unit, i_code, i_unit, lot, expiry.isoformat(), int(quantity))
+        for f_code, f_type, unit, i_code, i_unit, lot, expiry, quantity in session.execute(
+            query.order_by(Facility.code, Item.code, Lot.expiry, Lot.code)
         )
-    if principal is not None and facility is not None and not lines:
-        path = session.scalar(
-            select(OrgUnit.path)
-            .join(Facility, Facility.org_unit_id == OrgUnit.id)
-            .where(Facility.code == facility)
-        )
-        if path is not None:
-            authorize(principal, Permission.STOCK_READ, path)
-    return lines
+    ]
+
+
+def stock_on_hand(
+    session: Session,
+    *,
+    at: datetime | None = None,
+    facility: str | None = None,
+    item: str | None = None,
+    under: str | None = None,
+    principal: Principal | None = None,
+    zero: bool = False,
+) -> list[StockLine]:
+    """Stock on hand per facility, item and lot: now (the maintained balances) or ``at``
+    any moment (the ledger summed up to it). ``under``: the facilities of an org
+    unit's subtree (its code); the user's scopes limit what is shown (``stock.read``;
+    a facility or org unit named outside them is ForbiddenError)."""
+    query = _stock_query(
+        session,
+        at=at,
+        facility=facility,
+        item=item,
+        under=under,
+        principal=principal,
+        zero=zero,
+    )
+    return _stock_lines(session, query)
+
+
+def stock_page(
+    session: Session,
+    *,
+    offset: int = 0,
+    limit: int = 1000,
+    at: datetime | None = None,
+    facility: str | None = None,
+    item: str | None = None,
+    under: str | None = None,
+    principal: Principal | None = None,
+) -> tuple[int, list[StockLine]]:
+    """A page of :func:`stock_on_hand` (by facility, item, expiry and lot) and how many
+    lines there are in all: counted and paged by the database."""
+    query = _stock_query(
+        session,
+        at=at,
+        facility=facility,
+        item=item,
+        under=under,
+        principal=principal,
+        zero=False,
+    )
+    total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
+    return int(total), _stock_lines(session, query.offset(offset).limit(limit))
 
 
 @dataclass(frozen=True, slots=True)
@@ -615,6 +671,7 @@ __all__ = [
     "reverse",
     "stock_matrix",
     "stock_on_hand",
+    "stock_page",
     "stock_picture",
     "verify",
 ]

@@ -475,15 +475,22 @@ def stock(
 
     stock_reader(user)
     when = moment(request, at)
-    lines = service.stock_on_hand(
-        db, at=when, facility=facility, item=item, under=org_unit, principal=user
+    total, lines = service.stock_page(
+        db,
+        offset=offset,
+        limit=limit,
+        at=when,
+        facility=facility,
+        item=item,
+        under=org_unit,
+        principal=user,
     )
     page = StockPage(
         at=when.isoformat() if when else None,
-        total=len(lines),
+        total=total,
         offset=offset,
         limit=limit,
-        lines=[StockLineOut(**line.to_dict()) for line in lines[offset : offset + limit]],
+        lines=[StockLineOut(**line.to_dict()) for line in lines],
     )
     return check.respond(page)
 

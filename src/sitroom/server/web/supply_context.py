@@ -709,15 +709,12 @@ def orders(context: AppContext, principal: Principal, *, status: str | None) -> 
     simulated = _simulated(context)
     names = {r.code: r.name for r in _regions(context)}
     with context.session() as session:
-        every = service.list_orders(session, principal=principal)
+        counts = service.count_orders(session, principal=principal)
+        shown = service.list_orders(session, status=status, principal=principal, limit=MAX_ROWS)
         by_region = service.lead_times(session, by="region", principal=principal)
         by_carrier = service.lead_times(session, by="carrier_kind", principal=principal)
         by_both = service.lead_times(session, by="region_carrier_kind", principal=principal)
-    counts: dict[str, int] = defaultdict(int)
-    for row in every:
-        counts[row.status] += 1
-    listed = [row for row in every if status is None or row.status == status]
-    shown = listed[:MAX_ROWS]
+    listed = counts.get(status, 0) if status is not None else sum(counts.values())
     overall = by_region.overall.steps
     facts = [Fact(label=f"Orders {s}", value=counts.get(s, 0)) for s in ORDER_STATUSES]
     facts.append(
@@ -747,7 +744,7 @@ def orders(context: AppContext, principal: Principal, *, status: str | None) -> 
                 by_both, names,
             ),
         ],
-        notes=[] if every else ["no distribution orders in your scope yet"],
+        notes=[] if counts else ["no distribution orders in your scope yet"],
     )  # fmt: skip
     listing = Section(
         key="orders",
@@ -787,10 +784,10 @@ def orders(context: AppContext, principal: Principal, *, status: str | None) -> 
         else [],
         notes=(
             [
-                f"the first {len(shown):,} of {len(listed):,} orders are listed: see them all"
+                f"the first {len(shown):,} of {listed:,} orders are listed: see them all"
                 " with sitroom supply orders list"
             ]
-            if len(listed) > len(shown)
+            if listed > len(shown)
             else []
         ),
     )
@@ -1067,7 +1064,7 @@ def investigations(context: AppContext, principal: Principal) -> Dashboard:
     see (``stock.write`` over their facility)."""
     from sitroom.errors import ForbiddenError
     from sitroom.supply.detection_service import authorize_suspects, ranked_suspects
-    from sitroom.supply.inspections import list_cases
+    from sitroom.supply.inspections import count_cases, list_cases
 
     _reader(principal)
     simulated = _simulated(context)
@@ -1104,8 +1101,9 @@ def investigations(context: AppContext, principal: Principal) -> Dashboard:
             )
         )
     with context.session() as session:
-        cases = list_cases(session, principal=principal)
-    open_cases = [c for c in cases if c["status"] != "closed"]
+        counts = count_cases(session, principal=principal)
+        cases = list_cases(session, principal=principal, limit=MAX_ROWS)
+    closed = counts.get("closed", 0)
     sections.append(
         Section(
             key="cases",
@@ -1114,8 +1112,8 @@ def investigations(context: AppContext, principal: Principal) -> Dashboard:
             " investigate), with their evidence frozen when opened; those of the facilities"
             " where you may write stock.",
             facts=[
-                Fact(label="Open cases", value=len(open_cases)),
-                Fact(label="Closed cases", value=len(cases) - len(open_cases)),
+                Fact(label="Open cases", value=sum(counts.values()) - closed),
+                Fact(label="Closed cases", value=closed),
             ],
             tables=[
                 Table(
@@ -1136,7 +1134,7 @@ def investigations(context: AppContext, principal: Principal) -> Dashboard:
                             "title": c["title"],
                             "opened": _local(context, datetime.fromisoformat(c["opened_at"])),
                         }
-                        for c in cases[:MAX_ROWS]
+                        for c in cases
                     ],
                 )
             ]
