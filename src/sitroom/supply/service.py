@@ -414,9 +414,29 @@ class Verification:
         }
 
 
-def verify(session: Session, *, running: bool = True) -> Verification:
+def _scoped_facilities(principal: Principal) -> Any:
+    """The ids of the facilities in the user's scopes, as a subquery."""
+    return (
+        select(Facility.id)
+        .join(OrgUnit, OrgUnit.id == Facility.org_unit_id)
+        .where(within(principal))
+    )
+
+
+def verify(
+    session: Session, *, running: bool = True, principal: Principal | None = None
+) -> Verification:
     """Replay the whole ledger: every balance must be its lot's sum of entries, and
-    (``running``) no lot's stock may ever have gone below zero in time order."""
+    (``running``) no lot's stock may ever have gone below zero in time order.
+
+    ``principal``: the facilities in the user's scopes only (``stock.write``, as the
+    API's check of the whole ledger needs it over the country)."""
+    entry_filter: list[Any] = []
+    balance_filter: list[Any] = []
+    if principal is not None:
+        authorize(principal, Permission.STOCK_WRITE, None)
+        entry_filter.append(StockEntry.facility_id.in_(_scoped_facilities(principal)))
+        balance_filter.append(StockBalance.facility_id.in_(_scoped_facilities(principal)))
     sums = {
         (f, i, lot): int(q)
         for f, i, lot, q in session.execute(
@@ -425,7 +445,9 @@ def verify(session: Session, *, running: bool = True) -> Verification:
                 StockEntry.item_id,
                 StockEntry.lot_id,
                 func.sum(StockEntry.quantity),
-            ).group_by(StockEntry.facility_id, StockEntry.item_id, StockEntry.lot_id)
+            )
+            .where(*entry_filter)
+            .group_by(StockEntry.facility_id, StockEntry.item_id, StockEntry.lot_id)
         )
     }
     balances = {
@@ -436,10 +458,10 @@ def verify(session: Session, *, running: bool = True) -> Verification:
                 StockBalance.item_id,
                 StockBalance.lot_id,
                 StockBalance.quantity,
-            )
+            ).where(*balance_filter)
         )
     }
-    entries = session.scalar(select(func.count(StockEntry.id))) or 0
+    entries = session.scalar(select(func.count(StockEntry.id)).where(*entry_filter)) or 0
     bad: list[tuple[tuple[int, int, int], int | None, int, int | None]] = []
     for key in sums.keys() | balances.keys():
         if sums.get(key, 0) != balances.get(key, 0 if key not in sums else None):
@@ -451,6 +473,7 @@ def verify(session: Session, *, running: bool = True) -> Verification:
             select(
                 StockEntry.facility_id, StockEntry.item_id, StockEntry.lot_id, StockEntry.quantity
             )
+            .where(*entry_filter)
             .order_by(StockEntry.time, StockEntry.id)
             .execution_options(yield_per=50_000)
         )
@@ -590,13 +613,19 @@ def stock_picture(session: Session, at: datetime, *, region_level: int = 2) -> S
     )
 
 
-def ledger_rows(session: Session, *, facility: str | None = None) -> Iterator[dict[str, object]]:
+def ledger_rows(
+    session: Session, *, facility: str | None = None, principal: Principal | None = None
+) -> Iterator[dict[str, object]]:
     """The ledger as the import's CSV rows, in time order.
 
     Reversed entries and their reversals are left out (their sum is nothing):
     importing the file into an empty ledger gives the same stock. Each row
     names its lot; an issue's quantity is positive, as the import reads it; a
     stocktake's is the count; times are UTC with their offset.
+
+    ``principal``: the entries of the facilities in the user's scopes
+    (``stock.read``); a facility named outside them is ForbiddenError. The
+    checks are made here, before the first row is read.
     """
     other = aliased(Facility)
     reversed_ids = select(StockEntry.reverses_id).where(StockEntry.reverses_id.is_not(None))
@@ -624,9 +653,25 @@ def ledger_rows(session: Session, *, facility: str | None = None) -> Iterator[di
         .order_by(StockEntry.time, StockEntry.id)
         .execution_options(yield_per=10_000)
     )
+    if principal is not None:
+        authorize(principal, Permission.STOCK_READ, None)
     if facility is not None:
-        _known(session, Facility, facility, "facility")
+        path = session.scalar(
+            select(OrgUnit.path)
+            .join(Facility, Facility.org_unit_id == OrgUnit.id)
+            .where(Facility.code == facility)
+        )
+        if path is None:
+            raise NotFoundError(f"unknown facility {facility!r}")
+        if principal is not None:
+            authorize(principal, Permission.STOCK_READ, path)
         query = query.where(Facility.code == facility)
+    elif principal is not None:
+        query = query.where(StockEntry.facility_id.in_(_scoped_facilities(principal)))
+    return _csv_rows(session, query)
+
+
+def _csv_rows(session: Session, query: Any) -> Iterator[dict[str, object]]:
     for row in session.execute(query):
         when, kind, place, item, lot, expiry, qty, counted, other_code, party, why, ref, pts = row
         yield {
