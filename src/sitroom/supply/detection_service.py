@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
 from typing import Any
@@ -234,18 +233,12 @@ _RANKINGS: OrderedDict[tuple[str, str, tuple[str, ...]], Suspects] = OrderedDict
 _RANKINGS_LOCK = threading.Lock()
 
 
-def cached_suspects(
-    context: AppContext,
-    *,
-    items: list[str] | None = None,
-    version: str | None = None,
-    compute: Callable[[], Suspects] | None = None,
-) -> Suspects:
-    """The whole ranking of the data ``version`` (read by :func:`suspects_version` when
-    not given), computed once per process and item selection: the same for every
-    national user. No permission check: :func:`ranked_suspects` is the door's call.
-    An error (an unknown item, an empty ledger) is raised, not kept."""
-    version = version if version is not None else suspects_version(context)
+def cached_suspects(context: AppContext, *, items: list[str] | None = None) -> Suspects:
+    """The whole ranking of the current data version (:func:`suspects_version`), computed
+    once per process and item selection: the same for every national user. No
+    permission check: :func:`ranked_suspects` is the door's call. An error (an unknown
+    item, an empty ledger) is raised, not kept."""
+    version = suspects_version(context)
     database = context.settings.database_url
     key = (database, version, tuple(sorted(set(items))) if items else ())
     with _RANKINGS_LOCK:
@@ -253,7 +246,7 @@ def cached_suspects(
         if found is not None:
             _RANKINGS.move_to_end(key)
             return found
-    made = compute() if compute is not None else _ranked(context, items)
+    made = _ranked(context, items)
     with _RANKINGS_LOCK:
         for old in [k for k in _RANKINGS if k[0] == database and k[1] != version]:
             del _RANKINGS[old]

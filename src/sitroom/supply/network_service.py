@@ -364,7 +364,9 @@ def create_facility(
         unit = _unit(session, org_unit)
         if principal is not None:
             authorize(principal, Permission.STOCK_WRITE, unit.path)
-        above, above_path = _facility(session, supplier, "supplier") if supplier else (None, "")
+        above, above_path = (
+            _facility(session, supplier, "supplier") if supplier is not None else (None, "")
+        )
         if principal is not None and above is not None:
             authorize(principal, Permission.STOCK_WRITE, above_path)
         if session.scalar(select(Facility.id).where(Facility.code == code)) is not None:
