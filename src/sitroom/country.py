@@ -279,6 +279,22 @@ class SupplyConfig(_Model):
         return self
 
 
+class AidConfig(_Model):
+    """Aid coordination's settings (``[aid]``; issue #12).
+
+    ``answer_hours``: a message sent that waits for an answer is overdue this many
+    hours after it was sent, unless it names its own due time (an offer's
+    deadline is its own). ``horizon``: the days of need the gap looks ahead.
+    ``reliability_prior``: the pseudo-lines of a partner with no history, half
+    delivered and half not, that keep one good or bad delivery from deciding
+    its reliability (see docs/aid.md, "The gap").
+    """
+
+    answer_hours: int = Field(default=24, ge=1, le=24 * 90)
+    horizon: int = Field(default=28, ge=1, le=28)
+    reliability_prior: float = Field(default=2.0, gt=0, le=100)
+
+
 class Country(_Model):
     """A whole country configuration, with the folder its files are relative to."""
 
@@ -295,6 +311,8 @@ class Country(_Model):
     map: MapConfig | None = None
     #: The supply chain's items, protocols and facilities (none: no supply chain).
     supply: SupplyConfig | None = None
+    #: Aid coordination's settings (defaults when the section is absent).
+    aid: AidConfig = AidConfig()
     folder: Path = Path()
 
     @model_validator(mode="after")

@@ -7,11 +7,14 @@ can alter SQLite tables and both databases name constraints alike.
 
 from __future__ import annotations
 
+import logging
 import math
+import random
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import BigInteger, DateTime, Engine, Integer, MetaData, create_engine, event
 from sqlalchemy.engine import Dialect, make_url
@@ -287,6 +290,57 @@ def translate_db_error(exc: BaseException, what: str = "the database") -> Sitroo
     return None
 
 
+_T = TypeVar("_T")
+
+#: How often :func:`run_write` runs a transaction that met a conflict.
+MAX_WRITE_ATTEMPTS = 5
+
+
+def run_write(
+    session: Session,
+    step: Callable[[], _T],
+    *,
+    what: str,
+    lock_timeout: float = DEFAULT_LOCK_TIMEOUT,
+    lock: tuple[int, int] | None = None,
+) -> _T:
+    """Run ``step`` in a write transaction of its own and commit it: all or nothing.
+
+    Any error rolls everything back; a user's error (a :class:`SitroomError`)
+    passes through, a database error the user can act on becomes one
+    (:func:`translate_db_error`), and a deadlock or serialisation failure runs
+    ``step`` again from the start (it must read what it needs afresh). ``lock``
+    is a PostgreSQL advisory lock (space, key) taken first; ``what`` names the
+    change in the message when the conflicts do not stop.
+    """
+    for attempt in range(1, MAX_WRITE_ATTEMPTS + 1):
+        try:
+            begin_write(session, lock_timeout)
+            if lock is not None:
+                advisory_lock(session, *lock)
+            result = step()
+            session.commit()
+        except BaseException as exc:
+            session.rollback()
+            if not is_db_error(exc):
+                raise
+            if not is_retryable(exc):
+                known = translate_db_error(exc)
+                if known is None:
+                    raise
+                raise known from exc
+            logging.getLogger(__name__).warning(
+                "%s conflicted (%s); attempt %d", what, exc, attempt
+            )
+            time.sleep(random.uniform(0.05, 0.25) * attempt)
+        else:
+            return result
+    raise BusyError(
+        f"{what} conflicted with concurrent changes {MAX_WRITE_ATTEMPTS} times: nothing was"
+        " written; try again in a moment"
+    )
+
+
 def alembic_config(engine: Engine) -> Any:
     from alembic.config import Config
 
@@ -352,7 +406,7 @@ def head_revision(engine: Engine) -> str | None:
 
 #: The newest migration; a test keeps it equal to Alembic's head. Knowing it here
 #: lets every command check the schema without importing Alembic.
-HEAD_REVISION = "0015"
+HEAD_REVISION = "0016"
 
 
 def stored_revision(engine: Engine) -> str | None:

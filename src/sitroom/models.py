@@ -1,5 +1,20 @@
 """Every mapped table, imported in one place for Alembic and the tests."""
 
+from sitroom.aid.models import (
+    AidEvent,
+    AidRequest,
+    Contact,
+    Message,
+    Offer,
+    OfferLine,
+    Partner,
+    Pledge,
+    PledgeLine,
+    Receipt,
+    RequestLine,
+    Shipment,
+    ShipmentLine,
+)
 from sitroom.auth.models import ApiToken, AuthEvent, UserScope
 from sitroom.events.models import Event
 from sitroom.places.models import OrgUnit
@@ -30,12 +45,15 @@ from sitroom.surveillance.models import (
 from sitroom.users.models import AppUser
 
 __all__ = [
+    "AidEvent",
+    "AidRequest",
     "ApiToken",
     "AppUser",
     "Approval",
     "AuthEvent",
     "Case",
     "CaseNote",
+    "Contact",
     "DataElement",
     "DataSet",
     "DataValue",
@@ -49,11 +67,21 @@ __all__ = [
     "Inspection",
     "Item",
     "Lot",
+    "Message",
+    "Offer",
+    "OfferLine",
     "OrderEvent",
     "OrderLine",
     "OrgUnit",
+    "Partner",
+    "Pledge",
+    "PledgeLine",
     "PublicationClaim",
+    "Receipt",
+    "RequestLine",
     "Route",
+    "Shipment",
+    "ShipmentLine",
     "StockBalance",
     "StockBatch",
     "StockEntry",

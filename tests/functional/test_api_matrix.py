@@ -394,6 +394,139 @@ SUPPLY = [
 ]
 
 
+def _aid_partner(world: World) -> str:
+    from sitroom.aid import partners
+
+    if not any(p.code == "CN" for p in partners.list_partners(world.session)):
+        partners.add_partner(world.session, "CN", "China", "government", user="t")
+    return "CN"
+
+
+def _aid_request(world: World, unit: str, *, sent: bool = False) -> str:
+    from sitroom.aid import requests
+    from sitroom.aid.common import LineIn
+
+    made = requests.create_request(
+        world.session, _aid_partner(world), [LineIn("ORS", 10)], channel="email",
+        reason="matrix", unit=unit, user="t",
+    )  # fmt: skip
+    if sent:
+        requests.send_request(world.session, made.number, user="t")
+    return made.number
+
+
+def _aid_offer(world: World, unit: str) -> str:
+    from sitroom.aid import requests
+    from sitroom.aid.common import LineIn
+
+    made = requests.record_offer(world.session, _aid_partner(world), [LineIn("ORS", 10)],
+                                 channel="email", unit=unit, user="t")  # fmt: skip
+    return made.number
+
+
+def _on_aid_request(
+    suffix: str, method_body: dict[str, Any] | None = None, *, sent: bool = False
+) -> Any:
+    def build(world: World, unit: str) -> tuple[str, dict[str, Any]]:
+        number = _aid_request(world, unit, sent=sent)
+        return f"/api/v1/aid/requests/{number}{suffix}", (
+            {} if method_body is None else {"json": method_body}
+        )
+
+    return build
+
+
+def _on_aid_offer(suffix: str, method_body: dict[str, Any] | None = None) -> Any:
+    def build(world: World, unit: str) -> tuple[str, dict[str, Any]]:
+        number = _aid_offer(world, unit)
+        return f"/api/v1/aid/offers/{number}{suffix}", (
+            {} if method_body is None else {"json": method_body}
+        )
+
+    return build
+
+
+def _add_aid_partner(_world: World, _unit: str) -> tuple[str, dict[str, Any]]:
+    body = {"code": f"P{next(_serial)}", "name": "A partner", "kind": "ngo"}
+    return "/api/v1/aid/partners", {"json": body}
+
+
+def _add_aid_contact(world: World, _unit: str) -> tuple[str, dict[str, Any]]:
+    body = {"name": "Embassy", "channel": "diplomatic_note"}
+    return f"/api/v1/aid/partners/{_aid_partner(world)}/contacts", {"json": body}
+
+
+def _create_aid_request(world: World, unit: str) -> tuple[str, dict[str, Any]]:
+    body = {"partner": _aid_partner(world), "lines": [{"item": "ORS", "quantity": 5}],
+            "channel": "email", "reason": "matrix", "orgUnit": unit}  # fmt: skip
+    return "/api/v1/aid/requests", {"json": body}
+
+
+def _record_aid_offer(world: World, unit: str) -> tuple[str, dict[str, Any]]:
+    body = {"partner": _aid_partner(world), "lines": [{"item": "ORS", "quantity": 5}],
+            "channel": "phone", "orgUnit": unit}  # fmt: skip
+    return "/api/v1/aid/offers", {"json": body}
+
+
+def _aid_messages(world: World, unit: str) -> tuple[str, dict[str, Any]]:
+    return f"/api/v1/aid/messages?about={_aid_request(world, unit)}", {}
+
+
+def _log_aid_message(world: World, unit: str) -> tuple[str, dict[str, Any]]:
+    body = {"about": _aid_request(world, unit), "direction": "out", "kind": "call",
+            "channel": "phone", "summary": "matrix"}  # fmt: skip
+    return "/api/v1/aid/messages", {"json": body}
+
+
+AID = [
+    Action("aid partners", "GET", get("/api/v1/aid/partners"), "aid.read", scoped=False),
+    Action(
+        "aid partner",
+        "GET",
+        lambda w, _u: (f"/api/v1/aid/partners/{_aid_partner(w)}", {}),
+        "aid.read",
+        scoped=False,
+    ),
+    Action("add aid partner", "POST", _add_aid_partner, "aid.write", ok=201, national=True),
+    Action("add aid contact", "POST", _add_aid_contact, "aid.write", ok=201, national=True),
+    Action("aid requests", "GET", get("/api/v1/aid/requests"), "aid.read", scoped=False),
+    Action("aid request", "GET", _on_aid_request(""), "aid.read"),
+    Action("aid request timeline", "GET", _on_aid_request("/timeline"), "aid.read"),
+    Action("create aid request", "POST", _create_aid_request, "aid.write", ok=201),
+    Action("edit aid request", "PATCH", _on_aid_request("", {"reason": "edited"}), "aid.write"),
+    Action("send aid request", "POST", _on_aid_request("/send", {}), "aid.write"),
+    Action(
+        "aid request status",
+        "POST",
+        _on_aid_request("/status", {"status": "acknowledged"}, sent=True),
+        "aid.write",
+    ),
+    Action("aid offers", "GET", get("/api/v1/aid/offers"), "aid.read", scoped=False),
+    Action("aid offer", "GET", _on_aid_offer(""), "aid.read"),
+    Action("aid offer timeline", "GET", _on_aid_offer("/timeline"), "aid.read"),
+    Action("record aid offer", "POST", _record_aid_offer, "aid.write", ok=201),
+    Action(
+        "aid offer status",
+        "POST",
+        _on_aid_offer("/status", {"status": "under_review"}),
+        "aid.write",
+    ),
+    Action("aid messages", "GET", _aid_messages, "aid.read"),
+    Action("log aid message", "POST", _log_aid_message, "aid.write", ok=201),
+    Action("aid overdue", "GET", get("/api/v1/aid/overdue"), "aid.read", scoped=False),
+    Action("aid gap", "GET", get("/api/v1/aid/gap?orgUnit={unit}&horizon=3"), "aid.read"),
+    Action(
+        "aid suggestions",
+        "POST",
+        lambda _w, unit: (
+            "/api/v1/aid/suggestions",
+            {"json": {"orgUnit": unit, "horizon": 3}},
+        ),
+        "aid.read",
+    ),
+]
+
+
 ANALYSES = {
     "rt": "fill=linear",
     "growth": "fill=linear",
@@ -507,6 +640,7 @@ ACTIONS = [
     ),
     Action("publish", "POST", _publish, "report.publish", national=True),
     *SUPPLY,
+    *AID,
 ]
 
 

@@ -741,6 +741,18 @@ def test_an_inspection_counts_and_a_case_follows(world: World) -> None:
         403,
     )
     problem(call(world, "ph", "POST", "/inspections", json=visit), 403)
+    for counts in ([], visit["counts"]):
+        future = problem(
+            call(
+                world,
+                "lo",
+                "POST",
+                "/inspections",
+                json={**visit, "time": "2099-06-20T11:00", "counts": counts},
+            ),
+            422,
+        )
+        assert "is in the future" in future["detail"]
     assert on_hand(world, PH) == held
     key = {"Idempotency-Key": "inspection-ph-001-0620"}
     done = call(world, "lo", "POST", "/inspections", json=visit, headers=key)

@@ -365,3 +365,39 @@ def test_the_demo_loads_a_simulated_supply_history_once(cli, tmp_path):
     again = cli("demo", "--no-serve", "--no-users")
     assert again.code == 0, again.err
     assert "The simulated supply history is loaded" in again.out
+
+
+def test_the_demo_loads_an_illustrative_aid_history_once(cli, engine, fast_hashing):
+    from sqlalchemy import func, select
+    from sqlalchemy.orm import Session
+
+    from sitroom.aid import requests
+    from sitroom.aid.models import AidRequest, Message, Offer, Partner, Shipment
+    from sitroom.supply.models import StockEntry
+
+    first = cli("demo", "--no-supply", "--no-serve", "--no-users", "--no-publish")
+    assert first.code == 0, first.err
+    assert "Loaded an illustrative aid history" in first.out
+    with Session(engine) as session:
+        counts = {
+            model.__name__: session.scalar(select(func.count()).select_from(model))
+            for model in (Partner, AidRequest, Offer, Shipment, Message)
+        }
+        assert counts == {"Partner": 3, "AidRequest": 2, "Offer": 1, "Shipment": 2, "Message": 9}
+        for model in (Partner, AidRequest, Offer, Shipment, Message):
+            assert session.scalar(select(func.count()).where(~model.illustrative)) == 0
+        # What arrived is in the ledger, from the donor, marked simulated like the demo's stock.
+        receipts = session.execute(
+            select(StockEntry.counterparty, StockEntry.simulated, func.sum(StockEntry.quantity))
+            .where(StockEntry.reference.like("SHP-%"))
+            .group_by(StockEntry.counterparty, StockEntry.simulated)
+        ).all()
+        assert receipts == [("People's Republic of China", True, 3_100_000)]
+        waiting = {(o.about, o.waiting_for) for o in requests.overdue(session)}
+        assert ("OFF-2022-0001", "us") in waiting
+        assert ("REQ-2022-0002", "partner") in waiting
+    again = cli("demo", "--no-supply", "--no-serve", "--no-users", "--no-publish")
+    assert again.code == 0, again.err
+    assert "The illustrative aid history is loaded" in again.out
+    with Session(engine) as session:
+        assert session.scalar(select(func.count()).select_from(Partner)) == 3

@@ -6,7 +6,10 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 from sqlalchemy.orm import Session
+
+from sitroom.errors import SitroomError
 
 PHARMACY = "PH-KP-04-CHANGGANG-001"
 
@@ -50,6 +53,35 @@ def test_a_day_of_stock_from_the_command_line(cli, loaded: Session, tmp_path: Pa
     )
 
 
+def test_expiry_is_judged_on_the_countrys_day(cli, loaded: Session) -> None:
+    """A lot expiring on 30 June is usable until midnight in Pyongyang (the country's zone),
+    whatever offset ``--time`` is given with."""
+    received = cli(
+        "supply", "receive", "--facility", PHARMACY, "--item", "PARA-500", "--quantity", "10",
+        "--lot", "JUNE", "--expiry", "2022-06-30", "--from", "UNICEF", "--time", "2022-06-01",
+    )  # fmt: skip
+    assert received.code == 0, received.err
+
+    def dispense(when: str) -> object:
+        return cli(
+            "supply", "dispense", "--facility", PHARMACY, "--item", "PARA-500", "--quantity",
+            "1", "--lot", "JUNE", "--time", when,
+        )  # fmt: skip
+
+    # 00:30 on 1 July in Pyongyang, still 30 June in UTC: expired.
+    late = dispense("2022-06-30T15:30+00:00")
+    assert late.code == 1
+    assert "lot JUNE of PARA-500 expired on 2022-06-30" in late.err
+    # 22:00 on 30 June in Pyongyang, already 1 July in UTC+12: still usable.
+    last = dispense("2022-07-01T01:00+12:00")
+    assert last.code == 0, last.err
+    # 23:59 local time, without an offset: usable; a minute later: expired.
+    assert dispense("2022-06-30T23:59").code == 0
+    assert dispense("2022-07-01T00:00").code == 1
+    stock = json.loads(cli("supply", "stock", "--facility", PHARMACY, "--json").out)
+    assert [s["quantity"] for s in stock] == [8]
+
+
 def test_bad_command_line_input_is_a_message_and_an_exit_code(cli, loaded: Session) -> None:
     for args, words in (
         (("--time", "yesterday"), "--time: 'yesterday' is not a time"),
@@ -65,6 +97,23 @@ def test_bad_command_line_input_is_a_message_and_an_exit_code(cli, loaded: Sessi
     missing = cli("supply", "import", "/no/such/file.csv")
     assert missing.code != 0
     assert "file not found" in missing.err
+
+
+def test_an_inspection_dated_in_the_future_is_refused(cli, loaded: Session) -> None:
+    for counts in ((), ("--count", "PARA-500=10")):
+        result = cli(
+            "supply", "inspect", "--facility", PHARMACY, "--inspector", "Kim Chol", "--time",
+            "2099-01-01", *counts,
+        )  # fmt: skip
+        assert result.code != 0
+        assert "is in the future" in result.err
+        assert "Traceback" not in result.err
+    done = cli(
+        "supply", "inspect", "--facility", PHARMACY, "--inspector", "Kim Chol", "--time",
+        "2022-05-20", "--json",
+    )  # fmt: skip
+    assert done.code == 0, done.err
+    assert json.loads(done.out)["inspected_at"].startswith("2022-05-20")
 
 
 def test_a_simulated_history_is_marked_and_its_planted_facilities_stand_out(
@@ -101,6 +150,62 @@ def test_a_simulated_history_is_marked_and_its_planted_facilities_stand_out(
     assert set(kinds) == {"army", "civil"}
     army, civil = (kinds[k]["steps"]["transit"]["p90_hours"] for k in ("army", "civil"))
     assert army < civil
+
+
+def test_a_simulation_that_fails_midway_leaves_no_simulated_history(
+    cli, outbreak: Session, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from sqlalchemy import func, select
+
+    from sitroom.supply import simulation_service
+    from sitroom.supply.models import DistributionOrder, StockBatch, StockEntry
+
+    monkeypatch.setattr(simulation_service, "CHUNK", 500)
+    checked = simulation_service._check
+    calls = []
+
+    def fail_on_the_third_chunk(summary: object) -> None:
+        calls.append(summary)
+        if len(calls) == 3:
+            raise SitroomError("injected failure midway")
+        checked(summary)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(simulation_service, "_check", fail_on_the_third_chunk)
+    done = cli("simulate", "supply", "--within", "KP-13", "--items", "PARA-500")
+    assert done.code != 0
+    assert "injected failure midway" in done.err
+    assert len(calls) == 3
+    outbreak.rollback()
+    for model in (StockBatch, StockEntry, DistributionOrder):
+        assert outbreak.scalar(select(func.count()).select_from(model)) == 0, model
+    # Nothing half-written stands in the way: the simulation runs again.
+    monkeypatch.setattr(simulation_service, "_check", checked)
+    assert cli("simulate", "supply", "--within", "KP-13", "--items", "PARA-500").code == 0
+    assert cli("supply", "verify").code == 0
+
+
+def test_a_deadlock_midway_is_a_message_and_nothing_written(
+    cli, outbreak: Session, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from sqlalchemy import func, select
+    from sqlalchemy.exc import OperationalError
+
+    from sitroom.supply import simulation_service
+    from sitroom.supply.models import StockBatch
+
+    class Deadlock(Exception):
+        sqlstate = "40P01"
+
+    def deadlocked(*_: object, **__: object) -> None:
+        raise OperationalError("INSERT ...", {}, Deadlock("deadlock detected"))
+
+    monkeypatch.setattr(simulation_service, "_record_orders", deadlocked)
+    done = cli("simulate", "supply", "--within", "KP-13", "--items", "PARA-500")
+    assert done.code != 0
+    assert "conflicted with a concurrent change: nothing was written" in done.err
+    assert "Traceback" not in done.err
+    outbreak.rollback()
+    assert outbreak.scalar(select(func.count()).select_from(StockBatch)) == 0
 
 
 def test_a_user_outside_their_scope_writes_nothing(cli, loaded: Session) -> None:

@@ -211,6 +211,31 @@ def test_the_orders_page_says_whether_the_army_was_faster(lou: TestClient) -> No
     assert [r["status"] for r in only["sections"][1]["tables"][0]["rows"]] == ["dispatched"]
 
 
+def test_the_orders_page_reads_the_orders_once(world: World) -> None:
+    from sqlalchemy import event
+
+    from sitroom.auth.permissions import Principal
+    from sitroom.server.web import supply_context
+
+    reads: list[str] = []
+
+    def seen(_conn: object, _cursor: object, statement: str, *_: object) -> None:
+        if re.search(r"\bFROM supply_order(?!_)\b", statement):
+            reads.append(statement)
+
+    engine = world.context.engine
+    event.listen(engine, "before_cursor_execute", seen)
+    try:
+        page = supply_context.orders(
+            world.context, Principal("lou", "logistician", ("/KP/",), ("KP",)), status=None
+        )
+    finally:
+        event.remove(engine, "before_cursor_execute", seen)
+    assert len(reads) == 1, reads
+    assert [s.key for s in page.sections] == ["lead_times", "orders"]
+    assert len(page.sections[1].tables[0].rows) == 3
+
+
 def test_the_allocation_plan_explains_itself_and_writes_nothing(
     lou: TestClient, world: World
 ) -> None:

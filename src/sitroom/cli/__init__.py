@@ -6,7 +6,9 @@ import errno
 import os
 import sys
 
-from sitroom.cli import analyze as _analyze  # noqa: F401  (registers its commands)
+from sitroom.cli import aid as _aid  # noqa: F401  (registers its commands)
+from sitroom.cli import aid_gap as _aid_gap  # noqa: F401
+from sitroom.cli import analyze as _analyze  # noqa: F401
 from sitroom.cli import approvals as _approvals  # noqa: F401
 from sitroom.cli import audit as _audit  # noqa: F401
 from sitroom.cli import commands as _commands  # noqa: F401

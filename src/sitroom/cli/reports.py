@@ -609,6 +609,14 @@ def demo(
             " simulated; about half a minute, once per database).",
         ),
     ] = True,
+    aid: Annotated[
+        bool,
+        typer.Option(
+            "--aid/--no-aid",
+            help="Load an illustrative aid history of the wave (requests to China and the"
+            " WHO, South Korea's unanswered offer; marked illustrative; once per database).",
+        ),
+    ] = True,
 ) -> None:
     """Load the 2022 DPRK outbreak, publish its latest situation report, create a user per
     role, and serve the dashboard and the API on 127.0.0.1.
@@ -649,6 +657,8 @@ def demo(
     print_bulletin(result.bulletin)
     if supply:
         _demo_supply(rt)
+    if aid:
+        _demo_aid(rt)
     if publish:
         _demo_publish(rt)
     console.print(
@@ -688,7 +698,9 @@ def _demo_supply(rt: AppContext) -> None:
     if rt.country.supply is None:
         return
     with rt.session() as session:
-        batches = session.scalar(select(func.count(StockBatch.id)).where(StockBatch.simulated))
+        batches = session.scalar(
+            select(func.count(StockBatch.id)).where(StockBatch.channel == "simulation")
+        )
     if batches:
         console.print("\nThe simulated supply history is loaded (sitroom supply stock).")
         return
@@ -705,6 +717,29 @@ def _demo_supply(rt: AppContext) -> None:
         " diversion planted at 15 of them, all marked simulated (sitroom supply stock,"
         " sitroom supply suspects)."
     )
+
+
+def _demo_aid(rt: AppContext) -> None:
+    """Load the illustrative aid history once (sitroom.aid.illustration)."""
+    from sitroom.aid.illustration import load_illustration, loaded
+
+    with rt.session(write=True) as session:
+        if loaded(session):
+            console.print("\nThe illustrative aid history is loaded (sitroom aid request list).")
+            return
+        made = load_illustration(session, user=rt.settings.user)
+    if not made.loaded:
+        console.print(
+            "\nNo illustrative aid history: the database lacks the DPRK network's stockpile"
+            " or Sinuiju's warehouse, or already has partners coded CN, KR or WHO."
+        )
+    else:
+        console.print(
+            f"\nLoaded an illustrative aid history (invented quantities around known events,"
+            f" marked illustrative): {made.partners} partners, requests"
+            f" {', '.join(made.requests)}, offer {', '.join(made.offers)}, shipments"
+            f" {', '.join(made.shipments)} (sitroom aid log overdue, sitroom aid gap)."
+        )
 
 
 def _demo_publish(rt: AppContext) -> None:

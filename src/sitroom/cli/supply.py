@@ -102,6 +102,8 @@ def print_post(summary: PostSummary, *, what: str = "posted") -> None:
 
 
 def _post(ctx: typer.Context, movement: Movement, *, as_json: bool, dry_run: bool = False) -> None:
+    from zoneinfo import ZoneInfo
+
     from sitroom.auth.service import acting_principal
     from sitroom.supply.ledger import Ledger
 
@@ -114,6 +116,7 @@ def _post(ctx: typer.Context, movement: Movement, *, as_json: bool, dry_run: boo
             channel="cli",
             principal=who,
             lock_timeout=rt.settings.lock_timeout,
+            zone=ZoneInfo(rt.country.reporting.time_zone),
         ).post([movement], source=f"sitroom supply {movement.event}", dry_run=dry_run)
     if as_json:
         print_json(summary.to_dict())
@@ -451,10 +454,17 @@ def export(
     output: Annotated[Path, typer.Option("-o", "--output", help="The CSV file to write.")],
     facility: Annotated[str | None, typer.Option("--facility", help="One facility.")] = None,
 ) -> None:
-    """Export the ledger as the import's CSV (reversed entries and their reversals left out).
+    """Export the ledger as the import's CSV; imported into an empty database, the same stock.
+
+    Reversed entries and their reversals are left out. A stocktake's quantity is
+    the level it leaves its lot at in the rows exported: the count recorded, unless
+    an entry was reversed or back-dated across the count after it was posted. A
+    count of a lot whose only receipt was reversed is left out when it leaves
+    nothing, and exported as the found adjustment it amounts to otherwise.
 
     With --user, the facilities in that user's scopes (stock.read); nothing is written
-    when the facility asked for is outside them."""
+    when the facility asked for is outside them.
+    """
     from sitroom.auth.service import acting_principal
     from sitroom.supply import service
     from sitroom.supply.events_csv import write_events

@@ -471,6 +471,8 @@ def dispatch(
     as_json: JsonOpt = False,
 ) -> None:
     """Dispatch an approved order: its transfers out leave the source (FEFO unless a lot)."""
+    from zoneinfo import ZoneInfo
+
     from sitroom.supply import orders
 
     rt = app_context(ctx)
@@ -487,6 +489,7 @@ def dispatch(
             at=moment,
             note=note,
             lock_timeout=rt.settings.lock_timeout,
+            zone=ZoneInfo(rt.country.reporting.time_zone),
         )
     _said(view, rt, as_json)
 
@@ -523,6 +526,8 @@ def deliver(
     as_json: JsonOpt = False,
 ) -> None:
     """Record the proof of delivery: every unit dispatched accepted or rejected with a reason."""
+    from zoneinfo import ZoneInfo
+
     from sitroom.supply import orders
 
     rt = app_context(ctx)
@@ -542,5 +547,6 @@ def deliver(
             note=note,
             auto_close=not keep_open,
             lock_timeout=rt.settings.lock_timeout,
+            zone=ZoneInfo(rt.country.reporting.time_zone),
         )
     _said(view, rt, as_json)

@@ -60,6 +60,7 @@ def create_app(context: AppContext, *, schedule: bool = False) -> FastAPI:
 
     from sitroom.server.deps import no_nul_in_query
     from sitroom.server.routes import (
+        aid,
         analyses,
         approvals,
         audit,
@@ -91,6 +92,7 @@ def create_app(context: AppContext, *, schedule: bool = False) -> FastAPI:
     app.include_router(supply.router, prefix=API_PREFIX, dependencies=checked)
     app.include_router(supply_orders.router, prefix=API_PREFIX, dependencies=checked)
     app.include_router(supply_planning.router, prefix=API_PREFIX, dependencies=checked)
+    app.include_router(aid.router, prefix=API_PREFIX, dependencies=checked)
     # DHIS2's paths after sitroom's own, so /api/v1/... is never read as version "v1".
     app.include_router(dhis2.router, prefix="/api", dependencies=checked)
     app.include_router(dhis2_metadata.router, prefix="/api", dependencies=checked)

@@ -46,6 +46,9 @@ class DemandReport:
     places the org units' codes; ``origin`` the last day of the history each
     forecast started from (None for a given series), ``source`` "forecast" or the
     file's name, ``notes`` what a reader should know (regions left out and why).
+    ``paths`` are the daily cases behind it, (n_places, n_paths, horizon): the
+    forecasts' sample paths, or the given series as one path (the aid gap takes
+    the quantiles of their running totals, day by day).
     """
 
     demand: Demand
@@ -57,6 +60,7 @@ class DemandReport:
     origins: dict[str, date] = field(default_factory=dict)
     first_day: date | None = None
     notes: list[str] = field(default_factory=list)
+    paths: np.ndarray[Any, np.dtype[np.float64]] | None = field(default=None, repr=False)
 
     @property
     def places(self) -> tuple[str, ...]:
@@ -278,8 +282,9 @@ def forecast_demand(
 
     # What demand_from_forecast does with one fitted forecast's samples_, here with the
     # regions' paths stacked, (n_regions, n_samples, horizon): one Demand for them all.
+    stacked = np.stack(paths)[:, :, :horizon]
     demand = estimate_demand(
-        chosen, samples=np.stack(paths), horizon=horizon, places=[code for code, _ in kept]
+        chosen, samples=stacked, horizon=horizon, places=[code for code, _ in kept]
     )
     return DemandReport(
         demand=demand,
@@ -291,6 +296,7 @@ def forecast_demand(
         origins=origins,
         first_day=first_day,
         notes=notes,
+        paths=stacked,
     )
 
 
@@ -359,6 +365,7 @@ def demand_from_file(
         source=path.name,
         model=None,
         first_day=series[columns[0]].start,
+        paths=values[:, None, : demand.horizon],
     )
 
 

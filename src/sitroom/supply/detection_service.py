@@ -22,14 +22,15 @@ from datetime import date, timedelta
 from typing import Any
 
 from sqlalchemy import func, select
-from sqlalchemy.orm import Session, aliased
+from sqlalchemy.orm import Session
 
 from sitroom.auth.permissions import Permission, Principal, authorize
 from sitroom.context import AppContext
 from sitroom.errors import SitroomError
 from sitroom.supply.detection import Finding, panel, rank_facilities
-from sitroom.supply.models import Facility, Item, Lot, Route, StockBatch, StockEntry
+from sitroom.supply.models import Facility, Item, Route, StockBatch, StockEntry
 from sitroom.supply.records import LedgerRow
+from sitroom.supply.service import ledger_entries
 
 
 @dataclass(slots=True)
@@ -60,73 +61,29 @@ def ledger_rows(
     session: Session, *, items: list[str] | None = None
 ) -> tuple[list[LedgerRow], bool]:
     """The ledger as the detector's rows, in time order, and whether any was simulated."""
-    other = aliased(Facility)
-    reversed_ids = select(StockEntry.reverses_id).where(StockEntry.reverses_id.is_not(None))
-    query = (
-        select(
-            StockEntry.time,
-            StockEntry.kind,
-            Facility.code,
-            Item.code,
-            Lot.code,
-            Lot.expiry,
-            StockEntry.quantity,
-            StockEntry.counted,
-            other.code,
-            StockEntry.counterparty,
-            StockEntry.reason,
-            StockEntry.reference,
-            StockEntry.patients,
-            StockEntry.simulated,
-        )
-        .join(Facility, Facility.id == StockEntry.facility_id)
-        .join(Item, Item.id == StockEntry.item_id)
-        .join(Lot, Lot.id == StockEntry.lot_id)
-        .outerjoin(other, other.id == StockEntry.counterparty_id)
-        .where(StockEntry.reverses_id.is_(None), StockEntry.id.not_in(reversed_ids))
-        .order_by(StockEntry.time, StockEntry.id)
-        .execution_options(yield_per=50_000)
-    )
-    if items:
-        query = query.where(Item.code.in_(items))
     rows = []
     simulated = False
-    for (
-        when,
-        kind,
-        place,
-        item,
-        lot,
-        expiry,
-        qty,
-        counted,
-        to,
-        party,
-        why,
-        ref,
-        pts,
-        sim,
-    ) in session.execute(query):
-        simulated = simulated or bool(sim)
-        if kind == "stocktake":
-            quantity = int(counted or 0)
-        elif kind == "adjust":
-            quantity = int(qty)  # signed: removals negative, as the detector reads them
+    for e in ledger_entries(session, items=items, yield_per=50_000):
+        simulated = simulated or bool(e.simulated)
+        if e.kind == "stocktake":
+            quantity = int(e.counted or 0)
+        elif e.kind == "adjust":
+            quantity = int(e.quantity)  # signed: removals negative, as the detector reads them
         else:
-            quantity = abs(int(qty))
+            quantity = abs(int(e.quantity))
         rows.append(
             LedgerRow(
-                time=when,
-                event=kind,  # type: ignore[arg-type]
-                facility=place,
-                item=item,
-                lot=lot,
-                expiry=expiry,
+                time=e.time,
+                event=e.kind,  # type: ignore[arg-type]
+                facility=e.facility,
+                item=e.item,
+                lot=e.lot,
+                expiry=e.expiry,
                 quantity=quantity,
-                counterparty=to or party or "",
-                reason=why or "",
-                reference=ref or "",
-                patients=pts,
+                counterparty=e.counterparty_facility or e.counterparty or "",
+                reason=e.reason or "",
+                reference=e.reference or "",
+                patients=e.patients,
             )
         )
     return rows, simulated

@@ -41,8 +41,9 @@ from sitroom.errors import ForbiddenError, NotFoundError, SitroomError
 from sitroom.places.models import OrgUnit
 from sitroom.supply.indicators import DISPENSING_TYPES
 from sitroom.supply.ledger import Ledger, Movement, PostSummary
-from sitroom.supply.models import Facility, Item, Lot, StockBalance, StockBatch, StockEntry
+from sitroom.supply.models import Facility, Item, Lot, StockBatch, StockEntry
 from sitroom.supply.scopes import within
+from sitroom.supply.service import lot_stock
 
 #: Most places a chooser lists at once (a national pharmacist's scope holds thousands).
 MAX_CHOICES = 50
@@ -305,27 +306,7 @@ def _stock(
     """Each item's lots on hand at ``at`` (the balances now; the ledger summed before)."""
     if facility_id is None:
         return
-    if at >= utcnow() - timedelta(seconds=1):
-        source: Any = (
-            select(
-                StockBalance.item_id.label("item_id"),
-                StockBalance.lot_id.label("lot_id"),
-                StockBalance.quantity.label("quantity"),
-            )
-            .where(StockBalance.facility_id == facility_id)
-            .subquery()
-        )
-    else:
-        source = (
-            select(
-                StockEntry.item_id.label("item_id"),
-                StockEntry.lot_id.label("lot_id"),
-                func.sum(StockEntry.quantity).label("quantity"),
-            )
-            .where(StockEntry.facility_id == facility_id, StockEntry.time <= at)
-            .group_by(StockEntry.item_id, StockEntry.lot_id)
-            .subquery()
-        )
+    source = lot_stock(facility_id, at)
     rows = session.execute(
         select(Item.code, Lot.code, Lot.expiry, source.c.quantity)
         .join(Item, Item.id == source.c.item_id)
@@ -551,7 +532,13 @@ def record_day(
     movements, errors = read_entry(sheet, entry)
     if errors:
         return sheet, DayResult(errors)
-    ledger = Ledger(session, user=user, channel=channel, principal=principal)
+    ledger = Ledger(
+        session,
+        user=user,
+        channel=channel,
+        principal=principal,
+        zone=ZoneInfo(country.reporting.time_zone),
+    )
     summary = ledger.post(movements, source=f"dispensing of {facility} on {day.isoformat()}")
     result = DayResult(summary=summary)
     if summary.ok:

@@ -33,7 +33,8 @@ from sitroom.auth.permissions import Permission, Principal, authorize
 from sitroom.db import begin_write, utcnow
 from sitroom.errors import ConflictError, NotFoundError, SitroomError
 from sitroom.places.models import OrgUnit
-from sitroom.supply.ledger import Ledger, Movement, PostSummary
+from sitroom.supply.ledger import FUTURE_TOLERANCE, Ledger, Movement, PostSummary
+from sitroom.supply.lookups import clean_text, find_facility
 from sitroom.supply.models import (
     CASE_SOURCES,
     CASE_STATUSES,
@@ -61,26 +62,20 @@ class Count:
     lot: str | None = None
 
 
-def _facility(session: Session, code: str) -> tuple[Facility, str]:
-    found = session.execute(
-        select(Facility, OrgUnit.path)
-        .join(OrgUnit, OrgUnit.id == Facility.org_unit_id)
-        .where(Facility.code == code)
-    ).first()
-    if found is None:
-        raise NotFoundError(f"unknown facility {code!r}")
-    return found[0], found[1]
-
-
 def _text(value: str, what: str, *, required: bool = True) -> str:
-    value = value.strip()
-    if required and not value:
-        raise SitroomError(f"{what} is empty")
-    if len(value) > MAX_TEXT:
-        raise SitroomError(f"{what} has {len(value):,} characters, more than {MAX_TEXT:,}")
-    if "\x00" in value:
-        raise SitroomError(f"{what} contains a NUL character")
-    return value
+    return clean_text(value, what, most=MAX_TEXT, required=required)
+
+
+def _not_in_future(at: datetime) -> None:
+    """Refuse an inspection dated in the future (as the ledger refuses its stocktakes),
+    with counts or without."""
+    if at.tzinfo is None:
+        raise SitroomError("the inspection's time has no time zone")
+    if at > utcnow() + FUTURE_TOLERANCE:
+        raise SitroomError(
+            f"the inspection's time {at.isoformat()} is in the future: record a visit once"
+            " it has taken place"
+        )
 
 
 def record_inspection(
@@ -100,6 +95,7 @@ def record_inspection(
     """Record an inspection and post its counts as stocktakes; all or nothing.
 
     Returns the inspection and the stocktakes' summary (None without counts).
+    An inspection dated in the future is refused (SitroomError), counts or not.
     When a count is refused (an unknown item, a lot to name), nothing is
     recorded and the summary says why.
     """
@@ -109,12 +105,13 @@ def record_inspection(
             f"unknown checklist question {', '.join(unknown)}; the questions are"
             f" {', '.join(CHECKLIST)}"
         )
+    _not_in_future(at)
     inspector = _text(inspector, "the inspector's name")
     findings = _text(findings, "the findings", required=False)
     names = [_text(p, "a photo's file name") for p in photos or []]
     begin_write(session)
     try:
-        place, path = _facility(session, facility)
+        place, path = find_facility(session, facility)
         if principal is not None:
             authorize(principal, Permission.STOCK_WRITE, path)
         summary = None
@@ -183,13 +180,13 @@ def _evidence(session: Session, place: Facility, now: datetime) -> dict[str, Any
     """The facility's stock now and its ledger of the last :data:`EVIDENCE_DAYS` days."""
     from sitroom.supply.service import ledger_rows, stock_on_hand
 
-    rows = list(ledger_rows(session, facility=place.code))
     last = session.scalar(
         select(func.max(StockEntry.time)).where(StockEntry.facility_id == place.id)
     )
-    # The last 30 days of the facility's own ledger (a history may be years old).
+    # The last 30 days of the facility's own ledger (a history may be years old): only
+    # those are read.
     since = (min(last, now) if last else now) - timedelta(days=EVIDENCE_DAYS)
-    recent = [r for r in rows if str(r["time"]) >= since.isoformat()]
+    recent = list(ledger_rows(session, facility=place.code, since=since, recorded_counts=True))
     return {
         "stock": [line.to_dict() for line in stock_on_hand(session, facility=place.code)],
         "ledger_since": since.isoformat(),
@@ -221,7 +218,7 @@ def open_case(
     now = now or utcnow()
     begin_write(session)
     try:
-        place, path = _facility(session, facility)
+        place, path = find_facility(session, facility)
         if principal is not None:
             authorize(principal, Permission.STOCK_WRITE, path)
         frozen: dict[str, Any] = {"source": source, "opened_at": now.isoformat()}

@@ -15,7 +15,10 @@ The rules:
   the movement's time; it is refused when the stock is not there, with what
   is there, and that holds at every later moment too (a back-dated issue may
   not make any later balance negative);
-- dispensing or shipping from an expired lot is refused;
+- dispensing or shipping from an expired lot is refused; a lot is usable up to
+  and on its expiry date, the movement's day read in the country's time zone
+  (:func:`local_day`: as the surveillance reporting window and the supply
+  indicators read days), whatever offset the movement's time was given with;
 - a transfer goes only from a facility to its customer or its supplier along
   a supplier link, or along a declared route (``supply_route``);
 - a transfer in matches the transfer out of the same reference: it cannot
@@ -41,7 +44,7 @@ import time as clock
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta, tzinfo
 from typing import Any
 
 from sqlalchemy import func, or_, select
@@ -63,6 +66,7 @@ from sitroom.places.models import OrgUnit
 from sitroom.supply.models import (
     ADJUST_REASONS,
     ENTRY_KINDS,
+    DistributionOrder,
     Facility,
     Item,
     Lot,
@@ -239,6 +243,13 @@ _REFERENCE = 9
 Base = tuple[Any, ...]
 
 
+def local_day(moment: datetime, zone: tzinfo) -> date:
+    """The day of ``moment`` in ``zone`` (the country's time zone): the day a lot's expiry
+    date is compared with. A lot expiring on 30 June is usable until midnight at the end
+    of 30 June there, whether the time is given in UTC or with another offset."""
+    return moment.astimezone(zone).date()
+
+
 def unit_word(count: int, unit: str) -> str:
     """``"1 tablet"``, ``"1,200 tablets"``."""
     return f"{count:,} {unit}{'' if count == 1 or unit.endswith('s') else 's'}"
@@ -249,7 +260,9 @@ class Ledger:
 
     ``principal`` (a signed-in user or the command line's ``--user`` with a
     role) is checked on every facility; None is the local operator, who may
-    do anything, as for the surveillance import.
+    do anything, as for the surveillance import. ``zone`` is the country's time
+    zone (``reporting.time_zone``), in which a movement's day is compared with a
+    lot's expiry date (:func:`local_day`); callers pass it, UTC when not given.
     """
 
     def __init__(
@@ -262,8 +275,10 @@ class Ledger:
         simulated: bool = False,
         lock_timeout: float = DEFAULT_LOCK_TIMEOUT,
         now: Callable[[], datetime] = utcnow,
+        zone: tzinfo = UTC,
     ) -> None:
         self.session = session
+        self.zone = zone
         self.user = user
         self.channel = channel
         self.principal = principal
@@ -361,7 +376,7 @@ class Ledger:
                 summary.reject(movement.line, exc.column, exc.reason)
                 continue
             readable.append(movement)
-        book = _Book(self.session, readable)
+        book = _Book(self.session, readable, self.zone)
         book.lock(self.session)
         book.load(self.session)
         entries: list[Entry] = []
@@ -404,8 +419,13 @@ class Ledger:
 
         Each reversal entry has the opposite quantity, the original's time (so
         the stock at any moment is as if the batch had not been), its kind and
-        lot, and ``reverses_id``; its reason is "reversal: <reason>". Refused
-        (ConflictError) when the batch was reversed already or when taking its
+        lot, and ``reverses_id``; its reason is "reversal: <reason>", but for an
+        adjustment's, which keeps the adjustment's reason (the only reasons an
+        adjustment may have: ``ck_stock_entry_adjust_reason``); the batch's source
+        says "reversal of stock batch <batch>: <reason>" for every one. Refused
+        (ConflictError) when the batch was reversed already, when it is a
+        distribution order's dispatch or delivery (the order is corrected
+        through its own steps: see :func:`order_of_batch`), or when taking its
         stock back would leave less than nothing at some moment since (the
         stock was issued on meanwhile), or what a transfer sent has arrived.
         The user needs ``stock.write`` over each entry's facility, or
@@ -413,7 +433,7 @@ class Ledger:
         """
         if not reason.strip():
             raise ConflictError("a reversal gives its reason")
-        source = f"reversal of stock batch {batch_id}"
+        source = f"reversal of stock batch {batch_id}: {reason.strip()}"[:500]
         try:
             begin_write(self.session, self.lock_timeout)
             summary = self._reverse(batch_id, reason.strip(), source)
@@ -427,41 +447,15 @@ class Ledger:
         summary.committed = True
         return summary
 
-    def _entries_of(self, batch_id: int) -> list[StockEntry]:
-        """The entries of a batch to reverse: NotFoundError, or ConflictError for none."""
-        batch = self.session.get(StockBatch, batch_id)
-        if batch is None:
-            raise NotFoundError(f"no stock batch {batch_id}")
-        original = list(
-            self.session.scalars(
-                select(StockEntry).where(StockEntry.batch_id == batch_id).order_by(StockEntry.id)
-            )
-        )
-        if not original:
-            # A change to the network is audited as a batch without entries.
-            raise ConflictError(
-                f"stock batch {batch_id} moved no stock ({batch.source}): nothing to reverse"
-            )
-        return original
-
     def _reverse(self, batch_id: int, reason: str, source: str) -> PostSummary:
-        original = self._entries_of(batch_id)
-        ids = [e.id for e in original]
-        if ids and self.session.scalar(
-            select(func.count(StockEntry.id)).where(StockEntry.reverses_id.in_(ids))
-        ):
-            raise ConflictError(f"stock batch {batch_id} was reversed already")
-        if any(e.reverses_id is not None for e in original):
-            raise ConflictError(
-                f"stock batch {batch_id} is itself a reversal: post the movements again"
-            )
+        original = self._reversible(batch_id)
         codes = dict(self.session.execute(select(Facility.id, Facility.code)).all())
         items = dict(self.session.execute(select(Item.id, Item.code)).all())
         probes = [
             Movement(e.time, e.kind, codes[e.facility_id], items[e.item_id], 1) for e in original
         ]
         summary = PostSummary(source=source, movements=len(original))
-        book = _Book(self.session, probes)
+        book = _Book(self.session, probes, self.zone)
         book.lock(self.session)
         book.load(self.session)
         entries = []
@@ -510,7 +504,7 @@ class Ledger:
                 entry.item_id,
                 entry.counterparty_id,
                 entry.counterparty,
-                f"reversal: {reason}"[:200],
+                entry.reason if entry.kind == "adjust" else f"reversal: {reason}"[:200],
                 entry.reference,
                 entry.patients,
                 None,
@@ -535,6 +529,44 @@ class Ledger:
         summary.entries = len(entries)
         summary.kinds = _count(entries)
         return summary
+
+    def _reversible(self, batch_id: int) -> list[StockEntry]:
+        """The entries of batch ``batch_id``, which may be reversed; ConflictError when
+        it was reversed already, is a reversal itself, is an order's dispatch or
+        delivery, or has no entries (a change to the network, audited as a batch);
+        NotFoundError when there is no such batch."""
+        batch = self.session.get(StockBatch, batch_id)
+        if batch is None:
+            raise NotFoundError(f"no stock batch {batch_id}")
+        original = list(
+            self.session.scalars(
+                select(StockEntry).where(StockEntry.batch_id == batch_id).order_by(StockEntry.id)
+            )
+        )
+        if not original:
+            # A change to the network is audited as a batch without entries.
+            raise ConflictError(
+                f"stock batch {batch_id} moved no stock ({batch.source}): nothing to reverse"
+            )
+        ids = [e.id for e in original]
+        if ids and self.session.scalar(
+            select(func.count(StockEntry.id)).where(StockEntry.reverses_id.in_(ids))
+        ):
+            raise ConflictError(f"stock batch {batch_id} was reversed already")
+        if any(e.reverses_id is not None for e in original):
+            raise ConflictError(
+                f"stock batch {batch_id} is itself a reversal: post the movements again"
+            )
+        made_by = order_of_batch(self.session, batch_id)
+        if made_by is not None:
+            number, step = made_by
+            raise ConflictError(
+                f"stock batch {batch_id} is the {step} of distribution order {number}: it is not"
+                f" reversed (the order and what is in transit would no longer agree); correct"
+                f" order {number} through its own steps instead (reject on the proof of"
+                " delivery what did not arrive, return stock with an order back)"
+            )
+        return original
 
     # One movement -----------------------------------------------------------------------
 
@@ -693,8 +725,10 @@ def _count(entries: Iterable[Entry]) -> dict[str, int]:
 class _Book:
     """What a post reads and changes, loaded once: facilities, items, lots, balances."""
 
-    def __init__(self, session: Session, movements: Sequence[Movement]) -> None:
+    def __init__(self, session: Session, movements: Sequence[Movement], zone: tzinfo) -> None:
         self.session = session
+        #: The country's time zone: a movement's day there is compared with expiry dates.
+        self.zone = zone
         codes = {m.facility for m in movements} | {
             m.counterparty for m in movements if m.counterparty and m.event.startswith("transfer")
         }
@@ -983,8 +1017,9 @@ class _Book:
         allow_expired: bool,
         prefer_expired: bool = False,
     ) -> list[Entry]:
-        """Take ``quantity`` out: the named lot, or FEFO over the lots held."""
-        day = m.time.date()
+        """Take ``quantity`` out: the named lot, or FEFO over the lots held (those not
+        expired on the movement's day in the country's time zone, unless ``allow_expired``)."""
+        day = local_day(m.time, self.zone)
         if m.lot:
             lot = self.named_lot(item, m.lot)
             if not allow_expired and lot.expiry < day:
@@ -1285,6 +1320,29 @@ def _insert(
     cursor.executemany(f"INSERT INTO {table} ({columns}) VALUES ({marks})", rows)
 
 
+def order_of_batch(session: Session, batch_id: int) -> tuple[str, str] | None:
+    """The distribution order whose dispatch or delivery posted stock batch ``batch_id``:
+    (its number, ``"dispatch"`` or ``"delivery"``); None for any other batch.
+
+    Such a batch is not reversed: the order's lines (dispatched, accepted, rejected) and
+    what is in transit under its number are written together with it, and a reversal
+    would leave them disagreeing.
+    """
+    row = session.execute(
+        select(DistributionOrder.number, DistributionOrder.dispatch_batch_id)
+        .where(
+            or_(
+                DistributionOrder.dispatch_batch_id == batch_id,
+                DistributionOrder.delivery_batch_id == batch_id,
+            )
+        )
+        .limit(1)
+    ).first()
+    if row is None:
+        return None
+    return row[0], "dispatch" if row[1] == batch_id else "delivery"
+
+
 def on_route(session: Session, source: Facility, destination: Facility) -> bool:
     """The ledger's route rule, for callers that refuse before posting (an order's creation).
 
@@ -1313,6 +1371,8 @@ __all__ = [
     "NotFoundError",
     "PostSummary",
     "SitroomError",
+    "local_day",
     "on_route",
+    "order_of_batch",
     "unit_word",
 ]

@@ -54,6 +54,7 @@ from sitroom.errors import ConflictError, NotFoundError, SitroomError
 from sitroom.places.models import OrgUnit
 from sitroom.supply.catalogue import RANKS
 from sitroom.supply.ledger import LOCK_SPACE_STOCK, unit_word
+from sitroom.supply.lookups import clean_text, find_facility
 from sitroom.supply.models import (
     FACILITY_TYPES,
     NETWORK_SOURCE,
@@ -227,7 +228,7 @@ def get_facility(
     session: Session, code: str, *, principal: Principal | None = None
 ) -> FacilityView:
     """One facility (``stock.read`` over its org unit); NotFoundError if unknown."""
-    place, path = _facility(session, code)
+    place, path = find_facility(session, code)
     if principal is not None:
         authorize(principal, Permission.STOCK_READ, path)
     return _view(session, place)
@@ -236,33 +237,11 @@ def get_facility(
 # Writing ------------------------------------------------------------------------------
 
 
-def _facility(session: Session, code: str, what: str = "facility") -> tuple[Facility, str]:
-    found = session.execute(
-        select(Facility, OrgUnit.path)
-        .join(OrgUnit, OrgUnit.id == Facility.org_unit_id)
-        .where(Facility.code == code)
-    ).first()
-    if found is None:
-        raise NotFoundError(f"unknown {what} {code!r}")
-    return found[0], found[1]
-
-
 def _unit(session: Session, code: str) -> OrgUnit:
     unit = session.scalar(select(OrgUnit).where(OrgUnit.code == code))
     if unit is None:
         raise NotFoundError(f"unknown org unit {code!r}")
     return unit
-
-
-def _text(value: str, what: str, most: int) -> str:
-    value = value.strip()
-    if not value:
-        raise SitroomError(f"{what} is empty")
-    if len(value) > most:
-        raise SitroomError(f"{what} has {len(value):,} characters, more than {most}")
-    if "\x00" in value:
-        raise SitroomError(f"{what} contains a NUL character")
-    return value
 
 
 def _type(value: str) -> str:
@@ -356,8 +335,8 @@ def create_facility(
     ConflictError when the code is taken or the supplier is not higher in the chain;
     NotFoundError for an unknown org unit or supplier. Audited as ``user`` through
     ``channel``."""
-    code = _text(code, "the code", MAX_CODE)
-    name = _text(name, "the name", MAX_NAME)
+    code = clean_text(code, "the code", most=MAX_CODE)
+    name = clean_text(name, "the name", most=MAX_NAME)
     kind = _type(facility_type)
 
     def step() -> FacilityView:
@@ -365,7 +344,7 @@ def create_facility(
         if principal is not None:
             authorize(principal, Permission.STOCK_WRITE, unit.path)
         above, above_path = (
-            _facility(session, supplier, "supplier") if supplier is not None else (None, "")
+            find_facility(session, supplier, "supplier") if supplier is not None else (None, "")
         )
         if principal is not None and above is not None:
             authorize(principal, Permission.STOCK_WRITE, above_path)
@@ -478,11 +457,11 @@ def update_facility(
     ``user`` through ``channel``, each field changed with its old and new value
     (nothing changed: nothing audited).
     """
-    new_name = _text(name, "the name", MAX_NAME) if name is not None else None
+    new_name = clean_text(name, "the name", most=MAX_NAME) if name is not None else None
     new_kind = _type(facility_type) if facility_type is not None else None
 
     def step() -> FacilityView:
-        place, path = _facility(session, code)
+        place, path = find_facility(session, code)
         if principal is not None:
             authorize(principal, Permission.STOCK_WRITE, path)
         changes = []
@@ -500,7 +479,7 @@ def update_facility(
         elif supplier is None:
             above = None
         else:
-            above = _facility(session, supplier, "supplier")[0]
+            above = find_facility(session, supplier, "supplier")[0]
         relinked = (above.id if above else None) != (old.id if old else None)
         if relinked and principal is not None:
             for end in (old, above):
@@ -570,8 +549,8 @@ def declare_route(
     """
 
     def step() -> RouteView:
-        src, src_path = _facility(session, source, "source")
-        dst, dst_path = _facility(session, destination, "destination")
+        src, src_path = find_facility(session, source, "source")
+        dst, dst_path = find_facility(session, destination, "destination")
         if principal is not None:
             authorize(principal, Permission.STOCK_WRITE, src_path)
             authorize(principal, Permission.STOCK_WRITE, dst_path)

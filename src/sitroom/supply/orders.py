@@ -24,12 +24,15 @@ when the order is made and again by the ledger when it is dispatched)::
   naming the order and the line. The ledger gets a ``transfer_in`` of
   everything that arrived under the order's reference (so nothing stays in
   transit) and an ``adjust`` writing the rejected units off at the destination
-  (see :data:`WRITE_OFF` and docs/supply.md for why).
+  (see :data:`WRITE_OFF` and docs/supply.md for why); refused when what is in
+  transit under the reference is no longer what was dispatched.
 - **close**: after delivery; automatic when every unit was accepted.
 - **cancel**: from draft or approved, with a reason.
 
 Every step keeps its time and user on the order and adds a row to the
-order's append-only history (``supply_order_event``). A status changes only
+order's append-only history (``supply_order_event``). The ledger batches of a
+dispatch and a delivery are not reversed (:meth:`Ledger.reverse` refuses them,
+naming the order): an order is corrected through these steps. A status changes only
 by ``UPDATE ... WHERE id = :id AND status = :status read``: of two processes
 dispatching or delivering the same order at once, one wins and the other gets
 a :class:`~sitroom.errors.ConflictError` saying what the order is now; the
@@ -44,8 +47,8 @@ import time as clock
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
-from typing import Any, TypeVar
+from datetime import UTC, datetime, tzinfo
+from typing import Any, NamedTuple, TypeVar
 
 import numpy as np
 from sqlalchemy import and_, func, or_, select, update
@@ -70,7 +73,15 @@ from sitroom.errors import (
 )
 from sitroom.places.models import OrgUnit
 from sitroom.supply.leadtimes import STEPS, GroupLeadTimes, StepStats, summarize
-from sitroom.supply.ledger import FUTURE_TOLERANCE, Ledger, Movement, PostSummary, on_route
+from sitroom.supply.ledger import (
+    FUTURE_TOLERANCE,
+    Ledger,
+    Movement,
+    PostSummary,
+    on_route,
+    unit_word,
+)
+from sitroom.supply.lookups import facility_by_id, find_facility, region_of
 from sitroom.supply.models import (
     CARRIER_KINDS,
     ORDER_STATUSES,
@@ -343,23 +354,11 @@ class _Place:
 
 
 def _place(session: Session, code: str, what: str) -> _Place:
-    row = session.execute(
-        select(Facility, OrgUnit.path)
-        .join(OrgUnit, OrgUnit.id == Facility.org_unit_id)
-        .where(Facility.code == code)
-    ).first()
-    if row is None:
-        raise NotFoundError(f"unknown facility {code!r} ({what})")
-    return _Place(row[0], row[1])
+    return _Place(*find_facility(session, code, role=what))
 
 
 def _place_by_id(session: Session, facility_id: int) -> _Place:
-    row = session.execute(
-        select(Facility, OrgUnit.path)
-        .join(OrgUnit, OrgUnit.id == Facility.org_unit_id)
-        .where(Facility.id == facility_id)
-    ).one()
-    return _Place(row[0], row[1])
+    return _Place(*facility_by_id(session, facility_id))
 
 
 def _authorize(
@@ -836,11 +835,15 @@ def dispatch_order(
     channel: str = "cli",
     lock_timeout: float = DEFAULT_LOCK_TIMEOUT,
     now: Callable[[], datetime] = utcnow,
+    zone: tzinfo = UTC,
 ) -> OrderView:
     """Dispatch an approved order: the status and the ledger's ``transfer_out`` entries
     in one transaction.
 
     Each line sends its quantity of its lot, or of the lots first to expire.
+    A lot is expired when its expiry date is before the dispatch's day in
+    ``zone``, the country's time zone (as for every movement of the ledger:
+    :func:`~sitroom.supply.ledger.local_day`), whether ``at`` is given or now.
     Refused, with nothing written, when the stock is not there (the ledger's
     message, naming the line: what there is), when the user has no
     ``stock.write`` over the source, or when another process changed the
@@ -907,6 +910,7 @@ def dispatch_order(
             simulated=order.simulated,
             lock_timeout=lock_timeout,
             now=lambda: recorded,
+            zone=zone,
         ).apply(movements, source=f"dispatch of order {number}")
         if not summary.ok:
             raise _ledger_refusal(number, summary, {ln.line: it.code for ln, it, _ in lines})
@@ -1017,6 +1021,34 @@ def _check_pod(
     return found
 
 
+def _check_transit(
+    order: DistributionOrder,
+    lines: list[tuple[OrderLine, Item, str | None]],
+    transit: dict[int, list[tuple[str, Any, int]]],
+) -> None:
+    """Each line's units in transit under the order's number must be what it dispatched.
+
+    The proof of delivery accounts for the units dispatched, the ledger receives what is
+    in transit: they agree unless entries under the order's number were posted outside
+    the order (a transfer typed by hand with its reference, or a reversal of the
+    dispatch from before :meth:`Ledger.reverse` refused those). Then the delivery
+    would receive more (or less) than is on the road: refused, naming each line.
+    """
+    reasons = []
+    for line, item, _lot in lines:
+        dispatched = line.dispatched or 0
+        moving = sum(units for _, _, units in transit.get(line.line, ()))
+        if moving != dispatched:
+            reasons.append(
+                f"line {line.line} ({item.code}): {dispatched:,} dispatched but"
+                f" {unit_word(moving, item.unit)} in transit under {order.number}: entries"
+                " under the order's number were posted outside the order; reverse them"
+                " before recording the delivery"
+            )
+    if reasons:
+        raise OrderRefused(order.number, reasons)
+
+
 def deliver_order(
     session: Session,
     number: str,
@@ -1031,11 +1063,15 @@ def deliver_order(
     channel: str = "cli",
     lock_timeout: float = DEFAULT_LOCK_TIMEOUT,
     now: Callable[[], datetime] = utcnow,
+    zone: tzinfo = UTC,
 ) -> OrderView:
     """Record the proof of delivery of a dispatched order, signed by ``receiver``.
 
     Per line, accepted + rejected must be what was dispatched (more is
-    refused, naming the order and the line); rejected units give a reason
+    refused, naming the order and the line), and what is in transit under
+    the order's number must still be what was dispatched (refused, naming
+    the line, when entries under the number were posted outside the order:
+    nothing is received beyond what is on the road); rejected units give a reason
     (:data:`~sitroom.supply.models.REJECTION_REASONS`). In the same
     transaction the ledger gets, at the destination and under the order's
     number, a ``transfer_in`` of every unit that was in transit and an
@@ -1043,6 +1079,8 @@ def deliver_order(
     units are taken from the lots first to expire). With ``auto_close`` an
     order delivered without a rejection is closed at once; one with
     rejections stays delivered until someone has reconciled it and closes it.
+    ``zone``: the country's time zone, passed to the ledger (see
+    :func:`dispatch_order`).
     """
 
     def step() -> OrderView:
@@ -1058,6 +1096,8 @@ def deliver_order(
         _not_before(order, when, order.dispatched_at, "delivered")
         order_lines = _codes(session, order)
         pod = _check_pod(order, order_lines, lines)
+        transit = {line.line: _in_transit(session, order, item.id) for line, item, _ in order_lines}
+        _check_transit(order, order_lines, transit)
         _move(
             session,
             order,
@@ -1078,7 +1118,7 @@ def deliver_order(
         for line, item, _lot in order_lines:
             entry = pod[line.line]
             reject_left = entry.rejected
-            for lot, _expiry, pending in _in_transit(session, order, item.id):
+            for lot, _expiry, pending in transit[line.line]:
                 rejected = min(reject_left, pending)
                 reject_left -= rejected
                 movements.append(
@@ -1120,6 +1160,7 @@ def deliver_order(
             simulated=order.simulated,
             lock_timeout=lock_timeout,
             now=lambda: recorded,
+            zone=zone,
         ).apply(movements, source=f"delivery of order {number}")
         if not summary.ok:
             raise _ledger_refusal(number, summary, {ln.line: it.code for ln, it, _ in order_lines})
@@ -1191,12 +1232,6 @@ def close_order(
 
 
 # Reading ------------------------------------------------------------------------------
-
-
-def region_of(path: str) -> str:
-    """The region (level 2) of an org unit's path; the country for the country itself."""
-    parts = [p for p in path.split("/") if p]
-    return parts[1] if len(parts) > 1 else (parts[0] if parts else "")
 
 
 def _hours(later: datetime | None, earlier: datetime | None) -> float | None:
@@ -1367,6 +1402,133 @@ class OrderRow:
         }
 
 
+class _OrderRead(NamedTuple):
+    """One order as :func:`_read_orders` reads it: what the listing and the lead times need."""
+
+    id: int
+    origin_id: int | None
+    number: str
+    status: str
+    created_at: datetime
+    approved_at: datetime | None
+    dispatched_at: datetime | None
+    delivered_at: datetime | None
+    carrier_kind: str | None
+    source: str
+    destination: str
+    source_path: str
+    destination_path: str
+    lines: int | None
+    units: int | None
+
+
+def _read_orders(
+    session: Session,
+    *,
+    status: str | None = None,
+    facility_id: int | None = None,
+    totals: bool = True,
+    principal: Principal | None = None,
+    limit: int | None = None,
+) -> list[_OrderRead]:
+    """The orders (of a status, from or to a facility; from or to a facility in the
+    scopes of ``principal``; the first ``limit``), newest first, with their facilities
+    and (``totals``) their lines' count and units, in one query."""
+    source, destination = aliased(Facility), aliased(Facility)
+    src_unit, dst_unit = aliased(OrgUnit), aliased(OrgUnit)
+    columns: list[Any] = [
+        DistributionOrder.id,
+        DistributionOrder.origin_id,
+        DistributionOrder.number,
+        DistributionOrder.status,
+        DistributionOrder.created_at,
+        DistributionOrder.approved_at,
+        DistributionOrder.dispatched_at,
+        DistributionOrder.delivered_at,
+        DistributionOrder.carrier_kind,
+        source.code,
+        destination.code,
+        src_unit.path,
+        dst_unit.path,
+    ]
+    sums = None
+    if totals:
+        sums = (
+            select(
+                OrderLine.order_id,
+                func.count(OrderLine.id).label("lines"),
+                func.sum(OrderLine.quantity).label("units"),
+            )
+            .group_by(OrderLine.order_id)
+            .subquery()
+        )
+        columns += [sums.c.lines, sums.c.units]
+    query = (
+        select(*columns)
+        .join(source, source.id == DistributionOrder.source_id)
+        .join(destination, destination.id == DistributionOrder.destination_id)
+        .join(src_unit, src_unit.id == source.org_unit_id)
+        .join(dst_unit, dst_unit.id == destination.org_unit_id)
+        .order_by(DistributionOrder.created_at.desc(), DistributionOrder.id.desc())
+    )
+    if sums is not None:
+        query = query.outerjoin(sums, sums.c.order_id == DistributionOrder.id)
+    if status is not None:
+        query = query.where(DistributionOrder.status == status)
+    if facility_id is not None:
+        query = query.where(
+            or_(
+                DistributionOrder.source_id == facility_id,
+                DistributionOrder.destination_id == facility_id,
+            )
+        )
+    if principal is not None:
+        query = query.where(or_(within(principal, src_unit.path), within(principal, dst_unit.path)))
+    if limit is not None:
+        query = query.limit(limit)
+    missing = () if totals else (None, None)
+    return [_OrderRead._make((*row, *missing)) for row in session.execute(query)]
+
+
+def _order_reader(principal: Principal | None) -> None:
+    if principal is not None and not principal.can(Permission.STOCK_READ):
+        raise ForbiddenError(f"user {principal.username!r} may not read stock or orders")
+
+
+def _order_rows(
+    read: Sequence[_OrderRead],
+    principal: Principal | None,
+    *,
+    status: str | None = None,
+    limit: int | None = None,
+) -> list[OrderRow]:
+    """The listing's rows of ``read`` (of ``status``): those the user may read."""
+    rows = []
+    for o in read:
+        if status is not None and o.status != status:
+            continue
+        if not _can_read(principal, o.source_path, o.destination_path):
+            continue
+        rows.append(
+            OrderRow(
+                o.number,
+                o.status,
+                o.source,
+                o.destination,
+                region_of(o.destination_path),
+                int(o.lines or 0),
+                int(o.units or 0),
+                o.created_at,
+                o.dispatched_at,
+                o.delivered_at,
+                o.carrier_kind,
+            )
+        )
+        if limit is not None and len(rows) >= limit:
+            break
+    return rows
+
+
 def list_orders(
     session: Session,
     *,
@@ -1379,86 +1541,13 @@ def list_orders(
     (from or to a facility in their scopes, chosen and cut to ``limit`` by the database)."""
     if status is not None and status not in ORDER_STATUSES:
         raise SitroomError(f"unknown status {status!r}: choose one of {', '.join(ORDER_STATUSES)}")
-    if principal is not None and not principal.can(Permission.STOCK_READ):
-        raise ForbiddenError(f"user {principal.username!r} may not read stock or orders")
-    source, destination = aliased(Facility), aliased(Facility)
-    src_unit, dst_unit = aliased(OrgUnit), aliased(OrgUnit)
-    totals = (
-        select(
-            OrderLine.order_id,
-            func.count(OrderLine.id).label("lines"),
-            func.sum(OrderLine.quantity).label("units"),
-        )
-        .group_by(OrderLine.order_id)
-        .subquery()
+    _order_reader(principal)
+    facility_id = None if facility is None else _place(session, facility, "facility").facility.id
+    # Chosen and cut by the database: only the orders of the user's scopes are read.
+    read = _read_orders(
+        session, status=status, facility_id=facility_id, principal=principal, limit=limit
     )
-    query = (
-        select(
-            DistributionOrder,
-            source.code,
-            destination.code,
-            src_unit.path,
-            dst_unit.path,
-            totals.c.lines,
-            totals.c.units,
-        )
-        .join(source, source.id == DistributionOrder.source_id)
-        .join(destination, destination.id == DistributionOrder.destination_id)
-        .join(src_unit, src_unit.id == source.org_unit_id)
-        .join(dst_unit, dst_unit.id == destination.org_unit_id)
-        .outerjoin(totals, totals.c.order_id == DistributionOrder.id)
-        .order_by(DistributionOrder.created_at.desc(), DistributionOrder.id.desc())
-    )
-    if status is not None:
-        query = query.where(DistributionOrder.status == status)
-    if facility is not None:
-        place = _place(session, facility, "facility")
-        query = query.where(
-            or_(
-                DistributionOrder.source_id == place.facility.id,
-                DistributionOrder.destination_id == place.facility.id,
-            )
-        )
-    if principal is not None:
-        query = query.where(or_(within(principal, src_unit.path), within(principal, dst_unit.path)))
-    if limit is not None:
-        query = query.limit(limit)
-    return [
-        OrderRow(
-            order.number,
-            order.status,
-            src,
-            dst,
-            region_of(dst_path),
-            int(n_lines or 0),
-            int(units or 0),
-            order.created_at,
-            order.dispatched_at,
-            order.delivered_at,
-            order.carrier_kind,
-        )
-        for order, src, dst, _src_path, dst_path, n_lines, units in session.execute(query)
-    ]
-
-
-def count_orders(session: Session, *, principal: Principal | None = None) -> dict[str, int]:
-    """How many orders of each status the user may read (those :func:`list_orders` lists)."""
-    if principal is not None and not principal.can(Permission.STOCK_READ):
-        raise ForbiddenError(f"user {principal.username!r} may not read stock or orders")
-    query = select(DistributionOrder.status, func.count(DistributionOrder.id)).group_by(
-        DistributionOrder.status
-    )
-    if principal is not None:
-        source, destination = aliased(Facility), aliased(Facility)
-        src_unit, dst_unit = aliased(OrgUnit), aliased(OrgUnit)
-        query = (
-            query.join(source, source.id == DistributionOrder.source_id)
-            .join(destination, destination.id == DistributionOrder.destination_id)
-            .join(src_unit, src_unit.id == source.org_unit_id)
-            .join(dst_unit, dst_unit.id == destination.org_unit_id)
-            .where(or_(within(principal, src_unit.path), within(principal, dst_unit.path)))
-        )
-    return {status: int(n) for status, n in session.execute(query)}
+    return _order_rows(read, principal, limit=limit)
 
 
 def lead_times(
@@ -1476,33 +1565,42 @@ def lead_times(
     orders are left out; the others count in each step they have reached
     (:func:`sitroom.supply.leadtimes.summarize`).
     """
+    _grouping(by)
+    _order_reader(principal)
+    read = _read_orders(session, totals=False)
+    return _lead_report(read, by, principal, since=since, until=until)
+
+
+def orders_and_lead_times(
+    session: Session, *, by: Sequence[str], principal: Principal | None = None
+) -> tuple[list[OrderRow], dict[str, LeadTimeReport]]:
+    """Every order the user may read, newest first (as :func:`list_orders`), and the
+    lead times per each grouping of ``by`` (as :func:`lead_times`), from one read of
+    the orders: what the orders page shows."""
+    for grouping in by:
+        _grouping(grouping)
+    _order_reader(principal)
+    read = _read_orders(session)
+    reports = {grouping: _lead_report(read, grouping, principal) for grouping in by}
+    return _order_rows(read, principal), reports
+
+
+def _grouping(by: str) -> None:
     if by not in GROUPINGS:
         raise SitroomError(f"unknown grouping {by!r}: choose one of {', '.join(GROUPINGS)}")
-    if principal is not None and not principal.can(Permission.STOCK_READ):
-        raise ForbiddenError(f"user {principal.username!r} may not read stock or orders")
-    source, destination = aliased(Facility), aliased(Facility)
-    src_unit, dst_unit = aliased(OrgUnit), aliased(OrgUnit)
-    query = (
-        select(
-            DistributionOrder.id,
-            DistributionOrder.origin_id,
-            DistributionOrder.created_at,
-            DistributionOrder.approved_at,
-            DistributionOrder.dispatched_at,
-            DistributionOrder.delivered_at,
-            DistributionOrder.carrier_kind,
-            DistributionOrder.status,
-            src_unit.path,
-            dst_unit.path,
-        )
-        .join(source, source.id == DistributionOrder.source_id)
-        .join(destination, destination.id == DistributionOrder.destination_id)
-        .join(src_unit, src_unit.id == source.org_unit_id)
-        .join(dst_unit, dst_unit.id == destination.org_unit_id)
-    )
-    every = list(session.execute(query))
+
+
+def _lead_report(
+    read: Sequence[_OrderRead],
+    by: str,
+    principal: Principal | None,
+    *,
+    since: datetime | None = None,
+    until: datetime | None = None,
+) -> LeadTimeReport:
+    """:func:`lead_times` of the orders ``read`` (every order: chains link legs of any time)."""
     # Chains link legs of any time: their starts come from all the orders.
-    links = {row[0]: (row[1], row[4]) for row in every}
+    links = {o.id: (o.origin_id, o.dispatched_at) for o in read}
 
     def chain_start(order_id: int) -> datetime | None:
         origin, start = links[order_id]
@@ -1512,14 +1610,15 @@ def lead_times(
 
     groups: list[str] = []
     table: list[list[float]] = []
-    for oid, _origin, created, approved, dispatched, delivered, kind, status, sp, dp in every:
-        if status == "cancelled" or not _can_read(principal, sp, dp):
+    for o in read:
+        if o.status == "cancelled" or not _can_read(principal, o.source_path, o.destination_path):
             continue
+        created = o.created_at
         if (since is not None and created < since) or (until is not None and created >= until):
             continue
-        hours = _lead(created, approved, dispatched, delivered, chain_start(oid))
+        hours = _lead(created, o.approved_at, o.dispatched_at, o.delivered_at, chain_start(o.id))
         table.append([np.nan if hours[s] is None else float(hours[s] or 0.0) for s in STEPS])
-        region, carrier = region_of(dp), kind or "none"
+        region, carrier = region_of(o.destination_path), o.carrier_kind or "none"
         groups.append({"region": region, "carrier_kind": carrier}.get(by, f"{region} {carrier}"))
     array = np.asarray(table, dtype=float).reshape(len(table), len(STEPS))
     overall = summarize(["all"] * len(groups), array)
@@ -1546,12 +1645,12 @@ __all__ = [
     "approve_order",
     "cancel_order",
     "close_order",
-    "count_orders",
     "create_order",
     "deliver_order",
     "dispatch_order",
     "get_order",
     "lead_times",
     "list_orders",
+    "orders_and_lead_times",
     "region_of",
 ]

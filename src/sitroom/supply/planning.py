@@ -3,7 +3,8 @@
 :func:`plan_allocation` builds the inputs of :func:`sitroom.supply.allocation.allocate`
 from the database and runs it:
 
-- **stock**: the usable stock (unexpired lots) of each item at the source facility;
+- **stock**: the usable stock (unexpired lots) of each item at the source facility
+  at the end of ``day`` (a past day: the ledger up to then; today: the balances);
 - **destinations**: at ``level="region"``, the warehouses the source supplies (one
   per region); at ``level="pharmacy"``, the pharmacies below the source in the
   supply chain (of one org unit when given);
@@ -37,7 +38,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, time, timedelta, tzinfo
 from typing import Any
 
 import numpy as np
@@ -57,7 +58,9 @@ from sitroom.supply.demand_service import (
     places_of,
 )
 from sitroom.supply.indicators import IndicatorReport, indicators
-from sitroom.supply.models import Facility, Item, Lot, StockBalance
+from sitroom.supply.lookups import region_of
+from sitroom.supply.models import Facility, Item, Lot
+from sitroom.supply.service import lot_stock
 
 #: Destinations of an allocation.
 LEVELS = ("region", "pharmacy")
@@ -333,23 +336,17 @@ def _chain(nodes: dict[int, _Node], start: int, source: int) -> tuple[str, ...] 
     return None
 
 
-def _region(path: str) -> str:
-    codes = path.strip("/").split("/")
-    return codes[1] if len(codes) >= 2 else codes[0]
-
-
 def _usable_stock(
-    session: Session, facility: int, items: dict[str, int], day: date
+    session: Session, facility: int, items: dict[str, int], day: date, zone: tzinfo
 ) -> dict[str, int]:
-    """Usable stock now (the balances) of each item at ``facility``: lots not expired on ``day``."""
+    """Usable stock of each item at ``facility`` at the end of ``day`` (local time in
+    ``zone``): lots not expired on ``day``. A past day reads the ledger up to its end
+    (what was posted since does not change the plan); today reads the balances."""
+    source = lot_stock(facility, datetime.combine(day, time.max, zone))
     rows = session.execute(
-        select(StockBalance.item_id, StockBalance.quantity)
-        .join(Lot, Lot.id == StockBalance.lot_id)
-        .where(
-            StockBalance.facility_id == facility,
-            StockBalance.item_id.in_(list(items.values())),
-            Lot.expiry >= day,
-        )
+        select(source.c.item_id, source.c.quantity)
+        .join(Lot, Lot.id == source.c.lot_id)
+        .where(source.c.item_id.in_(list(items.values())), Lot.expiry >= day)
     )
     by_id = {v: k for k, v in items.items()}
     stock = dict.fromkeys(items, 0)
@@ -522,7 +519,7 @@ def _region_inputs(
     shape = (len(chosen), len(items))
     inputs = _Inputs(np.zeros(shape), np.zeros(shape), np.zeros(shape))
     for d, (node, _) in enumerate(chosen):
-        region = _region(node.path)
+        region = region_of(node.path)
         for i, item in enumerate(items):
             inputs.need[d, i] = need.get((region, item), 0.0)
             area = per_region.get((region, item))
@@ -544,11 +541,11 @@ def _pharmacy_inputs(
     pharmacies: dict[str, list[str]] = {}
     for node in nodes.values():
         if node.type == "pharmacy":
-            pharmacies.setdefault(_region(node.path), []).append(node.code)
+            pharmacies.setdefault(region_of(node.path), []).append(node.code)
     shape = (len(chosen), len(items))
     inputs = _Inputs(np.zeros(shape), np.zeros(shape), np.zeros(shape))
     for d, (node, _) in enumerate(chosen):
-        region = _region(node.path)
+        region = region_of(node.path)
         peers = pharmacies[region]
         for i, item in enumerate(items):
             total = sum(row.daily_use for peer in peers if (row := per_facility.get((peer, item))))
@@ -621,7 +618,7 @@ def plan_allocation(
     as_of = day
     day = day or datetime.now(ZoneInfo(country.reporting.time_zone)).date()
 
-    regions = sorted({_region(node.path) for node, _ in chosen})
+    regions = sorted({region_of(node.path) for node, _ in chosen})
     notes: list[str] = []
     if demand is None:
         demand = forecast_demand(
@@ -660,8 +657,8 @@ def plan_allocation(
         )
     weight_of, weight_text = _weights(session, country, regions, weights, as_of)
     notes.append(weight_text)
-    w = np.array([weight_of[_region(node.path)] for node, _ in chosen])
-    stock = _usable_stock(session, origin.id, ordered, day)
+    w = np.array([weight_of[region_of(node.path)] for node, _ in chosen])
+    stock = _usable_stock(session, origin.id, ordered, day, ZoneInfo(country.reporting.time_zone))
     names = dict(
         session.execute(
             select(OrgUnit.code, OrgUnit.name).where(
@@ -699,7 +696,12 @@ def plan_allocation(
         stock=stock,
         destinations=[
             Destination(
-                node.code, node.org_unit, _region(node.path), names[node.org_unit], float(w[d]), via
+                node.code,
+                node.org_unit,
+                region_of(node.path),
+                names[node.org_unit],
+                float(w[d]),
+                via,
             )
             for d, (node, via) in enumerate(chosen)
         ],

@@ -7,17 +7,18 @@ each over :mod:`sitroom.supply.ledger`.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections import defaultdict
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, timedelta, tzinfo
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session, aliased
 
 from sitroom.auth.permissions import Permission, Principal, authorize
-from sitroom.db import DEFAULT_LOCK_TIMEOUT
+from sitroom.db import DEFAULT_LOCK_TIMEOUT, utcnow
 from sitroom.errors import NotFoundError
 from sitroom.places.models import OrgUnit
 from sitroom.supply.events_csv import ReadFile, read_events
@@ -43,11 +44,20 @@ def import_events(
     Rows that cannot be read and rows the ledger refuses are all listed (the
     ledger checks the readable rows as if the others were not there); nothing
     is written unless every row is good. The same file again writes nothing
-    (``previously_imported``).
+    (``previously_imported``). ``zone`` is the country's time zone: local times
+    without an offset are read in it, and the ledger compares expiry dates with
+    the day there.
     """
     shown = shown or str(path)
     read = read_events(path, zone, shown)
-    ledger = Ledger(session, user=user, channel=channel, principal=principal, simulated=simulated)
+    ledger = Ledger(
+        session,
+        user=user,
+        channel=channel,
+        principal=principal,
+        simulated=simulated,
+        zone=zone,
+    )
     return _post_read(ledger, read, shown, dry_run)
 
 
@@ -55,6 +65,7 @@ def post_read(
     session: Session,
     read: ReadFile,
     *,
+    zone: tzinfo,
     user: str,
     shown: str,
     channel: str = "api",
@@ -64,9 +75,14 @@ def post_read(
 ) -> PostSummary:
     """:func:`import_events` of events CSV already read (``events_csv.parse_events`` of a
     request's body): the same rules and summary; every row or none; the same text again
-    writes nothing."""
+    writes nothing. ``zone``: the country's time zone (the one the text was read in)."""
     ledger = Ledger(
-        session, user=user, channel=channel, principal=principal, lock_timeout=lock_timeout
+        session,
+        user=user,
+        channel=channel,
+        principal=principal,
+        lock_timeout=lock_timeout,
+        zone=zone,
     )
     return _post_read(ledger, read, shown, dry_run)
 
@@ -107,6 +123,33 @@ class StockLine:
             "expiry": self.expiry,
             "quantity": self.quantity,
         }
+
+
+def lot_stock(facility_id: int, at: datetime) -> Any:
+    """``facility_id``'s stock per item and lot at ``at``, as a subquery of
+    ``item_id``, ``lot_id`` and ``quantity``: the maintained balances when ``at``
+    is now or later, the ledger summed up to ``at`` (included) before, so that
+    what is read of a past moment does not change with what was posted since."""
+    if at >= utcnow() - timedelta(seconds=1):
+        return (
+            select(
+                StockBalance.item_id.label("item_id"),
+                StockBalance.lot_id.label("lot_id"),
+                StockBalance.quantity.label("quantity"),
+            )
+            .where(StockBalance.facility_id == facility_id)
+            .subquery()
+        )
+    return (
+        select(
+            StockEntry.item_id.label("item_id"),
+            StockEntry.lot_id.label("lot_id"),
+            func.sum(StockEntry.quantity).label("quantity"),
+        )
+        .where(StockEntry.facility_id == facility_id, StockEntry.time <= at)
+        .group_by(StockEntry.item_id, StockEntry.lot_id)
+        .subquery()
+    )
 
 
 def _stock_query(
@@ -613,19 +656,41 @@ def stock_picture(session: Session, at: datetime, *, region_level: int = 2) -> S
     )
 
 
-def ledger_rows(
-    session: Session, *, facility: str | None = None, principal: Principal | None = None
-) -> Iterator[dict[str, object]]:
-    """The ledger as the import's CSV rows, in time order.
+class LedgerEntry(NamedTuple):
+    """One entry of the ledger as :func:`ledger_entries` reads it."""
 
-    Reversed entries and their reversals are left out (their sum is nothing):
-    importing the file into an empty ledger gives the same stock. Each row
-    names its lot; an issue's quantity is positive, as the import reads it; a
-    stocktake's is the count; times are UTC with their offset.
+    time: datetime
+    kind: str
+    facility: str
+    item: str
+    lot: str
+    expiry: date
+    quantity: int
+    counted: int | None
+    counterparty_facility: str | None
+    counterparty: str | None
+    reason: str | None
+    reference: str | None
+    patients: int | None
+    simulated: bool
+
+
+def ledger_entries(
+    session: Session,
+    *,
+    facility: str | None = None,
+    items: Sequence[str] | None = None,
+    since: datetime | None = None,
+    yield_per: int = 10_000,
+    principal: Principal | None = None,
+) -> Iterator[LedgerEntry]:
+    """The ledger's entries (of ``facility``, of ``items``, from ``since`` on), in time
+    order, with their facility, item, lot and counterparty by code. Reversed entries and
+    their reversals are left out (their sum is nothing).
 
     ``principal``: the entries of the facilities in the user's scopes
-    (``stock.read``); a facility named outside them is ForbiddenError. The
-    checks are made here, before the first row is read.
+    (``stock.read``); a facility named outside them is ForbiddenError. The checks
+    are made when this is called, before the first entry is read.
     """
     other = aliased(Facility)
     reversed_ids = select(StockEntry.reverses_id).where(StockEntry.reverses_id.is_not(None))
@@ -644,6 +709,7 @@ def ledger_rows(
             StockEntry.reason,
             StockEntry.reference,
             StockEntry.patients,
+            StockEntry.simulated,
         )
         .join(Facility, Facility.id == StockEntry.facility_id)
         .join(Item, Item.id == StockEntry.item_id)
@@ -651,7 +717,7 @@ def ledger_rows(
         .outerjoin(other, other.id == StockEntry.counterparty_id)
         .where(StockEntry.reverses_id.is_(None), StockEntry.id.not_in(reversed_ids))
         .order_by(StockEntry.time, StockEntry.id)
-        .execution_options(yield_per=10_000)
+        .execution_options(yield_per=yield_per)
     )
     if principal is not None:
         authorize(principal, Permission.STOCK_READ, None)
@@ -668,22 +734,87 @@ def ledger_rows(
         query = query.where(Facility.code == facility)
     elif principal is not None:
         query = query.where(StockEntry.facility_id.in_(_scoped_facilities(principal)))
-    return _csv_rows(session, query)
+    if items:
+        query = query.where(Item.code.in_(items))
+    if since is not None:
+        query = query.where(StockEntry.time >= since)
+    return _entries(session, query)
 
 
-def _csv_rows(session: Session, query: Any) -> Iterator[dict[str, object]]:
+def _entries(session: Session, query: Any) -> Iterator[LedgerEntry]:
     for row in session.execute(query):
-        when, kind, place, item, lot, expiry, qty, counted, other_code, party, why, ref, pts = row
+        yield LedgerEntry._make(row)
+
+
+def ledger_rows(
+    session: Session,
+    *,
+    facility: str | None = None,
+    since: datetime | None = None,
+    recorded_counts: bool = False,
+    principal: Principal | None = None,
+) -> Iterator[dict[str, object]]:
+    """The ledger (of ``facility``; from ``since`` on) as the import's CSV rows, in time
+    order: imported into an empty ledger, they give the same stock on hand per
+    facility, item and lot.
+
+    Reversed entries and their reversals are left out (their sum is nothing);
+    each row names its lot; an issue's quantity is positive, as the import reads
+    it; times are UTC with their offset; stocktakes as :func:`export_rows` says.
+    ``recorded_counts``: each stocktake with the count recorded instead (the
+    evidence of an inspection; not for importing). ``principal``: the facilities
+    in the user's scopes, checked when this is called (:func:`ledger_entries`).
+    """
+    entries = ledger_entries(session, facility=facility, since=since, principal=principal)
+    return export_rows((tuple(e)[:13] for e in entries), recorded_counts=recorded_counts)
+
+
+def export_rows(
+    entries: Iterable[tuple[Any, ...]], *, recorded_counts: bool = False
+) -> Iterator[dict[str, object]]:
+    """The CSV rows of ledger entries in time order (:func:`ledger_rows`' columns:
+    time, kind, facility, item, lot, expiry, quantity (signed), counted,
+    counterparty facility, counterparty, reason, reference, patients).
+
+    A stocktake is exported as the level its lot stands at after it in the rows
+    exported (the level before it, plus the difference the stocktake made), so
+    that importing the rows makes the same difference again. That is the count
+    recorded unless entries were reversed or back-dated across the stocktake
+    after it was posted: a reversal takes its entry back at the entry's time,
+    before a count that had seen it, and the count recorded would then set the
+    lot to a level it no longer has. A stocktake of a lot that no row exported
+    before it brings in (its only receipt was reversed) would name a lot the
+    import does not know: left out when it leaves nothing, otherwise exported as
+    the ``found`` adjustment it amounts to.
+    """
+    levels: dict[tuple[str, str, str], int] = defaultdict(int)
+    brought: set[tuple[str, str]] = set()
+    for entry in entries:
+        when, kind, place, item, lot, expiry, qty, counted, other_code, party, why, ref, pts = entry
+        key = (place, item, lot)
+        levels[key] += int(qty)
+        event, quantity, reason = kind, abs(int(qty)), why
+        if kind == "stocktake" and recorded_counts:
+            quantity = counted
+        elif kind == "stocktake":
+            quantity = levels[key]
+            if (item, lot) not in brought:
+                if quantity == 0:
+                    continue
+                event, reason = "adjust", "found"
+        if event == "receipt" or (event == "adjust" and reason == "found"):
+            # The rows the import makes a new lot with (the row's expiry).
+            brought.add((item, lot))
         yield {
             "time": when.isoformat(),
-            "event": kind,
+            "event": event,
             "facility": place,
             "item": item,
             "lot": lot,
             "expiry": expiry.isoformat(),
-            "quantity": counted if kind == "stocktake" else abs(int(qty)),
+            "quantity": quantity,
             "counterparty": other_code or party,
-            "reason": why,
+            "reason": reason,
             "reference": ref,
             "patients": pts,
         }
@@ -705,13 +836,17 @@ def reverse(
 
 
 __all__ = [
+    "LedgerEntry",
     "Mismatch",
     "StockLine",
     "StockMatrix",
     "StockPicture",
     "Verification",
+    "export_rows",
     "import_events",
+    "ledger_entries",
     "ledger_rows",
+    "lot_stock",
     "post_read",
     "reverse",
     "stock_matrix",

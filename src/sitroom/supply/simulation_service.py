@@ -17,12 +17,14 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any, cast
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session, aliased
 
 from sitroom.context import AppContext
-from sitroom.errors import ConflictError, SitroomError
+from sitroom.db import begin_write, is_db_error, is_retryable
+from sitroom.errors import BusyError, ConflictError, SitroomError
 from sitroom.places.models import OrgUnit
 from sitroom.supply.ledger import Ledger, Movement, PostSummary
 from sitroom.supply.models import Facility, StockBatch
@@ -31,7 +33,7 @@ from sitroom.supply.simulate import SimulatedOrder
 
 #: Items simulated by default: the two of the home protocol that matter most.
 DEFAULT_ITEMS = ("PARA-500", "AMOX-500")
-#: Movements posted per ledger batch (one transaction each).
+#: Movements per ledger batch (all the batches in one transaction).
 CHUNK = 20_000
 
 
@@ -139,19 +141,16 @@ def simulate_into(
     """Simulate the wave's supply on the stored network and post it to the ledger.
 
     Refused (ConflictError) when the ledger already holds a simulated history:
-    a second one would pile up on the first.
+    a second one would pile up on the first. The history is written in one
+    transaction (a ledger batch per :data:`CHUNK` movements): all or nothing.
     """
     from sitroom.analysis.loading import load_level
     from sitroom.supply.simulate import simulate_supply
 
     fever = load_level(context, 2, context.country.roles.cases, fill="linear")
     start = min(s.start for s in fever.values())
-    with context.session(write=True) as session:
-        if session.scalar(select(func.count(StockBatch.id)).where(StockBatch.simulated)):
-            raise ConflictError(
-                "the ledger already holds a simulated supply history (simulated batches):"
-                " simulate into a fresh database"
-            )
+    with context.session() as session:
+        _refuse_second_history(session)
         facilities, parents = network(session, within=within)
     records = [ItemRecord(code, _units_per_patient(context, code)) for code in items]
     simulated = simulate_supply(
@@ -177,18 +176,49 @@ def simulate_into(
         orders=len(simulated.orders),
     )
     with context.session(write=True) as session:
-        ledger = Ledger(session, user=user, channel="simulation", simulated=True)
-        for first in range(0, len(movements), CHUNK):
-            chunk = movements[first : first + CHUNK]
-            summary = ledger.post(chunk, source=f"simulated supply, seed {seed}")
-            _check(summary)
-            if summary.batch_id is not None:
-                result.batches.append(summary.batch_id)
-            if progress is not None:
-                progress(first + len(chunk), len(movements))
-        _record_orders(session, simulated.orders, user=user)
-        session.commit()
+        ledger = Ledger(
+            session,
+            user=user,
+            channel="simulation",
+            simulated=True,
+            zone=ZoneInfo(context.country.reporting.time_zone),
+        )
+        # One transaction for the whole history: a failure midway leaves nothing.
+        try:
+            begin_write(session, ledger.lock_timeout)
+            _refuse_second_history(session)
+            for first in range(0, len(movements), CHUNK):
+                chunk = movements[first : first + CHUNK]
+                summary = ledger.apply(chunk, source=f"simulated supply, seed {seed}")
+                _check(summary)
+                if summary.batch_id is not None:
+                    result.batches.append(summary.batch_id)
+                if progress is not None:
+                    progress(first + len(chunk), len(movements))
+            _record_orders(session, simulated.orders, user=user)
+            session.commit()
+        except BaseException as exc:
+            session.rollback()
+            if is_db_error(exc) and is_retryable(exc):
+                # A deadlock or serialisation failure: the ledger's own posts would retry;
+                # a whole history is not run again unasked.
+                raise BusyError(
+                    "the simulated history conflicted with a concurrent change: nothing was"
+                    " written; try again"
+                ) from exc
+            raise
     return result
+
+
+def _refuse_second_history(session: Session) -> None:
+    """ConflictError when the ledger holds a simulated history already (batches of the
+    simulation's channel: the demo's illustrative aid receipts are marked simulated too,
+    but are not a history of the supply chain)."""
+    if session.scalar(select(func.count(StockBatch.id)).where(StockBatch.channel == "simulation")):
+        raise ConflictError(
+            "the ledger already holds a simulated supply history (simulated batches):"
+            " simulate into a fresh database"
+        )
 
 
 #: The carriers of the simulation, as an order records them.

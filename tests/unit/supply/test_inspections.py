@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from collections.abc import Iterator
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -112,6 +114,27 @@ def test_unknown_questions_and_blank_inspectors_are_refused(stocked: Session) ->
         )  # fmt: skip
 
 
+def test_an_inspection_dated_in_the_future_is_refused_counts_or_not(stocked: Session) -> None:
+    tomorrow = datetime.now(ZONE) + timedelta(days=1)
+    for counts in ([], [Count("PARA-500", 400)]):
+        with pytest.raises(SitroomError, match=r"inspection's time .* is in the future"):
+            inspections.record_inspection(
+                stocked, PHARMACY, inspector="Kim Chol", at=tomorrow, checklist={},
+                counts=counts, user="inspector",
+            )  # fmt: skip
+    assert stocked.scalar(select(func.count(Inspection.id))) == 0
+    assert (
+        stocked.scalar(select(func.count(StockEntry.id)).where(StockEntry.kind == "stocktake")) == 0
+    )
+    # A few minutes ahead is a clock a little fast, as for the ledger.
+    record, summary = inspections.record_inspection(
+        stocked, PHARMACY, inspector="Kim Chol", at=datetime.now(ZONE) + timedelta(minutes=1),
+        checklist={}, counts=[], user="inspector",
+    )  # fmt: skip
+    assert summary is None
+    assert record["id"]
+
+
 def test_a_case_freezes_its_evidence_and_follows_its_life(stocked: Session) -> None:
     finding = {"facility": PHARMACY, "score": 12.5, "sentence": "dispensed 3x its cases"}
     case = inspections.open_case(
@@ -146,6 +169,36 @@ def test_a_case_freezes_its_evidence_and_follows_its_life(stocked: Session) -> N
     assert [h["status_to"] for h in closed["history"]] == ["open", "investigating", "closed"]
     with pytest.raises(ConflictError, match="is closed"):
         inspections.update_case(stocked, case["id"], user="lead", note="late")
+
+
+def test_a_case_reads_only_the_ledger_its_evidence_keeps(
+    stocked: Session, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from sitroom.supply import service
+
+    june = datetime(2022, 6, 20, 9, tzinfo=ZONE)
+    Ledger(stocked, user="t").post(
+        [Movement(june, "dispense", PHARMACY, "PARA-500", 10, patients=1)], source="t"
+    )
+    whole = service.ledger_rows
+    read: list[dict[str, object]] = []
+
+    def counted(*args: Any, **kwargs: Any) -> Iterator[dict[str, object]]:
+        for row in whole(*args, **kwargs):
+            read.append(row)
+            yield row
+
+    monkeypatch.setattr(service, "ledger_rows", counted)
+    case = inspections.open_case(
+        stocked, PHARMACY, source="report", title="Sold at the market", user="lead"
+    )
+    evidence = inspections.case_record(stocked, case["id"], evidence=True)["evidence"]
+    # The last 30 days before the facility's latest entry: the June dispensing alone,
+    # and the May entries are not read at all.
+    assert [r["event"] for r in evidence["ledger"]] == ["dispense"]
+    assert evidence["ledger"][0]["time"] == june.astimezone(UTC).isoformat()
+    assert evidence["ledger_since"].startswith("2022-05-21")
+    assert read == evidence["ledger"]
 
 
 def test_a_case_from_an_inspection_carries_it(stocked: Session) -> None:

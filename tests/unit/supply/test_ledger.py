@@ -6,7 +6,7 @@ there, and nothing written.
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta, timezone
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 from sitroom.auth.permissions import Principal
 from sitroom.errors import ConflictError
 from sitroom.supply import service
-from sitroom.supply.ledger import Ledger, Movement, PostSummary
+from sitroom.supply.ledger import Ledger, Movement, PostSummary, local_day
 from sitroom.supply.models import StockBalance, StockEntry
 
 ZONE = ZoneInfo("Asia/Pyongyang")
@@ -103,6 +103,48 @@ def test_an_expired_lot_is_not_dispensed(stocked: Session) -> None:
     ok = post(stocked, Movement(later, "dispense", PHARMACY, "PARA-500", 500))
     assert ok.committed
     assert stock(stocked, PHARMACY) == {"EARLY": 100}
+
+
+#: The last minute of EARLY's expiry day (30 June) in Pyongyang (UTC+9), and the first
+#: minute of the day after.
+LAST_MINUTE = datetime(2022, 6, 30, 23, 59, tzinfo=ZONE)
+FIRST_MINUTE = datetime(2022, 7, 1, 0, 0, tzinfo=ZONE)
+
+
+@pytest.mark.parametrize(
+    "offset",
+    [UTC, timezone(timedelta(hours=12)), timezone(timedelta(hours=-5)), ZONE],
+    ids=["utc", "utc+12", "utc-5", "pyongyang"],
+)
+def test_expiry_is_read_on_the_countrys_day_whatever_the_offset(
+    stocked: Session, offset: timezone
+) -> None:
+    """A lot is usable up to and on its expiry date in the country's time zone: the same
+    instant is judged the same whether it is given in UTC (still 30 June there at the
+    first minute of July in Pyongyang) or in UTC+12 (already 1 July at its last minute)."""
+    last, first = LAST_MINUTE.astimezone(offset), FIRST_MINUTE.astimezone(offset)
+    assert (local_day(last, ZONE), local_day(first, ZONE)) == (date(2022, 6, 30), date(2022, 7, 1))
+    named = Movement(last, "dispense", PHARMACY, "PARA-500", 5, lot="EARLY", patients=1)
+    assert post(stocked, named, zone=ZONE).committed
+    named.time = first
+    late = post(stocked, named, zone=ZONE)
+    assert not late.committed
+    assert "lot EARLY of PARA-500 expired on 2022-06-30" in late.rejections[0].reason
+    # First expiry first out takes EARLY on its last minute and skips it on the next.
+    assert post(stocked, Movement(last, "dispense", PHARMACY, "PARA-500", 10), zone=ZONE).ok
+    assert stock(stocked, PHARMACY) == {"EARLY": 85, "LATE": 500}
+    assert post(stocked, Movement(first, "dispense", PHARMACY, "PARA-500", 10), zone=ZONE).ok
+    assert stock(stocked, PHARMACY) == {"EARLY": 85, "LATE": 490}
+    sent = Movement(
+        first, "transfer_out", PHARMACY, "PARA-500", 1, lot="EARLY", counterparty=STORE,
+        reference="BACK-1",
+    )  # fmt: skip
+    assert "cannot be sent" in post(stocked, sent, zone=ZONE).rejections[0].reason
+    # A write-off of expired stock takes the expired lot from the first minute on.
+    expired = Movement(first, "adjust", PHARMACY, "PARA-500", 5, reason="expired")
+    assert post(stocked, expired, zone=ZONE).committed
+    assert stock(stocked, PHARMACY) == {"EARLY": 80, "LATE": 490}
+    assert service.verify(stocked).ok
 
 
 def test_a_back_dated_issue_may_not_empty_a_later_day(stocked: Session) -> None:
@@ -306,6 +348,29 @@ def test_a_reversal_undoes_a_batch_once(stocked: Session) -> None:
         service.reverse(stocked, dispensed.batch_id, reason="again", user="test")
     reasons = stocked.scalars(select(StockEntry.reason).where(StockEntry.reverses_id.is_not(None)))
     assert set(reasons) == {"reversal: typed twice"}
+
+
+def test_an_adjustment_is_reversed_keeping_its_reason(stocked: Session) -> None:
+    """An adjustment's reason is one of the adjustment reasons (a check constraint): its
+    reversal keeps it, and the reversal's reason is in the batch's source."""
+    lost = post(stocked, Movement(at(2), "adjust", PHARMACY, "PARA-500", 40, reason="lost"))
+    found = post(
+        stocked, Movement(at(3), "adjust", PHARMACY, "PARA-500", 5, lot="LATE", reason="found")
+    )
+    assert stock(stocked, PHARMACY) == {"EARLY": 60, "LATE": 505}
+    for batch in (lost.batch_id, found.batch_id):
+        assert batch is not None
+        undone = service.reverse(stocked, batch, reason="counted twice", user="test")
+        assert undone.committed, undone.rejections
+        assert undone.source == f"reversal of stock batch {batch}: counted twice"
+    assert stock(stocked, PHARMACY) == {"EARLY": 100, "LATE": 500}
+    reversals = stocked.execute(
+        select(StockEntry.kind, StockEntry.reason, StockEntry.quantity)
+        .where(StockEntry.reverses_id.is_not(None))
+        .order_by(StockEntry.id)
+    ).all()
+    assert reversals == [("adjust", "lost", 40), ("adjust", "found", -5)]
+    assert service.verify(stocked).ok
 
 
 def test_a_receipt_issued_on_cannot_be_reversed(loaded: Session) -> None:

@@ -6,7 +6,7 @@ change, no ledger entry.
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -196,6 +196,123 @@ def test_short_shipped_units_are_lost_in_the_ledger(stocked: Session) -> None:
     )
     reasons = stocked.scalars(select(StockEntry.reason).where(StockEntry.kind == "adjust"))
     assert list(reasons) == ["lost"]
+
+
+def test_an_orders_dispatch_and_delivery_are_not_reversed(stocked: Session) -> None:
+    """Reversing the batch of a dispatch (or a delivery) would leave the order's lines and
+    what is in transit under its number disagreeing: refused, naming the order."""
+    number = dispatched(stocked, 300)
+    sent = orders.get_order(stocked, number).dispatch_batch
+    assert sent is not None
+    before = counts(stocked)
+    with pytest.raises(
+        ConflictError, match=f"stock batch {sent} is the dispatch of distribution order {number}"
+    ):
+        service.reverse(stocked, sent, reason="wrong truck", user="kim")
+    assert counts(stocked) == before
+    assert stock(stocked, WAREHOUSE) == {"LATE": 900}
+    done = orders.deliver_order(
+        stocked,
+        number,
+        receiver="Pak Chol",
+        lines=[PodLine("PARA-500", accepted=290, rejected=10, reason="damaged")],
+        user="ri",
+        at=at(3, 11),
+    )
+    assert done.delivery_batch is not None
+    before = counts(stocked)
+    with pytest.raises(ConflictError, match=f"is the delivery of distribution order {number}"):
+        service.reverse(stocked, done.delivery_batch, reason="typo", user="ri")
+    with pytest.raises(ConflictError, match=r"correct order \S+ through its own steps"):
+        Ledger(stocked, user="ri").reverse(done.delivery_batch, reason="typo")
+    assert counts(stocked) == before
+    assert stock(stocked, STORE) == {"EARLY": 190, "LATE": 100}
+    assert service.verify(stocked).ok
+
+
+@pytest.mark.parametrize(
+    ("kind", "facility", "other", "units", "in_transit"),
+    [
+        # 50 received by hand under the order's number: 250 left on the road.
+        ("transfer_in", STORE, WAREHOUSE, 50, "250 tablets"),
+        # 20 more sent by hand under it: 320 on the road.
+        ("transfer_out", WAREHOUSE, STORE, 20, "320 tablets"),
+    ],
+)
+def test_a_delivery_receives_only_what_its_dispatch_put_in_transit(
+    stocked: Session, kind: str, facility: str, other: str, units: int, in_transit: str
+) -> None:
+    """The proof of delivery accounts for what was dispatched; the ledger receives what is
+    in transit. When entries under the order's number were posted outside the order the
+    two differ, and the delivery is refused until they are reversed."""
+    number = dispatched(stocked, 300)
+    by_hand = Ledger(stocked, user="setup").post(
+        [
+            Movement(
+                at(3, 8), kind, facility, "PARA-500", units, counterparty=other, reference=number
+            )
+        ],
+        source="by hand",
+    )
+    assert by_hand.committed, by_hand.rejections
+    assert by_hand.batch_id is not None
+    before = (counts(stocked), stock(stocked, STORE))
+    pod = [PodLine("PARA-500", accepted=300)]
+    with pytest.raises(OrderRefused) as caught:
+        orders.deliver_order(stocked, number, receiver="Pak", lines=pod, user="ri", at=at(3, 11))
+    assert f"line 1 (PARA-500): 300 dispatched but {in_transit} in transit under {number}" in str(
+        caught.value
+    )
+    assert (counts(stocked), stock(stocked, STORE)) == before
+    assert orders.get_order(stocked, number).status == "dispatched"
+    # The entry by hand reversed, the delivery receives exactly what was dispatched.
+    assert service.reverse(stocked, by_hand.batch_id, reason="by mistake", user="ri").committed
+    done = orders.deliver_order(stocked, number, receiver="Pak", lines=pod, user="ri", at=at(3, 11))
+    assert done.status == "closed"
+    assert stock(stocked, STORE) == {"EARLY": 200, "LATE": 100}
+    assert service.verify(stocked).ok
+
+
+@pytest.mark.parametrize(
+    ("clock", "sent"),
+    [
+        # 23:30 on 30 June in Pyongyang (14:30 UTC): the lot's last day, it goes.
+        (datetime(2022, 6, 30, 14, 30, tzinfo=UTC), True),
+        # 00:30 on 1 July in Pyongyang, still 30 June in UTC: expired there, refused.
+        (datetime(2022, 6, 30, 15, 30, tzinfo=UTC), False),
+    ],
+)
+def test_a_dispatch_reads_expiry_on_the_countrys_day(
+    stocked: Session, clock: datetime, sent: bool
+) -> None:
+    """An order dispatched now (the clock in UTC) judges its lots' expiry on the country's
+    day, as the ledger does for every movement, not on the UTC date."""
+    receive(stocked, WAREHOUSE, "JUNE", 50, date(2022, 6, 30))
+    order = orders.create_order(
+        stocked, WAREHOUSE, STORE, [OrderLineIn("PARA-500", 20, lot="JUNE")], user="kim", at=at(2)
+    )
+    orders.approve_order(stocked, order.number, user="kim", at=at(2, 11))
+    before = counts(stocked)
+
+    def dispatch() -> orders.OrderView:
+        return orders.dispatch_order(
+            stocked,
+            order.number,
+            carrier="civil transport",
+            carrier_kind="civil",
+            user="kim",
+            now=lambda: clock,
+            zone=ZONE,
+        )
+
+    if sent:
+        assert dispatch().lines[0].lots == (("JUNE", "2022-06-30", 20),)
+        assert stock(stocked, WAREHOUSE)["JUNE"] == 30
+        return
+    with pytest.raises(OrderRefused, match="lot JUNE of PARA-500 expired on 2022-06-30"):
+        dispatch()
+    assert counts(stocked) == before
+    assert orders.get_order(stocked, order.number).status == "approved"
 
 
 def test_an_order_may_be_cancelled_before_dispatch_only(stocked: Session) -> None:

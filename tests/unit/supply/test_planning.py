@@ -128,6 +128,26 @@ def test_allocation_meets_the_need_when_the_stock_allows(
     assert lines[0].reason == "WH-N (Unit N) gets all 1,100 PARA-500 it needs."
 
 
+def test_a_plan_for_a_past_day_reads_the_source_stock_of_that_day(
+    stocked: Session, country: Country, tmp_path: Path
+) -> None:
+    demand = demand_from_file(stocked, country, expected_file(tmp_path))
+    before = plan_allocation(stocked, country, items=["PARA-500"], demand=demand, day=LAST)
+    # Stock posted late on the plan's day counts; from midnight after it, it does not.
+    post(
+        stocked,
+        receipt(may(28, 23), "STOCKPILE", "PARA-500", 500, "A", FAR),
+        receipt(may(29, 0), "STOCKPILE", "PARA-500", 7_000, "A", FAR),
+        receipt(may(30), "STOCKPILE", "PARA-500", 9_000, "B", FAR),
+    )
+    after = plan_allocation(stocked, country, items=["PARA-500"], demand=demand, day=LAST)
+    assert before.stock == {"PARA-500": 10_000}
+    assert after.stock == {"PARA-500": 10_500}
+    # Today reads the balances: everything posted.
+    today = plan_allocation(stocked, country, items=["PARA-500"], demand=demand)
+    assert today.stock == {"PARA-500": 26_500}
+
+
 def test_scarce_stock_goes_by_floor_then_weight(
     stocked: Session, country: Country, tmp_path: Path
 ) -> None:

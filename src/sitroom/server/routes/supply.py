@@ -721,6 +721,7 @@ def post_movements(
         summary = service.post_read(
             db,
             read,
+            zone=zone(request),
             user=user.username,
             shown=shown,
             channel="api",
@@ -738,6 +739,7 @@ def post_movements(
             channel="api",
             principal=user,
             lock_timeout=ctx.settings.lock_timeout,
+            zone=zone(request),
         ).post(movements, source=f"API request from {client}", dry_run=dry_run or body_dry_run)
         indexed = True
     else:

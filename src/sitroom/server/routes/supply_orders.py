@@ -365,6 +365,7 @@ def dispatch_order(
             note=body.note,
             channel="api",
             lock_timeout=context(request).settings.lock_timeout,
+            zone=zone(request),
         )
     )
 
@@ -397,6 +398,7 @@ def deliver_order(
             auto_close=not body.keep_open,
             channel="api",
             lock_timeout=context(request).settings.lock_timeout,
+            zone=zone(request),
         )
     )
 

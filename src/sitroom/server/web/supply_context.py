@@ -10,8 +10,8 @@ and its JSON twin are the same context, cached the same way:
   level (:func:`sitroom.supply.indicators.indicators`,
   :func:`sitroom.supply.service.stock_picture`);
 - :func:`stockouts` (``/supply/stockouts``): :func:`sitroom.supply.indicators.alerts`;
-- :func:`orders` (``/supply/orders``): :func:`sitroom.supply.orders.list_orders` and
-  :func:`~sitroom.supply.orders.lead_times` per region and carrier kind;
+- :func:`orders` (``/supply/orders``): :func:`sitroom.supply.orders.orders_and_lead_times`
+  (the orders and their lead times per region and carrier kind, from one read);
 - :func:`allocation` (``/supply/allocation``):
   :func:`sitroom.supply.planning.plan_allocation`, read-only;
 - :func:`investigations` (``/supply/investigations``): the ranked suspects
@@ -709,12 +709,16 @@ def orders(context: AppContext, principal: Principal, *, status: str | None) -> 
     simulated = _simulated(context)
     names = {r.code: r.name for r in _regions(context)}
     with context.session() as session:
-        counts = service.count_orders(session, principal=principal)
-        shown = service.list_orders(session, status=status, principal=principal, limit=MAX_ROWS)
-        by_region = service.lead_times(session, by="region", principal=principal)
-        by_carrier = service.lead_times(session, by="carrier_kind", principal=principal)
-        by_both = service.lead_times(session, by="region_carrier_kind", principal=principal)
-    listed = counts.get(status, 0) if status is not None else sum(counts.values())
+        every, lead_times = service.orders_and_lead_times(
+            session, by=("region", "carrier_kind", "region_carrier_kind"), principal=principal
+        )
+    by_region, by_carrier = lead_times["region"], lead_times["carrier_kind"]
+    by_both = lead_times["region_carrier_kind"]
+    counts: dict[str, int] = defaultdict(int)
+    for row in every:
+        counts[row.status] += 1
+    listed = [row for row in every if status is None or row.status == status]
+    shown = listed[:MAX_ROWS]
     overall = by_region.overall.steps
     facts = [Fact(label=f"Orders {s}", value=counts.get(s, 0)) for s in ORDER_STATUSES]
     facts.append(
@@ -744,7 +748,7 @@ def orders(context: AppContext, principal: Principal, *, status: str | None) -> 
                 by_both, names,
             ),
         ],
-        notes=[] if counts else ["no distribution orders in your scope yet"],
+        notes=[] if every else ["no distribution orders in your scope yet"],
     )  # fmt: skip
     listing = Section(
         key="orders",
@@ -784,10 +788,10 @@ def orders(context: AppContext, principal: Principal, *, status: str | None) -> 
         else [],
         notes=(
             [
-                f"the first {len(shown):,} of {listed:,} orders are listed: see them all"
+                f"the first {len(shown):,} of {len(listed):,} orders are listed: see them all"
                 " with sitroom supply orders list"
             ]
-            if listed > len(shown)
+            if len(listed) > len(shown)
             else []
         ),
     )
