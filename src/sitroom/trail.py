@@ -11,7 +11,11 @@ nothing is recorded twice:
   thousands);
 * ``approval``: approvals and their revocations, with channel and address;
 * ``auth_event``: sign-ins, lock-outs, tokens and every change to a user;
-* ``event``: the dated events (interventions) entered for the curves.
+* ``event``: the dated events (interventions) entered for the curves;
+* ``stock_batch``: every write to the stock ledger (a file, a command, a
+  request, a reversal, the simulation), with its channel and entry count, and
+  every change to the facility network (a batch without entries saying what
+  changed: a facility made or changed, a route declared).
 
 The command line (``sitroom audit``) and the API (``GET /api/v1/audit``) both
 call :func:`audit_trail`.
@@ -33,11 +37,12 @@ from sitroom.db import utcnow
 from sitroom.errors import SitroomError
 from sitroom.events.models import Event
 from sitroom.places.models import OrgUnit
+from sitroom.supply.models import NETWORK_SOURCE, StockBatch
 from sitroom.surveillance.models import Approval, DataElement, DataValueAudit, ImportRun
 
 #: The kinds of entry, in the order ``--kind`` lists them.
-KINDS = ("import", "value", "approval", "security", "event")
-Kind = Literal["import", "value", "approval", "security", "event"]
+KINDS = ("import", "value", "approval", "security", "event", "supply")
+Kind = Literal["import", "value", "approval", "security", "event", "supply"]
 
 #: Entries a listing returns when no limit is given.
 DEFAULT_LIMIT = 500
@@ -149,6 +154,7 @@ def audit_trail(
         "approval": _approvals,
         "security": _security,
         "event": _events,
+        "supply": _supply,
     }
     matched = 0
     for kind in KINDS:
@@ -332,4 +338,35 @@ def _events(
         )
         for event, code in rows
     ]
+    return entries, count
+
+
+def _supply(
+    session: Session, user: str | None, since: datetime | None, until: datetime | None, limit: int
+) -> tuple[list[AuditEntry], int]:
+    query = select(StockBatch).where(*_span(StockBatch.created_at, since, until))
+    if user is not None:
+        query = query.where(StockBatch.created_by == user)
+    rows, count = _count_and_rows(session, query, StockBatch.id, limit)
+    entries = []
+    for (batch,) in rows:
+        if batch.entries == 0 and batch.source.startswith(NETWORK_SOURCE):
+            action, what = "network change", batch.source[len(NETWORK_SOURCE) :]
+            detail = f"stock batch #{batch.id}, no ledger entries"
+        else:
+            action, what = "stock post", batch.source
+            detail = f"stock batch #{batch.id}: {batch.entries:,} ledger entries" + (
+                " (simulated)" if batch.simulated else ""
+            )
+        entries.append(
+            AuditEntry(
+                time=batch.created_at,
+                kind="supply",
+                user=batch.created_by,
+                action=action,
+                what=what,
+                channel=batch.channel,
+                detail=detail,
+            )
+        )
     return entries, count

@@ -211,7 +211,7 @@ def _new_facility(world: World, unit: str) -> str:
 
     code = f"PH-MATRIX-{next(_serial)}"
     network_service.create_facility(
-        world.session, code=code, name=code, facility_type="pharmacy", org_unit=unit
+        world.session, code=code, name=code, facility_type="pharmacy", org_unit=unit, user="t"
     )
     return code
 
@@ -390,7 +390,7 @@ SUPPLY = [
     Action("open case", "POST", _open_case, "stock.write", ok=201),
     Action("case", "GET", _read_case, "stock.write"),
     Action("note case", "POST", _note_case, "stock.write"),
-    Action("suspects", "GET", get("/api/v1/supply/suspects?top=5"), "stock.read", national=True),
+    Action("suspects", "GET", get("/api/v1/supply/suspects?top=5"), "stock.write", national=True),
 ]
 
 

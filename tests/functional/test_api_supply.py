@@ -42,6 +42,7 @@ def world(
         w.add_user("lo-n", "logistician", ["KP"])
         w.add_user("ph", "pharmacist", [CHAGANG])
         w.add_user("vi", "viewer", [CHAGANG])
+        w.add_user("ep-n", "epidemiologist", ["KP"])  # reads the audit trail
         stock_world(w.session)
         yield w
 
@@ -225,6 +226,67 @@ def test_a_facility_is_made_changed_and_routed(world: World) -> None:
         },
     )
     assert sent.status_code == 200, sent.text
+
+
+def test_a_supplier_change_is_scoped_waits_for_transit_and_is_audited(world: World) -> None:
+    path = f"/facilities/{PH}"
+    # The new supplier outside the scopes; the old one (the stockpile) outside them.
+    problem(call(world, "lo", "PATCH", path, json={"supplier": WAREHOUSE[PYONGYANG]}), 403)
+    problem(call(world, "lo", "PATCH", f"/facilities/{WH}", json={"supplier": None}), 403)
+    assert call(world, "lo", "GET", path).json()["supplier"] == STORE_04
+    assert call(world, "lo", "GET", f"/facilities/{WH}").json()["supplier"] == "STOCKPILE"
+
+    # A return from the pharmacy to its store is on the way: the link stays.
+    sent = call(
+        world,
+        "lo",
+        "POST",
+        "/movements",
+        json={
+            "movements": [movement("transfer_out", PH, 7, counterparty=STORE_04, reference="RET-9")]
+        },
+    )
+    assert sent.status_code == 200, sent.text
+    held = problem(call(world, "lo", "PATCH", path, json={"supplier": WH}), 409)
+    assert held["detail"] == (
+        f"{PH}'s supplier cannot change from {STORE_04} while stock is in transit between them"
+        f" (7 tablets of PARA-500 sent by {PH} under RET-9): record its arrival (transfer_in)"
+        " or reverse the transfer first"
+    )
+    # Reversed (arrived would do too): nothing on the way.
+    batch = sent.json()["batch_id"]
+    undone = call(world, "lo", "POST", f"/batches/{batch}/reverse", json={"reason": "kept"})
+    assert undone.status_code == 200, undone.text
+    moved = call(world, "lo", "PATCH", path, json={"supplier": WH})
+    assert moved.status_code == 200, moved.text
+    back = call(world, "lo", "PATCH", path, json={"supplier": STORE_04})
+    assert back.json()["supplier"] == STORE_04
+
+    # Each write in the audit trail, with who, the door and what changed.
+    trail = world.client.get(
+        "/api/v1/audit", params={"kind": "supply", "user": "lo"}, headers=world.headers("ep-n")
+    )
+    assert trail.status_code == 200, trail.text
+    network = [
+        (e["action"], e["channel"], e["what"])
+        for e in trail.json()["entries"]
+        if e["action"] == "network change"
+    ]
+    assert network[-2:] == [
+        ("network change", "api", f"facility {PH} changed: supplier {STORE_04} -> {WH}"),
+        ("network change", "api", f"facility {PH} changed: supplier {WH} -> {STORE_04}"),
+    ]
+    made = [what for _, _, what in network if what.startswith("facility PH-KP-04-API-1 ")]
+    assert made == [
+        "facility PH-KP-04-API-1 created: name 'Kanggye market pharmacy', type pharmacy,"
+        f" org unit KP-04-KANGGYE, supplier {WH}",
+        "facility PH-KP-04-API-1 changed: name 'Kanggye market pharmacy' -> 'Market pharmacy';"
+        f" supplier {WH} -> none",
+    ]
+    assert ("network change", "api", f"route declared from {PH} to PH-KP-04-API-1") in network
+    posts = [e for e in trail.json()["entries"] if e["action"] == "stock post"]
+    assert posts  # the ledger's writes are in the trail too
+    assert all(e["channel"] == "api" for e in posts)
 
 
 # Stock and the ledger --------------------------------------------------------------------
@@ -745,10 +807,45 @@ def test_an_inspection_counts_and_a_case_follows(world: World) -> None:
     problem(call(world, "lo", "POST", "/cases", json={"facility": "NOWHERE", "title": "t"}), 404)
 
 
-def test_suspects_are_national(world: World) -> None:
+def test_suspects_are_national_writers_only_and_ranked_once_per_data_version(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from sitroom.supply import detection_service
+
+    runs: list[object] = []
+    real = detection_service._ranked
+
+    def counted(context: Any, items: Any) -> Any:
+        runs.append(items)
+        return real(context, items)
+
+    monkeypatch.setattr(detection_service, "_ranked", counted)
+    # The list names suspects: national stock.read is not enough, nor a region's stock.write.
     problem(call(world, "vi", "GET", "/suspects"), 403)
+    problem(call(world, "ep-n", "GET", "/suspects"), 403)
+    problem(call(world, "lo", "GET", "/suspects"), 403)
+    assert runs == []
     ranked = call(world, "lo-n", "GET", "/suspects", params={"top": 3})
     assert ranked.status_code == 200, ranked.text
     assert len(ranked.json()["findings"]) <= 3
     assert ranked.json()["notes"]
+    # Served from the ranking of this data version: any top, the same order.
+    more = call(world, "lo-n", "GET", "/suspects", params={"top": 50}).json()
+    assert more["findings"][:3] == ranked.json()["findings"]
+    assert len(runs) == 1
+    # New data: ranked again.
+    posted = call(
+        world, "lo", "POST", "/movements", json={"movements": [movement("dispense", PH, 3)]}
+    )
+    assert posted.status_code == 200, posted.text
+    assert call(world, "lo-n", "GET", "/suspects").status_code == 200
+    assert len(runs) == 2
+    # An item selection is ranked (and kept) on its own; an unknown item is 422, not kept.
+    one = call(world, "lo-n", "GET", "/suspects", params={"item": "PARA-500"})
+    assert one.status_code == 200, one.text
+    assert one.json()["items"] == ["PARA-500"]
+    call(world, "lo-n", "GET", "/suspects", params={"item": "PARA-500"})
+    assert len(runs) == 3
     problem(call(world, "lo-n", "GET", "/suspects", params={"item": "NOPE"}), 422)
+    problem(call(world, "lo-n", "GET", "/suspects", params={"item": "NOPE"}), 422)
+    assert len(runs) == 5

@@ -7,7 +7,11 @@ Chagang and nothing else, nationally or elsewhere; a name without a role
 
 from __future__ import annotations
 
+import csv
+import json
+from datetime import date, datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy.orm import Session
@@ -48,6 +52,9 @@ def people(outbreak: Session) -> Session:
         ("rex", ["events", "add", "KP-04", "2022-05-20", "Pharmacies open all night"], False),
         ("eve", ["events", "add", "KP-04", "2022-05-20", "Pharmacies open all night"], True),
         ("rex", ["places", "tree"], True),
+        # The ranked suspects: stock.write over the whole country, not stock.read.
+        ("eve", ["supply", "suspects"], False),
+        ("pam", ["supply", "suspects"], False),
         ("tester", ["bulletin"], True),
     ],
 )
@@ -72,3 +79,75 @@ def test_a_refused_export_writes_no_file(cli, people: Session, tmp_path: Path) -
     mine = cli("--user", "rex", "export", "--org-unit", "KP-04", "-o", str(target))
     assert mine.code == 0, mine.err
     assert "KP-04" in target.read_text()
+
+
+# The ledger's export and verification: the facilities in the user's scopes -------------
+
+CHAGANG = ("WH-KP-04", "PH-KP-04-CHANGGANG-001")
+PYONGYANG = "WH-KP-01"
+
+
+@pytest.fixture
+def stocked(people: Session) -> Session:
+    """Stock received in Chagang (two facilities) and Pyongyang (one); a logistician
+    and a viewer of Chagang."""
+    from sitroom.supply.ledger import Ledger, Movement
+
+    when = datetime(2022, 5, 20, 9, tzinfo=ZoneInfo("Asia/Pyongyang"))
+    summary = Ledger(people, user="test").post(
+        [
+            Movement(when, "receipt", code, "PARA-500", 100, lot="L1", expiry=date(2030, 1, 1))
+            for code in (*CHAGANG, PYONGYANG)
+        ],
+        source="test",
+    )
+    assert summary.committed, summary.rejections
+    for name, role in (("lou", "logistician"), ("vic", "viewer")):
+        auth.create_user(people, name, role=role, scopes=["KP-04"], password=None, actor="test")
+    people.commit()
+    return people
+
+
+def _exported(path: Path) -> list[str]:
+    with path.open(encoding="utf-8") as rows:
+        return [row["facility"] for row in csv.DictReader(rows)]
+
+
+def test_the_export_holds_the_facilities_in_the_users_scopes(
+    cli, stocked: Session, tmp_path: Path
+) -> None:
+    out = tmp_path / "out"
+    out.mkdir()
+    target = out / "ledger.csv"
+    mine = cli("--user", "lou", "supply", "export", "-o", str(target))
+    assert mine.code == 0, mine.err
+    assert sorted(_exported(target)) == sorted(CHAGANG)
+    assert "lou's scopes: KP-04" in mine.out
+    one = cli("--user", "vic", "supply", "export", "--facility", CHAGANG[0], "-o", str(target))
+    assert one.code == 0, one.err
+    assert _exported(target) == [CHAGANG[0]]
+    everything = cli("supply", "export", "-o", str(target))  # the operator: not restricted
+    assert sorted(_exported(target)) == sorted((*CHAGANG, PYONGYANG)), everything.err
+
+    refused = out / "pyongyang.csv"
+    outside = cli("--user", "lou", "supply", "export", "--facility", PYONGYANG, "-o", str(refused))
+    assert outside.code == FORBIDDEN, (outside.code, outside.err)
+    assert "may not use stock.read on org unit KP-01: outside their scopes (KP-04)" in outside.err
+    no_role = cli("--user", "rex", "supply", "export", "-o", str(refused))
+    assert no_role.code == FORBIDDEN
+    assert "does not have the permission stock.read" in no_role.err
+    assert list(out.iterdir()) == [target]  # nothing written, not even a part
+
+
+def test_the_ledger_is_verified_over_the_users_scopes(cli, stocked: Session) -> None:
+    mine = cli("--user", "lou", "supply", "verify", "--json")
+    assert mine.code == 0, mine.err
+    assert (json.loads(mine.out)["entries"], json.loads(mine.out)["balances"]) == (2, 2)
+    said = cli("--user", "lou", "supply", "verify").out
+    assert "ledger verified (the facilities in lou's scopes: KP-04): 2 entries" in said
+    whole = json.loads(cli("supply", "verify", "--json").out)
+    assert (whole["ok"], whole["entries"]) == (True, 3)
+    # Verifying is the API's stock.write: a viewer is refused, with why.
+    viewer = cli("--user", "vic", "supply", "verify")
+    assert viewer.code == FORBIDDEN
+    assert "'vic' (role viewer) does not have the permission stock.write" in viewer.err

@@ -32,7 +32,8 @@ def audit(
     kind: Annotated[
         list[str] | None,
         typer.Option(
-            "--kind", help="import, value, approval, security or event; repeat for several."
+            "--kind",
+            help="import, value, approval, security, event or supply; repeat for several.",
         ),
     ] = None,
     values: Annotated[

@@ -410,20 +410,31 @@ def stock(
     console.print(table)
 
 
+def _scopes(who: Any) -> str:
+    """The acting user's scopes, for a message (empty for the unrestricted operator)."""
+    if who is None:
+        return ""
+    return f" (the facilities in {who.username}'s scopes: {', '.join(who.scope_codes) or 'none'})"
+
+
 @supply_app.command()
 def verify(ctx: typer.Context, as_json: JsonOpt = False) -> None:
-    """Replay the whole ledger against the balances; exit 1 on any difference."""
+    """Replay the whole ledger against the balances; exit 1 on any difference.
+
+    With --user, the facilities in that user's scopes (stock.write)."""
+    from sitroom.auth.service import acting_principal
     from sitroom.supply import service
 
     rt = app_context(ctx)
     with rt.session() as session:
-        found = service.verify(session)
+        who = acting_principal(session, rt.settings.user)
+        found = service.verify(session, principal=who)
     if as_json:
         print_json(found.to_dict())
     elif found.ok:
         console.print(
-            f"ledger verified: {found.entries:,} entries add up to the {found.balances:,}"
-            " balances, and no stock was ever below zero"
+            f"ledger verified{_scopes(who)}: {found.entries:,} entries add up to the"
+            f" {found.balances:,} balances, and no stock was ever below zero"
         )
     else:
         for mismatch in found.mismatches[:MAX_SHOWN]:
@@ -450,21 +461,32 @@ def export(
     an entry was reversed or back-dated across the count after it was posted. A
     count of a lot whose only receipt was reversed is left out when it leaves
     nothing, and exported as the found adjustment it amounts to otherwise.
+
+    With --user, the facilities in that user's scopes (stock.read); nothing is written
+    when the facility asked for is outside them.
     """
+    from sitroom.auth.service import acting_principal
     from sitroom.supply import service
     from sitroom.supply.events_csv import write_events
 
     rt = app_context(ctx)
     with rt.session() as session:
-        rows = service.ledger_rows(session, facility=facility)
+        who = acting_principal(session, rt.settings.user)
+        rows = service.ledger_rows(session, facility=facility, principal=who)
         count = 0
         tmp = output.with_name(output.name + ".part")
-        with tmp.open("w", encoding="utf-8") as out:
-            for text in write_events(rows):
-                out.write(text)
-                count += 1
-        tmp.replace(output)
-    console.print(f"{output}: {count - 1:,} ledger entries")
+        try:
+            with tmp.open("w", encoding="utf-8") as out:
+                for text in write_events(rows):
+                    out.write(text)
+                    count += 1
+            tmp.replace(output)
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
+    console.print(
+        f"{output}: {count - 1:,} ledger entries{_scopes(who) if facility is None else ''}"
+    )
 
 
 simulate_app = typer.Typer(help="Simulated histories, marked as such.", no_args_is_help=True)
@@ -786,15 +808,12 @@ def case_show(
 ) -> None:
     """A case, its history and its frozen evidence."""
     from sitroom.auth.service import acting_principal
-    from sitroom.errors import ForbiddenError
-    from sitroom.supply.inspections import case_record, list_cases
+    from sitroom.supply.inspections import read_case
 
     rt = app_context(ctx)
     with rt.session() as session:
         who = acting_principal(session, rt.settings.user)
-        if who is not None and case not in {c["id"] for c in list_cases(session, principal=who)}:
-            raise ForbiddenError(f"case {case} is not in your scopes")
-        record = case_record(session, case, evidence=True)
+        record = read_case(session, case, principal=who, evidence=True)
     if as_json:
         print_json(record)
         return

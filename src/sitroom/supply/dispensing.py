@@ -42,6 +42,7 @@ from sitroom.places.models import OrgUnit
 from sitroom.supply.indicators import DISPENSING_TYPES
 from sitroom.supply.ledger import Ledger, Movement, PostSummary
 from sitroom.supply.models import Facility, Item, Lot, StockBatch, StockEntry
+from sitroom.supply.scopes import within
 from sitroom.supply.service import lot_stock
 
 #: Most places a chooser lists at once (a national pharmacist's scope holds thousands).
@@ -91,14 +92,17 @@ def dispensing_places(
     ``search`` (all without one): the first :data:`MAX_CHOICES`, and how many match."""
     if not may_dispense(principal):
         return [], 0
-    query = _places_query()
-    if search:
-        like = f"%{search.strip().lower()}%"
+    query = _places_query().where(within(principal))
+    if search and search.strip():
+        # Literal text: a '%' or '_' typed is that character, not a wildcard.
+        text = search.strip().lower()
         query = query.where(
-            func.lower(Facility.code).like(like) | func.lower(Facility.name).like(like)
+            func.lower(Facility.code).contains(text, autoescape=True)
+            | func.lower(Facility.name).contains(text, autoescape=True)
         )
-    found = [Place(*row) for row in session.execute(query) if principal.covers(row[5])]
-    return found[:MAX_CHOICES], len(found)
+    total = session.scalar(select(func.count()).select_from(query.order_by(None).subquery()))
+    found = [Place(*row) for row in session.execute(query.limit(MAX_CHOICES))]
+    return found, int(total or 0)
 
 
 def place(session: Session, code: str, principal: Principal | None) -> Place:

@@ -51,6 +51,7 @@ from sitroom.country import Country, ThresholdConfig
 from sitroom.errors import NotFoundError, SitroomError
 from sitroom.places.models import OrgUnit
 from sitroom.supply.models import Facility, Item, Lot, StockBalance, StockEntry
+from sitroom.supply.scopes import below, within
 from sitroom.supply.stock_indicators import StockIndicators, stock_indicators
 
 FloatArray = NDArray[np.float64]
@@ -263,7 +264,7 @@ def _places(
             raise NotFoundError(f"unknown org unit {under!r}")
         if principal is not None:
             authorize(principal, Permission.STOCK_READ, path)
-        query = query.where(OrgUnit.path.startswith(path, autoescape=True))
+        query = query.where(below(path))
     if facility_type is not None:
         from sitroom.supply.models import FACILITY_TYPES
 
@@ -275,11 +276,12 @@ def _places(
         query = query.where(Facility.type == facility_type)
     if principal is not None and facility is None and under is None:
         authorize(principal, Permission.STOCK_READ, None)
-    places = {}
-    for fid, code, kind, unit, path in session.execute(query):
-        if principal is None or principal.covers(path):
-            places[fid] = _Place(fid, code, kind, unit, path)
-    return places
+    if principal is not None:
+        query = query.where(within(principal))
+    return {
+        fid: _Place(fid, code, kind, unit, path)
+        for fid, code, kind, unit, path in session.execute(query)
+    }
 
 
 def _item_id(session: Session, item: str | None) -> int | None:

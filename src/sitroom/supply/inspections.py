@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import false, func, select
 from sqlalchemy.orm import Session
 
 from sitroom.auth.permissions import Permission, Principal, authorize
@@ -45,6 +45,7 @@ from sitroom.supply.models import (
     Inspection,
     StockEntry,
 )
+from sitroom.supply.scopes import within
 
 #: Longest free text kept (findings, notes, outcomes).
 MAX_TEXT = 10_000
@@ -382,36 +383,60 @@ def read_case(
     return case_record(session, case_id, evidence=evidence)
 
 
+def _visible_cases(query: Any, principal: Principal | None) -> Any:
+    """``query`` (joined to the case's org unit) kept to the cases ``principal`` may see:
+    ``stock.write`` over the facility (None: every case; no such role: none)."""
+    if principal is None:
+        return query
+    if not principal.can(Permission.STOCK_WRITE):
+        return query.where(false())
+    return query.where(within(principal))
+
+
 def list_cases(
-    session: Session, *, status: str | None = None, principal: Principal | None = None
+    session: Session,
+    *,
+    status: str | None = None,
+    principal: Principal | None = None,
+    limit: int | None = None,
 ) -> list[dict[str, Any]]:
-    """The cases the user may see, newest first."""
+    """The cases the user may see (``stock.write`` over the facility), newest first; the
+    first ``limit`` of them. Chosen and cut by the database."""
     if status is not None and status not in CASE_STATUSES:
         raise SitroomError(f"unknown status {status!r}; choose one of {', '.join(CASE_STATUSES)}")
     query = (
-        select(Case.id, Facility.code, OrgUnit.path, Case.status, Case.title, Case.opened_at)
+        select(Case.id, Facility.code, Case.status, Case.title, Case.opened_at)
         .join(Facility, Facility.id == Case.facility_id)
         .join(OrgUnit, OrgUnit.id == Facility.org_unit_id)
         .order_by(Case.id.desc())
     )
     if status is not None:
         query = query.where(Case.status == status)
-    found = []
-    for case_id, facility, path, state, title, opened in session.execute(query):
-        if principal is not None and not (
-            principal.can(Permission.STOCK_WRITE) and principal.covers(path)
-        ):
-            continue
-        found.append(
-            {
-                "id": case_id,
-                "facility": facility,
-                "status": state,
-                "title": title,
-                "opened_at": opened.isoformat(),
-            }
-        )
-    return found
+    query = _visible_cases(query, principal)
+    if limit is not None:
+        query = query.limit(limit)
+    return [
+        {
+            "id": case_id,
+            "facility": facility,
+            "status": state,
+            "title": title,
+            "opened_at": opened.isoformat(),
+        }
+        for case_id, facility, state, title, opened in session.execute(query)
+    ]
+
+
+def count_cases(session: Session, *, principal: Principal | None = None) -> dict[str, int]:
+    """How many cases of each status the user may see (those :func:`list_cases` lists)."""
+    query = (
+        select(Case.status, func.count(Case.id))
+        .join(Facility, Facility.id == Case.facility_id)
+        .join(OrgUnit, OrgUnit.id == Facility.org_unit_id)
+        .group_by(Case.status)
+    )
+    query = _visible_cases(query, principal)
+    return {state: int(n) for state, n in session.execute(query)}
 
 
 def cases_open(session: Session) -> int:
@@ -422,6 +447,7 @@ __all__ = [
     "Count",
     "case_record",
     "cases_open",
+    "count_cases",
     "list_cases",
     "open_case",
     "read_case",

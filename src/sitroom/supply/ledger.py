@@ -532,15 +532,22 @@ class Ledger:
 
     def _reversible(self, batch_id: int) -> list[StockEntry]:
         """The entries of batch ``batch_id``, which may be reversed; ConflictError when
-        it was reversed already, is a reversal itself, or is an order's dispatch or
-        delivery; NotFoundError when there is no such batch."""
-        if self.session.get(StockBatch, batch_id) is None:
+        it was reversed already, is a reversal itself, is an order's dispatch or
+        delivery, or has no entries (a change to the network, audited as a batch);
+        NotFoundError when there is no such batch."""
+        batch = self.session.get(StockBatch, batch_id)
+        if batch is None:
             raise NotFoundError(f"no stock batch {batch_id}")
         original = list(
             self.session.scalars(
                 select(StockEntry).where(StockEntry.batch_id == batch_id).order_by(StockEntry.id)
             )
         )
+        if not original:
+            # A change to the network is audited as a batch without entries.
+            raise ConflictError(
+                f"stock batch {batch_id} moved no stock ({batch.source}): nothing to reverse"
+            )
         ids = [e.id for e in original]
         if ids and self.session.scalar(
             select(func.count(StockEntry.id)).where(StockEntry.reverses_id.in_(ids))
@@ -781,6 +788,14 @@ class _Book:
                 "SELECT pg_advisory_xact_lock(%s, f) FROM unnest(%s::int[]) AS f ORDER BY f",
                 (LOCK_SPACE_STOCK, list(chunk)),
             )
+        # The supplier links as they are now: a change of supplier commits under these
+        # locks (network_service), and may have done so since the places were read.
+        by_id = {p.id: p for p in self.places.values()}
+        for chunk in _chunks(ids):
+            for fid, supplier in session.execute(
+                select(Facility.id, Facility.supplier_id).where(Facility.id.in_(chunk))
+            ):
+                by_id[fid].supplier_id = supplier
 
     def load(self, session: Session) -> None:
         """The lots of the items and the balances of the facilities touched (after the locks)."""

@@ -49,6 +49,9 @@ ENTRY_KINDS = ("receipt", "transfer_out", "transfer_in", "dispense", "adjust", "
 ADJUST_REASONS = ("expired", "damaged", "lost", "stolen", "found")
 #: Where an entry came from.
 CHANNELS = ("cli", "file", "api", "web", "simulation")
+#: How the ``source`` of a stock batch that records a change to the facility network
+#: begins (a batch without ledger entries: see :class:`StockBatch`).
+NETWORK_SOURCE = "network: "
 #: A distribution order's life: draft -> approved -> dispatched -> delivered -> closed,
 #: or cancelled from draft or approved.
 ORDER_STATUSES = ("draft", "approved", "dispatched", "delivered", "closed", "cancelled")
@@ -120,7 +123,12 @@ class Lot(Base):
 
 class StockBatch(Base):
     """One write to the ledger: a file imported, a command, a request. The entries it
-    added carry its id, so the summary and the audit say exactly what was committed."""
+    added carry its id, so the summary and the audit say exactly what was committed.
+
+    A change to the facility network (a facility made or changed, a route declared)
+    is audited as a batch too, without entries: its ``source`` begins with
+    :data:`NETWORK_SOURCE` and says what changed (``network: facility PH-1 changed:
+    supplier ST-1 -> ST-2``). The audit trail lists both kinds."""
 
     __tablename__ = "stock_batch"
     __table_args__ = (CheckConstraint(_in("channel", CHANNELS), name="channel"),)
@@ -402,6 +410,7 @@ __all__ = [
     "CHECKLIST",
     "ENTRY_KINDS",
     "FACILITY_TYPES",
+    "NETWORK_SOURCE",
     "ORDER_STATUSES",
     "REJECTION_REASONS",
     "Case",

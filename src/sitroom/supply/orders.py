@@ -94,6 +94,7 @@ from sitroom.supply.models import (
     OrderLine,
     StockEntry,
 )
+from sitroom.supply.scopes import within
 
 log = logging.getLogger(__name__)
 
@@ -478,7 +479,7 @@ def _next_number(session: Session, when: datetime) -> str:
     prefix = f"{NUMBER_PREFIX}-{when.year}-"
     last = session.scalar(
         select(func.max(DistributionOrder.number)).where(
-            DistributionOrder.number.startswith(prefix),
+            DistributionOrder.number.startswith(prefix, autoescape=True),
             func.length(DistributionOrder.number) == len(prefix) + 6,
         )
     )
@@ -1427,9 +1428,12 @@ def _read_orders(
     status: str | None = None,
     facility_id: int | None = None,
     totals: bool = True,
+    principal: Principal | None = None,
+    limit: int | None = None,
 ) -> list[_OrderRead]:
-    """The orders (of a status, from or to a facility), newest first, with their
-    facilities and (``totals``) their lines' count and units, in one query."""
+    """The orders (of a status, from or to a facility; from or to a facility in the
+    scopes of ``principal``; the first ``limit``), newest first, with their facilities
+    and (``totals``) their lines' count and units, in one query."""
     source, destination = aliased(Facility), aliased(Facility)
     src_unit, dst_unit = aliased(OrgUnit), aliased(OrgUnit)
     columns: list[Any] = [
@@ -1478,6 +1482,10 @@ def _read_orders(
                 DistributionOrder.destination_id == facility_id,
             )
         )
+    if principal is not None:
+        query = query.where(or_(within(principal, src_unit.path), within(principal, dst_unit.path)))
+    if limit is not None:
+        query = query.limit(limit)
     missing = () if totals else (None, None)
     return [_OrderRead._make((*row, *missing)) for row in session.execute(query)]
 
@@ -1529,12 +1537,16 @@ def list_orders(
     principal: Principal | None = None,
     limit: int | None = None,
 ) -> list[OrderRow]:
-    """Orders, newest first: of a status, from or to a facility; those the user may read."""
+    """Orders, newest first: of a status, from or to a facility; those the user may read
+    (from or to a facility in their scopes, chosen and cut to ``limit`` by the database)."""
     if status is not None and status not in ORDER_STATUSES:
         raise SitroomError(f"unknown status {status!r}: choose one of {', '.join(ORDER_STATUSES)}")
     _order_reader(principal)
     facility_id = None if facility is None else _place(session, facility, "facility").facility.id
-    read = _read_orders(session, status=status, facility_id=facility_id)
+    # Chosen and cut by the database: only the orders of the user's scopes are read.
+    read = _read_orders(
+        session, status=status, facility_id=facility_id, principal=principal, limit=limit
+    )
     return _order_rows(read, principal, limit=limit)
 
 

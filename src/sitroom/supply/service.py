@@ -24,6 +24,7 @@ from sitroom.places.models import OrgUnit
 from sitroom.supply.events_csv import ReadFile, read_events
 from sitroom.supply.ledger import Ledger, PostSummary
 from sitroom.supply.models import Facility, Item, Lot, StockBalance, StockEntry
+from sitroom.supply.scopes import below, within
 
 
 def import_events(
@@ -151,19 +152,20 @@ def lot_stock(facility_id: int, at: datetime) -> Any:
     )
 
 
-def stock_on_hand(
+def _stock_query(
     session: Session,
     *,
-    at: datetime | None = None,
-    facility: str | None = None,
-    item: str | None = None,
-    under: str | None = None,
-    principal: Principal | None = None,
-    zero: bool = False,
-) -> list[StockLine]:
-    """Stock on hand per facility, item and lot: now (the maintained balances) or ``at``
-    any moment (the ledger summed up to it). ``under``: the facilities of an org
-    unit's subtree (its code); the user's scopes limit what is shown."""
+    at: datetime | None,
+    facility: str | None,
+    item: str | None,
+    under: str | None,
+    principal: Principal | None,
+    zero: bool,
+) -> Any:
+    """The lines of :func:`stock_on_hand` as one query, filtered in the database (the
+    user's scopes too), unordered; NotFoundError and ForbiddenError as it says."""
+    if principal is not None:
+        authorize(principal, Permission.STOCK_READ, None)
     if at is None:
         quantity = StockBalance.quantity
         keys = (StockBalance.facility_id, StockBalance.item_id, StockBalance.lot_id)
@@ -185,7 +187,6 @@ def stock_on_hand(
             Facility.code,
             Facility.type,
             OrgUnit.code,
-            OrgUnit.path,
             Item.code,
             Item.unit,
             Lot.code,
@@ -196,12 +197,19 @@ def stock_on_hand(
         .join(OrgUnit, OrgUnit.id == Facility.org_unit_id)
         .join(Item, Item.id == source.c.item_id)
         .join(Lot, Lot.id == source.c.lot_id)
-        .order_by(Facility.code, Item.code, Lot.expiry, Lot.code)
     )
     if not zero:
         query = query.where(source.c.quantity != 0)
     if facility is not None:
-        _known(session, Facility, facility, "facility")
+        path = session.scalar(
+            select(OrgUnit.path)
+            .join(Facility, Facility.org_unit_id == OrgUnit.id)
+            .where(Facility.code == facility)
+        )
+        if path is None:
+            raise NotFoundError(f"unknown facility {facility!r}")
+        if principal is not None:
+            authorize(principal, Permission.STOCK_READ, path)
         query = query.where(Facility.code == facility)
     if item is not None:
         _known(session, Item, item, "item")
@@ -212,23 +220,71 @@ def stock_on_hand(
             raise NotFoundError(f"unknown org unit {under!r}")
         if principal is not None:
             authorize(principal, Permission.STOCK_READ, path)
-        query = query.where(OrgUnit.path.startswith(path))
-    lines = []
-    for f_code, f_type, unit, path, i_code, i_unit, lot, expiry, quantity in session.execute(query):
-        if principal is not None and not principal.covers(path):
-            continue
-        lines.append(
-            StockLine(f_code, f_type, unit, i_code, i_unit, lot, expiry.isoformat(), int(quantity))
+        query = query.where(below(path))
+    if principal is not None:
+        query = query.where(within(principal))
+    return query
+
+
+def _stock_lines(session: Session, query: Any) -> list[StockLine]:
+    return [
+        StockLine(f_code, f_type, unit, i_code, i_unit, lot, expiry.isoformat(), int(quantity))
+        for f_code, f_type, unit, i_code, i_unit, lot, expiry, quantity in session.execute(
+            query.order_by(Facility.code, Item.code, Lot.expiry, Lot.code)
         )
-    if principal is not None and facility is not None and not lines:
-        path = session.scalar(
-            select(OrgUnit.path)
-            .join(Facility, Facility.org_unit_id == OrgUnit.id)
-            .where(Facility.code == facility)
-        )
-        if path is not None:
-            authorize(principal, Permission.STOCK_READ, path)
-    return lines
+    ]
+
+
+def stock_on_hand(
+    session: Session,
+    *,
+    at: datetime | None = None,
+    facility: str | None = None,
+    item: str | None = None,
+    under: str | None = None,
+    principal: Principal | None = None,
+    zero: bool = False,
+) -> list[StockLine]:
+    """Stock on hand per facility, item and lot: now (the maintained balances) or ``at``
+    any moment (the ledger summed up to it). ``under``: the facilities of an org
+    unit's subtree (its code); the user's scopes limit what is shown (``stock.read``;
+    a facility or org unit named outside them is ForbiddenError)."""
+    query = _stock_query(
+        session,
+        at=at,
+        facility=facility,
+        item=item,
+        under=under,
+        principal=principal,
+        zero=zero,
+    )
+    return _stock_lines(session, query)
+
+
+def stock_page(
+    session: Session,
+    *,
+    offset: int = 0,
+    limit: int = 1000,
+    at: datetime | None = None,
+    facility: str | None = None,
+    item: str | None = None,
+    under: str | None = None,
+    principal: Principal | None = None,
+) -> tuple[int, list[StockLine]]:
+    """A page of :func:`stock_on_hand` (by facility, item, expiry and lot) and how many
+    lines there are in all: counted and paged by the database."""
+    query = _stock_query(
+        session,
+        at=at,
+        facility=facility,
+        item=item,
+        under=under,
+        principal=principal,
+        zero=False,
+    )
+    total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
+    return int(total), _stock_lines(session, query.offset(offset).limit(limit))
 
 
 @dataclass(frozen=True, slots=True)
@@ -401,9 +457,29 @@ class Verification:
         }
 
 
-def verify(session: Session, *, running: bool = True) -> Verification:
+def _scoped_facilities(principal: Principal) -> Any:
+    """The ids of the facilities in the user's scopes, as a subquery."""
+    return (
+        select(Facility.id)
+        .join(OrgUnit, OrgUnit.id == Facility.org_unit_id)
+        .where(within(principal))
+    )
+
+
+def verify(
+    session: Session, *, running: bool = True, principal: Principal | None = None
+) -> Verification:
     """Replay the whole ledger: every balance must be its lot's sum of entries, and
-    (``running``) no lot's stock may ever have gone below zero in time order."""
+    (``running``) no lot's stock may ever have gone below zero in time order.
+
+    ``principal``: the facilities in the user's scopes only (``stock.write``, as the
+    API's check of the whole ledger needs it over the country)."""
+    entry_filter: list[Any] = []
+    balance_filter: list[Any] = []
+    if principal is not None:
+        authorize(principal, Permission.STOCK_WRITE, None)
+        entry_filter.append(StockEntry.facility_id.in_(_scoped_facilities(principal)))
+        balance_filter.append(StockBalance.facility_id.in_(_scoped_facilities(principal)))
     sums = {
         (f, i, lot): int(q)
         for f, i, lot, q in session.execute(
@@ -412,7 +488,9 @@ def verify(session: Session, *, running: bool = True) -> Verification:
                 StockEntry.item_id,
                 StockEntry.lot_id,
                 func.sum(StockEntry.quantity),
-            ).group_by(StockEntry.facility_id, StockEntry.item_id, StockEntry.lot_id)
+            )
+            .where(*entry_filter)
+            .group_by(StockEntry.facility_id, StockEntry.item_id, StockEntry.lot_id)
         )
     }
     balances = {
@@ -423,10 +501,10 @@ def verify(session: Session, *, running: bool = True) -> Verification:
                 StockBalance.item_id,
                 StockBalance.lot_id,
                 StockBalance.quantity,
-            )
+            ).where(*balance_filter)
         )
     }
-    entries = session.scalar(select(func.count(StockEntry.id))) or 0
+    entries = session.scalar(select(func.count(StockEntry.id)).where(*entry_filter)) or 0
     bad: list[tuple[tuple[int, int, int], int | None, int, int | None]] = []
     for key in sums.keys() | balances.keys():
         if sums.get(key, 0) != balances.get(key, 0 if key not in sums else None):
@@ -438,6 +516,7 @@ def verify(session: Session, *, running: bool = True) -> Verification:
             select(
                 StockEntry.facility_id, StockEntry.item_id, StockEntry.lot_id, StockEntry.quantity
             )
+            .where(*entry_filter)
             .order_by(StockEntry.time, StockEntry.id)
             .execution_options(yield_per=50_000)
         )
@@ -603,10 +682,16 @@ def ledger_entries(
     items: Sequence[str] | None = None,
     since: datetime | None = None,
     yield_per: int = 10_000,
+    principal: Principal | None = None,
 ) -> Iterator[LedgerEntry]:
     """The ledger's entries (of ``facility``, of ``items``, from ``since`` on), in time
     order, with their facility, item, lot and counterparty by code. Reversed entries and
-    their reversals are left out (their sum is nothing)."""
+    their reversals are left out (their sum is nothing).
+
+    ``principal``: the entries of the facilities in the user's scopes
+    (``stock.read``); a facility named outside them is ForbiddenError. The checks
+    are made when this is called, before the first entry is read.
+    """
     other = aliased(Facility)
     reversed_ids = select(StockEntry.reverses_id).where(StockEntry.reverses_id.is_not(None))
     query = (
@@ -634,13 +719,29 @@ def ledger_entries(
         .order_by(StockEntry.time, StockEntry.id)
         .execution_options(yield_per=yield_per)
     )
+    if principal is not None:
+        authorize(principal, Permission.STOCK_READ, None)
     if facility is not None:
-        _known(session, Facility, facility, "facility")
+        path = session.scalar(
+            select(OrgUnit.path)
+            .join(Facility, Facility.org_unit_id == OrgUnit.id)
+            .where(Facility.code == facility)
+        )
+        if path is None:
+            raise NotFoundError(f"unknown facility {facility!r}")
+        if principal is not None:
+            authorize(principal, Permission.STOCK_READ, path)
         query = query.where(Facility.code == facility)
+    elif principal is not None:
+        query = query.where(StockEntry.facility_id.in_(_scoped_facilities(principal)))
     if items:
         query = query.where(Item.code.in_(items))
     if since is not None:
         query = query.where(StockEntry.time >= since)
+    return _entries(session, query)
+
+
+def _entries(session: Session, query: Any) -> Iterator[LedgerEntry]:
     for row in session.execute(query):
         yield LedgerEntry._make(row)
 
@@ -651,6 +752,7 @@ def ledger_rows(
     facility: str | None = None,
     since: datetime | None = None,
     recorded_counts: bool = False,
+    principal: Principal | None = None,
 ) -> Iterator[dict[str, object]]:
     """The ledger (of ``facility``; from ``since`` on) as the import's CSV rows, in time
     order: imported into an empty ledger, they give the same stock on hand per
@@ -660,10 +762,11 @@ def ledger_rows(
     each row names its lot; an issue's quantity is positive, as the import reads
     it; times are UTC with their offset; stocktakes as :func:`export_rows` says.
     ``recorded_counts``: each stocktake with the count recorded instead (the
-    evidence of an inspection; not for importing).
+    evidence of an inspection; not for importing). ``principal``: the facilities
+    in the user's scopes, checked when this is called (:func:`ledger_entries`).
     """
-    entries = (tuple(e)[:13] for e in ledger_entries(session, facility=facility, since=since))
-    yield from export_rows(entries, recorded_counts=recorded_counts)
+    entries = ledger_entries(session, facility=facility, since=since, principal=principal)
+    return export_rows((tuple(e)[:13] for e in entries), recorded_counts=recorded_counts)
 
 
 def export_rows(
@@ -748,6 +851,7 @@ __all__ = [
     "reverse",
     "stock_matrix",
     "stock_on_hand",
+    "stock_page",
     "stock_picture",
     "verify",
 ]

@@ -36,8 +36,9 @@ class AuditPageOut(BaseModel):
     summary="The audit trail: who wrote what, when, through which door, from where",
     description=(
         "Imports (with their channel: file, cli, api, web; and client address), approvals,"
-        " security events and dated events, oldest first; value-level changes with"
-        " `values=true`. Needs `audit.read` over the whole country."
+        " security events, dated events, and the supply chain's stock batches and changes"
+        " to the facility network, oldest first; value-level changes with `values=true`."
+        " Needs `audit.read` over the whole country."
     ),
     responses=responses(*SIGNED_IN),
 )

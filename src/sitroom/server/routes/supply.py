@@ -315,7 +315,8 @@ NETWORK_CHANGES = responses(
     meaning={
         404: "An org unit or facility named does not exist",
         409: "The code is taken, or a supplier would not be higher in the chain than its"
-        " customer, or the route exists already",
+        " customer, or stock is in transit on the supplier link being changed, or the route"
+        " exists already",
     },
 )
 
@@ -339,6 +340,8 @@ def create_facility(body: FacilityIn, request: Request, user: User, db: Db) -> J
         facility_type=body.type,
         org_unit=body.org_unit,
         supplier=body.supplier,
+        user=user.username,
+        channel="api",
         principal=user,
         lock_timeout=context(request).settings.lock_timeout,
     )
@@ -378,6 +381,8 @@ def update_facility(
         facility_type=body.type,
         org_unit=body.org_unit,
         supplier=body.supplier if "supplier" in given else network_service.UNCHANGED,
+        user=user.username,
+        channel="api",
         principal=user,
         lock_timeout=context(request).settings.lock_timeout,
     )
@@ -414,6 +419,7 @@ def declare_route(body: RouteIn, request: Request, user: User, db: Db) -> RouteO
         body.source,
         body.destination,
         user=user.username,
+        channel="api",
         principal=user,
         lock_timeout=context(request).settings.lock_timeout,
     )
@@ -469,15 +475,22 @@ def stock(
 
     stock_reader(user)
     when = moment(request, at)
-    lines = service.stock_on_hand(
-        db, at=when, facility=facility, item=item, under=org_unit, principal=user
+    total, lines = service.stock_page(
+        db,
+        offset=offset,
+        limit=limit,
+        at=when,
+        facility=facility,
+        item=item,
+        under=org_unit,
+        principal=user,
     )
     page = StockPage(
         at=when.isoformat() if when else None,
-        total=len(lines),
+        total=total,
         offset=offset,
         limit=limit,
-        lines=[StockLineOut(**line.to_dict()) for line in lines[offset : offset + limit]],
+        lines=[StockLineOut(**line.to_dict()) for line in lines],
     )
     return check.respond(page)
 

@@ -700,6 +700,9 @@ class SuspectsOut(BaseModel):
 @router.get(
     "/suspects",
     summary="Facilities to investigate for hoarding or diversion, strongest evidence first",
+    description="Needs `stock.write` over the whole country (the list names the facilities"
+    " suspected, compared across every scope). Ranked once per data version: the values,"
+    " the ledger and the network; later calls read that ranking.",
     response_model=SuspectsOut,
     responses={
         **responses(
@@ -718,9 +721,9 @@ def suspects(
     top: Annotated[int, Query(ge=1, le=10_000, description="How many facilities")] = 20,
     item: Annotated[list[Code] | None, Query(description="Only these items")] = None,
 ) -> Response:
-    from sitroom.supply.detection_service import suspects as service
+    from sitroom.supply.detection_service import ranked_suspects
 
-    stock_reader(user)
+    stock_writer(user)
     db.commit()  # the service reads in its own session
-    found = service(context(request), top=top, items=item or None, principal=user)
+    found = ranked_suspects(context(request), top=top, items=item or None, principal=user)
     return check.respond(SuspectsOut.model_validate(finite(found.to_dict())))

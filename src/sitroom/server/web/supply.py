@@ -20,7 +20,7 @@ from starlette.responses import Response
 from sitroom.server.deps import context
 from sitroom.server.web import supply_context as supply
 from sitroom.server.web.dashboard import BadInput, _bad, _day, _show
-from sitroom.server.web.dashboard_context import Dashboard, data_version
+from sitroom.server.web.dashboard_context import Dashboard
 
 router = APIRouter(include_in_schema=False)
 
@@ -238,8 +238,7 @@ async def _investigations(request: Request, *, as_json: bool) -> Response:
     ctx = context(request)
 
     def build(who: Any) -> Dashboard:
-        # The suspects depend on the ledger and on the regions' fever series.
-        version = f"{data_version(ctx)}/{supply.supply_version(ctx)}"
-        return supply.investigations(ctx, who, version=version)
+        # The suspects are kept per their own data version (detection_service).
+        return supply.investigations(ctx, who)
 
     return await _page(request, "investigations", (), build, as_json=as_json)

@@ -15,8 +15,9 @@ and its JSON twin are the same context, cached the same way:
 - :func:`allocation` (``/supply/allocation``):
   :func:`sitroom.supply.planning.plan_allocation`, read-only;
 - :func:`investigations` (``/supply/investigations``): the ranked suspects
-  (:func:`sitroom.supply.detection_service.suspects`, cached per data version:
-  slow on a big ledger) and the cases (:func:`sitroom.supply.inspections.list_cases`).
+  (:func:`sitroom.supply.detection_service.ranked_suspects`, cached per data version:
+  slow on a big ledger; the API serves the same) and the cases
+  (:func:`sitroom.supply.inspections.list_cases`).
 
 Every page needs ``stock.read``; the services keep to the user's scopes. A
 banner marks the pages when the ledger holds simulated entries.
@@ -25,9 +26,7 @@ banner marks the pages when the ledger holds simulated entries.
 from __future__ import annotations
 
 import math
-import threading
 from collections import defaultdict
-from collections.abc import Callable
 from datetime import UTC, date, datetime, time, timedelta
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
@@ -1063,48 +1062,25 @@ def allocation(
 
 # --- /supply/investigations --------------------------------------------------------------------
 
-#: The suspects of each data version (slow on a big ledger; the same for every national user).
-_SUSPECTS: dict[tuple[str, str], Suspects] = {}
-_SUSPECTS_LOCK = threading.Lock()
 
-
-def cached_suspects(
-    context: AppContext, version: str, compute: Callable[[], Suspects] | None = None
-) -> Suspects:
-    """The ranked suspects of the data ``version``, computed once per process."""
-    from sitroom.supply.detection_service import suspects
-
-    key = (context.settings.database_url, version)
-    with _SUSPECTS_LOCK:
-        found = _SUSPECTS.get(key)
-    if found is not None:
-        return found
-    made = compute() if compute is not None else suspects(context, top=20)
-    with _SUSPECTS_LOCK:
-        for old in [k for k in _SUSPECTS if k[0] == key[0]]:
-            del _SUSPECTS[old]
-        _SUSPECTS[key] = made
-    return made
-
-
-def investigations(context: AppContext, principal: Principal, *, version: str) -> Dashboard:
+def investigations(context: AppContext, principal: Principal) -> Dashboard:
     """The ranked suspects (``stock.write`` over the country) and the cases the user may
     see (``stock.write`` over their facility)."""
     from sitroom.errors import ForbiddenError
-    from sitroom.supply.inspections import list_cases
+    from sitroom.supply.detection_service import authorize_suspects, ranked_suspects
+    from sitroom.supply.inspections import count_cases, list_cases
 
     _reader(principal)
     simulated = _simulated(context)
-    country = context.country.country.code
     sections = []
     try:
-        authorize(principal, Permission.STOCK_WRITE, f"/{country}/")
+        authorize_suspects(context, principal)
         national = True
     except ForbiddenError:
         national = False
     if national:
         try:
-            found = cached_suspects(context, version)
+            found = ranked_suspects(context, top=20, principal=principal)
         except SitroomError as exc:
             sections.append(
                 Section(
@@ -1129,8 +1105,9 @@ def investigations(context: AppContext, principal: Principal, *, version: str) -
             )
         )
     with context.session() as session:
-        cases = list_cases(session, principal=principal)
-    open_cases = [c for c in cases if c["status"] != "closed"]
+        counts = count_cases(session, principal=principal)
+        cases = list_cases(session, principal=principal, limit=MAX_ROWS)
+    closed = counts.get("closed", 0)
     sections.append(
         Section(
             key="cases",
@@ -1139,8 +1116,8 @@ def investigations(context: AppContext, principal: Principal, *, version: str) -
             " investigate), with their evidence frozen when opened; those of the facilities"
             " where you may write stock.",
             facts=[
-                Fact(label="Open cases", value=len(open_cases)),
-                Fact(label="Closed cases", value=len(cases) - len(open_cases)),
+                Fact(label="Open cases", value=sum(counts.values()) - closed),
+                Fact(label="Closed cases", value=closed),
             ],
             tables=[
                 Table(
@@ -1161,7 +1138,7 @@ def investigations(context: AppContext, principal: Principal, *, version: str) -
                             "title": c["title"],
                             "opened": _local(context, datetime.fromisoformat(c["opened_at"])),
                         }
-                        for c in cases[:MAX_ROWS]
+                        for c in cases
                     ],
                 )
             ]
@@ -1217,7 +1194,6 @@ __all__ = [
     "MEASURES",
     "PLAN_DEFAULTS",
     "allocation",
-    "cached_suspects",
     "investigations",
     "ledger_day",
     "main_item",
