@@ -481,7 +481,7 @@ def test_cancelling_a_pledge(world: World) -> None:
     with nothing_written(s, AidRefused, "the reason for the cancellation is empty"):
         pipeline.cancel_pledge(s, pledge, reason="  ", user="coord", at=may(17))
     pipeline.cancel_shipment(s, shipment, reason="the train was diverted", user="coord", at=may(17))
-    with nothing_written(s, AidRefused, "before the pledge's last step"):
+    with nothing_written(s, AidRefused, "before the pledge's previous step"):
         pipeline.cancel_pledge(s, pledge, reason="withdrawn", user="coord", at=may(14))
     with nothing_written(s, ForbiddenError, "does not have the permission aid.write"):
         pipeline.cancel_pledge(s, pledge, reason="withdrawn", user="l", principal=LOGISTICIAN)

@@ -27,6 +27,7 @@ from sitroom.supply.models import Facility, Item
 from .models import AidEvent, Partner
 
 T = TypeVar("T")
+R = TypeVar("R")
 
 #: A time this far ahead of the clock is "in the future" (clocks differ a little).
 FUTURE_SLACK_SECONDS = 300
@@ -59,6 +60,16 @@ def write(
 
 
 # Look-ups ---------------------------------------------------------------------------
+
+
+def load(session: Session, model: type[R], number: str, what: str) -> R:
+    """The ``model`` row numbered ``number``, fresh from the database (a concurrent
+    writer's change is seen); refused as unknown ``what`` when there is none."""
+    query: Any = select(model).where(model.number == number)  # type: ignore[attr-defined]
+    found: R | None = session.scalar(query.execution_options(populate_existing=True))
+    if found is None:
+        raise NotFoundError(f"unknown {what} {number!r}")
+    return found
 
 
 @dataclass(frozen=True, slots=True)
@@ -306,6 +317,67 @@ def change_status(
     record(session, subject, row.id, by=by, at=at, from_status=read, to_status=to_status, note=note)
     session.flush()
     session.expire(row)
+
+
+def settle(
+    session: Session,
+    model: Any,
+    subject: str,
+    row: Any,
+    to_status: str,
+    *,
+    allowed_from: tuple[str, ...],
+    reason: str,
+    reason_is: str,
+    at: datetime | None,
+    recorded: datetime,
+    previous: datetime,
+    step_is: str,
+    by: str,
+    checks: Callable[[datetime, list[str]], None] | None = None,
+    note: Callable[[str], str] | None = None,
+) -> None:
+    """The last steps of a pledge or shipment that ends (cancelled, closed short): its
+    status must be one of ``allowed_from``; a reason is required; the time ``at`` (or
+    ``recorded``) may not be in the future nor before the ``previous`` step;
+    ``checks`` adds the step's own reasons. Every reason refuses the step at once
+    (:class:`AidRefused`); otherwise the status changes and the history records it
+    with the reason (or what ``note`` makes of it).
+
+    ``reason_is`` names the reason in a refusal ("the reason for the cancellation"),
+    ``step_is`` the step ("the cancellation").
+    """
+    from sitroom.errors import ConflictError
+
+    if row.status not in allowed_from:
+        raise ConflictError(
+            f"{subject} {row.number} is {row.status}, not {' or '.join(allowed_from)}: it"
+            f" cannot become {to_status}; nothing was written"
+        )
+    reasons: list[str] = []
+    why = text(reason, reason_is, reasons, required=True)
+    when = moment(at, recorded, f"of {step_is}", reasons)
+    if (at is None or at.tzinfo is not None) and when < previous:
+        reasons.append(
+            f"{step_is} at {when.isoformat()} is before the {subject}'s previous step"
+            f" ({previous.isoformat()})"
+        )
+    if checks is not None:
+        checks(when, reasons)
+    if reasons:
+        raise AidRefused(f"{subject} {row.number}", reasons)
+    said = why or ""
+    change_status(
+        session,
+        model,
+        subject,
+        row,
+        to_status,
+        allowed_from=allowed_from,
+        by=by,
+        at=when,
+        note=note(said) if note is not None else said,
+    )
 
 
 def require(principal: Principal | None, permission: Permission) -> None:

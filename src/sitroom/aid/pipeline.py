@@ -70,10 +70,12 @@ from .common import (
     facility,
     iso,
     items_by_code,
+    load,
     moment,
     next_number,
     org_unit,
     record,
+    settle,
     text,
     unit_by_id,
     whole,
@@ -561,21 +563,11 @@ def _chunks(values: Sequence[Any], size: int = 500) -> Iterable[Sequence[Any]]:
 
 
 def _pledge(session: Session, number: str) -> Pledge:
-    found = session.execute(
-        select(Pledge).where(Pledge.number == number).execution_options(populate_existing=True)
-    ).scalar_one_or_none()
-    if found is None:
-        raise NotFoundError(f"unknown pledge {number!r}")
-    return found
+    return load(session, Pledge, number, "pledge")
 
 
 def _shipment(session: Session, number: str) -> Shipment:
-    found = session.execute(
-        select(Shipment).where(Shipment.number == number).execution_options(populate_existing=True)
-    ).scalar_one_or_none()
-    if found is None:
-        raise NotFoundError(f"unknown shipment {number!r}")
-    return found
+    return load(session, Shipment, number, "shipment")
 
 
 def _place(session: Session, facility_id: int) -> tuple[Facility, str]:
@@ -926,23 +918,11 @@ def create_pledge(
 
 
 def _request(session: Session, number: str) -> AidRequest:
-    found = session.execute(
-        select(AidRequest)
-        .where(AidRequest.number == number)
-        .execution_options(populate_existing=True)
-    ).scalar_one_or_none()
-    if found is None:
-        raise NotFoundError(f"unknown request {number!r}")
-    return found
+    return load(session, AidRequest, number, "request")
 
 
 def _offer(session: Session, number: str) -> Offer:
-    found = session.execute(
-        select(Offer).where(Offer.number == number).execution_options(populate_existing=True)
-    ).scalar_one_or_none()
-    if found is None:
-        raise NotFoundError(f"unknown offer {number!r}")
-    return found
+    return load(session, Offer, number, "offer")
 
 
 def cancel_pledge(
@@ -968,39 +948,26 @@ def cancel_pledge(
         pledge = _pledge(session, number)
         where = unit_by_id(session, pledge.org_unit_id)
         authorize(principal, Permission.AID_WRITE, where.path, f"cancel pledge {number}")
-        _expect("pledge", pledge.number, pledge.status, ("open",), "cancelled")
-        reasons: list[str] = []
-        why = text(reason, "the reason for the cancellation", reasons, required=True)
-        when = moment(at, recorded, "of the cancellation", reasons)
-        if _zoned(at) and when < pledge.status_at:
-            reasons.append(
-                f"cancelled at {when.isoformat()}, before the pledge's last step"
-                f" ({pledge.status_at.isoformat()})"
-            )
-        moving = session.execute(
-            select(Shipment.number, Shipment.status)
-            .where(Shipment.pledge_id == pledge.id, Shipment.status.in_(ON_THE_WAY))
-            .order_by(Shipment.id)
-        ).all()
-        if moving:
-            reasons.append(
-                "shipments on their way: "
-                + ", ".join(f"{n} ({s})" for n, s in moving)
-                + ": cancel or receive them first"
-            )
-        if reasons:
-            raise AidRefused(f"pledge {pledge.number}", reasons)
-        change_status(
-            session,
-            Pledge,
-            "pledge",
-            pledge,
-            "cancelled",
-            allowed_from=("open",),
-            by=user,
-            at=when,
-            note=why,
-        )
+
+        def nothing_moving(when: datetime, reasons: list[str]) -> None:
+            moving = session.execute(
+                select(Shipment.number, Shipment.status)
+                .where(Shipment.pledge_id == pledge.id, Shipment.status.in_(ON_THE_WAY))
+                .order_by(Shipment.id)
+            ).all()
+            if moving:
+                reasons.append(
+                    "shipments on their way: "
+                    + ", ".join(f"{n} ({s})" for n, s in moving)
+                    + ": cancel or receive them first"
+                )
+
+        settle(
+            session, Pledge, "pledge", pledge, "cancelled", allowed_from=("open",),
+            reason=reason, reason_is="the reason for the cancellation", at=at,
+            recorded=recorded, previous=pledge.status_at, step_is="the cancellation", by=user,
+            checks=nothing_moving,
+        )  # fmt: skip
         return _pledge_view(session, pledge)
 
     return write(
@@ -1465,35 +1432,22 @@ def cancel_shipment(
         promised = session.get_one(Pledge, shipment.pledge_id, populate_existing=True)
         where = unit_by_id(session, promised.org_unit_id)
         authorize(principal, Permission.AID_WRITE, where.path, f"cancel shipment {number}")
-        _expect("shipment", shipment.number, shipment.status, ON_THE_WAY, "cancelled")
-        reasons: list[str] = []
-        why = text(reason, "the reason for the cancellation", reasons, required=True)
-        when = moment(at, recorded, "of the cancellation", reasons)
-        previous = max(t for t in (shipment.status_at, shipment.customs_at) if t is not None)
-        if _zoned(at) and when < previous:
-            reasons.append(
-                f"cancelled at {when.isoformat()}, before the shipment's previous step"
-                f" ({previous.isoformat()})"
-            )
-        arrived = sum(_received(session, [shipment.number]).values())
-        if arrived:
-            reasons.append(
-                f"{arrived:,} units of shipment {shipment.number} were received already (the"
-                " stock ledger): a shipment is cancelled only when nothing was received"
-            )
-        if reasons:
-            raise AidRefused(f"shipment {shipment.number}", reasons)
-        change_status(
-            session,
-            Shipment,
-            "shipment",
-            shipment,
-            "cancelled",
-            allowed_from=ON_THE_WAY,
-            by=user,
-            at=when,
-            note=why,
-        )
+
+        def nothing_received(when: datetime, reasons: list[str]) -> None:
+            arrived = sum(_received(session, [shipment.number]).values())
+            if arrived:
+                reasons.append(
+                    f"{arrived:,} units of shipment {shipment.number} were received already"
+                    " (the stock ledger): a shipment is cancelled only when nothing was"
+                    " received"
+                )
+
+        settle(
+            session, Shipment, "shipment", shipment, "cancelled", allowed_from=ON_THE_WAY,
+            reason=reason, reason_is="the reason for the cancellation", at=at,
+            recorded=recorded, step_is="the cancellation", by=user, checks=nothing_received,
+            previous=max(t for t in (shipment.status_at, shipment.customs_at) if t is not None),
+        )  # fmt: skip
         return _shipment_view(session, shipment)
 
     return write(
@@ -1522,15 +1476,6 @@ def close_shipment(
         promised = session.get_one(Pledge, shipment.pledge_id, populate_existing=True)
         where = unit_by_id(session, promised.org_unit_id)
         authorize(principal, Permission.AID_WRITE, where.path, f"close shipment {number}")
-        _expect("shipment", shipment.number, shipment.status, ("partly_received",), "received")
-        reasons: list[str] = []
-        why = text(reason, "the reason for closing it short", reasons, required=True)
-        when = moment(at, recorded, "of the closing", reasons)
-        if _zoned(at) and when < shipment.status_at:
-            reasons.append(
-                f"closed at {when.isoformat()}, before the shipment's previous step"
-                f" ({shipment.status_at.isoformat()})"
-            )
         shipped = sum(
             int(q)
             for q in session.scalars(
@@ -1538,19 +1483,15 @@ def close_shipment(
             )
         )
         arrived = sum(_received(session, [shipment.number]).values())
-        if reasons:
-            raise AidRefused(f"shipment {shipment.number}", reasons)
-        change_status(
-            session,
-            Shipment,
-            "shipment",
-            shipment,
-            "received",
-            allowed_from=("partly_received",),
-            by=user,
-            at=when,
-            note=f"closed short: {shipped - arrived:,} of {shipped:,} units never arrived ({why})",
-        )
+        settle(
+            session, Shipment, "shipment", shipment, "received",
+            allowed_from=("partly_received",), reason=reason,
+            reason_is="the reason for closing it short", at=at, recorded=recorded,
+            previous=shipment.status_at, step_is="the closing", by=user,
+            note=lambda why: (
+                f"closed short: {shipped - arrived:,} of {shipped:,} units never arrived ({why})"
+            ),
+        )  # fmt: skip
         return _shipment_view(session, shipment)
 
     return write(session, step, what=f"the closing of shipment {number}", lock_timeout=lock_timeout)

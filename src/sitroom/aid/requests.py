@@ -38,7 +38,7 @@ import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session, aliased
@@ -71,6 +71,8 @@ from .models import (
 )
 
 #: Where a request may go from each status (``send_request`` takes it out of draft).
+M = TypeVar("M", AidRequest, Offer)
+
 REQUEST_MOVES: dict[str, tuple[str, ...]] = {
     "sent": ("acknowledged", "under_discussion", "accepted", "partly_accepted", "declined",
              "no_response"),
@@ -330,23 +332,11 @@ def _offer_view(session: Session, offer: Offer) -> OfferView:
 
 
 def _load_request(session: Session, number: str) -> AidRequest:
-    found = session.scalar(
-        select(AidRequest)
-        .where(AidRequest.number == number)
-        .execution_options(populate_existing=True)
-    )
-    if found is None:
-        raise NotFoundError(f"no aid request {number!r}")
-    return found
+    return common.load(session, AidRequest, number, "aid request")
 
 
 def _load_offer(session: Session, number: str) -> Offer:
-    found = session.scalar(
-        select(Offer).where(Offer.number == number).execution_options(populate_existing=True)
-    )
-    if found is None:
-        raise NotFoundError(f"no aid offer {number!r}")
-    return found
+    return common.load(session, Offer, number, "aid offer")
 
 
 def _write_check(
@@ -605,35 +595,25 @@ def set_request_status(
     def step() -> RequestView:
         request = _load_request(session, number)
         _write_check(session, principal, request.org_unit_id, f"update aid request {number}")
-        reasons: list[str] = []
-        common.choice(status, REQUEST_STATUSES, "request status", reasons)
-        when = common.moment(at, now(), "of the answer", reasons)
         if request.status == "draft":
             raise ConflictError(
                 f"aid request {number} is a draft: send it first (sitroom aid request send);"
                 " nothing was written"
             )
-        allowed = REQUEST_MOVES.get(request.status, ())
-        if status not in allowed:
-            raise ConflictError(
-                f"aid request {number} is {request.status}: it cannot become {status}"
-                + (f" (it can become {', '.join(allowed)})" if allowed else "")
-                + "; nothing was written"
-            )
-        previous = request.status_at
-        if when < previous:
-            reasons.append(
-                f"the answer at {when.isoformat()} is before the request's last step"
-                f" ({previous.isoformat()})"
-            )
-        clean_note = common.text(note, "the note", reasons, required=False)
-        rows = session.execute(
-            select(RequestLine, Item)
-            .join(Item, Item.id == RequestLine.item_id)
-            .where(RequestLine.request_id == request.id)
-        ).all()
-        by_code = {item.code: line for line, item in rows}
-        if status in ("accepted", "partly_accepted"):
+
+        def lines_accepted(when: datetime, reasons: list[str]) -> None:
+            rows = session.execute(
+                select(RequestLine, Item)
+                .join(Item, Item.id == RequestLine.item_id)
+                .where(RequestLine.request_id == request.id)
+            ).all()
+            by_code = {item.code: line for line, item in rows}
+            if status not in ("accepted", "partly_accepted"):
+                if accepted:
+                    reasons.append(
+                        "accepted quantities are given only for accepted/partly_accepted"
+                    )
+                return
             given = dict(accepted or {})
             for code in given:
                 if code not in by_code:
@@ -654,41 +634,90 @@ def set_request_status(
                 given.get(c, ln.quantity) < ln.quantity for c, ln in by_code.items()
             ):
                 reasons.append("accepted with fewer units than asked: that is partly_accepted")
-        elif accepted:
-            reasons.append("accepted quantities are given only for accepted/partly_accepted")
-        if reasons:
-            raise AidRefused(f"aid request {number}", reasons)
-        if status in ANSWERS:
-            partner = session.get(Partner, request.partner_id)
-            assert partner is not None
-            _answer_message(
-                session,
-                column=Message.request_id,
-                row_id=request.id,
-                direction="in",
-                channel=request.channel,
-                when=when,
-                summary=f"Answer: {status.replace('_', ' ')}"
-                + (f". {clean_note}" if clean_note else ""),
-                user=user,
-                their_side=partner.name,
-                illustrative=request.illustrative,
-                now=now,
-            )
-        common.change_status(
-            session,
-            AidRequest,
-            "request",
-            request,
-            status,
-            allowed_from=(request.status,),
-            by=user,
-            at=when,
-            note=clean_note,
-        )
+
+        _move(
+            session, AidRequest, "request", request, status, statuses=REQUEST_STATUSES,
+            moves=REQUEST_MOVES, answers=ANSWERS, answer="Answer", direction="in",
+            column=Message.request_id, step_is="the answer", checks=lines_accepted, note=note,
+            at=at, user=user, now=now,
+        )  # fmt: skip
         return _request_view(session, request)
 
     return common.write(session, step, what=f"updating {number}", lock_timeout=lock_timeout)
+
+
+def _move(
+    session: Session,
+    model: type[AidRequest] | type[Offer],
+    subject: str,
+    row: AidRequest | Offer,
+    status: str,
+    *,
+    statuses: tuple[str, ...],
+    moves: dict[str, tuple[str, ...]],
+    answers: tuple[str, ...],
+    answer: str,
+    direction: str,
+    column: Any,
+    step_is: str,
+    checks: Callable[[datetime, list[str]], None],
+    note: str | None,
+    at: datetime | None,
+    user: str,
+    now: Callable[[], datetime],
+) -> None:
+    """Move a request or an offer to ``status``: one of ``statuses``, allowed from
+    where it is by ``moves``, not in the future nor before its last step, with
+    ``checks`` of its own. Every reason refuses it at once. A status in ``answers``
+    is also logged as a message, ``answer: <status>. <note>``, answering the one that
+    awaits it."""
+    label = f"aid {subject} {row.number}"
+    reasons: list[str] = []
+    common.choice(status, statuses, f"{subject} status", reasons)
+    when = common.moment(at, now(), f"of {step_is}", reasons)
+    allowed = moves.get(row.status, ())
+    if status not in allowed:
+        raise ConflictError(
+            f"{label} is {row.status}: it cannot become {status}"
+            + (f" (it can become {', '.join(allowed)})" if allowed else "")
+            + "; nothing was written"
+        )
+    if when < row.status_at:
+        reasons.append(
+            f"{step_is} at {when.isoformat()} is before the {subject}'s last step"
+            f" ({row.status_at.isoformat()})"
+        )
+    clean_note = common.text(note, "the note", reasons, required=False)
+    checks(when, reasons)
+    if reasons:
+        raise AidRefused(label, reasons)
+    if status in answers:
+        partner = session.get_one(Partner, row.partner_id)
+        _answer_message(
+            session,
+            column=column,
+            row_id=row.id,
+            direction=direction,
+            channel=row.channel,
+            when=when,
+            summary=f"{answer}: {status.replace('_', ' ')}"
+            + (f". {clean_note}" if clean_note else ""),
+            user=user,
+            their_side=partner.name,
+            illustrative=row.illustrative,
+            now=now,
+        )
+    common.change_status(
+        session,
+        model,
+        subject,
+        row,
+        status,
+        allowed_from=(row.status,),
+        by=user,
+        at=when,
+        note=clean_note,
+    )
 
 
 def _answer_message(
@@ -757,21 +786,40 @@ def list_requests(
     limit: int = 500,
 ) -> list[RequestView]:
     """Requests the user may read, newest first."""
+    found = _listing(
+        session, AidRequest, AidRequest.created_at, principal=principal, status=status,
+        partner=partner, limit=limit,
+    )  # fmt: skip
+    return [_request_view(session, r) for r in found]
+
+
+def _listing(
+    session: Session,
+    model: type[M],
+    newest: Any,
+    *,
+    principal: Principal | None,
+    status: str | None,
+    partner: str | None,
+    limit: int,
+) -> Sequence[M]:
+    """The requests or offers the user may read, of ``status`` and ``partner`` if
+    given, newest (by the column ``newest``) first."""
     common.require(principal, Permission.AID_READ)
     query = (
-        select(AidRequest)
-        .join(OrgUnit, OrgUnit.id == AidRequest.org_unit_id)
-        .order_by(AidRequest.created_at.desc(), AidRequest.id.desc())
+        select(model)
+        .join(OrgUnit, OrgUnit.id == model.org_unit_id)
+        .order_by(newest.desc(), model.id.desc())
         .limit(limit)
     )
     scope = common.within(OrgUnit.path, principal)
     if scope is not None:
         query = query.where(scope)
     if status is not None:
-        query = query.where(AidRequest.status == status)
+        query = query.where(model.status == status)
     if partner is not None:
-        query = query.where(AidRequest.partner_id == common.partner(session, partner).id)
-    return [_request_view(session, r) for r in session.scalars(query)]
+        query = query.where(model.partner_id == common.partner(session, partner).id)
+    return session.scalars(query).all()
 
 
 def earliest(session: Session) -> datetime | None:
@@ -904,53 +952,17 @@ def set_offer_status(
     def step() -> OfferView:
         offer = _load_offer(session, number)
         _write_check(session, principal, offer.org_unit_id, f"update aid offer {number}")
-        reasons: list[str] = []
-        common.choice(status, OFFER_STATUSES, "offer status", reasons)
-        when = common.moment(at, now(), "of the change", reasons)
-        allowed = OFFER_MOVES.get(offer.status, ())
-        if status not in allowed:
-            raise ConflictError(
-                f"aid offer {number} is {offer.status}: it cannot become {status}"
-                + (f" (it can become {', '.join(allowed)})" if allowed else "")
-                + "; nothing was written"
-            )
-        if when < offer.status_at:
-            reasons.append(
-                f"the change at {when.isoformat()} is before the offer's last step"
-                f" ({offer.status_at.isoformat()})"
-            )
-        if status == "lapsed" and (offer.answer_by is None or when < offer.answer_by):
-            reasons.append("an offer lapses only after its deadline to answer has passed")
-        clean_note = common.text(note, "the note", reasons, required=False)
-        if reasons:
-            raise AidRefused(f"aid offer {number}", reasons)
-        if status in OFFER_ANSWERS:
-            partner = session.get(Partner, offer.partner_id)
-            assert partner is not None
-            _answer_message(
-                session,
-                column=Message.offer_id,
-                row_id=offer.id,
-                direction="out",
-                channel=offer.channel,
-                when=when,
-                summary=f"Our answer: {status}" + (f". {clean_note}" if clean_note else ""),
-                user=user,
-                their_side=partner.name,
-                illustrative=offer.illustrative,
-                now=now,
-            )
-        common.change_status(
-            session,
-            Offer,
-            "offer",
-            offer,
-            status,
-            allowed_from=(offer.status,),
-            by=user,
-            at=when,
-            note=clean_note,
-        )
+
+        def deadline_passed(when: datetime, reasons: list[str]) -> None:
+            if status == "lapsed" and (offer.answer_by is None or when < offer.answer_by):
+                reasons.append("an offer lapses only after its deadline to answer has passed")
+
+        _move(
+            session, Offer, "offer", offer, status, statuses=OFFER_STATUSES, moves=OFFER_MOVES,
+            answers=OFFER_ANSWERS, answer="Our answer", direction="out",
+            column=Message.offer_id, step_is="the change", checks=deadline_passed, note=note,
+            at=at, user=user, now=now,
+        )  # fmt: skip
         return _offer_view(session, offer)
 
     return common.write(session, step, what=f"updating {number}", lock_timeout=lock_timeout)
@@ -971,21 +983,11 @@ def list_offers(
     limit: int = 500,
 ) -> list[OfferView]:
     """Offers the user may read, newest first."""
-    common.require(principal, Permission.AID_READ)
-    query = (
-        select(Offer)
-        .join(OrgUnit, OrgUnit.id == Offer.org_unit_id)
-        .order_by(Offer.received_at.desc(), Offer.id.desc())
-        .limit(limit)
-    )
-    scope = common.within(OrgUnit.path, principal)
-    if scope is not None:
-        query = query.where(scope)
-    if status is not None:
-        query = query.where(Offer.status == status)
-    if partner is not None:
-        query = query.where(Offer.partner_id == common.partner(session, partner).id)
-    return [_offer_view(session, o) for o in session.scalars(query)]
+    found = _listing(
+        session, Offer, Offer.received_at, principal=principal, status=status,
+        partner=partner, limit=limit,
+    )  # fmt: skip
+    return [_offer_view(session, o) for o in found]
 
 
 # The communications log -------------------------------------------------------------
