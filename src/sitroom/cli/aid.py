@@ -10,8 +10,10 @@ is written.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from datetime import date, datetime
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any, Protocol, TypedDict, TypeVar
 
 import typer
 
@@ -26,6 +28,13 @@ if TYPE_CHECKING:
     from sitroom.aid.requests import MessageView, OfferView, RequestView, Timeline
     from sitroom.auth.permissions import Principal
     from sitroom.context import AppContext
+
+
+class _Viewed(Protocol):
+    def to_dict(self) -> dict[str, Any]: ...
+
+
+V = TypeVar("V", bound=_Viewed)
 
 aid_app = typer.Typer(
     help="Aid coordination: partners, requests, offers, pledges, shipments, the"
@@ -131,6 +140,53 @@ def principal(rt: AppContext, session: Session) -> Principal | None:
     return acting_principal(session, rt.settings.user)
 
 
+class Acting(TypedDict):
+    """The keyword arguments by which every write of aid knows who acts."""
+
+    user: str
+    principal: Principal | None
+    lock_timeout: float
+
+
+@contextmanager
+def acting(rt: AppContext) -> Iterator[tuple[Session, Acting]]:
+    """A write session and who acts in it: the CLI's user (``--user``), with their
+    role and scopes, and the lock timeout of the settings."""
+    with rt.session(write=True) as session:
+        yield (
+            session,
+            Acting(
+                user=rt.settings.user,
+                principal=principal(rt, session),
+                lock_timeout=rt.settings.lock_timeout,
+            ),
+        )
+
+
+def listed(
+    rows: Sequence[V],
+    as_json: bool,
+    *,
+    empty: str,
+    columns: Sequence[str],
+    row: Callable[[V], Sequence[str]],
+) -> None:
+    """``rows`` as JSON, or as a table of ``columns`` (``row`` gives a row's cells), or
+    ``empty`` when there are none."""
+    from rich.table import Table
+
+    if as_json:
+        print_json([r.to_dict() for r in rows])
+        return
+    if not rows:
+        console.print(empty)
+        return
+    table = Table(*columns)
+    for r in rows:
+        table.add_row(*row(r))
+    console.print(table)
+
+
 def stamp(moment: datetime | None, rt: AppContext) -> str:
     from zoneinfo import ZoneInfo
 
@@ -192,11 +248,8 @@ def partner_add(
     from sitroom.aid import partners
 
     rt = app_context(ctx)
-    with rt.session(write=True) as session:
-        view = partners.add_partner(
-            session, code, name, kind, user=rt.settings.user, principal=principal(rt, session),
-            country=country, notes=notes, lock_timeout=rt.settings.lock_timeout,
-        )  # fmt: skip
+    with acting(rt) as (session, who):
+        view = partners.add_partner(session, code, name, kind, country=country, notes=notes, **who)
     if as_json:
         print_json(view.to_dict())
     else:
@@ -219,11 +272,9 @@ def partner_contact(
     from sitroom.aid import partners
 
     rt = app_context(ctx)
-    with rt.session(write=True) as session:
+    with acting(rt) as (session, who):
         view = partners.add_contact(
-            session, code, name, channel, user=rt.settings.user,
-            principal=principal(rt, session), title=title, address=address,
-            lock_timeout=rt.settings.lock_timeout,
+            session, code, name, channel, title=title, address=address, **who,
         )  # fmt: skip
     if as_json:
         print_json(view.to_dict())
@@ -238,26 +289,20 @@ def partner_list(
     as_json: JsonOpt = False,
 ) -> None:
     """List the partners and how each is reached."""
-    from rich.table import Table
 
     from sitroom.aid import partners
 
     rt = app_context(ctx)
     with rt.session() as session:
         views = partners.list_partners(session, kind=kind, principal=principal(rt, session))
-    if as_json:
-        print_json([v.to_dict() for v in views])
-        return
-    if not views:
-        console.print("no partners (sitroom aid partner add ...)")
-        return
-    table = Table("code", "name", "kind", "country", "contacts")
-    for v in views:
-        table.add_row(
+    listed(
+        views, as_json, empty="no partners (sitroom aid partner add ...)",
+        columns=("code", "name", "kind", "country", "contacts"),
+        row=lambda v: (
             v.code, v.name, v.kind, v.country or "-",
             "; ".join(f"{c.name} ({c.channel})" for c in v.contacts) or "-",
-        )  # fmt: skip
-    console.print(table)
+        ),
+    )  # fmt: skip
 
 
 # Requests ---------------------------------------------------------------------------
@@ -283,12 +328,10 @@ def request_create(
     rt = app_context(ctx)
     lines = parse_lines(line)
     moment = when(rt, time)
-    with rt.session(write=True) as session:
+    with acting(rt) as (session, who):
         view = requests.create_request(
-            session, partner, lines, channel=channel, reason=reason, user=rt.settings.user,
-            principal=principal(rt, session), unit=unit,
-            needed_by=day(needed_by, "--needed-by"), at=moment,
-            lock_timeout=rt.settings.lock_timeout,
+            session, partner, lines, channel=channel, reason=reason, unit=unit,
+            needed_by=day(needed_by, "--needed-by"), at=moment, **who,
         )  # fmt: skip
     _request_said(view, as_json)
 
@@ -311,12 +354,10 @@ def request_edit(
 
     rt = app_context(ctx)
     lines = parse_lines(line) if line else None
-    with rt.session(write=True) as session:
+    with acting(rt) as (session, who):
         view = requests.edit_request(
-            session, number, user=rt.settings.user, principal=principal(rt, session),
-            partner=partner, channel=channel, lines=lines,
-            needed_by=day(needed_by, "--needed-by"), reason=reason,
-            lock_timeout=rt.settings.lock_timeout,
+            session, number, partner=partner, channel=channel, lines=lines,
+            needed_by=day(needed_by, "--needed-by"), reason=reason, **who,
         )  # fmt: skip
     _request_said(view, as_json)
 
@@ -336,11 +377,10 @@ def request_send(
 
     rt = app_context(ctx)
     moment = when(rt, time)
-    with rt.session(write=True) as session:
+    with acting(rt) as (session, who):
         view = requests.send_request(
-            session, number, user=rt.settings.user, our_side=our_side, their_side=their_side,
-            note=note, principal=principal(rt, session), at=moment,
-            answer_hours=rt.country.aid.answer_hours, lock_timeout=rt.settings.lock_timeout,
+            session, number, our_side=our_side, their_side=their_side, note=note, at=moment,
+            answer_hours=rt.country.aid.answer_hours, **who,
         )  # fmt: skip
     _request_said(view, as_json)
 
@@ -381,11 +421,10 @@ def request_status(
 
     rt = app_context(ctx)
     moment = when(rt, time)
-    with rt.session(write=True) as session:
+    with acting(rt) as (session, who):
         view = requests.set_request_status(
-            session, number, status, user=rt.settings.user, principal=principal(rt, session),
-            accepted=_accepted(accept or []) or None, note=note, at=moment,
-            lock_timeout=rt.settings.lock_timeout,
+            session, number, status, accepted=_accepted(accept or []) or None, note=note, at=moment,
+            **who,
         )  # fmt: skip
     _request_said(view, as_json)
 
@@ -398,7 +437,6 @@ def request_list(
     as_json: JsonOpt = False,
 ) -> None:
     """List requests, newest first (those your scopes cover)."""
-    from rich.table import Table
 
     from sitroom.aid import requests
 
@@ -407,20 +445,15 @@ def request_list(
         views = requests.list_requests(
             session, principal=principal(rt, session), status=status, partner=partner
         )
-    if as_json:
-        print_json([v.to_dict() for v in views])
-        return
-    if not views:
-        console.print("no requests")
-        return
-    table = Table("request", "status", "partner", "channel", "for", "items", "needed by")
-    for v in views:
-        table.add_row(
+    listed(
+        views, as_json, empty="no requests",
+        columns=("request", "status", "partner", "channel", "for", "items", "needed by"),
+        row=lambda v: (
             v.number, v.status, v.partner, v.channel, v.unit,
             ", ".join(f"{ln.item} {ln.quantity:,}" for ln in v.lines),
             str(v.needed_by or "-"),
-        )  # fmt: skip
-    console.print(table)
+        ),
+    )  # fmt: skip
 
 
 def print_timeline(story: Timeline, rt: AppContext) -> None:
@@ -485,12 +518,10 @@ def offer_record(
     lines = parse_lines(line, expiry=True)
     moment = when(rt, time)
     deadline = when(rt, answer_by)
-    with rt.session(write=True) as session:
+    with acting(rt) as (session, who):
         view = requests.record_offer(
-            session, partner, lines, channel=channel, user=rt.settings.user,
-            principal=principal(rt, session), unit=unit, received_at=moment,
-            answer_by=deadline, conditions=conditions, their_side=their_side,
-            lock_timeout=rt.settings.lock_timeout,
+            session, partner, lines, channel=channel, unit=unit, received_at=moment,
+            answer_by=deadline, conditions=conditions, their_side=their_side, **who,
         )  # fmt: skip
     _offer_said(view, rt, as_json)
 
@@ -511,11 +542,8 @@ def offer_status(
 
     rt = app_context(ctx)
     moment = when(rt, time)
-    with rt.session(write=True) as session:
-        view = requests.set_offer_status(
-            session, number, status, user=rt.settings.user, principal=principal(rt, session),
-            note=note, at=moment, lock_timeout=rt.settings.lock_timeout,
-        )  # fmt: skip
+    with acting(rt) as (session, who):
+        view = requests.set_offer_status(session, number, status, note=note, at=moment, **who)
     _offer_said(view, rt, as_json)
 
 
@@ -527,7 +555,6 @@ def offer_list(
     as_json: JsonOpt = False,
 ) -> None:
     """List offers, newest first."""
-    from rich.table import Table
 
     from sitroom.aid import requests
 
@@ -536,19 +563,14 @@ def offer_list(
         views = requests.list_offers(
             session, principal=principal(rt, session), status=status, partner=partner
         )
-    if as_json:
-        print_json([v.to_dict() for v in views])
-        return
-    if not views:
-        console.print("no offers")
-        return
-    table = Table("offer", "status", "partner", "received", "answer by", "items")
-    for v in views:
-        table.add_row(
+    listed(
+        views, as_json, empty="no offers",
+        columns=("offer", "status", "partner", "received", "answer by", "items"),
+        row=lambda v: (
             v.number, v.status, v.partner, stamp(v.received_at, rt), stamp(v.answer_by, rt),
             ", ".join(f"{ln.item} {ln.quantity:,}" for ln in v.lines),
-        )  # fmt: skip
-    console.print(table)
+        ),
+    )  # fmt: skip
 
 
 @offer_app.command("show")
@@ -625,13 +647,12 @@ def log_add(
     rt = app_context(ctx)
     moment = when(rt, time)
     due_at = when(rt, due)
-    with rt.session(write=True) as session:
+    with acting(rt) as (session, who):
         view = requests.log_message(
             session, about, direction=direction, kind=kind, channel=channel, summary=summary,
-            user=rt.settings.user, our_side=our_side, their_side=their_side,
-            principal=principal(rt, session), at=moment, awaits_answer=awaits_answer,
-            answer_due_at=due_at, reply_to=reply_to,
-            answer_hours=rt.country.aid.answer_hours, lock_timeout=rt.settings.lock_timeout,
+            our_side=our_side, their_side=their_side, at=moment, awaits_answer=awaits_answer,
+            answer_due_at=due_at, reply_to=reply_to, answer_hours=rt.country.aid.answer_hours,
+            **who,
         )  # fmt: skip
     _message_said(view, rt, as_json)
 
@@ -679,7 +700,6 @@ def log_overdue(
     as_json: JsonOpt = False,
 ) -> None:
     """What waits for an answer past its time: our notices, their offers' deadlines."""
-    from rich.table import Table
 
     from sitroom.aid import requests
 
@@ -690,16 +710,11 @@ def log_overdue(
             session, principal=principal(rt, session), at=moment,
             answer_hours=rt.country.aid.answer_hours,
         )  # fmt: skip
-    if as_json:
-        print_json([o.to_dict() for o in found])
-        return
-    if not found:
-        console.print("nothing is overdue")
-        return
-    table = Table("about", "partner", "waiting for", "since", "due", "overdue", "what")
-    for o in found:
-        table.add_row(
+    listed(
+        found, as_json, empty="nothing is overdue",
+        columns=("about", "partner", "waiting for", "since", "due", "overdue", "what"),
+        row=lambda o: (
             o.about, o.partner, o.waiting_for, stamp(o.since, rt), stamp(o.due, rt),
             f"{o.hours_overdue:,.0f} h", o.summary,
-        )  # fmt: skip
-    console.print(table)
+        ),
+    )  # fmt: skip

@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo
 
 import typer
 
-from sitroom.cli.aid import aid_app, count, day, principal, stamp, when
+from sitroom.cli.aid import acting, aid_app, count, day, listed, principal, stamp, when
 from sitroom.cli.app import app_context, console, print_json
 from sitroom.cli.options import JsonOpt
 from sitroom.errors import SitroomError
@@ -173,11 +173,10 @@ def pledge_create(
     lines = parse_lines(line)
     moment = when(rt, time)
     by = day(expected_by, "--expected-by")
-    with rt.session(write=True) as session:
+    with acting(rt) as (session, who):
         view = pipeline.create_pledge(
             session, partner, lines, request=request, offer=offer, unit=unit, expected_by=by,
-            note=note, user=rt.settings.user, principal=principal(rt, session), at=moment,
-            lock_timeout=rt.settings.lock_timeout,
+            note=note, at=moment, **who,
         )  # fmt: skip
     _pledge_said(view, as_json)
 
@@ -195,11 +194,8 @@ def pledge_cancel(
 
     rt = app_context(ctx)
     moment = when(rt, time)
-    with rt.session(write=True) as session:
-        view = pipeline.cancel_pledge(
-            session, number, reason=reason, user=rt.settings.user,
-            principal=principal(rt, session), at=moment, lock_timeout=rt.settings.lock_timeout,
-        )  # fmt: skip
+    with acting(rt) as (session, who):
+        view = pipeline.cancel_pledge(session, number, reason=reason, at=moment, **who)
     _pledge_said(view, as_json)
 
 
@@ -215,7 +211,6 @@ def pledge_list(
     as_json: JsonOpt = False,
 ) -> None:
     """List pledges, newest first, with what was pledged, shipped and received."""
-    from rich.table import Table
 
     from sitroom.aid import pipeline
 
@@ -225,22 +220,17 @@ def pledge_list(
             session, partner=partner, status=status, request=request, offer=offer,
             principal=principal(rt, session),
         )  # fmt: skip
-    if as_json:
-        print_json([r.to_dict() for r in rows])
-        return
-    if not rows:
-        console.print("no pledges")
-        return
-    table = Table(
-        "pledge", "status", "partner", "answers", "for", "pledged on", "pledged", "shipped",
-        "received",
-    )  # fmt: skip
-    for r in rows:
-        table.add_row(
+    listed(
+        rows, as_json, empty="no pledges",
+        columns=(
+            "pledge", "status", "partner", "answers", "for", "pledged on", "pledged", "shipped",
+            "received",
+        ),
+        row=lambda r: (
             r.number, r.status, r.partner, r.request or r.offer or "-", r.org_unit,
             stamp(r.pledged_at, rt), f"{r.pledged:,}", f"{r.shipped:,}", f"{r.received:,}",
-        )  # fmt: skip
-    console.print(table)
+        ),
+    )  # fmt: skip
 
 
 @pledge_app.command("show")
@@ -322,12 +312,10 @@ def ship_create(
     lines = _ship_lines(line)
     moment, left = when(rt, time), when(rt, departed)
     by = day(expected, "--expected")
-    with rt.session(write=True) as session:
+    with acting(rt) as (session, who):
         view = pipeline.create_shipment(
             session, pledge, destination, lines, carrier=carrier, route=route,
-            border_crossing=border, departed_at=left, expected_at=by, note=note,
-            user=rt.settings.user, principal=principal(rt, session), at=moment,
-            lock_timeout=rt.settings.lock_timeout,
+            border_crossing=border, departed_at=left, expected_at=by, note=note, at=moment, **who,
         )  # fmt: skip
     _shipment_said(view, as_json)
 
@@ -357,11 +345,10 @@ def ship_update(
     rt = app_context(ctx)
     moment = when(rt, time)
     by = day(expected, "--expected")
-    with rt.session(write=True) as session:
+    with acting(rt) as (session, who):
         view = pipeline.update_shipment(
-            session, number, status=status, customs=customs, expected_at=by, note=note,
-            user=rt.settings.user, principal=principal(rt, session), at=moment,
-            lock_timeout=rt.settings.lock_timeout,
+            session, number, status=status, customs=customs, expected_at=by, note=note, at=moment,
+            **who,
         )  # fmt: skip
     _shipment_said(view, as_json)
 
@@ -379,11 +366,8 @@ def ship_close(
 
     rt = app_context(ctx)
     moment = when(rt, time)
-    with rt.session(write=True) as session:
-        view = pipeline.close_shipment(
-            session, number, reason=reason, user=rt.settings.user,
-            principal=principal(rt, session), at=moment, lock_timeout=rt.settings.lock_timeout,
-        )  # fmt: skip
+    with acting(rt) as (session, who):
+        view = pipeline.close_shipment(session, number, reason=reason, at=moment, **who)
     _shipment_said(view, as_json)
 
 
@@ -401,11 +385,8 @@ def ship_cancel(
 
     rt = app_context(ctx)
     moment = when(rt, time)
-    with rt.session(write=True) as session:
-        view = pipeline.cancel_shipment(
-            session, number, reason=reason, user=rt.settings.user,
-            principal=principal(rt, session), at=moment, lock_timeout=rt.settings.lock_timeout,
-        )  # fmt: skip
+    with acting(rt) as (session, who):
+        view = pipeline.cancel_shipment(session, number, reason=reason, at=moment, **who)
     _shipment_said(view, as_json)
 
 
@@ -427,7 +408,6 @@ def ship_list(
     as_json: JsonOpt = False,
 ) -> None:
     """List shipments, latest step first, with what was shipped and received."""
-    from rich.table import Table
 
     from sitroom.aid import pipeline
 
@@ -437,23 +417,18 @@ def ship_list(
             session, partner=partner, status=status, pledge=pledge, destination=destination,
             principal=principal(rt, session),
         )  # fmt: skip
-    if as_json:
-        print_json([r.to_dict() for r in rows])
-        return
-    if not rows:
-        console.print("no shipments")
-        return
-    table = Table(
-        "shipment", "status", "pledge", "partner", "to", "left", "expected", "customs",
-        "shipped", "received",
-    )  # fmt: skip
-    for r in rows:
-        table.add_row(
+    listed(
+        rows, as_json, empty="no shipments",
+        columns=(
+            "shipment", "status", "pledge", "partner", "to", "left", "expected", "customs",
+            "shipped", "received",
+        ),
+        row=lambda r: (
             r.number, r.status, r.pledge, r.partner, r.destination, stamp(r.departed_at, rt),
             str(r.expected_at or "-"), r.customs_status or "-", f"{r.shipped:,}",
             f"{r.received:,}",
-        )  # fmt: skip
-    console.print(table)
+        ),
+    )  # fmt: skip
 
 
 @ship_app.command("show")
@@ -529,12 +504,10 @@ def receive(
     rt = app_context(ctx)
     lines = _receive_lines(line)
     moment = when(rt, time)
-    with rt.session(write=True) as session:
+    with acting(rt) as (session, who):
         result = pipeline.receive_shipment(
             session, shipment, lines, received_by=received_by, note=note, channel="cli",
-            zone=ZoneInfo(rt.country.reporting.time_zone),
-            user=rt.settings.user, principal=principal(rt, session), at=moment,
-            lock_timeout=rt.settings.lock_timeout,
+            zone=ZoneInfo(rt.country.reporting.time_zone), at=moment, **who,
         )  # fmt: skip
     if as_json:
         print_json(result.to_dict())
