@@ -470,10 +470,31 @@ def _coming_section(context: AppContext, coming: list[ShipmentView]) -> Section:
     )
 
 
-def _listed(kind: str, shown: int, total: int, command: str) -> list[str]:
-    if total > shown:
-        return [f"the first {shown:,} of {total:,} {kind} are listed: see them all with {command}"]
-    return []
+def _list_section(
+    key: str,
+    title: str,
+    table_title: str,
+    columns: list[Column],
+    rows: list[dict[str, Value]],
+    *,
+    total: int,
+    command: str,
+    none: str,
+    intro: str | None = None,
+    caption: str = "",
+) -> Section:
+    """A section listing the first rows of ``total`` records (requests, offers,
+    pledges, shipments): their table, or ``none`` when there is none, and where to see
+    them all (``command``) when not all are shown."""
+    tables = [Table(key=key, title=table_title, columns=_marked(columns, rows), rows=rows,
+                    caption=caption)] if rows else []  # fmt: skip
+    if total > len(rows):
+        notes = [
+            f"the first {len(rows):,} of {total:,} {key} are listed: see them all with {command}"
+        ]
+    else:
+        notes = [] if rows else [none]
+    return Section(key=key, title=title, intro=intro, tables=tables, notes=notes)
 
 
 def _requests_section(context: AppContext, asked: list[RequestView]) -> Section:
@@ -502,15 +523,11 @@ def _requests_section(context: AppContext, asked: list[RequestView]) -> Section:
         Column(key="sent", label="Sent", kind="text"),
         Column(key="channel", label="Through", kind="text"),
     ]
-    return Section(
-        key="requests",
-        title="Requests",
+    return _list_section(
+        "requests", "Requests", "Requests, newest first", columns, rows,
+        total=len(asked), command="sitroom aid request list", none="no request",
         intro="What was asked of whom, through which channel, for where; each request's"
         " history behind its number.",
-        tables=[Table(key="requests", title="Requests, newest first",
-                      columns=_marked(columns, rows), rows=rows)] if rows else [],
-        notes=_listed("requests", len(shown), len(asked), "sitroom aid request list")
-        or ([] if rows else ["no request"]),
     )  # fmt: skip
 
 
@@ -540,15 +557,11 @@ def _offers_section(context: AppContext, offered: list[OfferView]) -> Section:
         Column(key="channel", label="Through", kind="text"),
         Column(key="conditions", label="Conditions", kind="text"),
     ]
-    return Section(
-        key="offers",
-        title="Offers",
+    return _list_section(
+        "offers", "Offers", "Offers, newest first", columns, rows,
+        total=len(offered), command="sitroom aid offer list", none="no offer",
         intro="What partners offered, with their conditions and the deadline to answer; each"
         " offer's history behind its number.",
-        tables=[Table(key="offers", title="Offers, newest first",
-                      columns=_marked(columns, rows), rows=rows)] if rows else [],
-        notes=_listed("offers", len(shown), len(offered), "sitroom aid offer list")
-        or ([] if rows else ["no offer"]),
     )  # fmt: skip
 
 
@@ -580,15 +593,11 @@ def _pledges_section(context: AppContext, pledges: list[Any]) -> Section:
         Column(key="shipped", label="Shipped"),
         Column(key="received", label="Received"),
     ]
-    return Section(
-        key="pledges",
-        title="Pledges",
-        tables=[Table(key="pledges", title="Pledges, newest first",
-                      columns=_marked(columns, rows), rows=rows,
-                      caption="Units of every item together; received: the stock ledger's"
-                      " receipts under the pledge's shipments.")] if rows else [],
-        notes=_listed("pledges", len(shown), len(pledges), "sitroom aid pledge list")
-        or ([] if rows else ["no pledge"]),
+    return _list_section(
+        "pledges", "Pledges", "Pledges, newest first", columns, rows,
+        total=len(pledges), command="sitroom aid pledge list", none="no pledge",
+        caption="Units of every item together; received: the stock ledger's receipts under"
+        " the pledge's shipments.",
     )  # fmt: skip
 
 
@@ -620,13 +629,9 @@ def _shipments_section(context: AppContext, shipments: list[Any]) -> Section:
         Column(key="shipped", label="Units shipped"),
         Column(key="received", label="Received"),
     ]
-    return Section(
-        key="shipments",
-        title="Shipments",
-        tables=[Table(key="shipments", title="Shipments, latest step first",
-                      columns=_marked(columns, rows), rows=rows)] if rows else [],
-        notes=_listed("shipments", len(shown), len(shipments), "sitroom aid ship list")
-        or ([] if rows else ["no shipment"]),
+    return _list_section(
+        "shipments", "Shipments", "Shipments, latest step first", columns, rows,
+        total=len(shipments), command="sitroom aid ship list", none="no shipment",
     )  # fmt: skip
 
 
