@@ -30,9 +30,11 @@ from sitroom.aid.models import (
     AidEvent,
     AidRequest,
     Offer,
+    OfferLine,
     Partner,
     Pledge,
     Receipt,
+    RequestLine,
     Shipment,
 )
 from sitroom.aid.pipeline import ReceiveLineIn, ShipLineIn
@@ -42,7 +44,7 @@ from sitroom.errors import ConflictError, ForbiddenError, NotFoundError
 from sitroom.places.models import OrgUnit
 from sitroom.supply import service
 from sitroom.supply.ledger import Ledger, Movement
-from sitroom.supply.models import StockBatch, StockEntry
+from sitroom.supply.models import Item, StockBatch, StockEntry
 
 ZONE = ZoneInfo("Asia/Pyongyang")
 WAREHOUSE = "WH-KP-04"
@@ -139,8 +141,20 @@ def world(loaded: Session) -> World:
                 status_at=may(14, 8),
             )
         )
+    s.flush()
+    items = dict(s.execute(select(Item.code, Item.id)).all())
+    for row in s.scalars(select(AidRequest)):
+        for code, quantity in ASKED.items():
+            s.add(RequestLine(request_id=row.id, item_id=items[code], quantity=quantity))
+    for row in s.scalars(select(Offer)):
+        for code, quantity in ASKED.items():
+            s.add(OfferLine(offer_id=row.id, item_id=items[code], quantity=quantity))
     s.commit()
     return World(s)
+
+
+#: What every request of the world asks and every offer offers, per item.
+ASKED = {"PARA-500": 1_000_000, "ORS": 100_000, "PCR-TEST": 100_000, "MASK-MED": 100_000}
 
 
 # Nothing written ---------------------------------------------------------------------------
@@ -889,6 +903,68 @@ def test_the_warehouse_logistician_receives_and_a_shipment_is_closed_short(world
     assert any("closed short: 500 of 600 units never arrived" in n for n in notes), notes
     with nothing_written(s, ConflictError, f"shipment {number} is received"):
         pipeline.close_shipment(s, number, reason="again", user="coord")
+    # Goods that turn up later are received under its number, without reopening it.
+    late = _receive(world, number, 50, at=may(22), principal=keeper)
+    assert late.shipment.status == "received"
+    assert late.shipment.events[-1].from_status == "received"
+    assert "50 units received after the shipment was closed" in (
+        late.shipment.events[-1].note or ""
+    )
+    assert _on_hand(s) == {("PARA-500", "A-1"): 150}
+    one = _receive(world, number, 1, at=may(22, 11), principal=keeper)
+    assert "1 unit received after" in (one.shipment.events[-1].note or "")
+
+
+def test_a_receipt_waits_for_customs_and_keeps_the_history_in_order(world: World) -> None:
+    s = world.session
+    number = _ship(world, _pledge(world))
+    pipeline.update_shipment(s, number, status="at_border", customs="pending", user="c", at=may(17))
+    with nothing_written(s, AidRefused, f"shipment {number} awaits customs"):
+        _receive(world, number, 10, at=may(18))
+    pipeline.update_shipment(s, number, customs="cleared", user="c", at=may(18))
+    with nothing_written(
+        s, AidRefused, "before the shipment was last seen at customs (cleared)",
+        "(2022-05-18T10:00:00+09:00): its history would go back in time",
+    ):  # fmt: skip
+        _receive(world, number, 10, at=may(17, 12))
+    first = _receive(world, number, 10, at=may(19))
+    assert first.shipment.status == "partly_received"
+    _receive(world, number, 10, at=may(20))
+    with nothing_written(s, AidRefused, "before the shipment became partly received"):
+        _receive(world, number, 10, at=may(19, 12))
+    times = [e.time for e in _receive(world, number, 10, at=may(20, 12)).shipment.events]
+    assert times == sorted(times)
+
+
+def test_a_pledge_stays_within_what_it_answers(world: World) -> None:
+    s = world.session
+    with nothing_written(s, AidRefused, f"AMOX-500 is not on request {world.sent}"):
+        _pledge(world, lines=[LineIn("AMOX-500", 10)])
+    with nothing_written(
+        s, AidRefused, "PARA-500: 1,000,001 pledged, more than is left to pledge of request",
+        "(1,000,000 asked, 0 pledged already: at most 1,000,000)",
+    ):  # fmt: skip
+        _pledge(world, lines=[LineIn("PARA-500", 1_000_001)])
+    first = _pledge(world, lines=[LineIn("PARA-500", 600_000)])
+    with nothing_written(s, AidRefused, "600,000 pledged already: at most 400,000"):
+        _pledge(world, lines=[LineIn("PARA-500", 400_001)])
+    # A cancelled pledge no longer counts.
+    pipeline.cancel_pledge(s, first, reason="sent twice", user="coord", at=may(15, 12))
+    _pledge(world, lines=[LineIn("PARA-500", 1_000_000)], at=may(15, 13))
+    # Once the partner's acceptance is recorded, what it accepted is the most.
+    regional = s.scalar(select(AidRequest).where(AidRequest.number == world.regional))
+    assert regional is not None
+    for line in s.scalars(select(RequestLine).where(RequestLine.request_id == regional.id)):
+        line.accepted = 5_000
+    s.commit()
+    with nothing_written(s, AidRefused, "ORS: 5,001 pledged", "(5,000 accepted"):
+        _pledge(world, request=world.regional, lines=[LineIn("ORS", 5_001)])
+    # An offer: what was offered.
+    with nothing_written(s, AidRefused, f"offer {world.accepted_offer}", "(100,000 offered"):
+        _pledge(
+            world, partner="WHO", request=None, offer=world.accepted_offer,
+            lines=[LineIn("MASK-MED", 100_001)],
+        )  # fmt: skip
 
 
 # The whole way -----------------------------------------------------------------------------

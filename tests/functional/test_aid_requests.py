@@ -57,6 +57,8 @@ def test_partners_are_listed_with_their_contacts(aid: Session) -> None:
         partners.add_partner(aid, "CN", "China again", "government", user="coord", now=_now)
     with pytest.raises(AidRefused, match="unknown partner kind 'club'"):
         partners.add_partner(aid, "X", "X", "club", user="coord", now=_now)
+    with pytest.raises(AidRefused, match="the country 'ZZZ' is not an ISO 3166-1 alpha-2"):
+        partners.add_partner(aid, "X", "X", "ngo", user="coord", country="ZZZ", now=_now)
     with pytest.raises(NotFoundError, match="unknown partner 'ZZ'"):
         partners.add_contact(aid, "ZZ", "Someone", "phone", user="coord", now=_now)
     assert _counts(aid) == before

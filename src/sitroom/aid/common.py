@@ -267,6 +267,14 @@ def record(
     )
 
 
+def alike(moment_: datetime, like: datetime) -> str:
+    """``moment_`` in ISO 8601 in the time zone of ``like``: a refusal that compares a
+    stored time (UTC) with the time given (the country's, say) writes both alike."""
+    if moment_.tzinfo is None or like.tzinfo is None:
+        return moment_.isoformat()
+    return moment_.astimezone(like.tzinfo).isoformat()
+
+
 def iso(moment_: datetime | date | None) -> str | None:
     """ISO 8601; a time in UTC, as everything sitroom stores and serves."""
     if moment_ is None:
@@ -360,7 +368,7 @@ def settle(
     if (at is None or at.tzinfo is not None) and when < previous:
         reasons.append(
             f"{step_is} at {when.isoformat()} is before the {subject}'s previous step"
-            f" ({previous.isoformat()})"
+            f" ({alike(previous, when)})"
         )
     if checks is not None:
         checks(when, reasons)

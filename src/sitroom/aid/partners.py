@@ -113,6 +113,10 @@ def add_partner(
         clean_name = common.text(name, "the name", reasons, required=True, most=200)
         common.choice(kind, PARTNER_KINDS, "partner kind", reasons)
         clean_country = common.text(country, "the country", reasons, required=False, most=8)
+        if clean_country and not re.fullmatch(r"[A-Za-z]{2}", clean_country):
+            reasons.append(
+                f"the country {clean_country!r} is not an ISO 3166-1 alpha-2 code (CN, KR)"
+            )
         clean_notes = common.text(notes, "the notes", reasons, required=False)
         if reasons:
             raise common.AidRefused(f"partner {code}", reasons)

@@ -64,6 +64,7 @@ from sitroom.supply.models import Facility, Item, Lot, StockEntry
 from .common import (
     AidRefused,
     LineIn,
+    alike,
     authorize,
     can_read,
     change_status,
@@ -90,10 +91,12 @@ from .models import (
     AidEvent,
     AidRequest,
     Offer,
+    OfferLine,
     Partner,
     Pledge,
     PledgeLine,
     Receipt,
+    RequestLine,
     Shipment,
     ShipmentLine,
 )
@@ -860,7 +863,7 @@ def create_pledge(
             if timed and when < sent:
                 reasons.append(
                     f"the pledge ({when.isoformat()}) is dated before request {asked.number}"
-                    f" went out ({sent.isoformat()})"
+                    f" went out ({alike(sent, when)})"
                 )
         if offered is not None:
             if offered.partner_id != who.id:
@@ -876,7 +879,7 @@ def create_pledge(
             if timed and when < offered.received_at:
                 reasons.append(
                     f"the pledge ({when.isoformat()}) is dated before offer {offered.number}"
-                    f" was received ({offered.received_at.isoformat()})"
+                    f" was received ({alike(offered.received_at, when)})"
                 )
         if timed and expected_by is not None and expected_by < when.date():
             reasons.append(
@@ -889,6 +892,7 @@ def create_pledge(
                 reasons.append(
                     f"{item.code}: {line.quantity:,} is more than a count holds ({MAX_COUNT:,})"
                 )
+        _within_answered(session, asked, offered, made, reasons)
         said = text(note, "the note", reasons, required=False)
         if reasons:
             raise AidRefused(f"pledge by {who.code}", reasons)
@@ -915,6 +919,64 @@ def create_pledge(
         return _pledge_view(session, pledge)
 
     return write(session, step, what=f"the pledge by {partner}", lock_timeout=lock_timeout)
+
+
+def _within_answered(
+    session: Session,
+    asked: AidRequest | None,
+    offered: Offer | None,
+    made: Sequence[tuple[Item, LineIn]],
+    reasons: list[str],
+) -> None:
+    """Why the pledge's lines exceed what it answers, if so: only items of the request
+    (what the partner accepted of each, once recorded; else what was asked) or of the
+    offer (what was offered), less what the partner's other open or fulfilled pledges
+    answering it already promised."""
+    if asked is None and offered is None:
+        return
+    if asked is not None:
+        what = f"request {asked.number}"
+        rows = session.execute(
+            select(RequestLine.item_id, RequestLine.quantity, RequestLine.accepted).where(
+                RequestLine.request_id == asked.id
+            )
+        ).all()
+        limit = {i: (int(a) if a is not None else int(q)) for i, q, a in rows}
+        answering = Pledge.request_id == asked.id
+        word = "asked" if all(a is None for _, _, a in rows) else "accepted"
+    else:
+        assert offered is not None
+        what = f"offer {offered.number}"
+        limit = {
+            i: int(q)
+            for i, q in session.execute(
+                select(OfferLine.item_id, OfferLine.quantity).where(
+                    OfferLine.offer_id == offered.id
+                )
+            )
+        }
+        answering = Pledge.offer_id == offered.id
+        word = "offered"
+    promised: dict[int, int] = {
+        i: int(q)
+        for i, q in session.execute(
+            select(PledgeLine.item_id, func.sum(PledgeLine.quantity))
+            .join(Pledge, Pledge.id == PledgeLine.pledge_id)
+            .where(answering, Pledge.status != "cancelled")
+            .group_by(PledgeLine.item_id)
+        )
+    }
+    for item, line in made:
+        if item.id not in limit:
+            reasons.append(f"{item.code} is not on {what}")
+            continue
+        left = max(0, limit[item.id] - promised.get(item.id, 0))
+        if line.quantity > left:
+            reasons.append(
+                f"{item.code}: {line.quantity:,} pledged, more than is left to pledge of"
+                f" {what} ({limit[item.id]:,} {word}, {promised.get(item.id, 0):,} pledged"
+                f" already: at most {left:,})"
+            )
 
 
 def _request(session: Session, number: str) -> AidRequest:
@@ -1168,7 +1230,7 @@ def create_shipment(
         if timed and start < promised.pledged_at:
             reasons.append(
                 f"the shipment ({start.isoformat()}) is dated before pledge {promised.number}"
-                f" ({promised.pledged_at.isoformat()})"
+                f" ({alike(promised.pledged_at, start)})"
             )
         if timed and expected_at is not None and expected_at < start.date():
             reasons.append(
@@ -1362,7 +1424,7 @@ def update_shipment(
         if _zoned(at) and when < previous:
             reasons.append(
                 f"at {when.isoformat()}, before the shipment's previous step"
-                f" ({previous.isoformat()})"
+                f" ({alike(previous, when)})"
             )
         _step_reasons(shipment, status, customs, reasons)
         if expected_at is not None:
@@ -1508,10 +1570,11 @@ def _receivable(shipment: Shipment, reasons: list[str]) -> None:
         )
     elif shipment.status not in RECEIVABLE:
         reasons.append(f"shipment {shipment.number} is {shipment.status}: nothing to receive")
-    if shipment.customs_status == "held":
+    if shipment.customs_status in ("held", "pending"):
         reasons.append(
-            f"shipment {shipment.number} is held at customs"
-            f" ({iso(shipment.customs_at)}): record the clearance first"
+            f"shipment {shipment.number}"
+            + (" is held at customs" if shipment.customs_status == "held" else " awaits customs")
+            + f" ({iso(shipment.customs_at)}): record the clearance first"
         )
 
 
@@ -1662,11 +1725,16 @@ def receive_shipment(
         )  # fmt: skip
         said = text(note, "the note", reasons, required=False)
         when = moment(at, recorded, "of the receipt", reasons)
-        for then, event in ((shipment.departed_at, "left"), (shipment.arrived_at, "arrived")):
+        for then, event in (
+            (shipment.departed_at, "left"),
+            (shipment.arrived_at, "arrived"),
+            (shipment.customs_at, f"was last seen at customs ({shipment.customs_status})"),
+            (shipment.status_at, f"became {shipment.status.replace('_', ' ')}"),
+        ):
             if _zoned(at) and then is not None and when < then:
                 reasons.append(
                     f"received at {when.isoformat()}, before the shipment {event}"
-                    f" ({then.isoformat()})"
+                    f" ({alike(then, when)}): its history would go back in time"
                 )
                 break
         carried: dict[tuple[str, str], tuple[ShipmentLine, Item]] = {
@@ -1728,18 +1796,23 @@ def receive_shipment(
             for line, item in carried.values()
         )
         units = sum(m.quantity for m in movements)
+        # Goods that turn up after the shipment was closed short are received under its
+        # number, but do not reopen it: what was written off stays out of the pipeline.
+        closed = shipment.status == "received"
         change_status(
             session,
             Shipment,
             "shipment",
             shipment,
-            "received" if complete else "partly_received",
+            "received" if complete or closed else "partly_received",
             allowed_from=RECEIVABLE,
             by=user,
             at=when,
             note="; ".join(
                 [
-                    f"{units:,} units received, signed by {signed}, stock batch {summary.batch_id}",
+                    f"{units:,} {'unit' if units == 1 else 'units'} received"
+                    + (" after the shipment was closed" if closed and not complete else "")
+                    + f", signed by {signed}, stock batch {summary.batch_id}",
                     *([said] if said else []),
                 ]
             ),

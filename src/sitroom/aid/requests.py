@@ -533,7 +533,7 @@ def send_request(
         if when < request.created_at:
             reasons.append(
                 f"sent at {when.isoformat()}, before it was drafted"
-                f" ({request.created_at.isoformat()})"
+                f" ({common.alike(request.created_at, when)})"
             )
         summary = common.text(note, "the note", reasons, required=False)
         if reasons:
@@ -685,7 +685,7 @@ def _move(
     if when < row.status_at:
         reasons.append(
             f"{step_is} at {when.isoformat()} is before the {subject}'s last step"
-            f" ({row.status_at.isoformat()})"
+            f" ({common.alike(row.status_at, when)})"
         )
     clean_note = common.text(note, "the note", reasons, required=False)
     checks(when, reasons)
@@ -1105,7 +1105,8 @@ def log_message(
         if when < start:
             reasons.append(
                 f"the message at {when.isoformat()} is before {about} was"
-                f" {'received' if isinstance(row, Offer) else 'drafted'} ({start.isoformat()})"
+                f" {'received' if isinstance(row, Offer) else 'drafted'}"
+                f" ({common.alike(start, when)})"
             )
         if answer_due_at is not None:
             if not awaits_answer:
@@ -1131,7 +1132,7 @@ def log_message(
                 if when < first.time:
                     reasons.append(
                         f"the answer ({when.isoformat()}) is dated before the message it"
-                        f" answers ({first.time.isoformat()})"
+                        f" answers ({common.alike(first.time, when)})"
                     )
         if reasons:
             raise AidRefused(f"message about {about}", reasons)

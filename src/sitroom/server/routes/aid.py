@@ -242,7 +242,9 @@ class PartnerIn(BaseModel):
     code: str = Field(min_length=1, max_length=64, pattern=CODE)
     name: Text = Field(min_length=1, max_length=200, pattern=r"\S")
     kind: Literal["government", "un_agency", "ngo", "red_cross", "private", "other"]
-    country: Text | None = Field(default=None, max_length=8, description="ISO 3166 code")
+    country: str | None = Field(
+        default=None, pattern=r"^[A-Za-z]{2}$", description="ISO 3166-1 alpha-2 code (CN, KR)"
+    )
     notes: Text | None = Field(default=None, max_length=10_000)
 
 
