@@ -11,7 +11,7 @@ import json
 from pathlib import Path
 
 import pytest
-from sqlalchemy import func, select, text
+from sqlalchemy import func, select, text, update
 from sqlalchemy.orm import Session
 
 from sitroom.aid.export import HEADER, HXL_TAGS
@@ -381,3 +381,14 @@ def test_the_warehouse_logistician_receives(cli, shipped: Session) -> None:
     shipped.rollback()
     donors = shipped.scalars(select(StockEntry.counterparty).where(StockEntry.kind == "receipt"))
     assert set(donors) == {DONOR}
+
+
+def test_lists_mark_the_illustrative_records(cli, shipped: Session) -> None:
+    plain = _ok(cli("aid", "pledge", "list")).out
+    assert "PLG-2022-0001 *" not in plain
+    assert "an illustration" not in plain
+    shipped.execute(update(Pledge).values(illustrative=True))
+    shipped.commit()
+    marked = _ok(cli("aid", "pledge", "list")).out
+    assert "PLG-2022-0001 *" in marked
+    assert "* an illustration (the demo's), not a real record" in marked

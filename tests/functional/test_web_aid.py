@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 from fastapi.testclient import TestClient
@@ -257,8 +258,9 @@ def test_a_timeline_tells_the_story_in_order(cora: TestClient, aided: Aided) -> 
     assert times == sorted(times)
     db = aided.world.session
     db.rollback()
-    told = requests.timeline(db, story.CHINA_REQUEST)
+    told = requests.timeline(db, story.CHINA_REQUEST, zone=ZoneInfo("Asia/Pyongyang"))
     assert [e["text"] for e in entries] == [e.text for e in told.entries]
+    assert any("; answered 2022-05-16 11:00 KST" in e.text for e in told.entries)
     kinds = [e["what"] for e in entries]
     assert kinds[:3] == ["status", "status", "message"]  # drafted, sent, its notice
     assert "receipt" in kinds

@@ -37,7 +37,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta, tzinfo
 from typing import Any, TypeVar
 
 from sqlalchemy import func, or_, select
@@ -1364,10 +1364,12 @@ def timeline(
     principal: Principal | None = None,
     at: datetime | None = None,
     answer_hours: int = 24,
+    zone: tzinfo = UTC,
 ) -> Timeline:
     """The history of a request or offer as one story, oldest first: every status
-    change, every message (with whether it was answered), the pledges that answer
-    it, their shipments' steps and the receipts into the ledger."""
+    change, every message (with whether it was answered, when: in ``zone``, the
+    country's), the pledges that answer it, their shipments' steps and the receipts
+    into the ledger."""
     subject, row = _subject(session, about)
     _read_check(session, principal, row.org_unit_id, f"the history of {about}")
     partner = session.get(Partner, row.partner_id)
@@ -1414,7 +1416,8 @@ def timeline(
         state = ""
         if message.awaits_answer:
             state = (
-                f"; answered {message.answered_at:%Y-%m-%d %H:%M} UTC"
+                f"; answered {message.answered_at.astimezone(zone):%Y-%m-%d %H:%M}"
+                f" {message.answered_at.astimezone(zone).tzname()}"
                 if message.answered_at
                 else "; OVERDUE, no answer"
                 if message.overdue

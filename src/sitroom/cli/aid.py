@@ -171,8 +171,8 @@ def listed(
     columns: Sequence[str],
     row: Callable[[V], Sequence[str]],
 ) -> None:
-    """``rows`` as JSON, or as a table of ``columns`` (``row`` gives a row's cells), or
-    ``empty`` when there are none."""
+    """``rows`` as JSON, or as a table of ``columns`` (``row`` gives a row's cells;
+    an illustrative record's first is marked ``*``), or ``empty`` when there are none."""
     from rich.table import Table
 
     if as_json:
@@ -181,9 +181,13 @@ def listed(
     if not rows:
         console.print(empty)
         return
-    table = Table(*columns)
+    marked = any(getattr(r, "illustrative", False) for r in rows)
+    table = Table(
+        *columns, caption="* an illustration (the demo's), not a real record" if marked else None
+    )
     for r in rows:
-        table.add_row(*row(r))
+        first, *rest = row(r)
+        table.add_row(f"{first} *" if getattr(r, "illustrative", False) else first, *rest)
     console.print(table)
 
 
@@ -473,6 +477,8 @@ def request_show(
     as_json: JsonOpt = False,
 ) -> None:
     """Show a request and its history as a timeline (messages, pledges, shipments)."""
+    from zoneinfo import ZoneInfo
+
     from sitroom.aid import requests
 
     rt = app_context(ctx)
@@ -480,8 +486,9 @@ def request_show(
         who = principal(rt, session)
         view = requests.get_request(session, number, principal=who)
         story = requests.timeline(
-            session, number, principal=who, answer_hours=rt.country.aid.answer_hours
-        )
+            session, number, principal=who, answer_hours=rt.country.aid.answer_hours,
+            zone=ZoneInfo(rt.country.reporting.time_zone),
+        )  # fmt: skip
     if as_json:
         print_json({**view.to_dict(), "timeline": story.to_dict()["entries"]})
         return
@@ -580,6 +587,8 @@ def offer_show(
     as_json: JsonOpt = False,
 ) -> None:
     """Show an offer and its history as a timeline."""
+    from zoneinfo import ZoneInfo
+
     from sitroom.aid import requests
 
     rt = app_context(ctx)
@@ -587,8 +596,9 @@ def offer_show(
         who = principal(rt, session)
         view = requests.get_offer(session, number, principal=who)
         story = requests.timeline(
-            session, number, principal=who, answer_hours=rt.country.aid.answer_hours
-        )
+            session, number, principal=who, answer_hours=rt.country.aid.answer_hours,
+            zone=ZoneInfo(rt.country.reporting.time_zone),
+        )  # fmt: skip
     if as_json:
         print_json({**view.to_dict(), "timeline": story.to_dict()["entries"]})
         return

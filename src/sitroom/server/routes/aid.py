@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import date
 from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import JSONResponse, Response
@@ -360,7 +361,10 @@ def request_timeline(
     number: Number, request: Request, user: User, db: Db, check: ConditionalGet
 ) -> Response:
     aid_reader(user)
-    story = requests.timeline(db, number, principal=user, answer_hours=_hours(request))
+    story = requests.timeline(
+        db, number, principal=user, answer_hours=_hours(request),
+        zone=ZoneInfo(context(request).country.reporting.time_zone),
+    )  # fmt: skip
     return check.respond(story.to_dict())
 
 
@@ -541,7 +545,10 @@ def offer_timeline(
     number: Number, request: Request, user: User, db: Db, check: ConditionalGet
 ) -> Response:
     aid_reader(user)
-    story = requests.timeline(db, number, principal=user, answer_hours=_hours(request))
+    story = requests.timeline(
+        db, number, principal=user, answer_hours=_hours(request),
+        zone=ZoneInfo(context(request).country.reporting.time_zone),
+    )  # fmt: skip
     return check.respond(story.to_dict())
 
 

@@ -27,6 +27,7 @@ from __future__ import annotations
 from collections import Counter, defaultdict
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
+from zoneinfo import ZoneInfo
 
 from sitroom.auth.permissions import Permission, authorize
 from sitroom.db import utcnow
@@ -1006,7 +1007,10 @@ def timeline(context: AppContext, principal: Principal, number: str, kind: str) 
     hours = _hours(context)
     now = utcnow()
     with context.session() as session:
-        story = asks.timeline(session, number, principal=principal, at=now, answer_hours=hours)
+        story = asks.timeline(
+            session, number, principal=principal, at=now, answer_hours=hours,
+            zone=ZoneInfo(context.country.reporting.time_zone),
+        )  # fmt: skip
         said = asks.messages(session, number, principal=principal, at=now, answer_hours=hours)
         record: RequestView | OfferView = (
             asks.get_request(session, number, principal=principal)
