@@ -190,7 +190,9 @@ def populations(
             select(OrgUnit.code, OrgUnit.population).where(OrgUnit.code.in_(codes))
         ).all()
     )
-    values = [float("nan") if found.get(c) is None else float(found[c]) for c in codes]
+    values = [
+        float(people) if (people := found.get(c)) is not None else float("nan") for c in codes
+    ]
     notes = [
         f"{(names or {}).get(c, c)} ({c}): no population on record; its cases are not capped."
         for c in codes
@@ -305,14 +307,7 @@ def forecast_demand(
     # regions' paths stacked, (n_regions, n_samples, horizon): one Demand for them all,
     # each region's cases over the horizon capped at its population (the paths kept
     # capped too, for the aid gap's running totals).
-    codes = [code for code, _ in kept]
-    population, missing = populations(session, codes, dict(kept))
-    notes.extend(missing)
-    stacked = np.stack(paths)[:, :, :horizon]
-    demand = estimate_demand(
-        chosen, samples=stacked, horizon=horizon, places=codes, population=population
-    )
-    stacked = cap_cases(stacked, population)
+    demand, stacked = _capped(session, chosen, np.stack(paths)[:, :, :horizon], dict(kept), notes)
     return DemandReport(
         demand=demand,
         names=dict(kept),
@@ -325,6 +320,24 @@ def forecast_demand(
         notes=notes,
         paths=stacked,
     )
+
+
+def _capped(
+    session: Session,
+    chosen: list[TreatmentProtocol],
+    stacked: np.ndarray[Any, np.dtype[np.float64]],
+    kept: dict[str, str],
+    notes: list[str],
+) -> tuple[Demand, np.ndarray[Any, np.dtype[np.float64]]]:
+    """The demand of the regions' stacked paths with their cases capped at each one's
+    population, and the paths capped (a note for each region without a population)."""
+    codes = list(kept)
+    population, missing = populations(session, codes, kept)
+    notes.extend(missing)
+    demand = estimate_demand(
+        chosen, samples=stacked, horizon=stacked.shape[2], places=codes, population=population
+    )
+    return demand, cap_cases(stacked, population)
 
 
 def demand_from_file(
