@@ -151,6 +151,12 @@ class Aid:
         self.session.commit()
 
 
+def _id_of(session: Session, number: str) -> int:
+    found = session.scalar(select(Shipment.id).where(Shipment.number == number))
+    assert found is not None, number
+    return int(found)
+
+
 def _stock(session: Session, facility: str, item: str, quantity: int) -> None:
     summary = Ledger(session, user="t").post(
         [Movement(T0, "receipt", facility, item, quantity, lot="OWN", expiry=FAR)], source="stock"
@@ -392,3 +398,134 @@ def test_the_gap_from_the_forecast(outbreak_session: Session, country: Country) 
     mine = gap_report(session, country, end=end, horizon=14, principal=kim)
     assert mine.row("PARA-500", "KP-04") == chagang
     assert np.isfinite([r.gap_upper for r in report.table]).all()
+
+
+def _after_the_close(session: Session) -> str:
+    """The aid history of ``aid_history``, 5,000 tablets in North Pyongan's warehouse
+    before the close of 25 May and 7,000 after it; after the close too, China's second
+    shipment received, the WHO's cancelled at the border, and a new pledge to North
+    Pyongan shipped on the 27th (its number returned)."""
+    from sitroom.aid import pipeline
+    from sitroom.aid.common import LineIn
+    from sitroom.aid.pipeline import ReceiveLineIn, ShipLineIn
+    from tests.functional import aid_history as story
+
+    story.make_history(session)
+    at = story.at
+    session.commit()
+    # North Pyongan's warehouse: 5,000 tablets before the close, 7,000 more after it.
+    for when, units in ((at(10, 9), 5_000), (at(26, 9), 7_000)):
+        done = Ledger(session, user="t").post(
+            [Movement(when, "receipt", "WH-KP-03", "PARA-500", units, lot="OWN", expiry=FAR)],
+            source="stock",
+        )
+        assert done.committed, done.rejections
+    # After the close: China's second shipment received, the WHO's cancelled at the
+    # border, and a new pledge to North Pyongan shipped on the 27th.
+    pipeline.receive_shipment(
+        session, story.IN_TRANSIT, [ReceiveLineIn("PARA-500", "CN-PARA-2", 400_000)],
+        received_by="Kim", user="t", at=at(26, 10),
+    )  # fmt: skip
+    pipeline.cancel_shipment(session, story.AT_BORDER, reason="turned back", user="t", at=at(27, 8))
+    request = requests.create_request(
+        session, "CN", [LineIn("PARA-500", 50_000)], channel="diplomatic_note", unit="KP-03",
+        reason="North Pyongan", user="t", at=at(26, 8),
+    )  # fmt: skip
+    requests.send_request(session, request.number, user="t", at=at(26, 9))
+    requests.set_request_status(session, request.number, "accepted", user="t", at=at(26, 11))
+    pledge = pipeline.create_pledge(
+        session, "CN", [LineIn("PARA-500", 50_000)], request=request.number, user="t",
+        at=at(26, 12),
+    )  # fmt: skip
+    late = pipeline.create_shipment(
+        session, pledge.number, "WH-KP-03",
+        [ShipLineIn("PARA-500", "CN-PARA-3", date(2025, 1, 1), 50_000)],
+        departed_at=at(27, 7), expected_at=date(2022, 6, 1), user="t", at=at(27, 7),
+    )  # fmt: skip
+    return late.number
+
+
+def test_the_gap_of_a_past_day_is_as_things_stood_at_its_close(
+    outbreak: Session, country: Country
+) -> None:
+    """Stock from the ledger up to the close of the end day (25 May 2022, 18:00 in
+    Pyongyang), the pipeline as the history had it then: a shipment that left after it
+    is not in it, one received or cancelled after it still is. Today's close (not past
+    yet) and a moment after everything give today's figures."""
+    from sitroom.aid.gap_service import _history, _Layout, _stock
+    from sitroom.supply.service import stock_on_hand
+
+    session = outbreak
+    late = _after_the_close(session)
+    end = date(2022, 5, 25)
+    close = datetime(2022, 5, 25, 9, tzinfo=UTC)  # 18:00 in Pyongyang
+    kwargs: dict[str, Any] = {"end": end, "horizon": 14, "samples": 200}
+    then = gap_report(session, country, **kwargs)
+    assert then.as_of == close
+    assert then.to_dict()["as_of"] == "2022-05-25T09:00:00+00:00"
+
+    def ledger(under: str, item: str = "PARA-500", when: datetime | None = close) -> int:
+        lines = stock_on_hand(session, at=when, item=item, under=under)
+        return sum(line.quantity for line in lines)
+
+    north = then.row("PARA-500", "KP-03")
+    assert north.stock == ledger("KP-03") == 5_000
+    assert north.shipped == north.pledged == 0  # the new pledge and its shipment: later
+    national = then.row("PARA-500", "KP")
+    assert national.stock == ledger("KP")
+    # China's first shipment: 200,000 still to come; its second (400,000) in transit.
+    assert (national.shipped, national.pledged) == (200_000 + 400_000, 0)
+    # The WHO's amoxicillin was at the border then: in the pipeline, cancelled since.
+    assert then.row("AMOX-500", "KP-04").shipped == 200_000
+    assert then.row("AMOX-500", "KP-04").stock == ledger("KP-04", "AMOX-500") == 0
+
+    # Today: the maintained balances and statuses (the close "not past" yet).
+    today = gap_report(session, country, **kwargs, now=lambda: close - timedelta(hours=1))
+    assert today.as_of is None
+    north_now = today.row("PARA-500", "KP-03")
+    assert north_now.stock == ledger("KP-03", when=None) == 12_000
+    assert north_now.shipped == 50_000  # the shipment of the 27th
+    assert today.row("PARA-500", "KP").shipped == 200_000 + 50_000
+    assert today.row("AMOX-500", "KP-04").shipped == 0
+    late_id = _id_of(session, late)
+    assert late_id not in _history(session, close).shipments
+    assert late_id in _history(session).shipments
+    # The need is the same forecast either way; only the stock and pipeline move.
+    assert north_now.need_upper == north.need_upper
+
+    # As of a moment after everything, the replay of the ledger and of the history
+    # gives today's figures exactly: the same rows, the same partners' records.
+    replayed = gap_report(session, country, **kwargs, at=datetime.now(UTC) - timedelta(minutes=1))
+    assert replayed.as_of is not None
+    assert replayed.table == today.table
+    assert replayed.reliability == today.reliability
+    assert _history(session, replayed.as_of) == _history(session)
+    layout = _Layout({"KP-03": 0, "KP-04": 1}, 2, {_id(session, Item, "PARA-500"): 0}, 1)
+    assert (_stock(session, layout, replayed.as_of) == _stock(session, layout)).all()
+    # The partners' records too: China's second shipment, received in full on the 26th,
+    # is its first settled line (2/3); at the close it had none (0.5).
+    assert {r.code: r.shipped for r in then.reliability}["CN"] == 0.5
+    assert {r.code: r.shipped for r in today.reliability}["CN"] == pytest.approx(2 / 3)
+
+
+def test_records_without_a_history_count_from_their_own_times(
+    world: tuple[Session, Path], country: Country
+) -> None:
+    """Rows written without the services (no step in ``aid_event``): a pledge from when it
+    was pledged, a shipment from its departure (else its creation), at today's status once
+    it had it (``status_at``); after everything, today's figures."""
+    today = report_of(world, country=country)
+    after = report_of(world, country=country, at=datetime.now(UTC) - timedelta(minutes=1))
+    assert after.as_of is not None
+    assert after.table == today.table
+    assert after.reliability == today.reliability
+    # Before KR's pledge to Chagang (10 May) and the receipts (6 and 12 May): the
+    # pledge not made yet, the stock the ledger had then (CN's shipment, whose row says
+    # it was received at T0, leaves nothing in the pipeline).
+    early = report_of(world, country=country, at=T0 + timedelta(days=3))
+    chagang = early.row("PARA-500", "KP-04")
+    assert (chagang.pledged, chagang.shipped, chagang.stock) == (0, 0, 2_500)
+    national = early.row("PARA-500", "KP")
+    assert (national.pledged, national.shipped) == (0, 0)
+    assert national.stock == 2_500 + 700  # the stockpile's 1,000 came on 6 May
+    assert today.row("PARA-500", "KP-04").pledged == 1_800

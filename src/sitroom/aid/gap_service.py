@@ -19,6 +19,15 @@ The gap of :mod:`sitroom.aid.gap` read from the database:
   region of the shipment's warehouse. Each line weighted by its partner's
   reliability at its stage, from the partner's settled lines.
 
+**As of when.** With ``end`` (the last day of the series forecast from), the stock,
+the pipeline and the partners' records are taken as they stood at the close of
+that day (its reporting cut-off, 18:00 in Pyongyang: the moment the need starts
+from): the stock is the ledger summed up to then (as ``sitroom supply stock --at``);
+pledges and shipments are those recorded by then (their first step in the history,
+``aid_event``), each at the status of its last step by then, with what the ledger
+had received of them by then. A close not yet past (today's), and no ``end``, take
+them as they are now, from the maintained balances and statuses.
+
 The national row adds the regions' need (their quantiles added, day by day: the
 regions taken to rise and fall together, the safe side), all their stock and the
 stockpile, and the whole pipeline. A region without a demand (no series to forecast
@@ -43,7 +52,7 @@ import statistics
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -64,10 +73,11 @@ from sitroom.supply.demand_service import (
     forecast_demand,
 )
 from sitroom.supply.models import Facility, Item, StockBalance, StockEntry
+from sitroom.surveillance.periods import ReportingCalendar
 
 from .common import LineIn
 from .gap import PLEDGED, SHIPPED, Gap, Pipeline, compute_gap, reliability
-from .models import Contact, Partner, Pledge, PledgeLine, Shipment, ShipmentLine
+from .models import AidEvent, Contact, Partner, Pledge, PledgeLine, Shipment, ShipmentLine
 
 #: The quantiles of the need: the lower bound, the median, the upper bound (the
 #: 90 % interval of the supply chain's demand).
@@ -189,7 +199,9 @@ class GapReport:
     regions by code); ``first_day`` is the first day of the horizon, ``source``
     "forecast" or the series file's name, ``method`` how the need's interval was
     obtained (``samples``: the forecast's paths; ``expected``: none), ``prior``
-    the reliability's pseudo-lines, ``notes`` what a reader should know.
+    the reliability's pseudo-lines, ``notes`` what a reader should know, ``as_of``
+    the moment the stock, the pipeline and the partners' records were taken at
+    (None: as they are now).
     """
 
     horizon: int
@@ -203,6 +215,7 @@ class GapReport:
     reliability: list[PartnerReliability]
     notes: list[str] = field(default_factory=list)
     origins: dict[str, date] = field(default_factory=dict)
+    as_of: datetime | None = None
 
     @property
     def last_day(self) -> date:
@@ -230,6 +243,7 @@ class GapReport:
             "reliability_prior": self.prior,
             "notes": self.notes,
             "origins": {k: v.isoformat() for k, v in self.origins.items()},
+            "as_of": self.as_of.isoformat() if self.as_of else None,
             "rows": self.rows(),
             "reliability": [r.to_dict() for r in self.reliability],
         }
@@ -437,7 +451,9 @@ class _History:
         return out
 
 
-def _history(session: Session) -> _History:
+def _history(session: Session, at: datetime | None = None) -> _History:
+    """Pledges, shipments and receipts as they are now, or as they stood at ``at``
+    (:func:`_as_of`)."""
     partners = {
         int(i): (str(c), str(n), str(k))
         for i, c, n, k in session.execute(
@@ -488,21 +504,94 @@ def _history(session: Session) -> _History:
     }
     # What arrived: the ledger's receipts under each shipment's number (reversals,
     # entries of the opposite sign under the same reference, net out).
-    received: dict[tuple[int, int], tuple[int, datetime | None]] = {
-        (int(s), int(i)): (int(q or 0), first)
-        for s, i, q, first in session.execute(
-            select(
-                Shipment.id,
-                StockEntry.item_id,
-                func.sum(StockEntry.quantity),
-                func.min(StockEntry.time),
-            )
-            .join(StockEntry, StockEntry.reference == Shipment.number)
-            .where(StockEntry.kind == "receipt")
-            .group_by(Shipment.id, StockEntry.item_id)
+    receipts = (
+        select(
+            Shipment.id,
+            StockEntry.item_id,
+            func.sum(StockEntry.quantity),
+            func.min(StockEntry.time),
         )
+        .join(StockEntry, StockEntry.reference == Shipment.number)
+        .where(StockEntry.kind == "receipt")
+        .group_by(Shipment.id, StockEntry.item_id)
+    )
+    if at is not None:
+        receipts = receipts.where(StockEntry.time <= at)
+    received: dict[tuple[int, int], tuple[int, datetime | None]] = {
+        (int(s), int(i)): (int(q or 0), first) for s, i, q, first in session.execute(receipts)
     }
-    return _History(partners, pledges, pledge_lines, shipments, shipment_lines, received)
+    history = _History(partners, pledges, pledge_lines, shipments, shipment_lines, received)
+    return history if at is None else _as_of(session, history, at)
+
+
+def _as_of(session: Session, history: _History, at: datetime) -> _History:
+    """``history`` (its receipts already up to ``at``) as it stood at ``at``: the pledges
+    and shipments recorded by then, each at the status of its last step by then.
+
+    A record's steps are its history's (``aid_event``, one query for them all, in the
+    order they happened). A record with no step on record (rows written without the
+    services) counts from its pledge or departure time (else its creation), at its
+    status now if it had it by then (``status_at``), else the status it starts in."""
+    steps: dict[tuple[str, int], list[tuple[datetime, str]]] = defaultdict(list)
+    for subject, subject_id, time, status in session.execute(
+        select(AidEvent.subject, AidEvent.subject_id, AidEvent.time, AidEvent.to_status)
+        .where(AidEvent.subject.in_(("pledge", "shipment")))
+        .order_by(AidEvent.time, AidEvent.id)
+    ):
+        steps[str(subject), int(subject_id)].append((time, str(status)))
+
+    unrecorded = [("pledge", p) for p in history.pledges if ("pledge", p) not in steps] + [
+        ("shipment", s) for s in history.shipments if ("shipment", s) not in steps
+    ]
+    fallback: dict[tuple[str, int], tuple[datetime | None, datetime, str]] = {}
+    if unrecorded:
+        # (when it took its status now, when it came to be, the status it starts in)
+        for pid, pledged_at, status_at in session.execute(
+            select(Pledge.id, Pledge.pledged_at, Pledge.status_at).where(
+                Pledge.id.in_([i for kind, i in unrecorded if kind == "pledge"])
+            )
+        ):
+            fallback["pledge", int(pid)] = (status_at, pledged_at, OPEN_PLEDGE)
+        for sid, departed, created, status_at in session.execute(
+            select(
+                Shipment.id, Shipment.departed_at, Shipment.created_at, Shipment.status_at
+            ).where(Shipment.id.in_([i for kind, i in unrecorded if kind == "shipment"]))
+        ):
+            left = departed is not None and departed <= at
+            fallback["shipment", int(sid)] = (
+                status_at,
+                departed or created,
+                "in_transit" if left else "planned",
+            )
+
+    def then(key: tuple[str, int], now_status: str) -> str | None:
+        """The record's status at ``at``; None when it had not been recorded yet."""
+        if key in steps:
+            reached = [status for time, status in steps[key] if time <= at]
+            return reached[-1] if reached else None
+        status_at, began, first = fallback[key]
+        if began > at:
+            return None
+        return now_status if status_at is not None and status_at <= at else first
+
+    pledges = {}
+    for pid, (partner, status, path, expected, pledged_at) in history.pledges.items():
+        was = then(("pledge", pid), status)
+        if was is not None:
+            pledges[pid] = (partner, was, path, expected, pledged_at)
+    shipments = {}
+    for sid, (pledge, partner, status, path, expected) in history.shipments.items():
+        was = then(("shipment", sid), status)
+        if was is not None and pledge in pledges:
+            shipments[sid] = (pledge, partner, was, path, expected)
+    return _History(
+        history.partners,
+        pledges,
+        {k: v for k, v in history.pledge_lines.items() if k[0] in pledges},
+        shipments,
+        {k: v for k, v in history.shipment_lines.items() if k[0] in shipments},
+        {k: v for k, v in history.received.items() if k[0] in shipments},
+    )
 
 
 def _reliability(
@@ -589,18 +678,42 @@ class _Layout:
         return rows
 
 
-def _stock(session: Session, layout: _Layout) -> np.ndarray[Any, np.dtype[np.float64]]:
+def _stock(
+    session: Session, layout: _Layout, at: datetime | None = None
+) -> np.ndarray[Any, np.dtype[np.float64]]:
     """Stock on hand, (places, items): the balances of every facility in each region;
-    the stockpile and every counted region in the national row."""
+    the stockpile and every counted region in the national row. ``at``: the ledger
+    summed up to that moment (as ``sitroom supply stock --at``), in one query."""
     stock = np.zeros((layout.places, layout.items))
     if not layout.column:
         return stock
+    wanted = list(layout.column)
+    if at is None:
+        source: Any = (
+            select(
+                StockBalance.facility_id.label("facility_id"),
+                StockBalance.item_id.label("item_id"),
+                StockBalance.quantity.label("quantity"),
+            )
+            .where(StockBalance.item_id.in_(wanted), StockBalance.quantity != 0)
+            .subquery()
+        )
+    else:
+        source = (
+            select(
+                StockEntry.facility_id.label("facility_id"),
+                StockEntry.item_id.label("item_id"),
+                func.sum(StockEntry.quantity).label("quantity"),
+            )
+            .where(StockEntry.item_id.in_(wanted), StockEntry.time <= at)
+            .group_by(StockEntry.facility_id, StockEntry.item_id)
+            .subquery()
+        )
     held = session.execute(
-        select(OrgUnit.path, StockBalance.item_id, func.sum(StockBalance.quantity))
-        .join(Facility, Facility.id == StockBalance.facility_id)
+        select(OrgUnit.path, source.c.item_id, func.sum(source.c.quantity))
+        .join(Facility, Facility.id == source.c.facility_id)
         .join(OrgUnit, OrgUnit.id == Facility.org_unit_id)
-        .where(StockBalance.item_id.in_(list(layout.column)), StockBalance.quantity != 0)
-        .group_by(OrgUnit.path, StockBalance.item_id)
+        .group_by(OrgUnit.path, source.c.item_id)
     )
     for path, item_id, units in held:
         for row in layout.rows_of(_region_of(str(path))):
@@ -646,6 +759,8 @@ def gap_report(
     samples: int | None = None,
     seed: int = 0,
     principal: Principal | None = None,
+    at: datetime | None = None,
+    now: Callable[[], datetime] = utcnow,
 ) -> GapReport:
     """The gap per item and region, and the national row (module docstring).
 
@@ -655,11 +770,16 @@ def gap_report(
     (``date`` then a column per region); ``end``, ``model``, ``samples``, ``seed``:
     the forecast's, as for ``sitroom supply demand``. Needs ``aid.read``; without
     ``org_unit`` a regional user gets their regions' rows.
+
+    The stock, the pipeline and the partners' records are taken as they stood at
+    ``at`` (an aware time), by default the close of ``end`` (its reporting cut-off);
+    a moment not yet past (``now``), or neither given, takes them as they are now.
     """
     days = country.aid.horizon if horizon is None else horizon
     check_horizon(days)
     if model not in MODELS:
         raise SitroomError(f"unknown forecast model {model!r}; choose one of {', '.join(MODELS)}")
+    as_of = as_of_moment(country, end, at, now)
     regions, national = _places(session, org_unit, principal)
     everything = national is not None
     demand, codes, daily = _demand(
@@ -703,8 +823,8 @@ def gap_report(
         need = np.concatenate([need, need.sum(axis=1, keepdims=True)], axis=1)
 
     layout = _Layout(index, here if national else None, column, len(items))
-    stock = _stock(session, layout)
-    history = _history(session)
+    stock = _stock(session, layout, as_of)
+    history = _history(session, as_of)
     partner_ids = sorted(history.partners)
     partner_index = {pid: n for n, pid in enumerate(partner_ids)}
     r, settled = _reliability(history, partner_index, country.aid.reliability_prior)
@@ -760,7 +880,27 @@ def gap_report(
         ],
         notes=notes,
         origins=dict(demand.origins),
+        as_of=as_of,
     )
+
+
+def as_of_moment(
+    country: Country,
+    end: date | None,
+    at: datetime | None = None,
+    now: Callable[[], datetime] = utcnow,
+) -> datetime | None:
+    """The moment a gap takes the stock and the pipeline at (UTC): ``at``, else the
+    close of ``end`` (the reporting cut-off ending that day, as a situation report's
+    period closes); None, as they are now, when neither is given or it is not past."""
+    if at is None and end is not None:
+        at = ReportingCalendar.from_config(country.reporting).window(end)[1]
+    if at is None:
+        return None
+    if at.tzinfo is None:
+        raise SitroomError(f"the moment {at.isoformat()} has no time zone")
+    at = at.astimezone(UTC)
+    return None if at >= now() else at
 
 
 def _row(
@@ -932,11 +1072,12 @@ def suggest(session: Session, report: GapReport, *, on: str = "median") -> list[
     is missing. By when: the run-out date,
     else the horizon's last day. To whom: the partners who have delivered the item
     before (a receipt traced through shipment and pledge), fastest first (median
-    days from a pledge to its first receipt), then the others, most reliable first.
+    days from a pledge to its first receipt), then the others, most reliable first;
+    the record as of the report's ``as_of`` (now when None).
     """
     if on not in ("median", "upper"):
         raise SitroomError(f"unknown gap bound {on!r}; choose median or upper")
-    history = _history(session)
+    history = _history(session, report.as_of)
     channels = _channels(session, history)
     deliveries = _deliveries(history)
     reliabilities = {p.code: p.pledged for p in report.reliability}
@@ -1042,6 +1183,7 @@ __all__ = [
     "PartnerChoice",
     "PartnerReliability",
     "Suggestion",
+    "as_of_moment",
     "gap_report",
     "suggest",
 ]

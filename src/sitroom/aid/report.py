@@ -8,8 +8,8 @@ As of the close of the period (its window's end, 18:00 in Pyongyang):
   (where they were, where they go, when they were expected), and what open
   pledges had not shipped yet;
 - **what is missing**: the gap per item for the country, from the forecast of the
-  fever series up to the period (:func:`sitroom.aid.gap_service.gap_report`), or
-  why it cannot be worked out;
+  fever series up to the period, with the stock and the pipeline at the close
+  (:func:`sitroom.aid.gap_service.gap_report`), or why it cannot be worked out;
 - **overdue answers**: the messages and offers waiting for an answer past their
   time at the close (:func:`sitroom.aid.requests.overdue`).
 
@@ -103,7 +103,7 @@ def aid(inputs: Inputs) -> Section | None:
         late = requests.overdue(session, at=close, answer_hours=inputs.country.aid.answer_hours)
     arrived = _arrivals(views, opened, close)
     coming = _coming(views, pledges, close, zone)
-    gap, why = _gap(inputs)
+    gap, why = _gap(inputs, close)
     return _section(
         inputs, zone=zone, close=close, arrived=arrived, coming=coming, late=late, gap=gap,
         why=why,
@@ -214,14 +214,15 @@ def _coming(
     return out
 
 
-def _gap(inputs: Inputs) -> tuple[GapReport | None, str | None]:
-    """The gap of the country from the forecast of the series up to the period, or why
-    it cannot be worked out."""
+def _gap(inputs: Inputs, close: datetime) -> tuple[GapReport | None, str | None]:
+    """The gap of the country from the forecast of the series up to the period, with
+    the stock and the pipeline as they stood at its close, or why it cannot be worked
+    out."""
     from sitroom.aid.gap_service import gap_report
 
     try:
         with inputs.context.session() as session:
-            return gap_report(session, inputs.country, end=inputs.period), None
+            return gap_report(session, inputs.country, end=inputs.period, at=close), None
     except SitroomError as exc:
         return None, _why(exc)
 
@@ -311,7 +312,13 @@ def _section(
     elif gap is not None:
         notes.append(
             f"the gap's need is forecast from the fever series up to {inputs.period};"
-            " the stock on hand and the pipeline are as recorded when the report was made"
+            + (
+                " the stock on hand, the pipeline and the partners' records are as they stood"
+                " at the close"
+                if gap.as_of is not None
+                else " the period has not closed yet: the stock on hand and the pipeline are"
+                " as recorded when the report was made"
+            )
         )
         notes += gap.notes
     return Section(

@@ -4,6 +4,7 @@ requests that would fill it (issue #12, items 5 and 7), over
 
 from __future__ import annotations
 
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -32,7 +33,11 @@ OrgUnitOpt = Annotated[
 ]
 EndOpt = Annotated[
     str | None,
-    typer.Option("--end", help="Forecast from the series up to this day (default: its last)."),
+    typer.Option(
+        "--end",
+        help="Forecast from the series up to this day (default: its last); the stock and"
+        " the pipeline as they stood at its close (default: now).",
+    ),
 ]
 InputOpt = Annotated[
     Path | None,
@@ -66,6 +71,13 @@ def _report(
     )  # fmt: skip
 
 
+def _local(moment: datetime, zone: str) -> str:
+    """``moment`` in the country's time zone, to the minute, with the zone's name."""
+    from zoneinfo import ZoneInfo
+
+    return f"{moment.astimezone(ZoneInfo(zone)):%Y-%m-%d %H:%M} ({zone})"
+
+
 @aid_app.command()
 def gap(
     ctx: typer.Context,
@@ -95,6 +107,11 @@ def gap(
     console.print(
         f"The gap over {report.horizon} days from {report.first_day} ({report.source}):"
         " need - stock - weighted pipeline"
+        + (
+            f"; stock and pipeline as of {_local(report.as_of, rt.country.reporting.time_zone)}"
+            if report.as_of is not None
+            else "; stock and pipeline as they are now"
+        )
     )
     table = Table(
         "org unit", "item", "need (90% interval)", "stock", "pipeline (weighted)", "gap",

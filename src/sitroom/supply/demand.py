@@ -26,6 +26,15 @@ come three ways, and :func:`estimate_demand` says in its result which it used:
 - ``expected`` (any given series of expected cases): no interval; every quantile is
   the sum itself, and the note says so.
 
+**The population caps the cases.** Nobody falls ill twice within a horizon of a few
+weeks in this model, so the cases at a place over the horizon cannot exceed the
+place's population P[p]: given ``population``, each sample path's running total is
+capped at P[p] (:func:`cap_cases`: the days after it reaches P[p] add nothing), the
+comonotone sums and an expected series' total alike, so every quantile of C[p], and
+of N[p, i] with it, is at most P[p] (times u_i). A growth forecast's upper tail four
+weeks out can otherwise pass the population many times over. A place with no
+population (NaN) is not capped. Paths within the cap are left exactly as given.
+
 See docs/methods.md, "Supply: demand from the forecast".
 """
 
@@ -103,6 +112,10 @@ class Demand:
         How the total over days was formed (module docstring).
     note : str
         One sentence saying how the interval was obtained, for the reader.
+    population : ndarray of shape (n_places,), optional
+        The cap on each place's cases over the horizon (NaN: none); None when not given.
+    capped : tuple of str
+        The places where the cap bound: some path (or the sum) reached the population.
     """
 
     places: tuple[str, ...]
@@ -119,6 +132,8 @@ class Demand:
     method: DemandMethod
     note: str
     levels: tuple[float, ...] = field(default=DEMAND_LEVELS)
+    population: FloatArray | None = field(default=None, repr=False)
+    capped: tuple[str, ...] = ()
 
     @property
     def daily(self) -> FloatArray:
@@ -174,6 +189,42 @@ def units_per_case(
     return tuple(items), np.array(list(items.values()), dtype=float)
 
 
+def _populations(population: ArrayLike | None, n_places: int) -> FloatArray:
+    """The cap of each place, (n_places,): +inf where none is given (NaN or None)."""
+    if population is None:
+        return np.full(n_places, np.inf)
+    values = np.asarray(
+        [np.nan if v is None else v for v in np.asarray(population, dtype=object).reshape(-1)],
+        dtype=float,
+    )
+    if values.shape != (n_places,):
+        raise ValueError(f"population names {values.size} places but the forecast has {n_places}")
+    if (values[~np.isnan(values)] < 0).any() or np.isinf(values).any():
+        raise ValueError("a population must be a number of people, 0 or more")
+    return np.where(np.isnan(values), np.inf, values)
+
+
+def cap_cases(daily: ArrayLike, population: ArrayLike | None) -> FloatArray:
+    """Daily cases, (n_places, n_paths, H), each path's running total capped at its
+    place's population (None or NaN: no cap).
+
+    On the day a path's running total would pass P, it adds only what is left to
+    reach P; the days after add nothing. The days before are returned exactly as
+    given (not re-derived from the running total), so a cap that does not bind
+    changes nothing, to the bit.
+    """
+    paths = np.array(daily, dtype=float)
+    if paths.ndim != 3:
+        raise ValueError("daily cases must have shape (n_places, n_paths, H)")
+    cap = _populations(population, paths.shape[0])[:, None, None]
+    running = np.cumsum(paths, axis=2)
+    over = running > cap
+    if over.any():
+        left = np.diff(np.minimum(running, cap), axis=2, prepend=0.0)
+        paths = np.where(over, left, paths)
+    return paths
+
+
 def _as_array(values: ArrayLike, name: str, ndim: int, shape: str) -> FloatArray:
     array = np.asarray(values, dtype=float)
     if array.ndim == ndim - 1:
@@ -210,6 +261,7 @@ def estimate_demand(
     expected: ArrayLike | None = None,
     horizon: int | None = None,
     places: Sequence[str] | None = None,
+    population: ArrayLike | None = None,
 ) -> Demand:
     """Units needed per place and item over the horizon, from a forecast of cases.
 
@@ -231,6 +283,9 @@ def estimate_demand(
         Use only the first ``horizon`` days (default: all H given).
     places : sequence of str, optional
         Names of the places, one per row.
+    population : array-like of shape (n_places,), optional
+        People at each place: the cases over the horizon are capped at it (module
+        docstring; :func:`cap_cases`). NaN or None for a place: no cap.
 
     Returns
     -------
@@ -243,6 +298,9 @@ def estimate_demand(
     if samples is not None:
         paths = _as_array(samples, "samples", 3, "(n_samples, H) or (n_places, n_samples, H)")
         paths = paths[:, :, : _horizon(horizon, paths.shape[2])]
+        cap = _populations(population, paths.shape[0])
+        bound = paths.sum(axis=2).max(axis=1) > cap
+        paths = cap_cases(paths, population)
         days = paths.shape[2]
         totals = paths.sum(axis=2)
         cases = np.quantile(totals, DEMAND_LEVELS, axis=1).T
@@ -263,6 +321,9 @@ def estimate_demand(
         days = q.shape[1]
         # Quantiles must not cross; sorting along the levels mends rounding noise only.
         cases = np.sort(q[:, :, _level_index(quantile_levels)], axis=2).sum(axis=1)
+        cap = _populations(population, cases.shape[0])
+        bound = cases.max(axis=1) > cap
+        cases = np.minimum(cases, cap[:, None])
         mean_cases = cases[:, 2]
         method = "comonotone"
         note = (
@@ -274,6 +335,9 @@ def estimate_demand(
         assert expected is not None  # one of the three was given, checked above
         series = _as_array(expected, "expected", 2, "(H,) or (n_places, H)")
         series = series[:, : _horizon(horizon, series.shape[1])]
+        cap = _populations(population, series.shape[0])
+        bound = series.sum(axis=1) > cap
+        series = cap_cases(series[:, None, :], population)[:, 0, :]
         days = series.shape[1]
         mean_cases = series.sum(axis=1)
         cases = np.repeat(mean_cases[:, None], len(DEMAND_LEVELS), axis=1)
@@ -282,6 +346,13 @@ def estimate_demand(
 
     n_places = cases.shape[0]
     names = _place_names(places, n_places)
+    capped = tuple(name for name, hit in zip(names, bound, strict=True) if hit)
+    if capped:
+        note += (
+            " Cases over the horizon are capped at the population:"
+            + (" some paths reached it" if method == "samples" else " it was reached")
+            + f" in {len(capped)} of {n_places} places."
+        )
     units = cases[:, None, :] * per_case[None, :, None]
     return Demand(
         places=names,
@@ -297,6 +368,8 @@ def estimate_demand(
         mean=mean_cases[:, None] * per_case[None, :],
         method=method,
         note=note,
+        population=None if population is None else np.where(np.isinf(cap), np.nan, cap),
+        capped=capped,
     )
 
 
@@ -306,15 +379,18 @@ def demand_from_forecast(
     *,
     horizon: int | None = None,
     places: Sequence[str] | None = None,
+    population: ArrayLike | None = None,
 ) -> Demand:
     """:func:`estimate_demand` on a fitted forecast of :mod:`sitroom.epi.forecast`.
 
     Uses its ``samples_`` (exact) when it has them, else its ``quantiles_`` at its
-    ``quantiles`` levels (comonotone).
+    ``quantiles`` levels (comonotone); ``population`` caps the cases as there.
     """
     samples = getattr(forecast, "samples_", None)
     if samples is not None:
-        return estimate_demand(protocols, samples=samples, horizon=horizon, places=places)
+        return estimate_demand(
+            protocols, samples=samples, horizon=horizon, places=places, population=population
+        )
     quantiles = getattr(forecast, "quantiles_", None)
     if quantiles is None:
         raise ValueError("forecast has neither samples_ nor quantiles_: fit it first")
@@ -324,6 +400,7 @@ def demand_from_forecast(
         quantile_levels=tuple(forecast.quantiles),
         horizon=horizon,
         places=places,
+        population=population,
     )
 
 

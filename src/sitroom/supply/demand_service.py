@@ -5,7 +5,9 @@ analyze forecast`` run on the stored series, times the country's treatment
 protocols (``[[supply.protocols]]``, each with its share of the cases); the
 forecast's sample paths carry its interval into the demand's
 (:func:`sitroom.supply.demand.demand_from_forecast`). Or any given series of
-expected daily cases per place, from a CSV file: no interval then.
+expected daily cases per place, from a CSV file: no interval then. Either way the
+cases over the horizon are capped at each org unit's population (``org_unit.population``;
+a unit without one is not capped, and a note says so).
 
 See docs/supply.md, "Demand", and docs/methods.md, "Supply: demand from the forecast".
 """
@@ -26,7 +28,7 @@ from sitroom.auth.permissions import Permission, Principal, authorize
 from sitroom.country import Country
 from sitroom.errors import ConfigError, InputError, Location, NotFoundError, SitroomError
 from sitroom.places.models import OrgUnit
-from sitroom.supply.demand import Demand, TreatmentProtocol, estimate_demand
+from sitroom.supply.demand import Demand, TreatmentProtocol, cap_cases, estimate_demand
 from sitroom.supply.models import Item
 
 #: Forecast models with sample paths (``sitroom analyze forecast --model``); the first is
@@ -178,6 +180,27 @@ def places_of(
     return found
 
 
+def populations(
+    session: Session, codes: list[str], names: dict[str, str] | None = None
+) -> tuple[list[float], list[str]]:
+    """The population of each org unit of ``codes`` (NaN where none is recorded), the
+    cap on its cases over a horizon, and a note for each unit without one."""
+    found = dict(
+        session.execute(
+            select(OrgUnit.code, OrgUnit.population).where(OrgUnit.code.in_(codes))
+        ).all()
+    )
+    values = [
+        float(people) if (people := found.get(c)) is not None else float("nan") for c in codes
+    ]
+    notes = [
+        f"{(names or {}).get(c, c)} ({c}): no population on record; its cases are not capped."
+        for c in codes
+        if found.get(c) is None
+    ]
+    return values, notes
+
+
 def _units(session: Session, items: tuple[str, ...]) -> dict[str, str]:
     return dict(session.execute(select(Item.code, Item.unit).where(Item.code.in_(items))).all())
 
@@ -281,11 +304,10 @@ def forecast_demand(
         )
 
     # What demand_from_forecast does with one fitted forecast's samples_, here with the
-    # regions' paths stacked, (n_regions, n_samples, horizon): one Demand for them all.
-    stacked = np.stack(paths)[:, :, :horizon]
-    demand = estimate_demand(
-        chosen, samples=stacked, horizon=horizon, places=[code for code, _ in kept]
-    )
+    # regions' paths stacked, (n_regions, n_samples, horizon): one Demand for them all,
+    # each region's cases over the horizon capped at its population (the paths kept
+    # capped too, for the aid gap's running totals).
+    demand, stacked = _capped(session, chosen, np.stack(paths)[:, :, :horizon], dict(kept), notes)
     return DemandReport(
         demand=demand,
         names=dict(kept),
@@ -298,6 +320,24 @@ def forecast_demand(
         notes=notes,
         paths=stacked,
     )
+
+
+def _capped(
+    session: Session,
+    chosen: list[TreatmentProtocol],
+    stacked: np.ndarray[Any, np.dtype[np.float64]],
+    kept: dict[str, str],
+    notes: list[str],
+) -> tuple[Demand, np.ndarray[Any, np.dtype[np.float64]]]:
+    """The demand of the regions' stacked paths with their cases capped at each one's
+    population, and the paths capped (a note for each region without a population)."""
+    codes = list(kept)
+    population, missing = populations(session, codes, kept)
+    notes.extend(missing)
+    demand = estimate_demand(
+        chosen, samples=stacked, horizon=stacked.shape[2], places=codes, population=population
+    )
+    return demand, cap_cases(stacked, population)
 
 
 def demand_from_file(
@@ -348,15 +388,17 @@ def demand_from_file(
         )
     if (values < 0).any():
         raise InputError(Location(str(path)), "expected cases cannot be negative")
-    try:
-        demand = estimate_demand(
-            protocols(country), expected=values, horizon=horizon, places=columns
-        )
-    except ValueError as exc:
-        raise SitroomError(f"{path}: {exc}") from exc
     names = dict(
         session.execute(select(OrgUnit.code, OrgUnit.name).where(OrgUnit.code.in_(columns))).all()
     )
+    population, missing = populations(session, columns, names)
+    try:
+        demand = estimate_demand(
+            protocols(country), expected=values, horizon=horizon, places=columns,
+            population=population,
+        )  # fmt: skip
+    except ValueError as exc:
+        raise SitroomError(f"{path}: {exc}") from exc
     return DemandReport(
         demand=demand,
         names=names,
@@ -365,7 +407,8 @@ def demand_from_file(
         source=path.name,
         model=None,
         first_day=series[columns[0]].start,
-        paths=values[:, None, : demand.horizon],
+        notes=missing,
+        paths=cap_cases(values[:, None, : demand.horizon], population),
     )
 
 
@@ -377,5 +420,6 @@ __all__ = [
     "demand_from_file",
     "forecast_demand",
     "places_of",
+    "populations",
     "protocols",
 ]

@@ -10,6 +10,7 @@ from sitroom.epi.forecast import GrowthForecast
 from sitroom.supply.demand import (
     DEMAND_LEVELS,
     TreatmentProtocol,
+    cap_cases,
     demand_from_forecast,
     estimate_demand,
     units_per_case,
@@ -134,6 +135,63 @@ def test_table_has_one_row_per_place_and_item():
         "upper_90": 20.0,
         "mean": 20.0,
     }
+
+
+def test_a_path_stops_adding_cases_once_it_reaches_the_population():
+    paths = np.array(
+        [[[10.0, 20.0, 30.0, 40.0], [1.0, 2.0, 3.0, 4.0]], [[7.0, 8.0, 9.0, 1e9], [0.0] * 4]]
+    )
+    capped = cap_cases(paths, [45, None])
+    # 10 + 20 = 30, then only 15 more reach 45; nothing after. The other path stays
+    # within 45 and the place without a population is not capped: both as given.
+    assert capped[0, 0].tolist() == [10.0, 20.0, 15.0, 0.0]
+    assert capped[0, 1].tolist() == paths[0, 1].tolist()
+    assert capped[1].tolist() == paths[1].tolist()
+    assert np.cumsum(capped[0], axis=1)[:, -1].tolist() == [45.0, 10.0]
+    assert paths[0, 0, 2] == 30.0  # the input is not changed
+    assert cap_cases(paths, [np.nan, 0]).tolist() == [paths[0].tolist(), [[0.0] * 4] * 2]
+    with pytest.raises(ValueError, match="number of people"):
+        cap_cases(paths, [-1, 5])
+    with pytest.raises(ValueError, match="population names 1 places"):
+        cap_cases(paths, [5])
+
+
+def test_the_need_never_passes_the_population_times_the_protocol():
+    # A growth forecast four weeks out: its upper tail passes the population.
+    rng = np.random.default_rng(4)
+    growth = np.exp(rng.normal(0.1, 0.15, size=(2000, 1)) * np.arange(1, 29))
+    paths = np.stack([50.0 * growth, 5.0 * growth])  # (2 places, 2000 paths, 28 days)
+    population = [200_000.0, np.nan]
+    free = estimate_demand(PARACETAMOL, samples=paths, places=["big", "open"])
+    capped = estimate_demand(
+        PARACETAMOL, samples=paths, places=["big", "open"], population=population
+    )
+    assert free.cases[0, -1] > 200_000  # the 95th percentile: more cases than people
+    assert (capped.cases[0] <= 200_000).all()
+    assert capped.upper_90[0, 0] == pytest.approx(5.0 * 200_000)  # 5 tablets a case
+    assert capped.median[0, 0] == free.median[0, 0]  # the median is far below: unchanged
+    assert capped.cases[1].tolist() == free.cases[1].tolist()  # no population: no cap
+    assert capped.capped == ("big",)
+    assert "capped at the population: some paths reached it in 1 of 2 places" in capped.note
+    assert free.capped == ()
+    assert "capped" not in free.note
+    assert capped.population is not None
+    assert np.isnan(capped.population[1])
+    assert capped.population[0] == 200_000
+    # Within the population: the very same figures, to the bit.
+    roomy = estimate_demand(PARACETAMOL, samples=paths[1:], population=[1e12])
+    plain = estimate_demand(PARACETAMOL, samples=paths[1:])
+    assert roomy.cases.tolist() == plain.cases.tolist()
+    assert roomy.note == plain.note
+
+    # The daily quantiles (comonotone) and an expected series are capped alike.
+    daily_q = np.quantile(paths, DEMAND_LEVELS, axis=1).transpose(1, 2, 0)
+    comonotone = estimate_demand(PARACETAMOL, quantiles=daily_q, population=population)
+    assert comonotone.cases[0].max() == 200_000
+    assert comonotone.capped == ("1",)
+    expected = estimate_demand(PARACETAMOL, expected=np.full((1, 28), 10_000.0), population=[1e5])
+    assert expected.median[0, 0] == pytest.approx(5.0 * 1e5)
+    assert "it was reached in 1 of 1 places" in expected.note
 
 
 @pytest.mark.parametrize(

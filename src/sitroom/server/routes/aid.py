@@ -727,6 +727,11 @@ class GapOut(BaseModel):
     method: str
     note: str
     interval: str
+    as_of: str | None = Field(
+        default=None,
+        description="When the stock, the pipeline and the partners' records were taken"
+        " (the close of end); null: as they are now",
+    )
     reliability_prior: float
     notes: list[str]
     origins: dict[str, str]
@@ -785,7 +790,11 @@ def gap(
         Code | None, Query(alias="orgUnit", description="One region (default: all, national)")
     ] = None,
     end: Annotated[
-        date | None, Query(description="Forecast from the series up to this day")
+        date | None,
+        Query(
+            description="Forecast from the series up to this day; the stock and the pipeline"
+            " as they stood at its close (default: now)"
+        ),
     ] = None,
     model: GapModel = "adaptive",
 ) -> Response:

@@ -665,7 +665,8 @@ def gap(
             Control(name="horizon", label="Days ahead", kind="number", value=str(days),
                     hint=f"1 to {MOST_DAYS}"),
             Control(name="end", label="Forecast from the series up to", kind="date",
-                    value=end.isoformat() if end else "", hint="empty: its latest day"),
+                    value=end.isoformat() if end else "",
+                    hint="empty: its latest day; stock and pipeline as of its close (empty: now)"),
         ],
     )  # fmt: skip
     title = "Aid: the gap"
@@ -801,7 +802,14 @@ def _gap_items(report: GapReport) -> Section:
         key="gap",
         title="The gap in the country" if national else "The gap in your regions",
         intro=f"From {report.first_day} to {report.last_day} ({report.horizon} days), need"
-        f" from {source}" + (f" ({report.model} model)" if report.model else "") + ".",
+        f" from {source}" + (f" ({report.model} model)" if report.model else "") + "; stock"
+        " and pipeline "
+        + (
+            f"as they stood on {report.as_of:%Y-%m-%d %H:%M} UTC (the close of the day forecast"
+            " from)."
+            if report.as_of is not None
+            else "as they are now."
+        ),
         facts=facts,
         sentences=sentences,
         tables=[
