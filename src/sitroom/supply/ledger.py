@@ -38,13 +38,16 @@ with the opposite quantities, never an edit.
 
 from __future__ import annotations
 
+import gc
 import logging
 import random
 import time as clock
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta, tzinfo
+from operator import attrgetter
 from typing import Any
 
 from sqlalchemy import func, or_, select
@@ -250,6 +253,24 @@ def local_day(moment: datetime, zone: tzinfo) -> date:
     return moment.astimezone(zone).date()
 
 
+@contextmanager
+def collector_paused() -> Iterator[None]:
+    """No cyclic garbage collection inside (the previous state restored after).
+
+    A post makes hundreds of thousands of small objects (entries, the book's stock)
+    that live until it ends: the collector would walk them, and everything else
+    alive, again and again, and free nothing. Reference counting still frees
+    what it can; the cycles made meanwhile wait for the next collection after.
+    """
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
 def unit_word(count: int, unit: str) -> str:
     """``"1 tablet"``, ``"1,200 tablets"``."""
     return f"{count:,} {unit}{'' if count == 1 or unit.endswith('s') else 's'}"
@@ -304,7 +325,8 @@ class Ledger:
         reason = ""
         for attempt in range(1, MAX_ATTEMPTS + 1):
             try:
-                summary = self._post_once(movements, source, sha256, dry_run)
+                with collector_paused():
+                    summary = self._post_once(movements, source, sha256, dry_run)
             except Exception as exc:
                 self.session.rollback()
                 if not is_db_error(exc):
@@ -436,7 +458,8 @@ class Ledger:
         source = f"reversal of stock batch {batch_id}: {reason.strip()}"[:500]
         try:
             begin_write(self.session, self.lock_timeout)
-            summary = self._reverse(batch_id, reason.strip(), source)
+            with collector_paused():
+                summary = self._reverse(batch_id, reason.strip(), source)
             if not summary.ok:
                 self.session.rollback()
                 return summary
@@ -578,7 +601,10 @@ class Ledger:
             )
         if m.time.tzinfo is None:
             raise Refused("time", "the time has no time zone")
-        if m.time > limit:
+        # In UTC once: the entries carry it (compared with the balances' times, read in
+        # UTC, and written as UTC), not the offset it was given with.
+        when = m.time.astimezone(UTC)
+        if when > limit:
             raise Refused("time", f"{m.time.isoformat()} is in the future")
         place = book.facility(m.facility)
         item = book.item(m.item)
@@ -600,7 +626,7 @@ class Ledger:
             inbound = event == "transfer_in"
             other = self._route(book, place, m, inbound=inbound)
             base: Base = (
-                m.time, event, place.id, item.id, other.id, None, m.reason, m.reference,
+                when, event, place.id, item.id, other.id, None, m.reason, m.reference,
                 None, None, None,
             )  # fmt: skip
             if not inbound:
@@ -612,7 +638,7 @@ class Ledger:
                 raise Refused("reference", "a transfer in names the transfer's reference")
             return book.receive(base, place, other, item, m)
         base = (
-            m.time, event, place.id, item.id, None, m.counterparty, m.reason, m.reference,
+            when, event, place.id, item.id, None, m.counterparty, m.reason, m.reference,
             m.patients, None, None,
         )  # fmt: skip
         if event == "dispense":
@@ -645,12 +671,12 @@ class Ledger:
         self, book: _Book, place: _Place, item: _ItemInfo, m: Movement, base: Base
     ) -> list[Entry]:
         lot = book.counted_lot(place, item, m)
-        on_hand = book.available_at(place.id, item.id, lot.id, m.time, later=False)
+        on_hand = book.available_at(place.id, item.id, lot.id, base[0], later=False)
         if m.quantity < on_hand:
             # A count below the ledger takes stock out at its time: what was issued after
             # it must still have been there (a back-dated count may not make a later
             # balance negative, as for any issue).
-            lowest = book.available_at(place.id, item.id, lot.id, m.time)
+            lowest = book.available_at(place.id, item.id, lot.id, base[0])
             if lowest < on_hand - m.quantity:
                 raise Refused(
                     "quantity",
@@ -691,12 +717,17 @@ class Ledger:
         return other
 
 
+_TEXT_NAMES = tuple(TEXT_LIMITS)
+_TEXT_MOSTS = tuple(TEXT_LIMITS.values())
+#: A movement's text fields in the order of TEXT_LIMITS, in one call.
+_texts = attrgetter(*_TEXT_NAMES)
+
+
 def _screen(m: Movement) -> None:
     """Refuse what no column can hold: a NUL character, text too long, a year out of range,
     more patients than a count holds (PostgreSQL would fail on them, not refuse them)."""
-    for name, most in TEXT_LIMITS.items():
-        value = getattr(m, name)
-        if value is None:
+    for name, most, value in zip(_TEXT_NAMES, _TEXT_MOSTS, _texts(m), strict=True):
+        if value is None or (value.__class__ is str and len(value) <= most and "\x00" not in value):
             continue
         if not isinstance(value, str):
             raise Refused(name, f"{value!r} is not text")
@@ -1020,6 +1051,7 @@ class _Book:
         """Take ``quantity`` out: the named lot, or FEFO over the lots held (those not
         expired on the movement's day in the country's time zone, unless ``allow_expired``)."""
         day = local_day(m.time, self.zone)
+        at = base[0]
         if m.lot:
             lot = self.named_lot(item, m.lot)
             if not allow_expired and lot.expiry < day:
@@ -1028,7 +1060,7 @@ class _Book:
                     f"lot {lot.code} of {item.code} expired on {lot.expiry.isoformat()}:"
                     f" it cannot be {'dispensed' if m.event == 'dispense' else 'sent'}",
                 )
-            there = self.available_at(place.id, item.id, lot.id, m.time)
+            there = self.available_at(place.id, item.id, lot.id, at)
             if there < quantity:
                 raise Refused(
                     "quantity",
@@ -1043,14 +1075,15 @@ class _Book:
             usable = [
                 lot
                 for lot in usable
-                if lot.expiry < day and self.available_at(place.id, item.id, lot.id, m.time) > 0
+                if lot.expiry < day and self.available_at(place.id, item.id, lot.id, at) > 0
             ] or usable
-        usable.sort(key=lambda lot: (lot.expiry, lot.code))
+        if len(usable) > 1:
+            usable.sort(key=lambda lot: (lot.expiry, lot.code))
         takes: list[tuple[_LotInfo, int]] = []
         held: list[tuple[_LotInfo, int]] = []
         left = quantity
         for lot in usable:
-            there = self.available_at(place.id, item.id, lot.id, m.time)
+            there = self.available_at(place.id, item.id, lot.id, at)
             held.append((lot, there))
             if there <= 0:
                 continue
@@ -1066,7 +1099,7 @@ class _Book:
                 for lot in lots
                 if lot.expiry < day
                 and lot not in usable
-                and self.available_at(place.id, item.id, lot.id, m.time, later=False) > 0
+                and self.available_at(place.id, item.id, lot.id, at, later=False) > 0
             ]
             raise Refused(
                 "quantity",
@@ -1198,38 +1231,38 @@ class _Book:
                 if new is not None:
                     ids[new.id] = lot_id
         stamp = _sqlite_time if sqlite else _utc
-        times: dict[datetime, Any] = {}
         rows_out: list[tuple[Any, ...]] = []
-        # The balances: the sum of each lot's moves, and its newest time (by the book's key).
-        change: dict[tuple[int, int, int], int] = defaultdict(int)
-        newest: dict[tuple[int, int, int], datetime] = {}
+        append = rows_out.append
+        # An entry's time is the UTC one ``_check`` made (or a stored entry's, for a
+        # reversal): converted once per movement (its entries share the object).
+        last_when: datetime | None = None
+        text: Any = None
         for entry in entries:
-            when, kind, facility, item, lot_id, quantity = entry[:6]
-            key = (facility, item, lot_id)
-            change[key] += quantity
-            last = newest.get(key)
-            if last is None or when > last:
-                newest[key] = when
-            text = times.get(when)
-            if text is None:
-                text = times[when] = stamp(when)
+            when = entry[0]
+            if when is not last_when:
+                text = stamp(when)
+                last_when = when
+            lot_id = entry[4]
             if lot_id < 0:
                 lot_id = ids[lot_id]
-            rows_out.append(
-                (batch_id, text, kind, facility, item, lot_id, quantity, *entry[6:], simulated)
-            )
+            append((batch_id, text, *entry[1:4], lot_id, *entry[5:], simulated))
+        # The balances: each lot's change in this post and its newest time, as ``move``
+        # kept them on the book's stock (its stored time is the balance's own, so the
+        # newest of the two is what MAX/GREATEST keeps).
         updates: list[tuple[Any, ...]] = []
         inserts: list[tuple[Any, ...]] = []
-        for key, delta in change.items():
-            stock = self.stock.get(key)
+        for key, stock in self.stock.items():
+            if not stock.moves:
+                continue
             lot_id = ids[key[2]] if key[2] < 0 else key[2]
-            when = stamp(newest[key])
-            if stock is not None and stock.stored:
-                updates.append((delta, when, key[0], key[1], lot_id))
+            assert stock.newest is not None
+            when = stamp(stock.newest)
+            if stock.stored:
+                updates.append((stock.change, when, key[0], key[1], lot_id))
             else:
                 # Not loaded: none, or one at zero from before the post (so never less
                 # than zero after it: the check on the proposed row holds).
-                inserts.append((key[0], key[1], lot_id, delta, when))
+                inserts.append((key[0], key[1], lot_id, stock.change, when))
         cursor = connection.connection.cursor()
         try:
             _insert(cursor, sqlite, "stock_entry", _ENTRY_COLUMNS, rows_out)
