@@ -65,7 +65,6 @@ from sitroom.db import (
     utcnow,
 )
 from sitroom.errors import BusyError, ConflictError, NotFoundError, SitroomError
-from sitroom.places.models import OrgUnit
 from sitroom.supply.models import (
     ADJUST_REASONS,
     ENTRY_KINDS,
@@ -74,7 +73,6 @@ from sitroom.supply.models import (
     Item,
     Lot,
     Route,
-    StockBalance,
     StockBatch,
     StockEntry,
 )
@@ -764,13 +762,15 @@ class _Book:
             m.counterparty for m in movements if m.counterparty and m.event.startswith("transfer")
         }
         self.places: dict[str, _Place] = {}
-        for chunk in _chunks(sorted(codes)):
-            for fid, code, kind, supplier, path in session.execute(
-                select(
-                    Facility.id, Facility.code, Facility.type, Facility.supplier_id, OrgUnit.path
-                )
-                .join(OrgUnit, OrgUnit.id == Facility.org_unit_id)
-                .where(Facility.code.in_(chunk))
+        # The book's reads go through the DBAPI cursor (``_fetch``): SQLAlchemy's per-row
+        # and per-value work cost more than the queries themselves.
+        self.sqlite = session.connection().dialect.name == "sqlite"
+        for where, params in _among("f.code", sorted(codes), self.sqlite, "text"):
+            for fid, code, kind, supplier, path in _fetch(
+                session,
+                "SELECT f.id, f.code, f.type, f.supplier_id, o.path FROM supply_facility f"
+                f" JOIN org_unit o ON o.id = f.org_unit_id WHERE {where}",
+                params,
             ):
                 self.places[code] = _Place(fid, code, kind, supplier, path)
         self.items: dict[str, _ItemInfo] = {
@@ -822,44 +822,49 @@ class _Book:
         # The supplier links as they are now: a change of supplier commits under these
         # locks (network_service), and may have done so since the places were read.
         by_id = {p.id: p for p in self.places.values()}
-        for chunk in _chunks(ids):
-            for fid, supplier in session.execute(
-                select(Facility.id, Facility.supplier_id).where(Facility.id.in_(chunk))
+        for where, params in _among("id", ids, self.sqlite, "int"):
+            for fid, supplier in _fetch(
+                session, f"SELECT id, supplier_id FROM supply_facility WHERE {where}", params
             ):
                 by_id[fid].supplier_id = supplier
 
     def load(self, session: Session) -> None:
         """The lots of the items and the balances of the facilities touched (after the locks)."""
-        item_ids = [i.id for i in self.items.values()]
-        if item_ids:
-            for lot_id, item_id, code, expiry in session.execute(
-                select(Lot.id, Lot.item_id, Lot.code, Lot.expiry).where(Lot.item_id.in_(item_ids))
+        item_ids = sorted(i.id for i in self.items.values())
+        sqlite = self.sqlite
+        for where, params in _among("item_id", item_ids, sqlite, "int"):
+            for lot_id, item_id, code, expiry in _fetch(
+                session, f"SELECT id, item_id, code, expiry FROM supply_lot WHERE {where}", params
             ):
-                self.lots[(item_id, code)] = _LotInfo(lot_id, code, expiry)
-        place_ids = [p.id for p in self.places.values()]
-        alive = StockBalance.quantity != 0
+                self.lots[(item_id, code)] = _LotInfo(lot_id, code, _date(expiry))
+        place_ids = sorted(p.id for p in self.places.values())
+        alive = "quantity <> 0"
+        since: list[Any] = []
         if self.earliest is not None:
-            alive = or_(alive, StockBalance.last_time > self.earliest)
-        for chunk in _chunks(place_ids):
-            for row in session.execute(
-                select(
-                    StockBalance.facility_id,
-                    StockBalance.item_id,
-                    StockBalance.lot_id,
-                    StockBalance.quantity,
-                    StockBalance.last_time,
-                ).where(
-                    StockBalance.facility_id.in_(chunk), StockBalance.item_id.in_(item_ids), alive
-                )
-            ):
-                self.stock[(row[0], row[1], row[2])] = _Stock(
-                    row[3], row[4], stored=True, newest=row[4]
-                )
-                self.held[(row[0], row[1])].append(row[2])
-            for source, destination in session.execute(
-                select(Route.source_id, Route.destination_id).where(
-                    or_(Route.source_id.in_(chunk), Route.destination_id.in_(chunk))
-                )
+            alive = "(quantity <> 0 OR last_time > %s)"
+            since = [_sqlite_time(self.earliest) if sqlite else self.earliest]
+        read_time = _read_sqlite_time if sqlite else _read_time
+        stock = self.stock
+        held = self.held
+        for items_in, item_params in _among("item_id", item_ids, sqlite, "int"):
+            for places_in, place_params in _among("facility_id", place_ids, sqlite, "int"):
+                for facility, item, lot, quantity, last in _fetch(
+                    session,
+                    "SELECT facility_id, item_id, lot_id, quantity, last_time FROM stock_balance"
+                    f" WHERE {places_in} AND {items_in} AND {alive}",
+                    [*place_params, *item_params, *since],
+                ):
+                    newest = None if last is None else read_time(last)
+                    stock[(facility, item, lot)] = _Stock(
+                        quantity, newest, stored=True, newest=newest
+                    )
+                    held[(facility, item)].append(lot)
+        for places_in, params in _among("source_id", place_ids, sqlite, "int"):
+            for source, destination in _fetch(
+                session,
+                "SELECT source_id, destination_id FROM supply_route"
+                f" WHERE {places_in} OR {places_in.replace('source_id', 'destination_id')}",
+                params * 2,
             ):
                 self.routes.add((source, destination))
         self.lot_by_id = {lot.id: lot for lot in self.lots.values()}
@@ -868,29 +873,14 @@ class _Book:
     def _load_transit(self, session: Session, references: Iterable[str]) -> None:
         """What is in transit under each of ``references`` (not loaded before), in one
         query a few hundred references (not one per transfer)."""
-        for chunk in _chunks(sorted(references)):
-            rows = session.execute(
-                select(
-                    StockEntry.reference,
-                    StockEntry.kind,
-                    StockEntry.facility_id,
-                    StockEntry.counterparty_id,
-                    StockEntry.item_id,
-                    StockEntry.lot_id,
-                    func.sum(StockEntry.quantity),
-                )
-                .where(
-                    StockEntry.reference.in_(chunk),
-                    StockEntry.kind.in_(("transfer_out", "transfer_in")),
-                )
-                .group_by(
-                    StockEntry.reference,
-                    StockEntry.kind,
-                    StockEntry.facility_id,
-                    StockEntry.counterparty_id,
-                    StockEntry.item_id,
-                    StockEntry.lot_id,
-                )
+        for where, params in _among("reference", sorted(references), self.sqlite, "text"):
+            rows = _fetch(
+                session,
+                "SELECT reference, kind, facility_id, counterparty_id, item_id, lot_id,"
+                " SUM(quantity) FROM stock_entry"
+                f" WHERE {where} AND kind IN ('transfer_out', 'transfer_in')"
+                " GROUP BY reference, kind, facility_id, counterparty_id, item_id, lot_id",
+                params,
             )
             for reference, kind, facility, other, item, lot, total in rows:
                 if other is None or reference is None:
@@ -1329,6 +1319,58 @@ def _sqlite_time(value: datetime) -> str:
         raise ValueError("naive datetime given to a UTC column")
     # "YYYY-MM-DD HH:MM:SS.ffffff+00:00" without its offset (no naive copy made).
     return value.astimezone(UTC).isoformat(" ", "microseconds")[:26]
+
+
+def _read_sqlite_time(value: str | datetime) -> datetime:
+    """A ``UTCDateTime`` as the SQLite driver gives it (naive UTC text), as SQLAlchemy
+    would read it: aware, in UTC."""
+    moment = value if isinstance(value, datetime) else datetime.fromisoformat(value)
+    if moment.tzinfo is None:
+        return moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC)
+
+
+def _read_time(value: datetime) -> datetime:
+    """A ``UTCDateTime`` as PostgreSQL's driver gives it (in the session's time zone),
+    in UTC."""
+    return value.astimezone(UTC)
+
+
+def _date(value: str | date) -> date:
+    """A ``Date`` as the driver gives it (text on SQLite)."""
+    return date.fromisoformat(value) if isinstance(value, str) else value
+
+
+def _fetch(session: Session, sql: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
+    """The rows of ``sql`` (parameters marked ``%s``) through the DBAPI cursor of the
+    session's connection, in its transaction: no SQLAlchemy processing per row or value
+    (the callers convert what they read: see ``_read_sqlite_time``, ``_date``)."""
+    connection = session.connection()
+    if connection.dialect.name == "sqlite":
+        sql = sql.replace("%s", "?")
+    cursor = connection.connection.cursor()
+    try:
+        cursor.execute(sql, params)
+        return list(cursor.fetchall())
+    finally:
+        cursor.close()
+
+
+def _among(
+    column: str, values: Sequence[Any], sqlite: bool, array: str
+) -> Iterator[tuple[str, list[Any]]]:
+    """``column`` is one of ``values``: (condition, parameters) for each query to run. On
+    SQLite an IN of at most 900 values a query; on PostgreSQL one ``= ANY(%s::array[])``
+    of them all (one parameter, whatever their number: a long IN list is parsed value by
+    value, and thousands of them made PostgreSQL's parser refuse a statement). Nothing
+    when ``values`` is empty."""
+    if not values:
+        return
+    if not sqlite:
+        yield f"{column} = ANY(%s::{array}[])", [list(values)]
+        return
+    for chunk in _chunks(values):
+        yield f"{column} IN ({', '.join(['%s'] * len(chunk))})", list(chunk)
 
 
 def _utc(value: datetime) -> datetime:
