@@ -604,10 +604,15 @@ class Ledger:
         when = m.time.astimezone(UTC)
         if when > limit:
             raise Refused("time", f"{m.time.isoformat()} is in the future")
-        place = book.facility(m.facility)
-        item = book.item(m.item)
-        self._authorize(m, place)
-        if isinstance(m.quantity, bool) or not isinstance(m.quantity, int):
+        # (The look-ups inline: ``facility`` and ``item`` only to refuse what is unknown.)
+        place = book.places.get(m.facility) or book.facility(m.facility)
+        item = book.items.get(m.item) or book.item(m.item)
+        if self.principal is not None:
+            self._authorize(m, place)
+        quantity = m.quantity
+        if quantity.__class__ is not int and (
+            isinstance(quantity, bool) or not isinstance(quantity, int)
+        ):
             raise Refused("quantity", f"{m.quantity!r} is not a whole number of {item.unit}s")
         if m.event == "stocktake":
             if m.quantity < 0:
@@ -704,7 +709,9 @@ class Ledger:
                 "counterparty",
                 f"a transfer names the facility it {'comes from' if inbound else 'goes to'}",
             )
-        other = book.facility(m.counterparty, column="counterparty")
+        other = book.places.get(m.counterparty) or book.facility(
+            m.counterparty, column="counterparty"
+        )
         source, destination = (other, place) if inbound else (place, other)
         if not book.routed(source, destination):
             raise Refused(
@@ -972,7 +979,8 @@ class _Book:
         self, facility: int, item: int, lot: int, at: datetime, *, later: bool = True
     ) -> int:
         """The stock of the lot at ``at`` (``later``: the least of it from ``at`` on)."""
-        stock = self._key_stock((facility, item, lot))
+        key = (facility, item, lot)
+        stock = self.stock.get(key) or self._key_stock(key)
         current = stock.quantity + stock.change
         newest = stock.newest
         if newest is None or at >= newest:
@@ -1015,11 +1023,13 @@ class _Book:
     ) -> Entry:
         if quantity == 0 and not allow_zero:
             raise Refused("quantity", "nothing to move")
-        stock = self._key_stock((place.id, item.id, lot.id))
+        key = (place.id, item.id, lot.id)
+        stock = self.stock.get(key) or self._key_stock(key)
         when = base[0]
         stock.moves.append((when, quantity))
         stock.change += quantity
-        if stock.newest is None or when > stock.newest:
+        newest = stock.newest
+        if newest is None or when > newest:
             stock.newest = when
         return (*base[:4], lot.id, quantity, *base[4:])
 
@@ -1149,7 +1159,12 @@ class _Book:
             )
         made = []
         left = m.quantity
-        for lot_id in sorted(pending, key=lambda i: (self.lot_by_id[i].expiry, i)):
+        order = (
+            sorted(pending, key=lambda i: (self.lot_by_id[i].expiry, i))
+            if len(pending) > 1
+            else list(pending)
+        )
+        for lot_id in order:
             take = min(pending[lot_id], left)
             if take <= 0:
                 continue
@@ -1162,13 +1177,14 @@ class _Book:
         """Units of each lot sent under ``reference`` and not yet received (loaded with
         the book for the post's references; this post's own transfers added as made)."""
         key = (reference, source, destination, item)
-        if key not in self._transit:
-            if reference not in self.references:
-                # A reference no transfer in of the post named (a reversal's): read it now.
-                self.references.add(reference)
-                self._load_transit(self.session, (reference,))
-            self._transit.setdefault(key, defaultdict(int))
-        return self._transit[key]
+        pending = self._transit.get(key)
+        if pending is not None:
+            return pending
+        if reference not in self.references:
+            # A reference no transfer in of the post named (a reversal's): read it now.
+            self.references.add(reference)
+            self._load_transit(self.session, (reference,))
+        return self._transit.setdefault(key, defaultdict(int))
 
     def note_sent(self, reference: str, sent: list[Entry]) -> None:
         """A transfer out of this post is in transit for a transfer in of the same post
