@@ -1360,7 +1360,11 @@ def _date(value: str | date) -> date:
 def _fetch(session: Session, sql: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
     """The rows of ``sql`` (parameters marked ``%s``) through the DBAPI cursor of the
     session's connection, in its transaction: no SQLAlchemy processing per row or value
-    (the callers convert what they read: see ``_read_sqlite_time``, ``_date``)."""
+    (the callers convert what they read: see ``_read_sqlite_time``, ``_date``). Flushes
+    the session first, as its own queries do (autoflush): a caller's pending facility,
+    lot or route is read."""
+    if session.autoflush:
+        session.flush()
     connection = session.connection()
     if connection.dialect.name == "sqlite":
         sql = sql.replace("%s", "?")
