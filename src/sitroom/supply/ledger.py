@@ -38,13 +38,16 @@ with the opposite quantities, never an edit.
 
 from __future__ import annotations
 
+import gc
 import logging
 import random
 import time as clock
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta, tzinfo
+from operator import attrgetter
 from typing import Any
 
 from sqlalchemy import func, or_, select
@@ -62,7 +65,6 @@ from sitroom.db import (
     utcnow,
 )
 from sitroom.errors import BusyError, ConflictError, NotFoundError, SitroomError
-from sitroom.places.models import OrgUnit
 from sitroom.supply.models import (
     ADJUST_REASONS,
     ENTRY_KINDS,
@@ -71,7 +73,6 @@ from sitroom.supply.models import (
     Item,
     Lot,
     Route,
-    StockBalance,
     StockBatch,
     StockEntry,
 )
@@ -250,6 +251,24 @@ def local_day(moment: datetime, zone: tzinfo) -> date:
     return moment.astimezone(zone).date()
 
 
+@contextmanager
+def collector_paused() -> Iterator[None]:
+    """No cyclic garbage collection inside (the previous state restored after).
+
+    A post makes hundreds of thousands of small objects (entries, the book's stock)
+    that live until it ends: the collector would walk them, and everything else
+    alive, again and again, and free nothing. Reference counting still frees
+    what it can; the cycles made meanwhile wait for the next collection after.
+    """
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
 def unit_word(count: int, unit: str) -> str:
     """``"1 tablet"``, ``"1,200 tablets"``."""
     return f"{count:,} {unit}{'' if count == 1 or unit.endswith('s') else 's'}"
@@ -304,7 +323,8 @@ class Ledger:
         reason = ""
         for attempt in range(1, MAX_ATTEMPTS + 1):
             try:
-                summary = self._post_once(movements, source, sha256, dry_run)
+                with collector_paused():
+                    summary = self._post_once(movements, source, sha256, dry_run)
             except Exception as exc:
                 self.session.rollback()
                 if not is_db_error(exc):
@@ -436,7 +456,8 @@ class Ledger:
         source = f"reversal of stock batch {batch_id}: {reason.strip()}"[:500]
         try:
             begin_write(self.session, self.lock_timeout)
-            summary = self._reverse(batch_id, reason.strip(), source)
+            with collector_paused():
+                summary = self._reverse(batch_id, reason.strip(), source)
             if not summary.ok:
                 self.session.rollback()
                 return summary
@@ -578,12 +599,20 @@ class Ledger:
             )
         if m.time.tzinfo is None:
             raise Refused("time", "the time has no time zone")
-        if m.time > limit:
+        # In UTC once: the entries carry it (compared with the balances' times, read in
+        # UTC, and written as UTC), not the offset it was given with.
+        when = m.time.astimezone(UTC)
+        if when > limit:
             raise Refused("time", f"{m.time.isoformat()} is in the future")
-        place = book.facility(m.facility)
-        item = book.item(m.item)
-        self._authorize(m, place)
-        if isinstance(m.quantity, bool) or not isinstance(m.quantity, int):
+        # (The look-ups inline: ``facility`` and ``item`` only to refuse what is unknown.)
+        place = book.places.get(m.facility) or book.facility(m.facility)
+        item = book.items.get(m.item) or book.item(m.item)
+        if self.principal is not None:
+            self._authorize(m, place)
+        quantity = m.quantity
+        if quantity.__class__ is not int and (
+            isinstance(quantity, bool) or not isinstance(quantity, int)
+        ):
             raise Refused("quantity", f"{m.quantity!r} is not a whole number of {item.unit}s")
         if m.event == "stocktake":
             if m.quantity < 0:
@@ -600,7 +629,7 @@ class Ledger:
             inbound = event == "transfer_in"
             other = self._route(book, place, m, inbound=inbound)
             base: Base = (
-                m.time, event, place.id, item.id, other.id, None, m.reason, m.reference,
+                when, event, place.id, item.id, other.id, None, m.reason, m.reference,
                 None, None, None,
             )  # fmt: skip
             if not inbound:
@@ -612,7 +641,7 @@ class Ledger:
                 raise Refused("reference", "a transfer in names the transfer's reference")
             return book.receive(base, place, other, item, m)
         base = (
-            m.time, event, place.id, item.id, None, m.counterparty, m.reason, m.reference,
+            when, event, place.id, item.id, None, m.counterparty, m.reason, m.reference,
             m.patients, None, None,
         )  # fmt: skip
         if event == "dispense":
@@ -645,12 +674,12 @@ class Ledger:
         self, book: _Book, place: _Place, item: _ItemInfo, m: Movement, base: Base
     ) -> list[Entry]:
         lot = book.counted_lot(place, item, m)
-        on_hand = book.available_at(place.id, item.id, lot.id, m.time, later=False)
+        on_hand = book.available_at(place.id, item.id, lot.id, base[0], later=False)
         if m.quantity < on_hand:
             # A count below the ledger takes stock out at its time: what was issued after
             # it must still have been there (a back-dated count may not make a later
             # balance negative, as for any issue).
-            lowest = book.available_at(place.id, item.id, lot.id, m.time)
+            lowest = book.available_at(place.id, item.id, lot.id, base[0])
             if lowest < on_hand - m.quantity:
                 raise Refused(
                     "quantity",
@@ -680,7 +709,9 @@ class Ledger:
                 "counterparty",
                 f"a transfer names the facility it {'comes from' if inbound else 'goes to'}",
             )
-        other = book.facility(m.counterparty, column="counterparty")
+        other = book.places.get(m.counterparty) or book.facility(
+            m.counterparty, column="counterparty"
+        )
         source, destination = (other, place) if inbound else (place, other)
         if not book.routed(source, destination):
             raise Refused(
@@ -691,12 +722,17 @@ class Ledger:
         return other
 
 
+_TEXT_NAMES = tuple(TEXT_LIMITS)
+_TEXT_MOSTS = tuple(TEXT_LIMITS.values())
+#: A movement's text fields in the order of TEXT_LIMITS, in one call.
+_texts = attrgetter(*_TEXT_NAMES)
+
+
 def _screen(m: Movement) -> None:
     """Refuse what no column can hold: a NUL character, text too long, a year out of range,
     more patients than a count holds (PostgreSQL would fail on them, not refuse them)."""
-    for name, most in TEXT_LIMITS.items():
-        value = getattr(m, name)
-        if value is None:
+    for name, most, value in zip(_TEXT_NAMES, _TEXT_MOSTS, _texts(m), strict=True):
+        if value is None or (value.__class__ is str and len(value) <= most and "\x00" not in value):
             continue
         if not isinstance(value, str):
             raise Refused(name, f"{value!r} is not text")
@@ -733,13 +769,15 @@ class _Book:
             m.counterparty for m in movements if m.counterparty and m.event.startswith("transfer")
         }
         self.places: dict[str, _Place] = {}
-        for chunk in _chunks(sorted(codes)):
-            for fid, code, kind, supplier, path in session.execute(
-                select(
-                    Facility.id, Facility.code, Facility.type, Facility.supplier_id, OrgUnit.path
-                )
-                .join(OrgUnit, OrgUnit.id == Facility.org_unit_id)
-                .where(Facility.code.in_(chunk))
+        # The book's reads go through the DBAPI cursor (``_fetch``): SQLAlchemy's per-row
+        # and per-value work cost more than the queries themselves.
+        self.sqlite = session.connection().dialect.name == "sqlite"
+        for where, params in _among("f.code", sorted(codes), self.sqlite, "text"):
+            for fid, code, kind, supplier, path in _fetch(
+                session,
+                "SELECT f.id, f.code, f.type, f.supplier_id, o.path FROM supply_facility f"
+                f" JOIN org_unit o ON o.id = f.org_unit_id WHERE {where}",
+                params,
             ):
                 self.places[code] = _Place(fid, code, kind, supplier, path)
         self.items: dict[str, _ItemInfo] = {
@@ -791,44 +829,49 @@ class _Book:
         # The supplier links as they are now: a change of supplier commits under these
         # locks (network_service), and may have done so since the places were read.
         by_id = {p.id: p for p in self.places.values()}
-        for chunk in _chunks(ids):
-            for fid, supplier in session.execute(
-                select(Facility.id, Facility.supplier_id).where(Facility.id.in_(chunk))
+        for where, params in _among("id", ids, self.sqlite, "int"):
+            for fid, supplier in _fetch(
+                session, f"SELECT id, supplier_id FROM supply_facility WHERE {where}", params
             ):
                 by_id[fid].supplier_id = supplier
 
     def load(self, session: Session) -> None:
         """The lots of the items and the balances of the facilities touched (after the locks)."""
-        item_ids = [i.id for i in self.items.values()]
-        if item_ids:
-            for lot_id, item_id, code, expiry in session.execute(
-                select(Lot.id, Lot.item_id, Lot.code, Lot.expiry).where(Lot.item_id.in_(item_ids))
+        item_ids = sorted(i.id for i in self.items.values())
+        sqlite = self.sqlite
+        for where, params in _among("item_id", item_ids, sqlite, "int"):
+            for lot_id, item_id, code, expiry in _fetch(
+                session, f"SELECT id, item_id, code, expiry FROM supply_lot WHERE {where}", params
             ):
-                self.lots[(item_id, code)] = _LotInfo(lot_id, code, expiry)
-        place_ids = [p.id for p in self.places.values()]
-        alive = StockBalance.quantity != 0
+                self.lots[(item_id, code)] = _LotInfo(lot_id, code, _date(expiry))
+        place_ids = sorted(p.id for p in self.places.values())
+        alive = "quantity <> 0"
+        since: list[Any] = []
         if self.earliest is not None:
-            alive = or_(alive, StockBalance.last_time > self.earliest)
-        for chunk in _chunks(place_ids):
-            for row in session.execute(
-                select(
-                    StockBalance.facility_id,
-                    StockBalance.item_id,
-                    StockBalance.lot_id,
-                    StockBalance.quantity,
-                    StockBalance.last_time,
-                ).where(
-                    StockBalance.facility_id.in_(chunk), StockBalance.item_id.in_(item_ids), alive
-                )
-            ):
-                self.stock[(row[0], row[1], row[2])] = _Stock(
-                    row[3], row[4], stored=True, newest=row[4]
-                )
-                self.held[(row[0], row[1])].append(row[2])
-            for source, destination in session.execute(
-                select(Route.source_id, Route.destination_id).where(
-                    or_(Route.source_id.in_(chunk), Route.destination_id.in_(chunk))
-                )
+            alive = "(quantity <> 0 OR last_time > %s)"
+            since = [_sqlite_time(self.earliest) if sqlite else self.earliest]
+        read_time = _read_sqlite_time if sqlite else _read_time
+        stock = self.stock
+        held = self.held
+        for items_in, item_params in _among("item_id", item_ids, sqlite, "int"):
+            for places_in, place_params in _among("facility_id", place_ids, sqlite, "int"):
+                for facility, item, lot, quantity, last in _fetch(
+                    session,
+                    "SELECT facility_id, item_id, lot_id, quantity, last_time FROM stock_balance"
+                    f" WHERE {places_in} AND {items_in} AND {alive}",
+                    [*place_params, *item_params, *since],
+                ):
+                    newest = None if last is None else read_time(last)
+                    stock[(facility, item, lot)] = _Stock(
+                        quantity, newest, stored=True, newest=newest
+                    )
+                    held[(facility, item)].append(lot)
+        for places_in, params in _among("source_id", place_ids, sqlite, "int"):
+            for source, destination in _fetch(
+                session,
+                "SELECT source_id, destination_id FROM supply_route"
+                f" WHERE {places_in} OR {places_in.replace('source_id', 'destination_id')}",
+                params * 2,
             ):
                 self.routes.add((source, destination))
         self.lot_by_id = {lot.id: lot for lot in self.lots.values()}
@@ -837,29 +880,14 @@ class _Book:
     def _load_transit(self, session: Session, references: Iterable[str]) -> None:
         """What is in transit under each of ``references`` (not loaded before), in one
         query a few hundred references (not one per transfer)."""
-        for chunk in _chunks(sorted(references)):
-            rows = session.execute(
-                select(
-                    StockEntry.reference,
-                    StockEntry.kind,
-                    StockEntry.facility_id,
-                    StockEntry.counterparty_id,
-                    StockEntry.item_id,
-                    StockEntry.lot_id,
-                    func.sum(StockEntry.quantity),
-                )
-                .where(
-                    StockEntry.reference.in_(chunk),
-                    StockEntry.kind.in_(("transfer_out", "transfer_in")),
-                )
-                .group_by(
-                    StockEntry.reference,
-                    StockEntry.kind,
-                    StockEntry.facility_id,
-                    StockEntry.counterparty_id,
-                    StockEntry.item_id,
-                    StockEntry.lot_id,
-                )
+        for where, params in _among("reference", sorted(references), self.sqlite, "text"):
+            rows = _fetch(
+                session,
+                "SELECT reference, kind, facility_id, counterparty_id, item_id, lot_id,"
+                " SUM(quantity) FROM stock_entry"
+                f" WHERE {where} AND kind IN ('transfer_out', 'transfer_in')"
+                " GROUP BY reference, kind, facility_id, counterparty_id, item_id, lot_id",
+                params,
             )
             for reference, kind, facility, other, item, lot, total in rows:
                 if other is None or reference is None:
@@ -951,7 +979,8 @@ class _Book:
         self, facility: int, item: int, lot: int, at: datetime, *, later: bool = True
     ) -> int:
         """The stock of the lot at ``at`` (``later``: the least of it from ``at`` on)."""
-        stock = self._key_stock((facility, item, lot))
+        key = (facility, item, lot)
+        stock = self.stock.get(key) or self._key_stock(key)
         current = stock.quantity + stock.change
         newest = stock.newest
         if newest is None or at >= newest:
@@ -994,11 +1023,13 @@ class _Book:
     ) -> Entry:
         if quantity == 0 and not allow_zero:
             raise Refused("quantity", "nothing to move")
-        stock = self._key_stock((place.id, item.id, lot.id))
+        key = (place.id, item.id, lot.id)
+        stock = self.stock.get(key) or self._key_stock(key)
         when = base[0]
         stock.moves.append((when, quantity))
         stock.change += quantity
-        if stock.newest is None or when > stock.newest:
+        newest = stock.newest
+        if newest is None or when > newest:
             stock.newest = when
         return (*base[:4], lot.id, quantity, *base[4:])
 
@@ -1020,6 +1051,7 @@ class _Book:
         """Take ``quantity`` out: the named lot, or FEFO over the lots held (those not
         expired on the movement's day in the country's time zone, unless ``allow_expired``)."""
         day = local_day(m.time, self.zone)
+        at = base[0]
         if m.lot:
             lot = self.named_lot(item, m.lot)
             if not allow_expired and lot.expiry < day:
@@ -1028,7 +1060,7 @@ class _Book:
                     f"lot {lot.code} of {item.code} expired on {lot.expiry.isoformat()}:"
                     f" it cannot be {'dispensed' if m.event == 'dispense' else 'sent'}",
                 )
-            there = self.available_at(place.id, item.id, lot.id, m.time)
+            there = self.available_at(place.id, item.id, lot.id, at)
             if there < quantity:
                 raise Refused(
                     "quantity",
@@ -1043,14 +1075,15 @@ class _Book:
             usable = [
                 lot
                 for lot in usable
-                if lot.expiry < day and self.available_at(place.id, item.id, lot.id, m.time) > 0
+                if lot.expiry < day and self.available_at(place.id, item.id, lot.id, at) > 0
             ] or usable
-        usable.sort(key=lambda lot: (lot.expiry, lot.code))
+        if len(usable) > 1:
+            usable.sort(key=lambda lot: (lot.expiry, lot.code))
         takes: list[tuple[_LotInfo, int]] = []
         held: list[tuple[_LotInfo, int]] = []
         left = quantity
         for lot in usable:
-            there = self.available_at(place.id, item.id, lot.id, m.time)
+            there = self.available_at(place.id, item.id, lot.id, at)
             held.append((lot, there))
             if there <= 0:
                 continue
@@ -1066,7 +1099,7 @@ class _Book:
                 for lot in lots
                 if lot.expiry < day
                 and lot not in usable
-                and self.available_at(place.id, item.id, lot.id, m.time, later=False) > 0
+                and self.available_at(place.id, item.id, lot.id, at, later=False) > 0
             ]
             raise Refused(
                 "quantity",
@@ -1126,7 +1159,12 @@ class _Book:
             )
         made = []
         left = m.quantity
-        for lot_id in sorted(pending, key=lambda i: (self.lot_by_id[i].expiry, i)):
+        order = (
+            sorted(pending, key=lambda i: (self.lot_by_id[i].expiry, i))
+            if len(pending) > 1
+            else list(pending)
+        )
+        for lot_id in order:
             take = min(pending[lot_id], left)
             if take <= 0:
                 continue
@@ -1139,13 +1177,14 @@ class _Book:
         """Units of each lot sent under ``reference`` and not yet received (loaded with
         the book for the post's references; this post's own transfers added as made)."""
         key = (reference, source, destination, item)
-        if key not in self._transit:
-            if reference not in self.references:
-                # A reference no transfer in of the post named (a reversal's): read it now.
-                self.references.add(reference)
-                self._load_transit(self.session, (reference,))
-            self._transit.setdefault(key, defaultdict(int))
-        return self._transit[key]
+        pending = self._transit.get(key)
+        if pending is not None:
+            return pending
+        if reference not in self.references:
+            # A reference no transfer in of the post named (a reversal's): read it now.
+            self.references.add(reference)
+            self._load_transit(self.session, (reference,))
+        return self._transit.setdefault(key, defaultdict(int))
 
     def note_sent(self, reference: str, sent: list[Entry]) -> None:
         """A transfer out of this post is in transit for a transfer in of the same post
@@ -1198,38 +1237,38 @@ class _Book:
                 if new is not None:
                     ids[new.id] = lot_id
         stamp = _sqlite_time if sqlite else _utc
-        times: dict[datetime, Any] = {}
         rows_out: list[tuple[Any, ...]] = []
-        # The balances: the sum of each lot's moves, and its newest time (by the book's key).
-        change: dict[tuple[int, int, int], int] = defaultdict(int)
-        newest: dict[tuple[int, int, int], datetime] = {}
+        append = rows_out.append
+        # An entry's time is the UTC one ``_check`` made (or a stored entry's, for a
+        # reversal): converted once per movement (its entries share the object).
+        last_when: datetime | None = None
+        text: Any = None
         for entry in entries:
-            when, kind, facility, item, lot_id, quantity = entry[:6]
-            key = (facility, item, lot_id)
-            change[key] += quantity
-            last = newest.get(key)
-            if last is None or when > last:
-                newest[key] = when
-            text = times.get(when)
-            if text is None:
-                text = times[when] = stamp(when)
+            when = entry[0]
+            if when is not last_when:
+                text = stamp(when)
+                last_when = when
+            lot_id = entry[4]
             if lot_id < 0:
                 lot_id = ids[lot_id]
-            rows_out.append(
-                (batch_id, text, kind, facility, item, lot_id, quantity, *entry[6:], simulated)
-            )
+            append((batch_id, text, *entry[1:4], lot_id, *entry[5:], simulated))
+        # The balances: each lot's change in this post and its newest time, as ``move``
+        # kept them on the book's stock (its stored time is the balance's own, so the
+        # newest of the two is what MAX/GREATEST keeps).
         updates: list[tuple[Any, ...]] = []
         inserts: list[tuple[Any, ...]] = []
-        for key, delta in change.items():
-            stock = self.stock.get(key)
+        for key, stock in self.stock.items():
+            if not stock.moves:
+                continue
             lot_id = ids[key[2]] if key[2] < 0 else key[2]
-            when = stamp(newest[key])
-            if stock is not None and stock.stored:
-                updates.append((delta, when, key[0], key[1], lot_id))
+            assert stock.newest is not None
+            when = stamp(stock.newest)
+            if stock.stored:
+                updates.append((stock.change, when, key[0], key[1], lot_id))
             else:
                 # Not loaded: none, or one at zero from before the post (so never less
                 # than zero after it: the check on the proposed row holds).
-                inserts.append((key[0], key[1], lot_id, delta, when))
+                inserts.append((key[0], key[1], lot_id, stock.change, when))
         cursor = connection.connection.cursor()
         try:
             _insert(cursor, sqlite, "stock_entry", _ENTRY_COLUMNS, rows_out)
@@ -1296,6 +1335,62 @@ def _sqlite_time(value: datetime) -> str:
         raise ValueError("naive datetime given to a UTC column")
     # "YYYY-MM-DD HH:MM:SS.ffffff+00:00" without its offset (no naive copy made).
     return value.astimezone(UTC).isoformat(" ", "microseconds")[:26]
+
+
+def _read_sqlite_time(value: str | datetime) -> datetime:
+    """A ``UTCDateTime`` as the SQLite driver gives it (naive UTC text), as SQLAlchemy
+    would read it: aware, in UTC."""
+    moment = value if isinstance(value, datetime) else datetime.fromisoformat(value)
+    if moment.tzinfo is None:
+        return moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC)
+
+
+def _read_time(value: datetime) -> datetime:
+    """A ``UTCDateTime`` as PostgreSQL's driver gives it (in the session's time zone),
+    in UTC."""
+    return value.astimezone(UTC)
+
+
+def _date(value: str | date) -> date:
+    """A ``Date`` as the driver gives it (text on SQLite)."""
+    return date.fromisoformat(value) if isinstance(value, str) else value
+
+
+def _fetch(session: Session, sql: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
+    """The rows of ``sql`` (parameters marked ``%s``) through the DBAPI cursor of the
+    session's connection, in its transaction: no SQLAlchemy processing per row or value
+    (the callers convert what they read: see ``_read_sqlite_time``, ``_date``). Flushes
+    the session first, as its own queries do (autoflush): a caller's pending facility,
+    lot or route is read."""
+    if session.autoflush:
+        session.flush()
+    connection = session.connection()
+    if connection.dialect.name == "sqlite":
+        sql = sql.replace("%s", "?")
+    cursor = connection.connection.cursor()
+    try:
+        cursor.execute(sql, params)
+        return list(cursor.fetchall())
+    finally:
+        cursor.close()
+
+
+def _among(
+    column: str, values: Sequence[Any], sqlite: bool, array: str
+) -> Iterator[tuple[str, list[Any]]]:
+    """``column`` is one of ``values``: (condition, parameters) for each query to run. On
+    SQLite an IN of at most 900 values a query; on PostgreSQL one ``= ANY(%s::array[])``
+    of them all (one parameter, whatever their number: a long IN list is parsed value by
+    value, and thousands of them made PostgreSQL's parser refuse a statement). Nothing
+    when ``values`` is empty."""
+    if not values:
+        return
+    if not sqlite:
+        yield f"{column} = ANY(%s::{array}[])", [list(values)]
+        return
+    for chunk in _chunks(values):
+        yield f"{column} IN ({', '.join(['%s'] * len(chunk))})", list(chunk)
 
 
 def _utc(value: datetime) -> datetime:

@@ -18,7 +18,7 @@ from sitroom.auth.permissions import Principal
 from sitroom.errors import ConflictError
 from sitroom.supply import service
 from sitroom.supply.ledger import Ledger, Movement, PostSummary, local_day
-from sitroom.supply.models import StockBalance, StockEntry
+from sitroom.supply.models import Facility, StockBalance, StockEntry
 
 ZONE = ZoneInfo("Asia/Pyongyang")
 STOCKPILE = "STOCKPILE"
@@ -541,3 +541,24 @@ def test_an_expired_adjustment_takes_the_expired_lots_that_have_stock(stocked: S
     short = post(stocked, Movement(july, "dispense", PHARMACY, "PARA-500", 471))
     assert not short.committed
     assert "expired lots not counted" not in short.rejections[0].reason
+
+
+def test_a_post_reads_what_its_session_has_not_flushed_yet(loaded: Session) -> None:
+    # The book reads through the driver's cursor: the session is flushed first, as its
+    # own queries would be, so a facility added in the same session is known.
+    store = loaded.scalars(select(Facility).where(Facility.code == STORE)).one()
+    loaded.add(
+        Facility(
+            code="PH-NEW-001",
+            name="New pharmacy",
+            type="pharmacy",
+            org_unit_id=store.org_unit_id,
+            supplier_id=store.id,
+        )
+    )
+    summary = post(
+        loaded,
+        Movement(at(1), "receipt", "PH-NEW-001", "PARA-500", 10, lot="N1", expiry=date(2030, 1, 1)),
+    )
+    assert summary.committed, summary.rejections
+    assert stock(loaded, "PH-NEW-001") == {"N1": 10}
