@@ -21,7 +21,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from sitroom.aid import pipeline
@@ -915,6 +915,19 @@ def test_the_warehouse_logistician_receives_and_a_shipment_is_closed_short(world
     assert "1 unit received after" in (one.shipment.events[-1].note or "")
 
 
+def test_a_receipt_reversed_in_the_ledger_reopens_a_shipment_received_in_full(
+    world: World,
+) -> None:
+    s = world.session
+    number = _ship(world, _pledge(world))
+    done = _receive(world, number, 600)
+    assert done.shipment.status == "received"
+    Ledger(s, user="keeper").reverse(done.summary.batch_id, reason="counted twice")
+    again = _receive(world, number, 100, at=may(21))
+    assert again.shipment.status == "partly_received"
+    assert "after the shipment was closed" not in (again.shipment.events[-1].note or "")
+
+
 def test_a_receipt_waits_for_customs_and_keeps_the_history_in_order(world: World) -> None:
     s = world.session
     number = _ship(world, _pledge(world))
@@ -959,6 +972,18 @@ def test_a_pledge_stays_within_what_it_answers(world: World) -> None:
     s.commit()
     with nothing_written(s, AidRefused, "ORS: 5,001 pledged", "(5,000 accepted"):
         _pledge(world, request=world.regional, lines=[LineIn("ORS", 5_001)])
+    # A pledge naming a request and an offer stays within both.
+    korea = s.scalar(select(Offer).where(Offer.number == world.open_offer))
+    assert korea is not None
+    korea.status = "accepted"
+    mask = s.scalar(select(Item.id).where(Item.code == "MASK-MED"))
+    s.execute(delete(OfferLine).where(OfferLine.offer_id == korea.id, OfferLine.item_id == mask))
+    s.commit()
+    with nothing_written(s, AidRefused, f"MASK-MED is not on offer {world.open_offer}"):
+        _pledge(
+            world, partner="KR", request=world.to_korea, offer=world.open_offer,
+            lines=[LineIn("MASK-MED", 10)],
+        )  # fmt: skip
     # An offer: what was offered.
     with nothing_written(s, AidRefused, f"offer {world.accepted_offer}", "(100,000 offered"):
         _pledge(

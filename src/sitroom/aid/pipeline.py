@@ -109,6 +109,8 @@ OFFER_PLEDGEABLE = "accepted"
 DESTINATION_TYPES = ("stockpile", "warehouse")
 #: A shipment's goods are on their way (it may be updated or cancelled).
 ON_THE_WAY = ("planned", "in_transit", "at_border", "arrived")
+#: How the history's note of a shipment closed short begins.
+CLOSED_SHORT = "closed short:"
 #: A shipment that may be received (its lots, as far as not received yet).
 RECEIVABLE = ("in_transit", "at_border", "arrived", "partly_received", "received")
 #: The moves :func:`update_shipment` makes: from each status, to which.
@@ -929,54 +931,66 @@ def _within_answered(
     reasons: list[str],
 ) -> None:
     """Why the pledge's lines exceed what it answers, if so: only items of the request
-    (what the partner accepted of each, once recorded; else what was asked) or of the
+    (what the partner accepted of each, once recorded; else what was asked) and of the
     offer (what was offered), less what the partner's other open or fulfilled pledges
     answering it already promised."""
-    if asked is None and offered is None:
-        return
+    for what, limit, answering, word in _answerable(session, asked, offered):
+        promised: dict[int, int] = {
+            i: int(q)
+            for i, q in session.execute(
+                select(PledgeLine.item_id, func.sum(PledgeLine.quantity))
+                .join(Pledge, Pledge.id == PledgeLine.pledge_id)
+                .where(answering, Pledge.status != "cancelled")
+                .group_by(PledgeLine.item_id)
+            )
+        }
+        for item, line in made:
+            if item.id not in limit:
+                reasons.append(f"{item.code} is not on {what}")
+                continue
+            left = max(0, limit[item.id] - promised.get(item.id, 0))
+            if line.quantity > left:
+                reasons.append(
+                    f"{item.code}: {line.quantity:,} pledged, more than is left to pledge of"
+                    f" {what} ({limit[item.id]:,} {word}, {promised.get(item.id, 0):,} pledged"
+                    f" already: at most {left:,})"
+                )
+
+
+def _answerable(
+    session: Session, asked: AidRequest | None, offered: Offer | None
+) -> list[tuple[str, dict[int, int], Any, str]]:
+    """For the request and the offer a pledge answers (either or both): its name, the
+    units of each item it leaves to pledge in all, the condition on the pledges
+    answering it, and what those units are (asked, accepted, offered)."""
+    found: list[tuple[str, dict[int, int], Any, str]] = []
     if asked is not None:
-        what = f"request {asked.number}"
         rows = session.execute(
             select(RequestLine.item_id, RequestLine.quantity, RequestLine.accepted).where(
                 RequestLine.request_id == asked.id
             )
         ).all()
-        limit = {i: (int(a) if a is not None else int(q)) for i, q, a in rows}
-        answering = Pledge.request_id == asked.id
-        word = "asked" if all(a is None for _, _, a in rows) else "accepted"
-    else:
-        assert offered is not None
-        what = f"offer {offered.number}"
-        limit = {
-            i: int(q)
-            for i, q in session.execute(
-                select(OfferLine.item_id, OfferLine.quantity).where(
-                    OfferLine.offer_id == offered.id
-                )
+        found.append(
+            (
+                f"request {asked.number}",
+                {i: (int(a) if a is not None else int(q)) for i, q, a in rows},
+                Pledge.request_id == asked.id,
+                "asked" if all(a is None for _, _, a in rows) else "accepted",
             )
-        }
-        answering = Pledge.offer_id == offered.id
-        word = "offered"
-    promised: dict[int, int] = {
-        i: int(q)
-        for i, q in session.execute(
-            select(PledgeLine.item_id, func.sum(PledgeLine.quantity))
-            .join(Pledge, Pledge.id == PledgeLine.pledge_id)
-            .where(answering, Pledge.status != "cancelled")
-            .group_by(PledgeLine.item_id)
         )
-    }
-    for item, line in made:
-        if item.id not in limit:
-            reasons.append(f"{item.code} is not on {what}")
-            continue
-        left = max(0, limit[item.id] - promised.get(item.id, 0))
-        if line.quantity > left:
-            reasons.append(
-                f"{item.code}: {line.quantity:,} pledged, more than is left to pledge of"
-                f" {what} ({limit[item.id]:,} {word}, {promised.get(item.id, 0):,} pledged"
-                f" already: at most {left:,})"
+    if offered is not None:
+        lines = session.execute(
+            select(OfferLine.item_id, OfferLine.quantity).where(OfferLine.offer_id == offered.id)
+        )
+        found.append(
+            (
+                f"offer {offered.number}",
+                {i: int(q) for i, q in lines},
+                Pledge.offer_id == offered.id,
+                "offered",
             )
+        )
+    return found
 
 
 def _request(session: Session, number: str) -> AidRequest:
@@ -1551,7 +1565,7 @@ def close_shipment(
             reason_is="the reason for closing it short", at=at, recorded=recorded,
             previous=shipment.status_at, step_is="the closing", by=user,
             note=lambda why: (
-                f"closed short: {shipped - arrived:,} of {shipped:,} units never arrived ({why})"
+                f"{CLOSED_SHORT} {shipped - arrived:,} of {shipped:,} units never arrived ({why})"
             ),
         )  # fmt: skip
         return _shipment_view(session, shipment)
@@ -1560,6 +1574,25 @@ def close_shipment(
 
 
 # Receipt -----------------------------------------------------------------------------
+
+
+def _closed_short(session: Session, shipment: Shipment) -> bool:
+    """Whether the shipment is received because it was closed short (its history's
+    last step to ``received`` is :func:`close_shipment`'s), not received in full."""
+    if shipment.status != "received":
+        return False
+    last = session.scalar(
+        select(AidEvent.note)
+        .where(
+            AidEvent.subject == "shipment",
+            AidEvent.subject_id == shipment.id,
+            AidEvent.to_status == "received",
+            AidEvent.from_status != "received",
+        )
+        .order_by(AidEvent.id.desc())
+        .limit(1)
+    )
+    return (last or "").startswith(CLOSED_SHORT)
 
 
 def _receivable(shipment: Shipment, reasons: list[str]) -> None:
@@ -1695,11 +1728,15 @@ def receive_shipment(
     received or received (and arrived, if its arrival was not recorded); the
     pledge fulfilled when every pledged unit has been received.
 
+    Goods that turn up after the shipment was closed short are received (into the
+    ledger, under its number) without reopening it.
+
     Refused, with every reason and nothing written: a lot not on the shipment;
     more of a lot than was shipped and not yet received (the ledger's receipts
-    under the number); a shipment planned (not left), cancelled or held at
-    customs; a time before the departure (or the recorded arrival) or in the
-    future; no receiver; a user without ``stock.write`` over the warehouse (the
+    under the number); a shipment planned (not left), cancelled, held at
+    customs or awaiting them; a time before the shipment's departure, recorded
+    arrival, last customs step or last step (its history never goes back in
+    time), or in the future; no receiver; a user without ``stock.write`` over the warehouse (the
     logistician who keeps its stock signs the goods in; ``aid.write`` is not
     needed); anything the ledger refuses.
     """
@@ -1797,8 +1834,9 @@ def receive_shipment(
         )
         units = sum(m.quantity for m in movements)
         # Goods that turn up after the shipment was closed short are received under its
-        # number, but do not reopen it: what was written off stays out of the pipeline.
-        closed = shipment.status == "received"
+        # number, but do not reopen it: what was written off stays out of the pipeline. (A
+        # shipment received in full whose receipt was reversed in the ledger reopens.)
+        closed = _closed_short(session, shipment)
         change_status(
             session,
             Shipment,

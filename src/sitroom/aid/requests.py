@@ -70,9 +70,9 @@ from .models import (
     Shipment,
 )
 
-#: Where a request may go from each status (``send_request`` takes it out of draft).
 M = TypeVar("M", AidRequest, Offer)
 
+#: Where a request may go from each status (``send_request`` takes it out of draft).
 REQUEST_MOVES: dict[str, tuple[str, ...]] = {
     "sent": ("acknowledged", "under_discussion", "accepted", "partly_accepted", "declined",
              "no_response"),

@@ -26,9 +26,10 @@ come three ways, and :func:`estimate_demand` says in its result which it used:
 - ``expected`` (any given series of expected cases): no interval; every quantile is
   the sum itself, and the note says so.
 
-**The population caps the cases.** Nobody falls ill twice within a horizon of a few
-weeks in this model, so the cases at a place over the horizon cannot exceed the
-place's population P[p]: given ``population``, each sample path's running total is
+**The population caps the cases.** The model assumes at most one episode per
+person within a horizon of a few weeks (a deliberate upper bound on need), so the
+cases at a place over the horizon are taken not to exceed the place's population
+P[p]: given ``population``, each sample path's running total is
 capped at P[p] (:func:`cap_cases`: the days after it reaches P[p] add nothing), the
 comonotone sums and an expected series' total alike, so every quantile of C[p], and
 of N[p, i] with it, is at most P[p] (times u_i). A growth forecast's upper tail four

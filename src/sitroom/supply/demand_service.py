@@ -334,6 +334,8 @@ def _capped(
     codes = list(kept)
     population, missing = populations(session, codes, kept)
     notes.extend(missing)
+    # estimate_demand caps the paths itself (and notes where the cap binds, which it
+    # could not see in paths capped before): the paths are capped again for the caller.
     demand = estimate_demand(
         chosen, samples=stacked, horizon=stacked.shape[2], places=codes, population=population
     )

@@ -41,6 +41,7 @@ from __future__ import annotations
 import gc
 import logging
 import random
+import threading
 import time as clock
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -251,22 +252,40 @@ def local_day(moment: datetime, zone: tzinfo) -> date:
     return moment.astimezone(zone).date()
 
 
+class _Pauses:
+    """How many posts have paused the collector, process-wide (a server posts from
+    several threads): the first pause disables it, the last one out restores the
+    state the first found."""
+
+    lock = threading.Lock()
+    count = 0
+    was_enabled = True
+
+
 @contextmanager
 def collector_paused() -> Iterator[None]:
-    """No cyclic garbage collection inside (the previous state restored after).
+    """No cyclic garbage collection inside (the state found restored after the last
+    of overlapping pauses, from any thread, ends).
 
     A post makes hundreds of thousands of small objects (entries, the book's stock)
     that live until it ends: the collector would walk them, and everything else
     alive, again and again, and free nothing. Reference counting still frees
     what it can; the cycles made meanwhile wait for the next collection after.
+    The collector is the process's: in a server, other requests run without it
+    while a post lasts (seconds for the largest imports).
     """
-    enabled = gc.isenabled()
-    gc.disable()
+    with _Pauses.lock:
+        if _Pauses.count == 0:
+            _Pauses.was_enabled = gc.isenabled()
+            gc.disable()
+        _Pauses.count += 1
     try:
         yield
     finally:
-        if enabled:
-            gc.enable()
+        with _Pauses.lock:
+            _Pauses.count -= 1
+            if _Pauses.count == 0 and _Pauses.was_enabled:
+                gc.enable()
 
 
 def unit_word(count: int, unit: str) -> str:

@@ -562,3 +562,28 @@ def test_a_post_reads_what_its_session_has_not_flushed_yet(loaded: Session) -> N
     )
     assert summary.committed, summary.rejections
     assert stock(loaded, "PH-NEW-001") == {"N1": 10}
+
+
+def test_overlapping_pauses_of_the_collector_restore_it_once_the_last_ends() -> None:
+    # Two posts in two threads of a server: A pauses, B pauses, A ends, B ends.
+    import gc
+
+    from sitroom.supply.ledger import collector_paused
+
+    assert gc.isenabled()
+    first, second = collector_paused(), collector_paused()
+    first.__enter__()
+    second.__enter__()
+    assert not gc.isenabled()
+    first.__exit__(None, None, None)
+    assert not gc.isenabled()  # B still posting
+    second.__exit__(None, None, None)
+    assert gc.isenabled()
+    # A collector disabled before stays disabled.
+    gc.disable()
+    try:
+        with collector_paused():
+            assert not gc.isenabled()
+        assert not gc.isenabled()
+    finally:
+        gc.enable()

@@ -696,7 +696,7 @@ def gap(
             data={"error": str(exc)},
         )
         return _page(context, "gap", title, intro, [section], controls=controls)
-    sections = [_gap_items(report)]
+    sections = [_gap_items(context, report)]
     sections.append(_gap_regions(context, report, item))
     if report.reliability:
         sections.append(_reliability(report))
@@ -750,7 +750,7 @@ def _gap_row(row: GapRow, first: dict[str, Value]) -> dict[str, Value]:
     }
 
 
-def _gap_items(report: GapReport) -> Section:
+def _gap_items(context: AppContext, report: GapReport) -> Section:
     """The national row of each item (the regions' rows for a regional user)."""
     national = [r for r in report.table if r.national]
     shown = national or list(report.table)
@@ -805,8 +805,8 @@ def _gap_items(report: GapReport) -> Section:
         f" from {source}" + (f" ({report.model} model)" if report.model else "") + "; stock"
         " and pipeline "
         + (
-            f"as they stood on {report.as_of:%Y-%m-%d %H:%M} UTC (the close of the day forecast"
-            " from)."
+            f"as they stood on {_local(context, report.as_of)} (the close of the day forecast"
+            " from, in the country's time)."
             if report.as_of is not None
             else "as they are now."
         ),
