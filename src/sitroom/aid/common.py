@@ -284,6 +284,17 @@ def iso(moment_: datetime | date | None) -> str | None:
     return moment_.isoformat()
 
 
+def expect(subject: str, number: str, status: str, allowed: Sequence[str], to: str) -> None:
+    """Refuse (409) a step from ``status`` when it is not one of ``allowed``."""
+    from sitroom.errors import ConflictError
+
+    if status not in allowed:
+        raise ConflictError(
+            f"{subject} {number} is {status}, not {' or '.join(allowed)}: it cannot become"
+            f" {to}; nothing was written"
+        )
+
+
 def change_status(
     session: Session,
     model: Any,
@@ -305,11 +316,7 @@ def change_status(
     from sitroom.errors import ConflictError
 
     read = row.status
-    if read not in allowed_from:
-        raise ConflictError(
-            f"{subject} {row.number} is {read}, not {' or '.join(allowed_from)}: it cannot"
-            f" become {to_status}; nothing was written"
-        )
+    expect(subject, row.number, read, allowed_from, to_status)
     changed = session.execute(
         update(model)
         .where(model.id == row.id, model.status == read)
@@ -355,13 +362,7 @@ def settle(
     ``reason_is`` names the reason in a refusal ("the reason for the cancellation"),
     ``step_is`` the step ("the cancellation").
     """
-    from sitroom.errors import ConflictError
-
-    if row.status not in allowed_from:
-        raise ConflictError(
-            f"{subject} {row.number} is {row.status}, not {' or '.join(allowed_from)}: it"
-            f" cannot become {to_status}; nothing was written"
-        )
+    expect(subject, row.number, row.status, allowed_from, to_status)
     reasons: list[str] = []
     why = text(reason, reason_is, reasons, required=True)
     when = moment(at, recorded, f"of {step_is}", reasons)

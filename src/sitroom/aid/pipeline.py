@@ -68,6 +68,7 @@ from .common import (
     authorize,
     can_read,
     change_status,
+    expect,
     facility,
     iso,
     items_by_code,
@@ -637,14 +638,6 @@ def _events(session: Session, subject: str, subject_id: int) -> tuple[EventView,
             .order_by(AidEvent.id)
         )
     )
-
-
-def _expect(subject: str, number: str, status: str, allowed: Sequence[str], to: str) -> None:
-    if status not in allowed:
-        raise ConflictError(
-            f"{subject} {number} is {status}, not {' or '.join(allowed)}: it cannot become"
-            f" {to}; nothing was written"
-        )
 
 
 def _zoned(*times: datetime | None) -> bool:
@@ -1429,7 +1422,7 @@ def update_shipment(
         promised = session.get_one(Pledge, shipment.pledge_id, populate_existing=True)
         where = unit_by_id(session, promised.org_unit_id)
         authorize(principal, Permission.AID_WRITE, where.path, f"update shipment {number}")
-        _expect("shipment", shipment.number, shipment.status, ON_THE_WAY, status or "updated")
+        expect("shipment", shipment.number, shipment.status, ON_THE_WAY, status or "updated")
         reasons: list[str] = []
         if status is None and customs is None and expected_at is None:
             reasons.append("nothing to change: give a status, customs or an expected arrival")
